@@ -1,0 +1,139 @@
+"""Tensor factories: zeros, ones, *_like, arange, randn.
+
+Randomness comes only from an explicit ``np.random.Generator`` (or a seed):
+never from NumPy's hidden global state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor, _to_array
+
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng"]
+
+
+def _shape(shape) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def _leaf(arr: np.ndarray, requires_grad: bool, name=None) -> Tensor:
+    return Tensor(arr, requires_grad=requires_grad, dtype=arr.dtype, name=name)
+
+
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.zeros(2, 3).shape
+    (2, 3)
+    """
+    return _leaf(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+
+
+def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.ones(2)
+    tensor([1., 1.])
+    """
+    return _leaf(np.ones(_shape(shape), dtype=dtype), requires_grad)
+
+
+def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.full((2,), 7.0)
+    tensor([7., 7.])
+    """
+    return _leaf(np.full(_shape((shape,)), fill_value, dtype=dtype), requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and dtype) of ``x``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.zeros_like(mg.tensor([1.0, 2.0]))
+    tensor([0., 0.])
+    """
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return _leaf(np.zeros(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and dtype) of ``x``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.ones_like(mg.zeros((1, 2)))
+    tensor([[1., 1.]])
+    """
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return _leaf(np.ones(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
+
+
+def _float(dtype: np.dtype) -> np.dtype:
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``, float64 by default (like every Tensor made from numbers).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.arange(3)
+    tensor([0., 1., 2.])
+    """
+    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return _leaf(_to_array(arr, dtype, requires_grad), requires_grad)
+
+
+def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
+    """Turn ``rng`` into a random generator without touching NumPy's global state.
+
+    ``None`` gives a freshly seeded ``Generator``; an int seeds one; a
+    ``Generator`` or a legacy ``RandomState`` is used as is (a
+    ``RandomState`` lets you replay code written with ``np.random.seed``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> int(mg.as_rng(0).integers(10)) == int(mg.as_rng(0).integers(10))
+    True
+    """
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        return rng
+    raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, not {type(rng).__name__}")
+
+
+def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of ``shape``, drawn from ``rng`` (a Generator, RandomState or seed).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.randn(2, 3, rng=0).shape
+    (2, 3)
+    >>> bool((mg.randn(3, rng=1).data == mg.randn(3, rng=1).data).all())
+    True
+    """
+    gen = as_rng(rng)
+    shp = _shape(shape)
+    arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)
+    return _leaf(np.asarray(arr, dtype=dtype), requires_grad)

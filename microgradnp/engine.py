@@ -1,0 +1,622 @@
+"""The engine: records what ran, then walks the graph backwards once.
+
+Recording
+    :func:`_apply` runs an op's NumPy forward and, when some input requires a
+    gradient and grad mode is on, stores on the output Tensor the op, its
+    inputs (``_parents``, a tuple: deterministic order) and the arrays the
+    forward saw (``_saved``).  Nothing else is kept: no closure, and in
+    particular nothing that refers back to the output, so a graph is freed by
+    reference counting alone as soon as its root is dropped.
+
+Backward
+    :func:`backward` and :func:`grad` sort the graph iteratively (no
+    recursion, so a 10^6-op chain is fine), then visit each node once, outputs
+    first.  Gradients of interior nodes live in a local dict and are dropped as
+    soon as they have been passed on; leaves accumulate into ``.grad``
+    (PyTorch semantics).  Broadcasting is undone in exactly one place,
+    :func:`_sum_to`, followed by a shape check that names the op.
+
+Policies (see ``docs/design.md``):
+
+* leaves accumulate across calls; interior nodes keep no gradient unless
+  :meth:`Tensor.retain_grad` was called on them;
+* after a backward pass the saved arrays are released unless
+  ``retain_graph=True``; the structure (op, parents) stays, so the graph can
+  still be drawn, but a second backward raises;
+* a leaf's ``.grad`` never aliases another gradient, the upstream gradient or
+  a read-only broadcast view: such arrays are copied once when stored.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ._mode import _mode, enable_grad
+from .ops.registry import NUMPY_NS, TENSOR_NS, Op
+from .tensor import Tensor, _make
+
+__all__ = ["backward", "grad", "Function", "FunctionCtx"]
+
+_ndarray = np.ndarray
+_SCALAR_TYPES = (int, float, bool, np.generic)
+
+_RELEASED = (
+    "Trying to backward through the graph a second time, but the arrays it saved for "
+    "the backward pass were released by the first backward(). Call backward(retain_graph=True) "
+    "(or mg.grad(..., retain_graph=True)) the first time if you need to backward twice."
+)
+
+
+# ---------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------
+
+
+def _apply(op: Op, *inputs, **attrs) -> Tensor:
+    """Run ``op`` forward on ``inputs`` (Tensors or constants) and record it if needed.
+
+    This is the hot path of every operation; keep it lean.
+    """
+    arrays = []
+    record = False
+    converted = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            if x.requires_grad:
+                record = True
+        elif x.__class__ is _ndarray or isinstance(x, _SCALAR_TYPES):
+            arrays.append(x)  # constants stay as they are: Python scalars stay "weak" in NumPy's promotion
+        else:
+            arrays.append(np.asarray(x))  # lists, tuples, array-likes
+            converted = True
+    try:
+        out = op.forward(*arrays, **attrs)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _forward_error(op, arrays, attrs, exc) from exc
+    if out.__class__ is not _ndarray:
+        out = np.asarray(out)  # NumPy returns scalars for 0-d results; a Tensor always holds an array
+    t = _make(out)
+    if record and _mode.enabled:
+        t.requires_grad = True
+        t._op = op
+        t._parents = inputs if not converted else tuple(
+            x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays)
+        )
+        t._saved = arrays
+        t._attrs = attrs
+    return t
+
+
+def _describe(a) -> str:
+    if isinstance(a, _ndarray):
+        return f"{a.dtype} array of shape {a.shape}"
+    return f"{type(a).__name__} {a!r}"
+
+
+def _forward_error(op: Op, arrays, attrs, exc: Exception) -> Exception:
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    inputs = ", ".join(_describe(a) for a in arrays)
+    extra = "".join(f", {k}={_short(v)}" for k, v in attrs.items())
+    msg = f"{op.name}: cannot apply to inputs of shape {shapes} ({inputs}{extra}): {exc}"
+    if isinstance(exc, IndexError) and not isinstance(exc, ValueError):
+        return IndexError(msg)
+    if isinstance(exc, ValueError):
+        return ValueError(msg)
+    return TypeError(msg)
+
+
+def _short(v) -> str:
+    if isinstance(v, _ndarray):
+        return f"<{v.dtype} array {v.shape}>"
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+# ---------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------
+
+
+def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Every tensor that requires grad and leads to ``roots``, outputs first.
+
+    Iterative depth-first post-order (no recursion); the order only depends on
+    the graph, since parents are tuples.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack = [(r, False) for r in reversed(roots)]
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        t, expanded = pop()
+        if expanded:
+            order.append(t)
+            continue
+        k = id(t)
+        if k in seen:
+            continue
+        seen.add(k)
+        push((t, True))
+        for p in t._parents:
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
+                push((p, False))
+    order.reverse()
+    return order
+
+
+def _sum_to(g, shape: tuple, op_name: str, index: int):
+    """Undo broadcasting: sum ``g`` down to ``shape``, then check the result.
+
+    The one place where broadcasting is undone.  Works on arrays and, when
+    the backward pass is recorded, on Tensors.
+    """
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, gshape[lead:])):
+        raise ValueError(
+            f"{op_name}: the gradient for input {index} has shape {gshape}, but the input has "
+            f"shape {shape}; a VJP must return the input's shape (or a shape the input "
+            "broadcasts to, which is then summed back)"
+        )
+    axes = tuple(range(lead)) + tuple(
+        lead + j for j, s in enumerate(shape) if s == 1 and gshape[lead + j] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes)
+    if isinstance(g, Tensor):
+        return g.reshape(shape)
+    return np.asarray(g).reshape(shape)
+
+
+def _fit(gi, p: Tensor, op_name: str, index: int, record: bool):
+    """Bring one input's gradient to the input's shape and dtype."""
+    if record:
+        if not isinstance(gi, Tensor):
+            gi = _make(np.asarray(gi))
+    elif gi.__class__ is not _ndarray:
+        if isinstance(gi, Tensor):
+            raise TypeError(f"{op_name}: its VJP returned a Tensor on the NumPy path")
+        gi = np.asarray(gi)
+    pd = p.data
+    if gi.shape != pd.shape:
+        gi = _sum_to(gi, pd.shape, op_name, index)
+    if gi.dtype != pd.dtype:
+        gi = gi.astype(pd.dtype)
+    return gi
+
+
+def _owned(g, given: set) -> np.ndarray:
+    """``g`` as an array no other gradient, view or caller holds.
+
+    A gradient is stored as is when we own it; a NumPy scalar (0-d results),
+    a view (reshape, broadcast), an array already handed to another leaf or
+    the caller's own upstream array is copied, so no ``.grad`` ever aliases
+    another.
+    """
+    if g.__class__ is not _ndarray:
+        g = np.array(g)
+    elif g.base is not None or id(g) in given or not g.flags.writeable:
+        g = g.copy()
+    given.add(id(g))
+    return g
+
+
+def _store_leaf(t: Tensor, g, given: set, record: bool) -> None:
+    """Accumulate ``g`` into a leaf's ``.grad`` (PyTorch semantics)."""
+    cur = t.grad
+    if record:
+        # With create_graph=True the gradient is itself a differentiable Tensor.
+        t.grad = g if cur is None else cur + g
+        return
+    if cur is None:
+        t.grad = _owned(g, given)
+    elif isinstance(cur, Tensor):
+        t.grad = cur + g
+    else:
+        cur += g  # in place, as PyTorch does: the array is ours
+
+
+def _run(roots, seeds, targets, retain: bool, record: bool):
+    """The backward pass shared by :func:`backward` and :func:`grad`."""
+    order = _toposort(roots)
+    ns = TENSOR_NS if record else NUMPY_NS
+    grads: dict[int, object] = {}
+    for r, s in zip(roots, seeds):
+        k = id(r)
+        grads[k] = s if k not in grads else grads[k] + s
+    given = {id(s) for s in seeds}
+
+    if targets is not None:
+        # Only propagate along paths that reach a requested input.
+        target_ids = {id(t) for t in targets}
+        needed: set[int] = set()
+        for t in reversed(order):
+            if id(t) in target_ids or any(
+                id(p) in needed for p in t._parents if isinstance(p, Tensor)
+            ):
+                needed.add(id(t))
+        captured: dict[int, object] = {}
+
+    for t in order:
+        k = id(t)
+        g = grads.pop(k, None)
+        if g is None:
+            continue
+        op = t._op
+        if targets is not None:
+            if k in target_ids:
+                captured[k] = g
+        elif op is None or t._retain:
+            _store_leaf(t, g, given, record)
+        if op is None:
+            continue
+        saved = t._saved
+        if saved is None:
+            raise RuntimeError(_RELEASED)
+        parents = t._parents
+        attrs = t._attrs
+        if record:
+            ins, out = parents, t
+        else:
+            ins, out = saved, t.data
+        vjps = op.vjps
+        if vjps is None:
+            needs = tuple(
+                isinstance(p, Tensor) and p.requires_grad and (targets is None or id(p) in needed)
+                for p in parents
+            )
+            gis = op.vjp_all(ns, g, out, ins, attrs, needs)
+        else:
+            gis = None
+        for i, p in enumerate(parents):
+            if not (isinstance(p, Tensor) and p.requires_grad):
+                continue
+            if targets is not None and id(p) not in needed:
+                continue
+            gi = vjps[i](ns, g, out, *ins, **attrs) if gis is None else gis[i]
+            if gi is None:
+                continue  # a custom Function may return None for "no gradient"
+            gi = _fit(gi, p, op.name, i, record)
+            pk = id(p)
+            prev = grads.get(pk)
+            grads[pk] = gi if prev is None else prev + gi
+        if not retain:
+            t._saved = None
+
+    if targets is None:
+        return None
+    out = []
+    for t in targets:
+        g = captured.get(id(t))
+        if g is not None and not record:
+            g = _owned(g, given)
+        out.append(g)
+    return out
+
+
+def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{what}: expected a Tensor output, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"{what}: the output does not require grad: it was not computed from any tensor "
+            "with requires_grad=True (or it was computed under no_grad())"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{what}: grad can be created implicitly only for a scalar output, but the output "
+                f"has shape {root.shape}; pass grad= (an array of shape {root.shape}), or reduce "
+                "the output first (e.g. .sum())"
+            )
+        s = np.ones(root.data.shape, dtype=root.data.dtype)
+        return _make(s) if record else s
+    if record and isinstance(grad, Tensor):
+        s = grad
+    else:
+        s = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    if s.shape != root.shape:
+        raise ValueError(
+            f"{what}: grad has shape {s.shape} but the output has shape {root.shape}; they must match"
+        )
+    return _make(s) if record and not isinstance(s, Tensor) else s
+
+
+def _as_list(x, name: str) -> list:
+    if isinstance(x, Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise TypeError(f"{name} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
+
+    Parameters
+    ----------
+    tensors
+        An output Tensor or a sequence of them.
+    grad_tensors
+        The upstream gradient for each output (``None`` for a scalar output
+        means 1).
+    retain_graph
+        Keep the saved arrays so the graph can be differentiated again.
+        Defaults to ``create_graph``.
+    create_graph
+        Record the backward pass itself; ``.grad`` then holds Tensors that can
+        be differentiated again.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> mg.backward((x * x).sum())
+    >>> x.grad
+    array([2., 4.])
+    """
+    roots = _as_list(tensors, "tensors")
+    gts = [None] * len(roots) if grad_tensors is None else _as_list_any(grad_tensors, len(roots))
+    retain = create_graph if retain_graph is None else retain_graph
+    seeds = [_seed(r, g, create_graph) for r, g in zip(roots, gts)]
+    if create_graph:
+        with enable_grad():
+            _run(roots, seeds, None, retain, True)
+    else:
+        _run(roots, seeds, None, retain, False)
+
+
+def _as_list_any(x, n: int) -> list:
+    if n == 1 and not isinstance(x, (list, tuple)):
+        return [x]
+    x = list(x)
+    if len(x) != n:
+        raise ValueError(f"got {len(x)} upstream gradients for {n} outputs")
+    return x
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
+
+    Like ``torch.autograd.grad``: ``.grad`` attributes are left untouched and
+    the result is a tuple with one Tensor per input.  With
+    ``create_graph=True`` the returned gradients are themselves differentiable,
+    which gives Hessian-vector products and higher derivatives.
+
+    Parameters
+    ----------
+    outputs
+        A Tensor or a sequence of Tensors to differentiate.
+    inputs
+        A Tensor or a sequence of Tensors (leaves or interior) to differentiate
+        with respect to.
+    grad_outputs
+        Upstream gradient per output (``None`` means 1 for a scalar output).
+        With ``create_graph=True`` it may be a Tensor that requires grad.
+    retain_graph
+        Keep the graph's saved arrays; defaults to ``create_graph``.
+    create_graph
+        Record the backward pass so its results can be differentiated.
+    allow_unused
+        Return ``None`` for an input the outputs do not depend on, instead of
+        raising.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor(2.0, requires_grad=True)
+    >>> y = x ** 3
+    >>> (dy,) = mg.grad(y, x, create_graph=True)
+    >>> dy.item()
+    12.0
+    >>> (d2y,) = mg.grad(dy, x)
+    >>> d2y.item()
+    12.0
+    """
+    outs = _as_list(outputs, "outputs")
+    ins = _as_list(inputs, "inputs")
+    for i, x in enumerate(ins):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(
+                f"grad(): input {i} does not require grad; only tensors with requires_grad=True "
+                "(or results computed from them) can be differentiated with respect to"
+            )
+    gos = [None] * len(outs) if grad_outputs is None else _as_list_any(grad_outputs, len(outs))
+    retain = create_graph if retain_graph is None else retain_graph
+    seeds = [_seed(r, g, create_graph, "grad()") for r, g in zip(outs, gos)]
+    if create_graph:
+        with enable_grad():
+            res = _run(outs, seeds, ins, retain, True)
+    else:
+        res = _run(outs, seeds, ins, retain, False)
+    result = []
+    for i, (x, g) in enumerate(zip(ins, res)):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad(): input {i} (shape {x.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        elif isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(_make(g))
+    return tuple(result)
+
+
+# ---------------------------------------------------------------------------
+# Custom functions
+# ---------------------------------------------------------------------------
+
+
+class FunctionCtx:
+    """The ``ctx`` a :class:`Function` gets: a place to keep what backward needs.
+
+    Attributes
+    ----------
+    needs_input_grad
+        One bool per forward input: does it want a gradient?
+    saved_arrays
+        What :meth:`save_for_backward` stored (also as ``saved_tensors``).
+    """
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_arrays = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for the backward pass."""
+        self.saved_arrays = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """Alias of ``saved_arrays`` (PyTorch's name)."""
+        return self.saved_arrays
+
+
+class _FunctionOp(Op):
+    __slots__ = ("function",)
+
+
+def _not_differentiable(ns, g, out, inputs, attrs, needs):
+    raise RuntimeError(
+        f"{attrs['function']}.backward runs on NumPy arrays, so its result cannot be differentiated "
+        "again; for higher-order derivatives write the function with microgradnp operations"
+    )
+
+
+_NOT_DIFFERENTIABLE = Op(
+    "not_differentiable", None, vjp_all=_not_differentiable,
+    formula="result of a custom Function's backward: no derivative",
+)
+
+
+def _function_vjp_all(ns, g, out, inputs, attrs, needs):
+    ctx = attrs["ctx"]
+    fn = attrs["function"]
+    cls = attrs["cls"]
+    record = ns is TENSOR_NS
+    garr = g.data if record else g
+    result = cls.backward(ctx, garr)
+    if not isinstance(result, (tuple, list)):
+        result = (result,)
+    if len(result) != len(needs):
+        raise ValueError(
+            f"{fn}.backward returned {len(result)} gradient(s) for {len(needs)} forward input(s); "
+            "return one per input (None where there is none)"
+        )
+    saved = ctx.saved_arrays
+    grads = []
+    for need, r in zip(needs, result):
+        if not need or r is None:
+            grads.append(None)
+            continue
+        r = np.asarray(r)
+        # Whatever the user returns, a gradient must not share memory with
+        # the arrays their forward saw or saved.
+        if r.base is not None or any(r is a for a in saved) or any(r is a for a in inputs):
+            r = r.copy()
+        if record:
+            t = _make(r)
+            parents = (g,) + tuple(p for p in inputs if isinstance(p, Tensor))
+            if any(p.requires_grad for p in parents):
+                t.requires_grad = True
+                t._op = _NOT_DIFFERENTIABLE
+                t._parents = parents
+                t._saved = []
+                t._attrs = {"function": fn}
+            r = t
+        grads.append(r)
+    return grads
+
+
+class Function:
+    """Base class for a differentiable function written with NumPy.
+
+    Subclass it with two static methods, as in PyTorch, and call
+    ``F.apply(*tensors)``:
+
+    * ``forward(ctx, *arrays) -> ndarray``: gets the inputs' arrays (and any
+      non-Tensor arguments as given);
+    * ``backward(ctx, grad) -> gradient or tuple``: gets the upstream
+      gradient as an array and returns one gradient per forward input
+      (``None`` for inputs without one).  Broadcasting is undone for you.
+
+    ``gradcheck`` tests such a function against finite differences.  A
+    Function's backward runs on arrays, so it can be differentiated only once:
+    a second-order pass through it raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> class Cube(mg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_arrays
+    ...         return grad * 3 * x ** 2
+    >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    array([ 3., 12.])
+    """
+
+    _op: _FunctionOp
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        op = _FunctionOp(cls.__name__, None, vjp_all=_function_vjp_all, formula=f"custom Function {cls.__qualname__}")
+        op.function = cls
+        cls._op = op
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *inputs) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and record the call for ``backward``."""
+        if cls is Function:
+            raise TypeError("call apply() on a subclass of Function")
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        ctx = FunctionCtx(needs)
+        out = cls.forward(ctx, *arrays)
+        if isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a NumPy array, not a Tensor")
+        out = np.asarray(out)
+        if any(out is a for a in arrays):
+            out = out.copy()  # an identity forward must not alias its input
+        t = _make(out)
+        if any(needs) and _mode.enabled:
+            if out.dtype.kind != "f":
+                raise TypeError(
+                    f"{cls.__name__}.forward returned a {out.dtype} array; an output that requires "
+                    "grad must be floating point"
+                )
+            t.requires_grad = True
+            t._op = cls._op
+            t._parents = inputs
+            t._saved = arrays
+            t._attrs = {"ctx": ctx, "function": cls.__name__, "cls": cls}
+        return t

@@ -1,0 +1,394 @@
+"""Elementwise functions: exp, log, the activations, clip, maximum/minimum, where.
+
+Conventions at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``,
+``clip`` passes the gradient at its bounds, and ``maximum``/``minimum`` share
+the gradient evenly (0.5 each) where the two inputs are equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from ..engine import _apply
+from ..tensor import Tensor
+from .registry import OpTest, defop
+
+__all__ = [
+    "exp", "log", "log1p", "sqrt", "abs", "sigmoid", "log_sigmoid", "softplus", "tanh", "relu",
+    "sin", "cos", "clip", "maximum", "minimum", "where", "astype",
+]
+
+
+def _log_sigmoid(x):
+    # log(1 / (1 + e^-x)) = -log(1 + e^-x), computed as -logaddexp(0, -x):
+    # exact for large |x| on both sides, no overflow.
+    return -np.logaddexp(0.0, -x)
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _clip(a, lo=None, hi=None):
+    if lo is None and hi is None:
+        return a.copy()
+    return np.clip(a, lo, hi)
+
+
+def _clip_vjp(ns, g, out, a, lo=None, hi=None):
+    # Gradient 1 inside [lo, hi], bounds included (PyTorch's clamp), else 0.
+    va = ns.value(a)
+    inside = np.ones(np.shape(va), dtype=bool)
+    if lo is not None:
+        inside &= va >= lo
+    if hi is not None:
+        inside &= va <= hi
+    return g * inside
+
+
+def _share(va, vb, dtype):
+    """1 where a wins, 0.5 on a tie, 0 where b wins: maximum's gradient mask for a."""
+    return np.where(va > vb, 1.0, np.where(va == vb, 0.5, 0.0)).astype(dtype, copy=False)
+
+
+EXP = defop(
+    "exp", np.exp,
+    lambda ns, g, out, a: g * out,
+    formula="exp(a);  da = g * exp(a)",
+    test=OpTest("unary", ref=lambda a: np.power(np.e, a), rtol=1e-13),
+)
+LOG = defop(
+    "log", np.log,
+    lambda ns, g, out, a: g / a,
+    formula="log(a);  da = g / a",
+    test=OpTest("unary", ref=lambda a: np.log2(a) * np.log(2.0), domain=(0.1, 10.0)),
+)
+LOG1P = defop(
+    "log1p", np.log1p,
+    lambda ns, g, out, a: g / (1 + a),
+    formula="log(1 + a);  da = g / (1 + a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 + a), domain=(-0.5, 5.0), rtol=1e-9),
+)
+SQRT = defop(
+    "sqrt", np.sqrt,
+    lambda ns, g, out, a: g / (2 * out),
+    formula="sqrt(a);  da = g / (2 sqrt(a))",
+    test=OpTest("unary", ref=lambda a: a ** 0.5, domain=(0.1, 10.0)),
+)
+ABS = defop(
+    "abs", np.abs,
+    lambda ns, g, out, a: g * ns.sign(ns.value(a)),
+    formula="|a|;  da = g * sign(a)  (0 at a = 0)",
+    test=OpTest("unary", ref=lambda a: np.where(a < 0, -a, a), kinks=(0.0,)),
+)
+SIGMOID = defop(
+    "sigmoid", expit,
+    lambda ns, g, out, a: g * out * (1 - out),
+    formula="1 / (1 + exp(-a));  da = g * s * (1 - s)",
+    test=OpTest("unary", ref=lambda a: 1.0 / (1.0 + np.exp(-a)), domain=(-8.0, 8.0), rtol=1e-13),
+)
+LOG_SIGMOID = defop(
+    "log_sigmoid", _log_sigmoid,
+    lambda ns, g, out, a: g * ns.sigmoid(-a),
+    formula="log(sigmoid(a)) = -log(1 + exp(-a));  da = g * sigmoid(-a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 / (1.0 + np.exp(-a))), domain=(-8.0, 8.0), rtol=1e-10),
+)
+SOFTPLUS = defop(
+    "softplus", _softplus,
+    lambda ns, g, out, a: g * ns.sigmoid(a),
+    formula="log(1 + exp(a));  da = g * sigmoid(a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 + np.exp(a)), domain=(-8.0, 8.0), rtol=1e-10),
+)
+TANH = defop(
+    "tanh", np.tanh,
+    lambda ns, g, out, a: g * (1 - out * out),
+    formula="tanh(a);  da = g * (1 - tanh(a)^2)",
+    test=OpTest("unary", ref=lambda a: np.sinh(a) / np.cosh(a), rtol=1e-13),
+)
+RELU = defop(
+    "relu", lambda a: np.maximum(a, 0.0),
+    lambda ns, g, out, a: g * (ns.value(a) > 0),
+    formula="max(a, 0);  da = g * [a > 0]  (0 at a = 0)",
+    test=OpTest("unary", ref=lambda a: np.where(a > 0, a, 0.0), kinks=(0.0,)),
+)
+SIN = defop(
+    "sin", np.sin,
+    lambda ns, g, out, a: g * ns.cos(a),
+    formula="sin(a);  da = g * cos(a)",
+    test=OpTest("unary", ref=lambda a: np.imag(np.exp(1j * a)), rtol=1e-13),
+)
+COS = defop(
+    "cos", np.cos,
+    lambda ns, g, out, a: -g * ns.sin(a),
+    formula="cos(a);  da = -g * sin(a)",
+    test=OpTest("unary", ref=lambda a: np.real(np.exp(1j * a)), rtol=1e-13),
+)
+CLIP = defop(
+    "clip", _clip,
+    _clip_vjp,
+    formula="min(max(a, lo), hi);  da = g * [lo <= a <= hi]",
+    test=OpTest(
+        "clip",
+        ref=lambda a, lo=None, hi=None: np.minimum(np.maximum(a, -np.inf if lo is None else lo), np.inf if hi is None else hi),
+    ),
+)
+MAXIMUM = defop(
+    "maximum", np.maximum,
+    lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b), g.dtype),
+    lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a), g.dtype),
+    formula="max(a, b);  da = g * [a > b], db = g * [b > a]  (0.5 each on ties)",
+    test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
+)
+MINIMUM = defop(
+    "minimum", np.minimum,
+    lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a), g.dtype),
+    lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b), g.dtype),
+    formula="min(a, b);  da = g * [a < b], db = g * [b < a]  (0.5 each on ties)",
+    test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
+)
+WHERE = defop(
+    "where", lambda a, b, cond: np.where(cond, a, b),
+    lambda ns, g, out, a, b, cond: g * cond,
+    lambda ns, g, out, a, b, cond: g * ~cond,
+    formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
+    test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
+)
+ASTYPE = defop(
+    "astype", lambda a, dtype: a.astype(dtype),
+    lambda ns, g, out, a, dtype: g.astype(a.dtype),
+    formula="a converted to dtype;  da = g converted back",
+    test=OpTest("astype", ref=lambda a, dtype: np.asarray(a, dtype=dtype)),
+)
+
+
+def exp(x):
+    """Elementwise exponential, ``e ** x``.  VJP: ``g * exp(x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.exp(mg.tensor([0.0, 1.0]))
+    tensor([1.        , 2.71828183])
+    """
+    return _apply(EXP, x)
+
+
+def log(x):
+    """Elementwise natural logarithm.  VJP: ``g / x``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.log(mg.tensor([1.0, 100.0]))
+    tensor([0.        , 4.60517019])
+    """
+    return _apply(LOG, x)
+
+
+def log1p(x):
+    """Elementwise ``log(1 + x)``, accurate for small ``x``.  VJP: ``g / (1 + x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.log1p(mg.tensor([1e-10])).item()
+    1e-10
+    """
+    return _apply(LOG1P, x)
+
+
+def sqrt(x):
+    """Elementwise square root.  VJP: ``g / (2 sqrt(x))`` (infinite at 0).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.sqrt(mg.tensor([4.0, 9.0]))
+    tensor([2., 3.])
+    """
+    return _apply(SQRT, x)
+
+
+def abs(x):
+    """Elementwise absolute value.  VJP: ``g * sign(x)``; the subgradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    >>> mg.abs(x).sum().backward()
+    >>> x.grad
+    array([-1.,  0.,  1.])
+    """
+    return _apply(ABS, x)
+
+
+def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``.  VJP: ``g * s * (1 - s)``.
+
+    Computed with ``scipy.special.expit``: no overflow and no warning even
+    at ``x = -1000``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.sigmoid(mg.tensor([-1000.0, 0.0, 1000.0]))
+    tensor([0. , 0.5, 1. ])
+    """
+    return _apply(SIGMOID, x)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -log(1 + exp(-x))``, stable for any ``x``.  VJP: ``g * sigmoid(-x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.log_sigmoid(mg.tensor(-1000.0)).item()
+    -1000.0
+    """
+    return _apply(LOG_SIGMOID, x)
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, stable for any ``x``.  VJP: ``g * sigmoid(x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.softplus(mg.tensor([0.0, 1000.0]))
+    tensor([6.93147181e-01, 1.00000000e+03])
+    """
+    return _apply(SOFTPLUS, x)
+
+
+def tanh(x):
+    """Elementwise hyperbolic tangent.  VJP: ``g * (1 - tanh(x)^2)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.tanh(mg.tensor([0.0]))
+    tensor([0.])
+    """
+    return _apply(TANH, x)
+
+
+def relu(x):
+    """Rectified linear unit ``max(x, 0)``.  VJP: ``g * [x > 0]``; the subgradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> mg.relu(x).sum().backward()
+    >>> x.grad
+    array([0., 0., 1.])
+    """
+    return _apply(RELU, x)
+
+
+def sin(x):
+    """Elementwise sine.  VJP: ``g * cos(x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.sin(mg.tensor([0.0]))
+    tensor([0.])
+    """
+    return _apply(SIN, x)
+
+
+def cos(x):
+    """Elementwise cosine.  VJP: ``-g * sin(x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.cos(mg.tensor([0.0]))
+    tensor([1.])
+    """
+    return _apply(COS, x)
+
+
+def clip(x, lo=None, hi=None):
+    """Limit values to ``[lo, hi]`` (either bound may be ``None``).
+
+    VJP: ``g`` where ``lo <= x <= hi`` (bounds included, as PyTorch's
+    ``clamp``), 0 outside.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-2.0, 0.5, 2.0], requires_grad=True)
+    >>> y = mg.clip(x, -1.0, 1.0)
+    >>> y
+    tensor([-1. ,  0.5,  1. ], op=clip)
+    >>> y.sum().backward()
+    >>> x.grad
+    array([0., 1., 0.])
+    """
+    return _apply(CLIP, x, lo=lo, hi=hi)
+
+
+def maximum(a, b):
+    """Elementwise maximum of two tensors, with broadcasting.
+
+    VJP: the gradient goes to the larger input; on a tie it is shared
+    evenly, 0.5 to each (PyTorch's convention).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> a = mg.tensor([1.0, 5.0, 3.0], requires_grad=True)
+    >>> mg.maximum(a, 3.0).sum().backward()
+    >>> a.grad
+    array([0. , 1. , 0.5])
+    """
+    return _apply(MAXIMUM, a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum of two tensors, with broadcasting (ties share the gradient evenly).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.minimum(mg.tensor([1.0, 5.0]), 3.0)
+    tensor([1., 3.])
+    """
+    return _apply(MINIMUM, a, b)
+
+
+def where(cond, a, b):
+    """Choose elementwise: ``a`` where ``cond`` is true, else ``b`` (broadcasting all three).
+
+    ``cond`` is a boolean array or Tensor and gets no gradient.
+    VJP: ``g * cond`` for ``a``, ``g * ~cond`` for ``b``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-1.0, 2.0])
+    >>> mg.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
+    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    return _apply(WHERE, a, b, cond=c)
+
+
+def astype(x, dtype):
+    """Convert to ``dtype`` (a floating dtype, to keep a gradient).  VJP: ``g`` converted back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> mg.astype(mg.tensor([1.0]), np.float32).dtype
+    dtype('float32')
+    """
+    return _apply(ASTYPE, x, dtype=np.dtype(dtype))

@@ -1,0 +1,563 @@
+"""Hypothesis strategies for property-testing differentiable functions.
+
+Built on :mod:`hypothesis.extra.numpy`.  Use them in your own ``@given``
+tests::
+
+    from hypothesis import given
+    import microgradnp as mg
+    from microgradnp.testing import gradcheck, strategies as mst
+
+    @given(mst.tensors(elements=mst.positive()))
+    def test_my_log_derivative(x):
+        assert gradcheck(lambda x: mg.log(x) * x, x)
+
+Domains (``interval``, ``positive``, ``away_from``, ``distinct``) keep drawn
+values where a function is differentiable *by construction*: values are
+mapped into the allowed set rather than filtered with ``assume``, so no draw
+is wasted and shrinking stays effective.
+
+:func:`op_inputs` draws valid inputs for any op of the registry from its test
+metadata; the project's own op tests are built on it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ..ops.reduce import _count
+from ..ops.registry import REGISTRY, Op
+from ..tensor import Tensor
+
+__all__ = [
+    "Domain", "interval", "positive", "away_from", "distinct", "apart_pair",
+    "shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "tensors", "op_inputs",
+]
+
+
+# ---------------------------------------------------------------------------
+# Domains
+# ---------------------------------------------------------------------------
+
+
+class Domain:
+    """A set of allowed element values; ``domain.arrays(shape, dtype)`` draws arrays from it."""
+
+    def elements(self, dtype) -> st.SearchStrategy:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def arrays(self, shape, dtype=np.float64) -> st.SearchStrategy:
+        """A strategy of arrays of ``shape`` (a tuple or a strategy of tuples) with values in the domain."""
+        return hnp.arrays(np.dtype(dtype), shape, elements=self.elements(np.dtype(dtype)))
+
+
+def _floats(lo, hi, dtype):
+    width = 32 if np.dtype(dtype) == np.float32 else (16 if np.dtype(dtype) == np.float16 else 64)
+    if width < 64:
+        lo = float(np.nextafter(np.asarray(lo, dtype), np.asarray(np.inf, dtype)))
+        hi = float(np.nextafter(np.asarray(hi, dtype), np.asarray(-np.inf, dtype)))
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
+
+
+class _Interval(Domain):
+    def __init__(self, lo, hi):
+        if not lo < hi:
+            raise ValueError(f"interval needs lo < hi, got {lo}, {hi}")
+        self.lo, self.hi = float(lo), float(hi)
+
+    def elements(self, dtype):
+        return _floats(self.lo, self.hi, dtype)
+
+    def __repr__(self):
+        return f"interval({self.lo}, {self.hi})"
+
+
+class _AwayFrom(Domain):
+    """The union of the sub-intervals of [lo, hi] that keep ``margin`` from every point."""
+
+    def __init__(self, points, margin, lo, hi):
+        self.points = tuple(sorted(float(p) for p in points))
+        self.margin, self.lo, self.hi = float(margin), float(lo), float(hi)
+        edges = [self.lo] + [e for p in self.points for e in (p - self.margin, p + self.margin)] + [self.hi]
+        self.pieces = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a > 2 * self.margin]
+        if not self.pieces:
+            raise ValueError(f"away_from{self.points}: nothing of [{lo}, {hi}] is {margin} away from the points")
+
+    def elements(self, dtype):
+        return st.one_of(*[_floats(a, b, dtype) for a, b in self.pieces])
+
+    def __repr__(self):
+        return f"away_from({list(self.points)}, margin={self.margin}, lo={self.lo}, hi={self.hi})"
+
+
+class _Distinct(Domain):
+    """Arrays whose elements differ pairwise by at least ``margin`` (no ties for max/min)."""
+
+    def __init__(self, margin, lo, hi):
+        self.margin, self.lo, self.hi = float(margin), float(lo), float(hi)
+
+    def elements(self, dtype):
+        return _floats(self.lo, self.hi, dtype)
+
+    def arrays(self, shape, dtype=np.float64):
+        dtype = np.dtype(dtype)
+        shapes_ = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+
+        @st.composite
+        def draw(draw_):
+            shp = draw_(shapes_)
+            n = math.prod(shp)
+            if n == 0:
+                return np.zeros(shp, dtype=dtype)
+            # Sorted values built from gaps >= margin, then shuffled: distinct by construction.
+            span = (self.hi - self.lo) / n
+            gap = st.floats(self.margin, max(self.margin, span), allow_nan=False, allow_infinity=False)
+            gaps = draw_(st.lists(gap, min_size=n, max_size=n))
+            values = self.lo + np.cumsum(gaps) - gaps[0] * 0.5
+            order = draw_(st.permutations(range(n)))
+            return np.asarray(values[list(order)], dtype=dtype).reshape(shp)
+
+        return draw()
+
+    def __repr__(self):
+        return f"distinct(margin={self.margin}, lo={self.lo}, hi={self.hi})"
+
+
+def interval(lo: float = -3.0, hi: float = 3.0) -> Domain:
+    """Finite values in ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> from microgradnp.testing import strategies as mst
+    >>> mst.interval(-1, 1)
+    interval(-1.0, 1.0)
+    """
+    return _Interval(lo, hi)
+
+
+def positive(lo: float = 0.1, hi: float = 10.0) -> Domain:
+    """Values in ``[lo, hi]`` with ``lo > 0`` (for log, sqrt, division).
+
+    Examples
+    --------
+    >>> from microgradnp.testing import strategies as mst
+    >>> mst.positive()
+    interval(0.1, 10.0)
+    """
+    if lo <= 0:
+        raise ValueError("positive() needs lo > 0")
+    return _Interval(lo, hi)
+
+
+def away_from(points, margin: float = 1e-3, lo: float = -3.0, hi: float = 3.0) -> Domain:
+    """Values in ``[lo, hi]`` at least ``margin`` away from each of ``points`` (kinks).
+
+    Examples
+    --------
+    >>> from microgradnp.testing import strategies as mst
+    >>> mst.away_from([0.0])  # for relu and abs
+    away_from([0.0], margin=0.001, lo=-3.0, hi=3.0)
+    """
+    return _AwayFrom(points, margin, lo, hi)
+
+
+def distinct(margin: float = 1e-3, lo: float = -3.0, hi: float = 3.0) -> Domain:
+    """Arrays whose elements are pairwise at least ``margin`` apart (no ties for max/min).
+
+    Examples
+    --------
+    >>> from microgradnp.testing import strategies as mst
+    >>> mst.distinct()
+    distinct(margin=0.001, lo=-3.0, hi=3.0)
+    """
+    return _Distinct(margin, lo, hi)
+
+
+def _as_domain(elements, default=(-3.0, 3.0)) -> Domain | st.SearchStrategy:
+    if elements is None:
+        return _Interval(*default)
+    if isinstance(elements, tuple):
+        return _Interval(*elements)
+    return elements
+
+
+# ---------------------------------------------------------------------------
+# Shapes
+# ---------------------------------------------------------------------------
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
+    """Array shapes (tuples), 0-d included by default.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.shapes(min_dims=1, max_dims=2))
+    ... def test(shape):
+    ...     assert 1 <= len(shape) <= 2
+    >>> test()
+    """
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(
+    n: int = 2, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
+) -> st.SearchStrategy:
+    """Tuples of ``n`` shapes that broadcast together (some axes of size 1, some missing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.broadcastable_shapes(3))
+    ... def test(shapes):
+    ...     np.broadcast_shapes(*shapes)
+    >>> test()
+    """
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=n, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).map(lambda r: r.input_shapes)
+
+
+def matmul_shapes(max_dims: int = 4, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
+    """Pairs of shapes valid for ``a @ b``: 1-D, 2-D and batched operands with broadcast batch axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.matmul_shapes())
+    ... def test(pair):
+    ...     a, b = pair
+    ...     np.matmul(np.ones(a), np.ones(b))
+    >>> test()
+    """
+    return hnp.mutually_broadcastable_shapes(
+        signature="(m?,n),(n,p?)->(m?,p?)", max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).map(lambda r: r.input_shapes)
+
+
+# ---------------------------------------------------------------------------
+# Arrays and tensors
+# ---------------------------------------------------------------------------
+
+
+def arrays(shape=None, dtype=np.float64, elements=None) -> st.SearchStrategy:
+    """NumPy arrays of ``shape`` (a tuple or strategy; default :func:`shapes`) with values from ``elements``.
+
+    ``elements`` is a :class:`Domain`, a ``(lo, hi)`` pair, or a Hypothesis
+    strategy of floats; the default is ``interval(-3, 3)``.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.arrays((2, 3), elements=mst.positive()))
+    ... def test(a):
+    ...     assert a.shape == (2, 3) and (a > 0).all()
+    >>> test()
+    """
+    shape = shapes() if shape is None else shape
+    dom = _as_domain(elements)
+    if isinstance(dom, Domain):
+        return dom.arrays(shape, dtype)
+    return hnp.arrays(np.dtype(dtype), shape, elements=dom)
+
+
+def tensors(shape=None, dtype=np.float64, elements=None, requires_grad: bool = True) -> st.SearchStrategy:
+    """Tensors of ``shape`` and ``dtype`` with values from ``elements`` (see :func:`arrays`).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import gradcheck, strategies as mst
+    >>> @given(mst.tensors(shape=(3,), elements=mst.away_from([0.0])))
+    ... def test_abs(x):
+    ...     assert gradcheck(mg.abs, x)
+    >>> test_abs()
+    """
+    return arrays(shape, dtype, elements).map(lambda a: Tensor(a, requires_grad=requires_grad, dtype=a.dtype))
+
+
+def apart_pair(shapes_pair, margin: float = 1e-3, lo: float = -3.0, hi: float = 3.0, dtype=np.float64):
+    """Two arrays (of two broadcastable shapes) whose elements differ by at least ``margin`` wherever they meet.
+
+    ``a`` takes values in the cells ``[4km, 4km + m)`` and ``b`` in
+    ``[4km + 2m, 4km + 3m)`` (``m = margin``), so every ``a - b`` is at least
+    ``m`` away from 0 by construction: no ties for ``maximum``/``minimum``.
+    """
+    m = float(margin)
+
+    @st.composite
+    def draw(draw_):
+        sa, sb = shapes_pair
+        ra = draw_(arrays(sa, np.float64, (lo, hi)))
+        rb = draw_(arrays(sb, np.float64, (lo, hi)))
+        cell = 4.0 * m
+        a = cell * np.floor(ra / cell) + np.mod(ra, cell) / 4.0
+        b = cell * np.floor(rb / cell) + 2.0 * m + np.mod(rb, cell) / 4.0
+        return a.astype(dtype), b.astype(dtype)
+
+    return draw()
+
+
+# ---------------------------------------------------------------------------
+# Inputs for registry ops
+# ---------------------------------------------------------------------------
+
+
+def _domains(meta, n):
+    d = meta.domain
+    if isinstance(d[0], (tuple, list)):
+        return list(d)
+    return [d] * n
+
+
+def _elements(meta, lo, hi):
+    if meta.kinks:
+        return away_from(meta.kinks, meta.margin, lo, hi)
+    return interval(lo, hi)
+
+
+def _axis_choice(draw, ndim, allow_none=True, allow_tuple=True):
+    options = []
+    if allow_none:
+        options.append("none")
+    if ndim:
+        options.append("int")
+        if allow_tuple:
+            options.append("tuple")
+    kind = draw(st.sampled_from(options))
+    if kind == "none":
+        return None
+    if kind == "int":
+        ax = draw(st.integers(0, ndim - 1))
+        return ax - ndim if draw(st.booleans()) else ax
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    return tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+
+
+def _index_key(draw, shape):
+    kind = draw(st.sampled_from(["basic", "int_array", "bool_mask"] if shape else ["basic"]))
+    if kind == "basic":
+        return draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
+    if kind == "int_array":
+        # Integer arrays with repeated indices: their gradients must accumulate.
+        key = draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)))
+        return key if len(key) > 1 else key[0]
+    return draw(hnp.arrays(np.bool_, shape))
+
+
+def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
+    """Valid ``(inputs, attrs)`` for a registry op, drawn from its :class:`~microgradnp.ops.OpTest` metadata.
+
+    ``inputs`` is a tuple of Tensors with ``requires_grad=True``; ``attrs`` is
+    the keyword arguments the op takes.  Kinks, ties and domain edges are
+    avoided by construction.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from microgradnp.ops import REGISTRY
+    >>> from microgradnp.testing import gradcheck, strategies as mst
+    >>> op = REGISTRY["sigmoid"]
+    >>> @given(mst.op_inputs(op))
+    ... def test_sigmoid(case):
+    ...     inputs, attrs = case
+    ...     assert gradcheck(lambda *xs: op(*xs, **attrs), inputs)
+    >>> test_sigmoid()
+    """
+    if isinstance(op, str):
+        op = REGISTRY[op]
+    if not isinstance(op, Op) or op.test is None:
+        raise ValueError(f"op_inputs: {op!r} has no test metadata")
+    meta = op.test
+    builder = _SIGNATURES.get(meta.sig)
+    if builder is None:
+        raise ValueError(f"op_inputs: op {op.name!r} has an unknown signature {meta.sig!r}")
+    dtype = np.dtype(dtype)
+
+    @st.composite
+    def draw(draw_):
+        arrays_, attrs = builder(draw_, meta, dtype)
+        return tuple(Tensor(a, requires_grad=True, dtype=dtype) for a in arrays_), attrs
+
+    return draw()
+
+
+def _sig_unary(draw, meta, dtype):
+    (lo, hi), = _domains(meta, 1)
+    return [draw(_elements(meta, lo, hi).arrays(shapes(), dtype))], {}
+
+
+def _sig_binary(draw, meta, dtype):
+    sa, sb = draw(broadcastable_shapes(2))
+    if meta.apart:
+        (lo, hi), _ = _domains(meta, 2)
+        return list(draw(apart_pair((sa, sb), meta.margin, lo, hi, dtype))), {}
+    (la, ha), (lb, hb) = _domains(meta, 2)
+    return [draw(_elements(meta, la, ha).arrays(sa, dtype)), draw(_elements(meta, lb, hb).arrays(sb, dtype))], {}
+
+
+def _reduce_input(draw, meta, dtype, shape):
+    (lo, hi), = _domains(meta, 1)
+    dom = distinct(meta.margin, lo, hi) if meta.distinct else _elements(meta, lo, hi)
+    return draw(dom.arrays(shape, dtype))
+
+
+def _sig_reduce(draw, meta, dtype):
+    shape = draw(shapes())
+    axis = _axis_choice(draw, len(shape))
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+def _sig_var(draw, meta, dtype):
+    shape = draw(shapes())
+    axis = _axis_choice(draw, len(shape))
+    ddof = draw(st.sampled_from([0, 1])) if _count(shape, axis) >= 2 else 0
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis, "ddof": ddof, "keepdims": draw(st.booleans())}
+
+
+def _sig_axis(draw, meta, dtype):
+    shape = draw(shapes(min_dims=1))
+    ax = draw(st.integers(-len(shape), len(shape) - 1))
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": ax}
+
+
+def _sig_clip(draw, meta, dtype):
+    lo = draw(st.one_of(st.none(), st.floats(-2.0, 0.0)))
+    hi = draw(st.one_of(st.none(), st.floats(0.5, 2.0)))
+    points = [p for p in (lo, hi) if p is not None]
+    dom = away_from(points, meta.margin) if points else interval()
+    return [draw(dom.arrays(shapes(), dtype))], {"lo": lo, "hi": hi}
+
+
+def _sig_matmul(draw, meta, dtype):
+    sa, sb = draw(matmul_shapes())
+    dom = interval(*meta.domain)
+    return [draw(dom.arrays(sa, dtype)), draw(dom.arrays(sb, dtype))], {}
+
+
+def _plain(draw, meta, dtype, shape):
+    return draw(interval(*meta.domain).arrays(shape, dtype))
+
+
+def _sig_reshape(draw, meta, dtype):
+    shape = draw(shapes())
+    n = math.prod(shape)
+    options = [(n,), tuple(reversed(shape)), shape + (1,), (1,) + shape, (-1,)]
+    if len(shape) >= 2:
+        options.append((shape[0], -1))
+    return [_plain(draw, meta, dtype, shape)], {"shape": draw(st.sampled_from(options))}
+
+
+def _sig_transpose(draw, meta, dtype):
+    shape = draw(shapes())
+    axes = draw(st.one_of(st.none(), st.permutations(range(len(shape))).map(tuple)))
+    return [_plain(draw, meta, dtype, shape)], {"axes": axes}
+
+
+def _sig_squeeze(draw, meta, dtype):
+    base = draw(shapes(max_dims=2))
+    ones_at = draw(st.lists(st.integers(0, len(base)), max_size=2))
+    shape = list(base)
+    for pos in sorted(ones_at, reverse=True):
+        shape.insert(pos, 1)
+    shape = tuple(shape)
+    ones = [i for i, s in enumerate(shape) if s == 1]
+    axis = draw(st.one_of(st.none(), st.lists(st.sampled_from(ones), min_size=1, unique=True).map(tuple))) if ones else None
+    return [_plain(draw, meta, dtype, shape)], {"axis": axis}
+
+
+def _sig_expand_dims(draw, meta, dtype):
+    shape = draw(shapes())
+    axis = draw(st.integers(-(len(shape) + 1), len(shape)))
+    return [_plain(draw, meta, dtype, shape)], {"axis": axis}
+
+
+def _sig_flatten(draw, meta, dtype):
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    s = draw(st.integers(0, nd - 1))
+    e = draw(st.integers(s, nd - 1))
+    return [_plain(draw, meta, dtype, shape)], {"start_dim": s - nd if draw(st.booleans()) else s, "end_dim": e - nd if draw(st.booleans()) else e}
+
+
+def _sig_broadcast_to(draw, meta, dtype):
+    target = draw(shapes(max_dims=3))
+    drop = draw(st.integers(0, len(target)))
+    shape = tuple(1 if draw(st.booleans()) else s for s in target[drop:])
+    return [_plain(draw, meta, dtype, shape)], {"shape": target}
+
+
+def _sig_getitem(draw, meta, dtype):
+    shape = draw(shapes())
+    return [_plain(draw, meta, dtype, shape)], {"key": _index_key(draw, shape)}
+
+
+def _sig_index_put(draw, meta, dtype):
+    shape = draw(shapes())
+    key = _index_key(draw, shape)
+    vshape = np.zeros(shape)[key].shape
+    return [_plain(draw, meta, dtype, vshape)], {"key": key, "shape": shape}
+
+
+def _sig_concatenate(draw, meta, dtype):
+    base = draw(shapes(min_dims=1))
+    ax = draw(st.integers(0, len(base) - 1))
+    k = draw(st.integers(1, 3))
+    arrays_ = []
+    for _ in range(k):
+        shape = base[:ax] + (draw(st.integers(1, 3)),) + base[ax + 1 :]
+        arrays_.append(_plain(draw, meta, dtype, shape))
+    return arrays_, {"axis": ax - len(base) if draw(st.booleans()) else ax}
+
+
+def _sig_stack(draw, meta, dtype):
+    shape = draw(shapes())
+    k = draw(st.integers(1, 3))
+    ax = draw(st.integers(-(len(shape) + 1), len(shape)))
+    return [_plain(draw, meta, dtype, shape) for _ in range(k)], {"axis": ax}
+
+
+def _sig_where(draw, meta, dtype):
+    sc, sa, sb = draw(broadcastable_shapes(3))
+    cond = draw(hnp.arrays(np.bool_, sc))
+    return [_plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb)], {"cond": cond}
+
+
+def _sig_astype(draw, meta, dtype):
+    return [_plain(draw, meta, dtype, draw(shapes()))], {"dtype": np.dtype(np.float64)}
+
+
+_SIGNATURES = {
+    "unary": _sig_unary,
+    "binary": _sig_binary,
+    "reduce": _sig_reduce,
+    "var": _sig_var,
+    "axis": _sig_axis,
+    "clip": _sig_clip,
+    "matmul": _sig_matmul,
+    "reshape": _sig_reshape,
+    "transpose": _sig_transpose,
+    "squeeze": _sig_squeeze,
+    "expand_dims": _sig_expand_dims,
+    "flatten": _sig_flatten,
+    "broadcast_to": _sig_broadcast_to,
+    "getitem": _sig_getitem,
+    "index_put": _sig_index_put,
+    "concatenate": _sig_concatenate,
+    "stack": _sig_stack,
+    "where": _sig_where,
+    "astype": _sig_astype,
+}
+
+#: The input signatures :func:`op_inputs` knows.
+SIGNATURES = frozenset(_SIGNATURES)
