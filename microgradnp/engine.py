@@ -29,17 +29,20 @@ Policies (see ``docs/design.md``):
 
 from __future__ import annotations
 
+from heapq import heapify, heappop, heappush
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
 
 from ._mode import _mode, enable_grad
 from .ops.registry import NUMPY_NS, TENSOR_NS, Op
-from .tensor import Tensor, _make
+from .tensor import Tensor, _make, _new, _next_seq
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx"]
 
 _ndarray = np.ndarray
+_by_seq = attrgetter("_seq")
 _SCALAR_TYPES = (int, float, bool, np.generic)
 
 _RELEASED = (
@@ -72,13 +75,20 @@ def _apply(op: Op, *inputs, **attrs) -> Tensor:
         else:
             arrays.append(np.asarray(x))  # lists, tuples, array-likes
             converted = True
+    arrays = tuple(arrays)  # a tuple is passed on by *arrays without a copy
     try:
-        out = op.forward(*arrays, **attrs)
+        out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, attrs, exc) from exc
     if out.__class__ is not _ndarray:
         out = np.asarray(out)  # NumPy returns scalars for 0-d results; a Tensor always holds an array
-    t = _make(out)
+    # What tensor._make does, inlined: this runs once per operation.
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t._retain = False
+    t._seq = _next_seq()
+    t.name = None
     if record and _mode.enabled:
         t.requires_grad = True
         t._op = op
@@ -87,6 +97,12 @@ def _apply(op: Op, *inputs, **attrs) -> Tensor:
         )
         t._saved = arrays
         t._attrs = attrs
+    else:
+        t.requires_grad = False
+        t._op = None
+        t._parents = ()
+        t._saved = None
+        t._attrs = None
     return t
 
 
@@ -120,32 +136,29 @@ def _short(v) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires grad and leads to ``roots``, outputs first.
+def _toposort(roots: Sequence[Tensor], needed: set | None = None) -> list[Tensor]:
+    """Every tensor that requires grad and leads to ``roots``, consumers before producers.
 
-    Iterative depth-first post-order (no recursion); the order only depends on
-    the graph, since parents are tuples.
+    Discovery is iterative (an explicit stack, no recursion, so a 10^6-op
+    chain is fine).  The order is the reverse of creation: every tensor is
+    created after its inputs, so a larger creation number (``_seq``) always
+    means "later in the graph", and sorting by it is a topological sort done
+    in C.  It depends only on how the graph was built, so backward passes are
+    bitwise reproducible.  ``needed`` restricts the walk to those ids.
     """
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack = [(r, False) for r in reversed(roots)]
-    push = stack.append
-    pop = stack.pop
+    seen = {id(r) for r in roots}
+    nodes = [r for r in roots]
+    stack = list(nodes)
     while stack:
-        t, expanded = pop()
-        if expanded:
-            order.append(t)
-            continue
-        k = id(t)
-        if k in seen:
-            continue
-        seen.add(k)
-        push((t, True))
-        for p in t._parents:
-            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                push((p, False))
-    order.reverse()
-    return order
+        for p in stack.pop()._parents:
+            if isinstance(p, Tensor) and p.requires_grad:
+                k = id(p)
+                if k not in seen and (needed is None or k in needed):
+                    seen.add(k)
+                    nodes.append(p)
+                    stack.append(p)
+    nodes.sort(key=_by_seq, reverse=True)
+    return nodes
 
 
 def _sum_to(g, shape: tuple, op_name: str, index: int):
@@ -199,7 +212,7 @@ def _owned(g, given: set) -> np.ndarray:
     """
     if g.__class__ is not _ndarray:
         g = np.array(g)
-    elif g.base is not None or id(g) in given or not g.flags.writeable:
+    elif g.base is not None or id(g) in given:  # read-only broadcast views have a base too
         g = g.copy()
     given.add(id(g))
     return g
@@ -221,31 +234,43 @@ def _store_leaf(t: Tensor, g, given: set, record: bool) -> None:
 
 
 def _run(roots, seeds, targets, retain: bool, record: bool):
-    """The backward pass shared by :func:`backward` and :func:`grad`."""
-    order = _toposort(roots)
-    ns = TENSOR_NS if record else NUMPY_NS
-    grads: dict[int, object] = {}
-    for r, s in zip(roots, seeds):
-        k = id(r)
-        grads[k] = s if k not in grads else grads[k] + s
-    given = {id(s) for s in seeds}
+    """The backward pass shared by :func:`backward` and :func:`grad`.
 
+    One pass over a max-heap keyed by creation number: a node is scheduled
+    when the first gradient reaches it and visited when it is the most
+    recently created node left.  Every consumer of a node was created after
+    it, so by then all of them have added their share and the node's gradient
+    is complete.  The order depends only on how the graph was built, so
+    backward passes are bitwise reproducible; there is no recursion.
+    """
+    needed = None
     if targets is not None:
-        # Only propagate along paths that reach a requested input.
+        # Only propagate along paths that reach a requested input: walk the
+        # graph producers-first and mark what leads to a target.
         target_ids = {id(t) for t in targets}
-        needed: set[int] = set()
-        for t in reversed(order):
-            if id(t) in target_ids or any(
-                id(p) in needed for p in t._parents if isinstance(p, Tensor)
-            ):
+        needed = set()
+        for t in reversed(_toposort(roots)):
+            if id(t) in target_ids or any(id(p) in needed for p in t._parents if isinstance(p, Tensor)):
                 needed.add(id(t))
         captured: dict[int, object] = {}
 
-    for t in order:
+    ns = TENSOR_NS if record else NUMPY_NS
+    grads: dict[int, object] = {}
+    heap = []
+    for r, s in zip(roots, seeds):
+        k = id(r)
+        if k in grads:
+            grads[k] = grads[k] + s
+        else:
+            grads[k] = s
+            heap.append((-r._seq, r))
+    heapify(heap)
+    given = {id(s) for s in seeds}
+
+    while heap:
+        t = heappop(heap)[1]
         k = id(t)
-        g = grads.pop(k, None)
-        if g is None:
-            continue
+        g = grads.pop(k)
         op = t._op
         if targets is not None:
             if k in target_ids:
@@ -266,24 +291,32 @@ def _run(roots, seeds, targets, retain: bool, record: bool):
         vjps = op.vjps
         if vjps is None:
             needs = tuple(
-                isinstance(p, Tensor) and p.requires_grad and (targets is None or id(p) in needed)
-                for p in parents
+                isinstance(p, Tensor) and p.requires_grad and (needed is None or id(p) in needed) for p in parents
             )
             gis = op.vjp_all(ns, g, out, ins, attrs, needs)
-        else:
-            gis = None
         for i, p in enumerate(parents):
             if not (isinstance(p, Tensor) and p.requires_grad):
                 continue
-            if targets is not None and id(p) not in needed:
+            pk = id(p)
+            if needed is not None and pk not in needed:
                 continue
-            gi = vjps[i](ns, g, out, *ins, **attrs) if gis is None else gis[i]
+            if vjps is None:
+                gi = gis[i]
+            elif attrs:
+                gi = vjps[i](ns, g, out, *ins, **attrs)
+            else:
+                gi = vjps[i](ns, g, out, *ins)
             if gi is None:
                 continue  # a custom Function may return None for "no gradient"
-            gi = _fit(gi, p, op.name, i, record)
-            pk = id(p)
+            pd = p.data
+            if record or gi.__class__ is not _ndarray or gi.shape != pd.shape or gi.dtype != pd.dtype:
+                gi = _fit(gi, p, op.name, i, record)
             prev = grads.get(pk)
-            grads[pk] = gi if prev is None else prev + gi
+            if prev is None:
+                grads[pk] = gi
+                heappush(heap, (-p._seq, p))  # first gradient to reach p: schedule it
+            else:
+                grads[pk] = prev + gi
         if not retain:
             t._saved = None
 
@@ -313,7 +346,8 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
                 f"has shape {root.shape}; pass grad= (an array of shape {root.shape}), or reduce "
                 "the output first (e.g. .sum())"
             )
-        s = np.ones(root.data.shape, dtype=root.data.dtype)
+        s = np.empty(root.data.shape, dtype=root.data.dtype)  # np.ones is Python-level and slower
+        s.fill(1)
         return _make(s) if record else s
     if record and isinstance(grad, Tensor):
         s = grad
@@ -359,8 +393,11 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     >>> x.grad
     array([2., 4.])
     """
-    roots = _as_list(tensors, "tensors")
-    gts = [None] * len(roots) if grad_tensors is None else _as_list_any(grad_tensors, len(roots))
+    if isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
+        roots, gts = [tensors], [grad_tensors]  # the common case, Tensor.backward()
+    else:
+        roots = _as_list(tensors, "tensors")
+        gts = [None] * len(roots) if grad_tensors is None else _as_list_any(grad_tensors, len(roots))
     retain = create_graph if retain_graph is None else retain_graph
     seeds = [_seed(r, g, create_graph) for r, g in zip(roots, gts)]
     if create_graph:

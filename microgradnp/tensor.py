@@ -11,11 +11,16 @@ dispatches into the op registry (``microgradnp.ops``).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = ["Tensor", "tensor"]
 
 _new = object.__new__
+# Creation numbers: every tensor gets the next one, so inputs always have
+# smaller numbers than the tensors computed from them (the engine sorts by it).
+_next_seq = itertools.count().__next__
 
 
 def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
@@ -29,6 +34,7 @@ def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
     t._saved = None
     t._attrs = None
     t._retain = False
+    t._seq = _next_seq()
     t.name = None
     return t
 
@@ -124,6 +130,7 @@ class Tensor:
         "_saved",  # the arrays the forward saw; None once released by backward
         "_attrs",  # the op's keyword attributes (axis, keepdims, ...)
         "_retain",  # keep .grad on this interior node (retain_grad())
+        "_seq",  # creation number: larger means computed later
         "name",
         "__weakref__",
     )
@@ -141,6 +148,7 @@ class Tensor:
         self._saved = None
         self._attrs = None
         self._retain = False
+        self._seq = _next_seq()
         self.name = name
 
     # ------------------------------------------------------------------
@@ -277,7 +285,7 @@ class Tensor:
         >>> a.grad
         array(7.)
         """
-        _engine.backward([self], [grad], retain_graph=retain_graph, create_graph=create_graph)
+        _engine.backward(self, grad, retain_graph, create_graph)
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this tensor's data, cut off from the graph."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import _apply
-from .registry import OpTest, defop
+from .registry import NUMPY_NS, OpTest, defop
 
 __all__ = ["matmul"]
 
@@ -30,6 +30,8 @@ def _matmul_vjp_a(ns, g, out, a, b):
         return ns.expand_dims(g, -1) * b  # (..., m, k) @ (k,) -> (..., m)
     if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n); batch axes are summed by the engine
         return (ns.expand_dims(g, -2) @ _mT(b)).squeeze(-2)
+    if ns is NUMPY_NS and g.ndim == 2 and b.ndim == 2:
+        return g.dot(b.T)  # the common 2-D case; dot is about twice as fast as @ on small matrices
     return g @ _mT(b)
 
 
@@ -40,6 +42,8 @@ def _matmul_vjp_b(ns, g, out, a, b):
         return ns.expand_dims(a, -1) * ns.expand_dims(g, -2)  # outer products a g^T
     if b.ndim == 1:
         return (_mT(a) @ ns.expand_dims(g, -1)).squeeze(-1)
+    if ns is NUMPY_NS and g.ndim == 2 and a.ndim == 2:
+        return a.T.dot(g)
     return _mT(a) @ g
 
 

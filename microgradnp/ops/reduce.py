@@ -35,6 +35,8 @@ def _count(shape: tuple, axis) -> int:
 
 def _unreduce(ns, g, shape: tuple, axis, keepdims: bool):
     """Broadcast the gradient of a reduction back to the input's shape."""
+    if axis is None:
+        return ns.broadcast_to(g, shape)  # g is 0-d (or all ones): it broadcasts as it is
     if not keepdims:
         g = g.reshape(_kept_shape(shape, axis))
     return ns.broadcast_to(g, shape)
@@ -82,10 +84,10 @@ def _var_vjp(ns, g, out, a, axis=None, ddof=0, keepdims=False):
 
 
 SUM = defop(
-    "sum", lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
+    "sum", lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims),
     lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims),
     formula="sum of a over axis;  da = g broadcast over the reduced axes",
-    test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.add.reduce(a, axis=axis, keepdims=keepdims), rtol=1e-12),
+    test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims), rtol=1e-12),
 )
 MEAN = defop(
     "mean", lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
@@ -97,13 +99,13 @@ MEAN = defop(
     ),
 )
 MAX = defop(
-    "max", lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims),
+    "max", lambda a, axis=None, keepdims=False: np.maximum.reduce(a, axis=axis, keepdims=keepdims),
     _extreme_vjp,
     formula="max of a over axis;  da = g at the maximum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.min(-a, axis=axis, keepdims=keepdims), distinct=True),
 )
 MIN = defop(
-    "min", lambda a, axis=None, keepdims=False: np.min(a, axis=axis, keepdims=keepdims),
+    "min", lambda a, axis=None, keepdims=False: np.minimum.reduce(a, axis=axis, keepdims=keepdims),
     _extreme_vjp,
     formula="min of a over axis;  da = g at the minimum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.max(-a, axis=axis, keepdims=keepdims), distinct=True),
