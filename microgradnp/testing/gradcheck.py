@@ -277,10 +277,10 @@ def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
                 f"differences cannot check it. Move the point more than one step (h = {hp:.3g}) away from "
                 "the kink, or pass check_kinks=False to report it as an ordinary mismatch."
             )
-    raise GradcheckError(_report(who, failing, diff, arrays, rtol, atol, len(rows)))
+    raise GradcheckError(_report(who, failing, diff, arrays, rtol, atol, len(rows), F.v))
 
 
-def _report(who, failing, diff, arrays, rtol, atol, total):
+def _report(who, failing, diff, arrays, rtol, atol, total, v):
     _, k, j, x, a, num, err, hp, tol, *_ = failing[0]
     i = diff[k]
     shape = arrays[k].shape
@@ -291,6 +291,8 @@ def _report(who, failing, diff, arrays, rtol, atol, total):
         f"  x = {x:.6g}   analytic = {a:.10g}   numeric = {num:.10g}",
         f"  abs err = {err:.3e}   rel err = {rel:.3e}   step h = {hp:.3e}",
         f"  allowed: atol + rtol*|numeric| + rounding = {atol:.1e} + {rtol:.1e}*{abs(num):.3g} + {tol - atol - rtol * abs(num):.1e}",
+        "  (values are derivatives of sum(v * f(x)), f being the function and v the random upstream "
+        + (f"gradient, here v = {v.item():.6g})" if v.size == 1 else f"gradient of shape {v.shape})"),
         f"Worst entries ({min(len(failing), 5)} shown of {len(failing)} failing, {total} checked):",
         f"  {'input':>5}  {'element':>7}  {'index':<12}  {'x':>12}  {'analytic':>14}  {'numeric':>14}  {'abs err':>9}  {'rel err':>9}",
     ]
@@ -321,7 +323,10 @@ def _compare_fast(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, 
             ana = float(np.sum(an * (dp + dm)))
             mag = float(np.sum(np.abs(an * (dp + dm))))
             noise = 8.0 * _EPS64 * max(S0, Sp, Sm)
-            tol = atol * float(np.sum(np.abs(dp + dm))) + rtol * max(abs(num), mag) + noise
+            # Relative to the projection itself (not to the sum of the magnitudes
+            # of its terms, which would hide an error in one element); a term
+            # sqrt(eps) * magnitude covers truncation error when terms cancel.
+            tol = atol * float(np.sum(np.abs(dp + dm))) + rtol * abs(num) + math.sqrt(_EPS64) * mag + noise
             if abs(ana - num) <= tol:
                 continue
             # A projection failed: find the element if the input is small enough.

@@ -1,0 +1,438 @@
+"""The derivative-testing toolkit: gradcheck, gradgradcheck and the Hypothesis strategies."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import microgradnp as mg
+from microgradnp import engine
+from microgradnp.ops.registry import Op
+from microgradnp.testing import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck
+from microgradnp.testing import strategies as mst
+
+# ---------------------------------------------------------------------------
+# Calibration: no false failures, and wrong VJPs are caught
+# ---------------------------------------------------------------------------
+
+RNG_SEED = 20261122
+
+
+def _mlp(x, W):
+    return mg.log_softmax(mg.tanh(x @ W), axis=-1).sum()
+
+
+# (name, function, input shapes, domain of the inputs)
+BATTERY = [
+    ("sin_exp", lambda x: mg.sin(x) * mg.exp(x), [(3,)], (-2, 2)),
+    ("tanh_sq", lambda x: mg.tanh(x) * x ** 2, [(2, 2)], (-2, 2)),
+    ("log1p_sq", lambda x: mg.log1p(x ** 2), [(4,)], (-3, 3)),
+    ("sigmoid_linear", lambda W, x: mg.sigmoid(W @ x), [(2, 3), (3,)], (-2, 2)),
+    ("logsumexp", lambda x: mg.logsumexp(x, axis=-1), [(2, 3)], (-3, 3)),
+    ("softmax_weighted", lambda x: mg.softmax(x) * mg.tensor([1.0, -2.0, 0.5]), [(3,)], (-3, 3)),
+    ("cubic_mean", lambda x: (x ** 3).sum() * x.mean(), [(3,)], (-2, 2)),
+    ("soft_norm", lambda x: mg.sqrt(x * x + 1.0), [(3,)], (-3, 3)),
+    ("rational", lambda x, y: x / (1.0 + y * y), [(3,), (3,)], (-2, 2)),
+    ("least_squares", lambda A, x: ((A @ x - 1.0) ** 2).mean(), [(3, 2), (2,)], (-2, 2)),
+    ("mlp_log_softmax", _mlp, [(2, 3), (3, 4)], (-1.5, 1.5)),
+    ("trig_product", lambda x: mg.cos(x) * mg.sin(2.0 * x) + mg.log_sigmoid(x), [(2, 2)], (-3, 3)),
+]
+POINTS = 100
+
+
+def _points(shapes, domain, rng):
+    lo, hi = domain
+    return [rng.uniform(lo, hi, size=s) for s in shapes]
+
+
+def _wrong(f, eps, k, j):
+    """``f`` with a VJP that is off by ``eps`` (relative to the gradient's norm) in one element.
+
+    The error sits in element ``j`` of input ``k`` and is ``eps * ||J^T v||``:
+    a VJP that is wrong by ``eps`` in the 2-norm sense, in the place where it
+    is hardest to see.
+    """
+
+    class Wrong(mg.Function):
+        @staticmethod
+        def forward(ctx, *arrays):
+            ctx.save_for_backward(*arrays)
+            with mg.no_grad():
+                return f(*[mg.tensor(a) for a in arrays]).data
+
+        @staticmethod
+        def backward(ctx, grad):
+            xs = [mg.tensor(a, requires_grad=True) for a in ctx.saved_arrays]
+            grads = [g.data.copy() for g in mg.grad(f(*xs), xs, grad_outputs=grad)]
+            norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+            grads[k].flat[j] += eps * norm
+            return tuple(grads)
+
+    return lambda *xs: Wrong.apply(*xs)
+
+
+def test_calibration_no_false_failures_on_correct_gradients():
+    rng = np.random.default_rng(RNG_SEED)
+    failures = []
+    for name, f, shapes, domain in BATTERY:
+        for _ in range(POINTS):
+            xs = [mg.tensor(a, requires_grad=True) for a in _points(shapes, domain, rng)]
+            if not gradcheck(f, xs, raise_exception=False):
+                failures.append((name, [x.data for x in xs]))
+    assert len(BATTERY) >= 10
+    assert failures == []
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-4], ids=["0.1%", "0.01%"])
+def test_calibration_wrong_vjps_are_caught(eps):
+    rng = np.random.default_rng(RNG_SEED + 1)
+    caught = total = 0
+    for _, f, shapes, domain in BATTERY:
+        for _ in range(POINTS):
+            arrays = _points(shapes, domain, rng)
+            k = int(rng.integers(len(arrays)))
+            j = int(rng.integers(arrays[k].size))
+            xs = [mg.tensor(a, requires_grad=True) for a in arrays]
+            total += 1
+            caught += not gradcheck(_wrong(f, eps, k, j), xs, raise_exception=False)
+    assert caught / total >= 0.99, f"caught {caught} of {total}"
+
+
+def test_calibration_float32_functions_do_not_fail():
+    rng = np.random.default_rng(RNG_SEED + 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _, f, shapes, domain in BATTERY:
+            for _ in range(10):
+                xs = [mg.tensor(a, dtype=np.float32, requires_grad=True) for a in _points(shapes, domain, rng)]
+                assert gradcheck(f, xs)
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
+
+
+class _Scaled(mg.Function):
+    """3 x^2 whose backward is wrong for element 1 (a classic copy-paste slip)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 3 * x ** 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        g = 6 * x * grad
+        g.flat[1] *= 1.01
+        return g
+
+
+def my_wrong_fn(x):
+    return _Scaled.apply(x)
+
+
+def test_failure_report_names_everything():
+    x = mg.tensor([[0.5, -1.5], [2.0, 0.25]], requires_grad=True)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(my_wrong_fn, x)
+    msg = str(info.value)
+    for part in ["my_wrong_fn", "input 0", "element 1", "index (0, 1)", "x = -1.5", "analytic", "numeric",
+                 "abs err", "rel err", "step h", "Worst entries", "random upstream gradient"]:
+        assert part in msg, f"{part!r} missing from:\n{msg}"
+    assert not isinstance(info.value, NondifferentiableError)
+    assert gradcheck(my_wrong_fn, x, raise_exception=False) is False
+
+
+def test_tolerances_are_the_callers():
+    x = mg.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    # a 1% error in one element passes a 2% relative tolerance
+    assert gradcheck(my_wrong_fn, x, rtol=0.02)
+    assert not gradcheck(my_wrong_fn, x, rtol=1e-3, raise_exception=False)
+
+
+def test_fast_mode_uses_projections_and_still_locates_the_element():
+    # Random projections see an error in one element of 400 when it matters
+    # against the whole projection: here element 1 carries a typical share
+    # (x = 1.5, upstream v[1] = 0.82 with seed 1) and is 1% off.
+    rng = np.random.default_rng(7)
+    big = mg.tensor(np.linspace(1.0, 2.0, 400), requires_grad=True)
+    assert gradcheck(lambda x: mg.tanh(x) * x, big, mode="fast", seed=1)
+    with pytest.raises(GradcheckError, match=r"element 1 \(index \(1,\)\)"):
+        gradcheck(my_wrong_fn, big, mode="fast", seed=1)
+    huge = mg.tensor(rng.uniform(1.0, 2.0, 3000), requires_grad=True)
+    with pytest.raises(GradcheckError, match="random direction"):
+        gradcheck(lambda x: _AllScaled.apply(x), huge)  # auto: fast, and too big to locate an element
+
+
+class _AllScaled(mg.Function):
+    """x^2 with a gradient 1% too large everywhere."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return 2.02 * x * grad
+
+
+# ---------------------------------------------------------------------------
+# Kinks
+# ---------------------------------------------------------------------------
+
+
+def test_a_kink_is_reported_as_nondifferentiable():
+    x = mg.tensor([1.0, 0.0, -2.0], requires_grad=True)
+    with pytest.raises(NondifferentiableError, match=r"input 0, element 1 \(index \(1,\)\), x = 0.0") as info:
+        gradcheck(mg.relu, x)
+    assert "left" in str(info.value) and "right" in str(info.value)
+
+
+def test_a_point_within_one_step_of_a_kink_is_nondifferentiable_too():
+    x = mg.tensor([1e-7, 1.0], requires_grad=True)
+    with pytest.raises(NondifferentiableError):
+        gradcheck(mg.relu, x)
+
+
+def test_check_kinks_false_gives_an_ordinary_mismatch():
+    x = mg.tensor([0.0], requires_grad=True)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(mg.relu, x, check_kinks=False)
+    assert not isinstance(info.value, NondifferentiableError)
+
+
+def test_smooth_functions_with_large_curvature_are_not_called_kinks():
+    x = mg.tensor([0.3, 2.0], requires_grad=True)
+    assert gradcheck(lambda x: mg.exp(5.0 * x) + mg.sin(20.0 * x), x)
+
+
+# ---------------------------------------------------------------------------
+# Structural checks
+# ---------------------------------------------------------------------------
+
+
+def test_forward_that_mutates_its_input_is_caught():
+    class Mutates(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x *= 2.0
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2.0 * grad
+
+    with pytest.raises(GradcheckError, match="modified in place"):
+        gradcheck(lambda x: Mutates.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_backward_that_mutates_the_upstream_gradient_is_caught():
+    class Mutates(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2.0 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            grad *= 2.0
+            return grad / 2.0 * 2.0
+
+    with pytest.raises(GradcheckError, match="upstream gradient .* modified"):
+        gradcheck(lambda x: Mutates.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_nondeterministic_backward_is_caught():
+    noise = np.random.default_rng(0)
+
+    class Noisy(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2.0 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2.0 * grad + noise.standard_normal(grad.shape) * 1e-14
+
+    with pytest.raises(GradcheckError, match="not deterministic"):
+        gradcheck(lambda x: Noisy.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_vjp_ignoring_its_upstream_gradient_is_caught():
+    class IgnoresGrad(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return (x ** 2).sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_arrays
+            return 2.0 * x  # forgot "* grad"
+
+    with pytest.raises(GradcheckError, match="zero upstream"):
+        gradcheck(lambda x: IgnoresGrad.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_aliasing_gradients_are_caught(monkeypatch):
+    # The engine never lets two .grad share memory; break that on purpose and
+    # check that gradcheck notices.
+    def no_copy(g, given):
+        return g if g.__class__ is np.ndarray else np.array(g)
+
+    monkeypatch.setattr(engine, "_owned", no_copy)
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    b = mg.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(GradcheckError, match="share memory|aliases"):
+        gradcheck(lambda a, b: a + b, (a, b))
+
+
+def test_gradient_ignoring_the_graph_is_caught():
+    # Using .data silently cuts the graph: the gradient is zero, the function is not.
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(GradcheckError, match="analytic"):
+        gradcheck(lambda x: x * mg.tensor(x.data), x)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="requires_grad"):
+        gradcheck(mg.exp, mg.tensor([1.0]))
+    with pytest.raises(ValueError, match="mode"):
+        gradcheck(mg.exp, mg.tensor([1.0], requires_grad=True), mode="sometimes")
+    with pytest.raises(GradcheckError, match="must return a Tensor"):
+        gradcheck(lambda x: x.data, mg.tensor([1.0], requires_grad=True))
+
+
+def test_constants_and_several_outputs():
+    a = mg.tensor([0.5, 1.5], requires_grad=True)
+    assert gradcheck(lambda a, k, b: (mg.exp(a) * k, b * a), (a, 3.0, np.array([2.0, -1.0])))
+
+
+# ---------------------------------------------------------------------------
+# gradgradcheck
+# ---------------------------------------------------------------------------
+
+
+# An op whose first derivative is right but whose VJP is not differentiable
+# correctly: it treats sigmoid(a) as a constant (ns.value), so the recorded
+# backward pass gives a wrong second derivative.
+_BAD_SECOND = Op(
+    "bad_second_order_sigmoid",
+    lambda a: 1.0 / (1.0 + np.exp(-a)),
+    vjps=(lambda ns, g, out, a: g * ns.value(out) * (1 - ns.value(out)),),
+    formula="sigmoid with a VJP that hides its dependence on a",
+)
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative():
+    x = mg.tensor([0.3, -0.8], requires_grad=True)
+    assert gradcheck(lambda x: _BAD_SECOND(x), x)  # first order is fine
+    with pytest.raises(GradcheckError, match="the gradient of"):
+        gradgradcheck(lambda x: _BAD_SECOND(x), x)
+    assert gradgradcheck(mg.sigmoid, x)
+
+
+def test_gradgradcheck_with_several_inputs_and_an_unused_one():
+    a = mg.tensor([[0.2, -0.4], [0.7, 0.1]], requires_grad=True)
+    b = mg.tensor([0.5, -1.0], requires_grad=True)
+    c = mg.tensor([1.0], requires_grad=True)
+    assert gradgradcheck(lambda a, b, c: mg.tanh(a @ b) * mg.exp(b), (a, b, c))
+
+
+# ---------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------
+
+
+@given(mst.arrays(elements=mst.away_from([0.0, 1.0], margin=0.01)))
+def test_away_from_keeps_the_margin(a):
+    assert np.all(np.abs(a) >= 0.01) and np.all(np.abs(a - 1.0) >= 0.01)
+    assert np.all((a >= -3) & (a <= 3))
+
+
+@given(mst.arrays(shape=mst.shapes(min_dims=1), elements=mst.distinct(margin=1e-3)))
+def test_distinct_elements_are_apart(a):
+    flat = np.sort(a.ravel())
+    assert np.all(np.diff(flat) >= 1e-3 * (1 - 1e-9))
+
+
+@given(mst.arrays(elements=mst.positive()))
+def test_positive(a):
+    assert np.all(a > 0)
+
+
+@given(mst.broadcastable_shapes(3), st.data())
+def test_broadcastable_shapes_broadcast(shapes, data):
+    np.broadcast_shapes(*shapes)
+    assert len(shapes) == 3
+
+
+@given(mst.matmul_shapes())
+def test_matmul_shapes_are_valid(pair):
+    np.matmul(np.ones(pair[0]), np.ones(pair[1]))
+
+
+@given(mst.tensors(shape=(2, 3), dtype=np.float32))
+def test_tensors(t):
+    assert isinstance(t, mg.Tensor) and t.requires_grad and t.dtype == np.float32 and t.shape == (2, 3)
+
+
+@given(mst.broadcastable_shapes(2), st.data())
+def test_apart_pair_never_ties(shapes, data):
+    a, b = data.draw(mst.apart_pair(shapes, margin=1e-3))
+    assert np.all(np.abs(a - b) >= 1e-3 * (1 - 1e-9))
+
+
+def test_op_inputs_rejects_unknown_ops():
+    with pytest.raises(ValueError, match="no test metadata"):
+        mst.op_inputs(_BAD_SECOND)
+
+
+# ---------------------------------------------------------------------------
+# The worked example and the docs' test file
+# ---------------------------------------------------------------------------
+
+
+def test_notebook_rule_is_rejected_and_autograd_accepted(capsys):
+    from examples import check_notebook_rule
+
+    assert check_notebook_rule.main([]) == 0
+    out = capsys.readouterr().out
+    assert "gradcheck rejected it" in out and "input 0" in out and "gradcheck passed" in out
+    W_ih, W_ho, x, t = check_notebook_rule.setup()
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(check_notebook_rule.notebook_loss, (W_ih, W_ho, x, t))
+    assert "input 0" in str(info.value)  # W_ih is wrong ...
+    assert "\n      1  " not in str(info.value)  # ... W_ho (input 1) is not in the table
+
+
+def test_the_docs_show_the_real_test_file_and_it_passes():
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    test_file = (root / "examples" / "test_my_derivatives.py").read_text()
+    assert test_file in (root / "docs" / "testing.md").read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "examples" / "test_my_derivatives.py")],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_case_study_shows_the_real_output(capsys):
+    import pathlib
+
+    from examples import check_notebook_rule
+
+    check_notebook_rule.main([])
+    out = capsys.readouterr().out.rstrip("\n")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    assert out in (root / "docs" / "notebook-rule.md").read_text()
