@@ -131,6 +131,7 @@ class Tensor:
         "_attrs",  # the op's keyword attributes (axis, keepdims, ...)
         "_retain",  # keep .grad on this interior node (retain_grad())
         "_seq",  # creation number: larger means computed later
+        "_module",  # (module, input ids) when a Module's forward made it; unset otherwise
         "name",
         "__weakref__",
     )
@@ -299,6 +300,12 @@ class Tensor:
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def draw(self, **kwargs):
+        """Draw the graph that computed this tensor; see :func:`microgradnp.viz.draw_graph`."""
+        from . import viz
+
+        return viz.draw_graph(self, **kwargs)
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this interior tensor during backward (leaves always keep theirs)."""

@@ -117,3 +117,21 @@ def test_warnings_from_gradcheck_on_float64_are_absent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert gradcheck(mg.log, x)
+
+
+@pytest.mark.parametrize("x_shape", [(3,), (5, 3), (2, 5, 3)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fused_linear_matches_its_composed_twin(x_shape, with_bias):
+    rng = np.random.default_rng(2)
+    x1 = mg.tensor(rng.standard_normal(x_shape), requires_grad=True)
+    W1 = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b1 = mg.tensor(rng.standard_normal(4), requires_grad=True)
+    x2, W2, b2 = (mg.tensor(t.data, requires_grad=True) for t in (x1, W1, b1))
+    fused = mg.linear(x1, W1, b1 if with_bias else None)
+    composed = x2 @ W2.T + b2 if with_bias else x2 @ W2.T
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-14)
+    upstream = rng.standard_normal(fused.shape)
+    fused.backward(upstream)
+    composed.backward(upstream)
+    for a, b in [(x1, x2), (W1, W2)] + ([(b1, b2)] if with_bias else []):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-13)

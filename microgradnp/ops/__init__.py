@@ -17,7 +17,7 @@ from .shape import (
     reshape, transpose, squeeze, expand_dims, unsqueeze, flatten, broadcast_to, getitem, index_put,
     concatenate, stack,
 )
-from .linalg import matmul
+from .linalg import linear, matmul
 
 from ..tensor import Tensor as _Tensor
 
@@ -52,5 +52,5 @@ __all__ = [
     "sum", "mean", "max", "min", "var", "logsumexp", "softmax", "log_softmax",
     "reshape", "transpose", "squeeze", "expand_dims", "unsqueeze", "flatten", "broadcast_to", "getitem",
     "index_put", "concatenate", "stack",
-    "matmul",
+    "matmul", "linear",
 ]

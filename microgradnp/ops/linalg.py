@@ -7,7 +7,7 @@ import numpy as np
 from ..engine import _apply
 from .registry import NUMPY_NS, OpTest, defop
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "linear"]
 
 
 def _matmul(a, b):
@@ -84,3 +84,69 @@ def matmul(a, b):
            [1., 1.]])
     """
     return _apply(MATMUL, a, b)
+
+
+# ---------------------------------------------------------------------------
+# linear: x @ W^T + b fused into one node.  Fused for speed (one graph node
+# per layer instead of matmul + transpose + add); tests/test_ops.py checks it
+# against its composed twin.
+# ---------------------------------------------------------------------------
+
+
+def _linear(x, W, b=None):
+    out = x.dot(W.T) if x.ndim <= 2 else np.matmul(x, W.T)
+    if b is not None:
+        out += b  # out is a fresh array: add in place, no extra allocation
+    return out
+
+
+def _linear_vjp_x(ns, g, out, x, W, b=None):
+    if ns is NUMPY_NS and g.ndim <= 2:
+        return g.dot(W)
+    return g @ W
+
+
+def _linear_vjp_W(ns, g, out, x, W, b=None):
+    # Sum over every batch axis: dW = sum_n g_n x_n^T.
+    g2 = g.reshape(-1, W.shape[0])
+    x2 = x.reshape(-1, W.shape[1])
+    return g2.T.dot(x2) if ns is NUMPY_NS else g2.T @ x2
+
+
+LINEAR = defop(
+    "linear", _linear,
+    _linear_vjp_x,
+    _linear_vjp_W,
+    lambda ns, g, out, x, W, b=None: g,  # the engine sums it over the batch axes
+    formula="x @ W^T + b;  dx = g @ W, dW = sum over batch of g^T x, db = sum over batch of g",
+    test=OpTest(
+        "linear",
+        ref=lambda x, W, b=None: np.einsum("...i,oi->...o", x, W) + (0.0 if b is None else b),
+        rtol=1e-10,
+    ),
+)
+
+
+def linear(x, weight, bias=None):
+    """Affine map ``x @ weight.T + bias``, as in a dense layer (PyTorch's ``F.linear``).
+
+    ``weight`` has shape ``(out_features, in_features)``; ``x`` has shape
+    ``(..., in_features)`` (a single example or any batch axes); ``bias`` is
+    ``(out_features,)`` or ``None``.  One graph node instead of three.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> W = mg.tensor([[1.0, 2.0], [0.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    >>> y = mg.linear(mg.tensor([[1.0, 1.0]]), W, mg.tensor([0.5, 0.0, 0.0]))
+    >>> y
+    tensor([[3.5, 1. , 2. ]], op=linear)
+    >>> y.sum().backward()
+    >>> W.grad
+    array([[1., 1.],
+           [1., 1.],
+           [1., 1.]])
+    """
+    if bias is None:
+        return _apply(LINEAR, x, weight)
+    return _apply(LINEAR, x, weight, bias)

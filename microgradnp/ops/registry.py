@@ -47,7 +47,7 @@ class OpTest:
         ``"clip"``, ``"matmul"``, ``"reshape"``, ``"transpose"``,
         ``"squeeze"``, ``"expand_dims"``, ``"flatten"``, ``"broadcast_to"``,
         ``"getitem"``, ``"index_put"``, ``"concatenate"``, ``"stack"``,
-        ``"where"``, ``"astype"``.
+        ``"where"``, ``"astype"``, ``"linear"``.
     ref
         An independent NumPy reference for the forward, called like the
         forward (``ref(*arrays, **attrs)``).

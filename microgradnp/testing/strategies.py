@@ -533,6 +533,15 @@ def _sig_where(draw, meta, dtype):
     return [_plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb)], {"cond": cond}
 
 
+def _sig_linear(draw, meta, dtype):
+    batch = draw(shapes(min_dims=0, max_dims=2))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    arrays_ = [_plain(draw, meta, dtype, batch + (n_in,)), _plain(draw, meta, dtype, (n_out, n_in))]
+    if draw(st.booleans()):
+        arrays_.append(_plain(draw, meta, dtype, (n_out,)))
+    return arrays_, {}
+
+
 def _sig_astype(draw, meta, dtype):
     return [_plain(draw, meta, dtype, draw(shapes()))], {"dtype": np.dtype(np.float64)}
 
@@ -557,6 +566,7 @@ _SIGNATURES = {
     "stack": _sig_stack,
     "where": _sig_where,
     "astype": _sig_astype,
+    "linear": _sig_linear,
 }
 
 #: The input signatures :func:`op_inputs` knows.

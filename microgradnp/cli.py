@@ -1,0 +1,144 @@
+"""The ``microgradnp`` command: ``demo`` runs the reference workloads, ``graph`` draws one of their losses.
+
+``microgradnp demo [blobs|digits|moons|all]`` trains each workload with
+sensible defaults (progress bars with the live loss), prints a summary table
+and writes the figures and a drawing of the loss's graph into ``--out``.
+``python -m microgradnp`` is the same command.
+
+The workloads are the scripts in the repository's ``examples/`` folder, so the
+command runs from a clone (``pip install -e ".[examples,viz]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+WORKLOADS = {
+    "blobs": ("gaussian_blobs", "2-2-2 net, Gaussian blobs, per-example SGD (the notebook's draws)"),
+    "digits": ("digits", "Ng's digit net, CG through scipy.optimize"),
+    "moons": ("moons", "2-5-5-2 net, two moons, full-batch gradient descent"),
+}
+
+
+def _examples_dir() -> Path:
+    here = Path(__file__).resolve().parent.parent / "examples"
+    if (here / "moons.py").exists():
+        return here
+    raise SystemExit(
+        "microgradnp demo runs the scripts in the repository's examples/ folder, which this installation "
+        "does not include. Clone the repository and run: pip install -e '.[examples,viz]' && microgradnp demo"
+    )
+
+
+def _example(name: str):
+    module_name = WORKLOADS[name][0]
+    path = _examples_dir() / f"{module_name}.py"
+    spec = importlib.util.spec_from_file_location(f"microgradnp_examples_{module_name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
+    """Render the graph of ``loss`` after a retained backward; DOT text when Graphviz is missing."""
+    from . import viz
+
+    loss.backward(retain_graph=True)
+    if fmt != "dot" and shutil.which("dot") is None:
+        path = path_stem + ".dot"
+        viz.render(loss, path, collapse=collapse)
+        print(f"  Graphviz's `dot` is not installed, so the graph is written as DOT text: {path}", file=sys.stderr)
+        return path
+    try:
+        return viz.render(loss, f"{path_stem}.{fmt}", collapse=collapse)
+    except ImportError:  # the graphviz Python package is missing
+        return viz.render(loss, path_stem + ".dot", collapse=collapse)
+
+
+def _fmt_result(s: dict) -> str:
+    if s["workload"] == "digits":
+        return f"held-out {100 * s['accuracy']:.1f}% of {s['n']}"
+    return f"{100 * s['accuracy']:.1f}% of {s['n']} right"
+
+
+def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list[dict]:
+    os.makedirs(out_dir, exist_ok=True)
+    settings = {
+        "blobs": {"replay_seed": True},
+        "digits": {"maxiter": 20 if quick else 100},
+        "moons": {"long_iters": 500 if quick else 5000, "iters": 200 if quick else 1000},
+    }
+    summaries = []
+    for name in workloads:
+        module = _example(name)
+        print(f"\n{name}: {WORKLOADS[name][1]}")
+        s = module.run(out_dir=out_dir, progress=True, **settings[name])
+        collapse = None if name == "blobs" else "modules"
+        s["graph"] = _draw(module.graph_loss(s["model_obj"]), os.path.join(out_dir, f"{name}_graph"), fmt, collapse)
+        print(f"  {s['model']}: {_fmt_result(s)}, final loss {s['final loss']:.4g} ({s['seconds']:.1f} s)")
+        for path in s.get("figures", []) + [s["graph"]]:
+            print(f"  wrote {path}")
+        summaries.append(s)
+    print()
+    print(_table(summaries))
+    return summaries
+
+
+def _table(summaries) -> str:
+    rows = [("workload", "model", "result", "final loss", "time")]
+    for s in summaries:
+        rows.append((s["workload"], s["model"], _fmt_result(s), f"{s['final loss']:.4g}", f"{s['seconds']:.1f} s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def graph(workload: str, out: str | None, fmt: str, collapse, before_backward: bool) -> str:
+    from . import viz
+
+    module = _example(workload)
+    loss = module.graph_loss()
+    if not before_backward:
+        loss.backward(retain_graph=True)
+    fmt = (os.path.splitext(out)[1].lstrip(".") if out else "") or fmt
+    out = out or f"{workload}_graph.{fmt}"
+    return viz.render(loss, out, format=fmt, collapse=collapse)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="microgradnp", description="microgradnp: small, fast, correct autodiff on NumPy")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="train the reference workloads and write their figures")
+    p_demo.add_argument("workload", nargs="?", default="all", choices=[*WORKLOADS, "all"])
+    p_demo.add_argument("--out", default="microgradnp-out", help="output folder (default ./microgradnp-out)")
+    p_demo.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "dot"], help="graph drawing format")
+    p_demo.add_argument("--quick", action="store_true", help="fewer iterations, for a fast look")
+    p_graph = sub.add_parser("graph", help="draw the graph of a reference workload's loss")
+    p_graph.add_argument("workload", nargs="?", default="blobs", choices=list(WORKLOADS))
+    p_graph.add_argument("--out", help="output file (default WORKLOAD_graph.FORMAT)")
+    p_graph.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "dot"])
+    p_graph.add_argument("--collapse", action="store_true", help="fold each Linear/activation into one node")
+    p_graph.add_argument("--before-backward", action="store_true", help="draw values only, no gradients")
+    args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    if args.command == "demo":
+        start = time.perf_counter()
+        demo(list(WORKLOADS) if args.workload == "all" else [args.workload], args.out, args.format, args.quick)
+        print(f"\nall figures are in {os.path.abspath(args.out)} ({time.perf_counter() - start:.1f} s)")
+        return 0
+    path = graph(args.workload, args.out, args.format, "modules" if args.collapse else None, args.before_backward)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

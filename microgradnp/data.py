@@ -1,0 +1,203 @@
+"""The reference data sets: two Gaussian blobs, two moons, handwritten digits.
+
+Every random draw comes from the ``rng`` you pass (a ``np.random.Generator``,
+a legacy ``RandomState`` or a seed); NumPy's global state is never used.
+Passing ``np.random.RandomState(104729)`` to :func:`gaussian_blobs` replays the
+first notebook's ``np.random.seed(104729)`` draws exactly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .creation import as_rng
+
+__all__ = ["gaussian_blobs", "make_moons", "load_digits", "load_mat", "train_test_split"]
+
+BLOB_MEANS = ((0.0, 0.0), (5.0, 5.0))
+BLOB_COV = ((1.0, 0.75), (0.75, 1.0))
+
+
+def gaussian_blobs(n: int = 1000, means=BLOB_MEANS, cov=BLOB_COV, rng=None):
+    """Two Gaussian classes in the plane, ``n // 2`` points each (the first notebook's data).
+
+    Class 0 is drawn first (all its points), then class 1, each with one call
+    ``rng.multivariate_normal(mean, cov, n // 2)``, the call SciPy's
+    ``multivariate_normal.rvs`` makes: with ``rng=np.random.RandomState(104729)``
+    the points are the notebook's, bit for bit.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray of int, shape (n,)
+        0 for the first mean, 1 for the second.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import gaussian_blobs
+    >>> X, y = gaussian_blobs(rng=np.random.RandomState(104729))
+    >>> X.shape, y[:3].tolist(), y[-3:].tolist()
+    ((1000, 2), [0, 0, 0], [1, 1, 1])
+    >>> X[0].round(8).tolist()  # the notebook prints x=[-0.22117921 0.0354449 ]
+    [-0.22117921, 0.0354449]
+    """
+    r = as_rng(rng)
+    half = n // 2
+    parts = [r.multivariate_normal(np.asarray(m, float), np.asarray(cov, float), half) for m in means]
+    X = np.vstack(parts)
+    y = np.repeat(np.arange(len(means)), half)
+    return X, y
+
+
+def make_moons(n: int = 1000, noise: float = 0.1, rng=None, shuffle: bool = True):
+    """Two interleaving half circles (the third notebook's data), with Gaussian noise.
+
+    The upper moon is ``(cos t, sin t)`` and the lower one ``(1 - cos t,
+    0.5 - sin t)`` for ``t`` evenly spaced in ``[0, pi]``, as scikit-learn
+    builds them; no scikit-learn needed.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> from microgradnp.data import make_moons
+    >>> X, y = make_moons(200, noise=0.1, rng=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((200, 2), [0, 1])
+    """
+    r = as_rng(rng)
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0.0, np.pi, n_out)
+    t_in = np.linspace(0.0, np.pi, n_in)
+    X = np.vstack([
+        np.column_stack([np.cos(t_out), np.sin(t_out)]),
+        np.column_stack([1.0 - np.cos(t_in), 0.5 - np.sin(t_in)]),
+    ])
+    y = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
+    if shuffle:
+        order = r.permutation(n)
+        X, y = X[order], y[order]
+    if noise:
+        X = X + r.normal(0.0, noise, size=X.shape)
+    return X, y
+
+
+def load_digits(scale: bool = True):
+    """The 1,797 8x8 handwritten digits bundled with scikit-learn (real data, no download).
+
+    Parameters
+    ----------
+    scale
+        Divide the pixel values (0..16) by 16, to ``[0, 1]``.
+
+    Returns
+    -------
+    X : ndarray, shape (1797, 64)
+        One image per row, rows of the 8x8 image concatenated.
+    y : ndarray of int, shape (1797,)
+        The digit, 0..9.
+
+    Examples
+    --------
+    >>> from microgradnp.data import load_digits
+    >>> X, y = load_digits()
+    >>> X.shape, int(y.max()), float(X.max())
+    ((1797, 64), 9, 1.0)
+    """
+    try:
+        from sklearn.datasets import load_digits as _sk_load_digits
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("load_digits needs scikit-learn: pip install 'microgradnp[examples]'") from exc
+    bunch = _sk_load_digits()
+    X = bunch.data.astype(np.float64)
+    return (X / 16.0 if scale else X), bunch.target.astype(np.int64)
+
+
+def load_mat(path, zero_based_labels: bool = True) -> dict:
+    """Arrays from a MATLAB file such as Ng's ``ex4data1.mat`` or ``ex4weights.mat``.
+
+    ``X`` is returned as float64; ``y`` (labels 1..10 with 10 meaning the
+    digit 0) is flattened and, with ``zero_based_labels=True``, mapped to the
+    digit itself (10 -> 0).  Other arrays (``Theta1``, ``Theta2``) are
+    returned as they are.  MATLAB's own header entries are dropped.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, scipy.io
+    >>> from microgradnp.data import load_mat
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.mat")
+    >>> scipy.io.savemat(path, {"X": np.ones((2, 3)), "y": np.array([[10], [3]])})
+    >>> data = load_mat(path)
+    >>> data["X"].shape, data["y"].tolist()
+    ((2, 3), [0, 3])
+    """
+    import scipy.io
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load_mat: no file at {path}")
+    raw = scipy.io.loadmat(path)
+    out = {k: v for k, v in raw.items() if not k.startswith("__")}
+    if "X" in out:
+        out["X"] = np.asarray(out["X"], dtype=np.float64)
+    if "y" in out:
+        y = np.asarray(out["y"]).astype(np.int64).ravel()
+        out["y"] = np.where(y == 10, 0, y) if zero_based_labels else y
+    return out
+
+
+def train_test_split(*arrays, test_size: float = 0.25, rng=None, stratify=None):
+    """Shuffle and split arrays (same rows) into train and test parts.
+
+    ``test_size`` is a fraction (0 < f < 1) or a number of rows.  With
+    ``stratify`` (labels), each class is split in the same proportion.
+
+    Returns
+    -------
+    list
+        ``[a_train, a_test, b_train, b_test, ...]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import train_test_split
+    >>> X, y = np.arange(20).reshape(10, 2), np.arange(10) % 2
+    >>> X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, rng=0, stratify=y)
+    >>> X_tr.shape, X_te.shape, sorted(y_te.tolist())
+    ((8, 2), (2, 2), [0, 1])
+    """
+    if not arrays:
+        raise ValueError("train_test_split needs at least one array")
+    n = len(arrays[0])
+    for a in arrays:
+        if len(a) != n:
+            raise ValueError(f"train_test_split: arrays have different lengths ({n} and {len(a)})")
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    if not 0 < n_test < n:
+        raise ValueError(f"train_test_split: test_size={test_size} leaves no train or no test rows out of {n}")
+    r = as_rng(rng)
+    if stratify is None:
+        order = r.permutation(n)
+        test, train = order[:n_test], order[n_test:]
+    else:
+        labels = np.asarray(stratify)
+        test_parts, train_parts = [], []
+        for c in np.unique(labels):
+            idx = r.permutation(np.flatnonzero(labels == c))
+            k = int(round(len(idx) * n_test / n))
+            test_parts.append(idx[:k])
+            train_parts.append(idx[k:])
+        test = r.permutation(np.concatenate(test_parts))
+        train = r.permutation(np.concatenate(train_parts))
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        out += [a[train], a[test]]
+    return out

@@ -1,0 +1,266 @@
+"""Losses and activations as functions (PyTorch's names and semantics), built from core ops.
+
+Every loss takes ``reduction``:
+
+* ``"mean"``: average over all elements (PyTorch's default);
+* ``"sum"``: sum over all elements;
+* ``"batchmean"``: sum over all elements divided by the batch size (the size
+  of the first axis): the cost of Ng's exercise and of the moons notebook,
+  a per-example loss summed over the K outputs and averaged over examples;
+* ``"none"``: the elementwise (or per-example) losses.
+
+Shapes of ``input`` and ``target`` must match exactly: a ``(3, 1)`` prediction
+against a ``(3,)`` target raises instead of silently broadcasting to
+``(3, 3)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..ops import log_sigmoid, log_softmax, relu, sigmoid, softmax, tanh
+from ..tensor import Tensor
+
+__all__ = [
+    "mse_loss", "squared_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "nll_loss", "l2_penalty", "one_hot", "linear",
+    "sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid",
+]
+
+linear = ops.linear
+
+_REDUCTIONS = ("mean", "sum", "batchmean", "none")
+#: PyTorch clamps log(p) in binary_cross_entropy at -100; so do we.
+_LOG_FLOOR = -100.0
+_P_FLOOR = math.exp(_LOG_FLOOR)
+
+
+def _as_target(target, like: Tensor):
+    if isinstance(target, Tensor):
+        return target
+    return np.asarray(target, dtype=like.dtype if np.asarray(target).dtype.kind in "fiub" else None)
+
+
+def _shape(x) -> tuple:
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def _same_shape(name: str, input, target) -> None:
+    if _shape(input) != _shape(target):
+        raise ValueError(
+            f"{name}: input has shape {_shape(input)} but target has shape {_shape(target)}; they must match "
+            "exactly (reshape one of them: broadcasting here would silently compare every pair)"
+        )
+
+
+def _reduce(loss: Tensor, reduction: str, name: str):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "batchmean":
+        n = loss.shape[0] if loss.ndim else 1
+        return loss.sum() * (1.0 / n)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ``mean((input - target)^2)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> F.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 1.0])).item()
+    2.5
+    """
+    target = _as_target(target, input)
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def squared_loss(input, target, reduction: str = "sum"):
+    """Half the squared error, ``1/2 * sum((input - target)^2)``: the 2-2-2 notebook's loss.
+
+    The 1/2 makes the gradient with respect to ``input`` exactly
+    ``input - target``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> F.squared_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 1.0])).item()
+    2.5
+    """
+    target = _as_target(target, input)
+    _same_shape("squared_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction, "squared_loss") * 0.5
+
+
+def binary_cross_entropy(probs, target, reduction: str = "mean"):
+    """Binary cross-entropy of probabilities: ``-(t log p + (1 - t) log(1 - p))``.
+
+    ``log`` is clamped at -100 (as PyTorch does), so probabilities of exactly
+    0 or 1 give a finite loss and a finite gradient, never inf or NaN.  When
+    you have logits, :func:`binary_cross_entropy_with_logits` is more accurate.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> F.binary_cross_entropy(mg.tensor([0.0, 1.0]), mg.tensor([1.0, 1.0]), reduction="sum").item()
+    100.0
+    """
+    target = _as_target(target, probs)
+    _same_shape("binary_cross_entropy", probs, target)
+    log_p = ops.log(ops.clip(probs, _P_FLOOR, None))
+    log_q = ops.log(ops.clip(1.0 - probs, _P_FLOOR, None))
+    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
+    """Binary cross-entropy of ``sigmoid(logits)``, computed from the logits: stable at +-1000.
+
+    Uses ``-log(sigmoid(z)) = softplus(-z)``, so the loss is
+    ``softplus(z) - t z``, exact for any ``z``.  Its gradient is
+    ``sigmoid(z) - t``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> F.binary_cross_entropy_with_logits(mg.tensor([1000.0, -1000.0]), mg.tensor([0.0, 1.0]), reduction="none")
+    tensor([1000., 1000.])
+    """
+    target = _as_target(target, logits)
+    _same_shape("binary_cross_entropy_with_logits", logits, target)
+    return _reduce(ops.softplus(logits) - target * logits, reduction, "binary_cross_entropy_with_logits")
+
+
+def _labels(target, n: int, num_classes: int, name: str) -> np.ndarray:
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
+            raise ValueError(f"{name}: class labels must be whole numbers, got {t.dtype} values that are not")
+        t = t.astype(np.int64)
+    elif t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class labels must be integers, got dtype {t.dtype}")
+    if t.ndim != 1 or t.shape[0] != n:
+        raise ValueError(f"{name}: {n} examples of logits but labels of shape {t.shape}; give one label per example")
+    if n and (t.min() < 0 or t.max() >= num_classes):
+        bad = t[(t < 0) | (t >= num_classes)]
+        raise ValueError(
+            f"{name}: labels must lie in [0, {num_classes - 1}] for {num_classes} classes; got {bad[:5].tolist()}"
+        )
+    return t
+
+
+def nll_loss(log_probs, target, reduction: str = "mean"):
+    """Negative log-likelihood of integer class labels given log-probabilities ``(N, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> F.nll_loss(mg.tensor(np.log([[0.5, 0.5], [0.1, 0.9]])), np.array([0, 1])).item()
+    0.39925
+    """
+    if log_probs.ndim != 2:
+        raise ValueError(f"nll_loss: expected log-probabilities of shape (N, C), got {log_probs.shape}")
+    n, c = log_probs.shape
+    labels = _labels(target, n, c, "nll_loss")
+    picked = log_probs[np.arange(n), labels]
+    return _reduce(-picked, reduction, "nll_loss")
+
+
+def cross_entropy(logits, target, reduction: str = "mean"):
+    """Softmax cross-entropy of logits ``(N, C)`` (or ``(C,)``), stable via ``log_softmax``.
+
+    ``target`` is either integer class labels ``(N,)`` in ``[0, C)`` (whole
+    numbers stored as floats are accepted), or class probabilities ``(N, C)``
+    such as one-hot rows.  Labels out of range and a batch-size mismatch raise
+    ``ValueError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> logits = mg.tensor([[1000.0, -1000.0], [0.0, 0.0]], requires_grad=True)
+    >>> F.cross_entropy(logits, np.array([0, 1])).item()  # (0 + log 2) / 2
+    0.34657
+    >>> F.cross_entropy(logits, np.array([[1.0, 0.0], [0.0, 1.0]])).item()
+    0.34657
+    """
+    if logits.ndim == 1:  # a single example: a label, or a probability vector
+        t = np.asarray(target.data if isinstance(target, Tensor) else target)
+        logp = ops.log_softmax(logits)
+        if t.ndim == 1:
+            _same_shape("cross_entropy", logits, t)
+            return -(logp * t).sum()
+        label = _labels(t.reshape(1), 1, logits.shape[0], "cross_entropy")[0]
+        return -logp[int(label)]
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
+    logp = ops.log_softmax(logits, axis=1)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.ndim == 2:
+        _same_shape("cross_entropy", logits, t)
+        return _reduce(-(logp * t).sum(axis=1), reduction, "cross_entropy")
+    return nll_loss(logp, t, reduction)
+
+
+def l2_penalty(params, lam: float, m: int):
+    """``lam / (2 m) * sum of squared weights``, skipping biases: the regularizer of Ng's cost.
+
+    ``params`` is a :class:`~microgradnp.nn.Module` (every parameter whose name
+    ends in ``bias`` is skipped) or an iterable of the weight tensors to
+    penalize.  ``m`` is the number of training examples.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> net = mg.nn.MLP([3, 2], init="zeros")
+    >>> net.layers[0].weight.data[:] = 1.0
+    >>> net.layers[0].bias.data[:] = 5.0   # not penalized
+    >>> mg.nn.functional.l2_penalty(net, lam=1.0, m=2).item()  # 1/4 * 6
+    1.5
+    """
+    from .module import Module
+
+    if isinstance(params, Module):
+        weights = [p for name, p in params.named_parameters() if not name.endswith("bias")]
+    else:
+        weights = list(params)
+    if not weights:
+        raise ValueError("l2_penalty: no weights to penalize")
+    total = None
+    for w in weights:
+        sq = (w * w).sum()
+        total = sq if total is None else total + sq
+    return total * (lam / (2.0 * m))
+
+
+def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
+    """One-hot rows ``(N, num_classes)`` for integer labels ``(N,)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.functional.one_hot([2, 0], 3)
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
+    lab = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    lab = _labels(lab, lab.shape[0] if lab.ndim == 1 else -1, num_classes, "one_hot")
+    out = np.zeros((lab.shape[0], num_classes), dtype=dtype)
+    out[np.arange(lab.shape[0]), lab] = 1
+    return out

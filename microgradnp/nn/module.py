@@ -1,0 +1,270 @@
+"""Module and Parameter: containers of trainable tensors, with PyTorch's names."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Parameter", "Module"]
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable part of a :class:`Module` (``requires_grad=True`` by default).
+
+    Its ``name`` is its path in the outermost module it belongs to, such as
+    ``"layers.0.weight"``: graph drawings use it.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> p = mg.nn.Parameter([1.0, 2.0])
+    >>> p.requires_grad
+    True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None, name: str | None = None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter(" + super().__repr__()[len("tensor("):]
+
+
+def _prefix(module: "Module", prefix: str) -> None:
+    """Rename the parameters and modules below ``module`` as if it were attached at ``prefix``."""
+    for name, p in module.named_parameters():
+        p.name = f"{prefix}.{name}"
+    for name, m in module.named_modules():
+        object.__setattr__(m, "_name", f"{prefix}.{name}" if name else prefix)
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a :class:`Parameter` or a ``Module`` as an attribute registers
+    it, so :meth:`parameters` finds it, in the order of assignment.  Subclasses
+    define ``forward(*inputs)``; calling the module calls ``forward``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> class Affine(mg.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = mg.nn.Parameter([2.0])
+    ...         self.shift = mg.nn.Parameter([0.5])
+    ...     def forward(self, x):
+    ...         return x * self.scale + self.shift
+    >>> m = Affine()
+    >>> [name for name, _ in m.named_parameters()]
+    ['scale', 'shift']
+    >>> m(mg.tensor([1.0, 2.0]))
+    tensor([2.5, 4.5], op=add)
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_name", "")  # path in the outermost module, e.g. "layers.0"
+
+    # -- registration ---------------------------------------------------
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before assigning attributes")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+            value.name = name
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            _prefix(value, name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def add_module(self, name: str, module: "Module") -> None:
+        """Register ``module`` under ``name`` (names need not be identifiers, e.g. ``"0"``)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        self.__setattr__(str(name), module)
+
+    # -- traversal ------------------------------------------------------
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(path, parameter)`` pairs, depth first in registration order, each parameter once."""
+        seen: set[int] = set()
+        for name, p in self._named_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _named_parameters(self, prefix: str):
+        for name, p in self._parameters.items():
+            yield (f"{prefix}.{name}" if prefix else name), p
+        for name, m in self._modules.items():
+            yield from m._named_parameters(f"{prefix}.{name}" if prefix else name)
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every parameter, in the order of :meth:`named_parameters`."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """``(path, module)`` pairs, this module first (with path ``""``)."""
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def children(self) -> Iterator["Module"]:
+        """The directly registered submodules."""
+        yield from self._modules.values()
+
+    # -- training helpers -----------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradients (sets every ``.grad`` to ``None``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (on this module and all below it); returns ``self``."""
+        for _, m in self.named_modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode; same as ``train(False)``."""
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        """The number of scalar parameters."""
+        return int(sum(p.size for p in self.parameters()))
+
+    # -- calling ----------------------------------------------------------
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        out = self.forward(*args, **kwargs)
+        if (isinstance(out, Tensor) and out._op is not None and getattr(out, "_module", None) is None
+                and not any(out is a for a in args)):
+            # Remember which module made this tensor from which inputs, so a
+            # drawing can fold the module's operations into one box
+            # (viz.to_dot(collapse="modules")).  The innermost module keeps
+            # the tag (a Sequential returns its last layer's tensor).  Nothing
+            # refers back to the output, so the graph is still freed by
+            # reference counting.
+            out._module = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
+        return out
+
+    # -- state ------------------------------------------------------------
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """A copy of every parameter's array, keyed by its path.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> list(mg.nn.Linear(2, 3, rng=0).state_dict())
+        ['weight', 'bias']
+        """
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state, strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters of the same path.
+
+        Every shape must match; a mismatch raises ``ValueError`` naming the
+        parameter and both shapes.  With ``strict=True`` (the default) missing
+        or unexpected keys raise ``KeyError`` listing them.  Nothing is
+        changed unless everything fits.
+        """
+        params = OrderedDict(self.named_parameters())
+        if strict:
+            missing = [k for k in params if k not in state]
+            unexpected = [k for k in state if k not in params]
+            if missing or unexpected:
+                raise KeyError(
+                    f"load_state_dict: missing parameters {missing}, unexpected keys {unexpected} "
+                    f"for {type(self).__name__}"
+                )
+        staged = []
+        for name, p in params.items():
+            if name not in state:
+                continue
+            arr = np.asarray(state[name])
+            if arr.shape != p.shape:
+                raise ValueError(
+                    f"load_state_dict: parameter {name!r} has shape {p.shape} in the model but "
+                    f"{arr.shape} in the state"
+                )
+            if arr.dtype.kind not in "fiu":
+                raise TypeError(f"load_state_dict: parameter {name!r} holds {arr.dtype} data, not numbers")
+            staged.append((p, arr))
+        for p, arr in staged:
+            p.data[...] = arr
+
+    def save(self, path) -> None:
+        """Write the parameters to an ``.npz`` file (plain arrays, no pickle).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import microgradnp as mg
+        >>> model = mg.nn.MLP([2, 3, 1], rng=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> model.save(path)
+        >>> other = mg.nn.MLP([2, 3, 1], rng=1)
+        >>> other.load(path)
+        >>> bool((other.layers[0].weight.data == model.layers[0].weight.data).all())
+        True
+        """
+        path = os.fspath(path)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **self.state_dict())
+        os.replace(tmp, path)  # never leave a half-written file under the real name
+
+    def load(self, path, strict: bool = True) -> None:
+        """Load parameters written by :meth:`save`.
+
+        The file is read with ``allow_pickle=False``: loading a file can never
+        run code.  Shapes are checked as in :meth:`load_state_dict`.
+        """
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as data:
+                state = {k: data[k] for k in data.files}
+        except ValueError as exc:
+            raise ValueError(f"load: {path} holds objects that need pickle; refusing to load it ({exc})") from exc
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"load: {path} is not an .npz file written by save()") from exc
+        self.load_state_dict(state, strict=strict)
+
+    # -- repr -------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """Arguments shown in ``repr``; override in subclasses."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        if self._modules:
+            lines[0] = lines[0]
+            for name, m in self._modules.items():
+                child = repr(m).replace("\n", "\n  ")
+                lines.append(f"  ({name}): {child}")
+            return "\n".join(lines) + "\n)"
+        return lines[0] + ")"

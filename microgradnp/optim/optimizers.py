@@ -1,0 +1,148 @@
+"""Gradient-descent optimizers with PyTorch's semantics: SGD (momentum, Nesterov) and Adam.
+
+An optimizer holds a list of parameters; ``step()`` updates their ``.data``
+in place from their ``.grad`` (no graph is recorded), ``zero_grad()`` clears
+the gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._mode import no_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+def _grad_array(p: Tensor):
+    g = p.grad
+    return g.data if isinstance(g, Tensor) else g
+
+
+class Optimizer:
+    """Base class: keeps the parameters and per-parameter state."""
+
+    def __init__(self, params, lr: float):
+        self.params = [p for p in params]
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty list of parameters")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{type(self).__name__}: parameter {i} is not a Tensor with requires_grad=True")
+        if lr < 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        self.lr = float(lr)
+        self.state: dict[int, dict] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient (to ``None``, or to zeros)."""
+        for p in self.params:
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.data)
+
+    def step(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum, Nesterov momentum and weight decay.
+
+    With ``g`` the gradient (plus ``weight_decay * p``), momentum keeps
+    ``buf = momentum * buf + g`` and steps along ``buf`` (or
+    ``g + momentum * buf`` with ``nesterov=True``); then
+    ``p -= lr * step``.  This is PyTorch's formulation (no dampening).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = mg.optim.SGD([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w.data
+    array([ 0.8, -1.6])
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, lr)
+        if nesterov and momentum <= 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), bool(nesterov)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        lr, mom, wd = self.lr, self.momentum, self.weight_decay
+        for p in self.params:
+            g = _grad_array(p)
+            if g is None:
+                continue
+            if wd:
+                g = g + wd * p.data
+            if mom:
+                st = self.state.setdefault(id(p), {})
+                buf = st.get("momentum_buffer")
+                if buf is None:
+                    buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+                else:
+                    buf *= mom
+                    buf += g
+                g = g + mom * buf if self.nesterov else buf
+            p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015) with bias correction; ``weight_decay`` adds ``wd * p`` to the gradient.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> opt = mg.optim.Adam([w], lr=0.1)
+    >>> for _ in range(100):
+    ...     opt.zero_grad()
+    ...     ((w - 3.0) ** 2).sum().backward()
+    ...     opt.step()
+    >>> round(w.item(), 2)
+    3.0
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        b1, b2 = self.betas
+        for p in self.params:
+            g = _grad_array(p)
+            if g is None:
+                continue
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            st = self.state.setdefault(id(p), {})
+            if not st:
+                st["step"] = 0
+                st["m"] = np.zeros_like(p.data)
+                st["v"] = np.zeros_like(p.data)
+            st["step"] += 1
+            t, m, v = st["step"], st["m"], st["v"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            step_size = self.lr / (1 - b1 ** t)
+            denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
+            p.data -= step_size * (m / denom)

@@ -1,0 +1,69 @@
+"""microgradnp.data: the reference data sets and the split helper."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import microgradnp as mg
+
+
+def test_gaussian_blobs_replays_the_notebook_bit_for_bit():
+    X, y = mg.data.gaussian_blobs(rng=np.random.RandomState(104729))
+    # What the notebook computes after np.random.seed(104729):
+    np.random.seed(104729)
+    cov = [[1.0, 0.75], [0.75, 1.0]]
+    X1 = multivariate_normal.rvs(mean=[0.0, 0.0], cov=cov, size=500)
+    X2 = multivariate_normal.rvs(mean=[5.0, 5.0], cov=cov, size=500)
+    np.testing.assert_array_equal(X, np.vstack([X1, X2]))
+    np.testing.assert_array_equal(y, np.r_[np.zeros(500), np.ones(500)])
+    # The notebook prints these two points:
+    np.testing.assert_allclose(X[0], [-0.22117921, 0.0354449], atol=5e-9)
+    np.testing.assert_allclose(X[-1], [4.23706484, 4.85350827], atol=5e-9)
+
+
+def test_gaussian_blobs_statistics():
+    X, y = mg.data.gaussian_blobs(20000, rng=0)
+    for label, mean in [(0, [0, 0]), (1, [5, 5])]:
+        pts = X[y == label]
+        np.testing.assert_allclose(pts.mean(0), mean, atol=0.05)
+        np.testing.assert_allclose(np.cov(pts.T), [[1, 0.75], [0.75, 1]], atol=0.05)
+
+
+def test_make_moons_shape_and_geometry():
+    X, y = mg.data.make_moons(1000, noise=0.0, rng=0)
+    assert X.shape == (1000, 2) and np.bincount(y).tolist() == [500, 500]
+    upper, lower = X[y == 0], X[y == 1]
+    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1.0, lower[:, 1] - 0.5), 1.0)
+    Xn, _ = mg.data.make_moons(1000, noise=0.1, rng=0)
+    assert 0.05 < np.std(Xn - X) < 0.15
+    a, _ = mg.data.make_moons(100, rng=3)
+    b, _ = mg.data.make_moons(100, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_load_digits_is_real_data():
+    X, y = mg.data.load_digits()
+    assert X.shape == (1797, 64) and y.shape == (1797,)
+    assert 0.0 <= X.min() and X.max() == 1.0 and set(np.unique(y)) == set(range(10))
+
+
+def test_train_test_split():
+    X, y = np.arange(200).reshape(100, 2), np.arange(100) % 4
+    Xtr, Xte, ytr, yte = mg.data.train_test_split(X, y, test_size=0.2, rng=0, stratify=y)
+    assert len(Xte) == 20 and len(Xtr) == 80
+    assert sorted(np.r_[Xtr[:, 0], Xte[:, 0]].tolist()) == list(range(0, 200, 2))  # a partition
+    assert np.bincount(yte).tolist() == [5, 5, 5, 5]
+    np.testing.assert_array_equal(Xtr[:, 0] // 2 % 4, ytr)  # rows stay aligned
+    a = mg.data.train_test_split(X, test_size=10, rng=1)
+    b = mg.data.train_test_split(X, test_size=10, rng=1)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    with pytest.raises(ValueError, match="different lengths"):
+        mg.data.train_test_split(X, y[:5])
+    with pytest.raises(ValueError, match="leaves no"):
+        mg.data.train_test_split(X, test_size=0.0)
+
+
+def test_load_mat_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no file"):
+        mg.data.load_mat(str(tmp_path / "missing.mat"))

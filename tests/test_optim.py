@@ -1,0 +1,115 @@
+"""Optimizers against PyTorch's update formulas, and the scipy.optimize bridge."""
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+
+
+def _quadratic_grads(w, A, b, steps, opt):
+    history = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = 0.5 * (w @ (mg.tensor(A) @ w)) - (mg.tensor(b) * w).sum()
+        loss.backward()
+        opt.step()
+        history.append(w.data.copy())
+    return history
+
+
+A = np.array([[3.0, 0.5], [0.5, 1.0]])
+B = np.array([1.0, -2.0])
+
+
+def _grad(x):
+    return A @ x - B
+
+
+@pytest.mark.parametrize("momentum,nesterov,wd", [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.01), (0.0, False, 0.1)])
+def test_sgd_follows_pytorchs_formulas(momentum, nesterov, wd):
+    w = mg.tensor([1.0, 1.0], requires_grad=True)
+    got = _quadratic_grads(w, A, B, 5, mg.optim.SGD([w], lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd))
+    x, buf = np.array([1.0, 1.0]), None
+    for step in range(5):
+        g = _grad(x) + wd * x
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + g
+            g = g + momentum * buf if nesterov else buf
+        x = x - 0.1 * g
+        np.testing.assert_allclose(got[step], x, rtol=1e-13)
+
+
+def test_adam_follows_the_paper():
+    w = mg.tensor([1.0, 1.0], requires_grad=True)
+    got = _quadratic_grads(w, A, B, 5, mg.optim.Adam([w], lr=0.05, betas=(0.8, 0.99), weight_decay=0.01))
+    x, m, v = np.array([1.0, 1.0]), np.zeros(2), np.zeros(2)
+    for t in range(1, 6):
+        g = _grad(x) + 0.01 * x
+        m = 0.8 * m + 0.2 * g
+        v = 0.99 * v + 0.01 * g * g
+        x = x - 0.05 * (m / (1 - 0.8 ** t)) / (np.sqrt(v / (1 - 0.99 ** t)) + 1e-8)
+        np.testing.assert_allclose(got[t - 1], x, rtol=1e-12)
+
+
+def test_optimizer_step_records_nothing_and_skips_missing_grads():
+    w = mg.tensor([1.0], requires_grad=True)
+    u = mg.tensor([5.0], requires_grad=True)
+    opt = mg.optim.SGD([w, u], lr=0.5, momentum=0.9)
+    (w * 2).sum().backward()
+    opt.step()
+    assert w.is_leaf and w.data[0] == 0.0 and u.data[0] == 5.0
+    opt.zero_grad()
+    assert w.grad is None
+    opt.zero_grad(set_to_none=False)  # stays None when there was no gradient
+    (w * 2).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(w.grad, [0.0])
+
+
+def test_optimizer_argument_checks():
+    with pytest.raises(ValueError, match="empty"):
+        mg.optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="requires_grad"):
+        mg.optim.SGD([mg.tensor([1.0])], lr=0.1)
+    with pytest.raises(ValueError, match="nesterov"):
+        mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=0.1, nesterov=True)
+
+
+def test_optimizers_train_a_model():
+    X, y = mg.data.make_moons(200, noise=0.1, rng=0)
+    for opt_cls, kw in [(mg.optim.SGD, {"lr": 0.5, "momentum": 0.9}), (mg.optim.Adam, {"lr": 0.05})]:
+        net = mg.nn.MLP([2, 8, 2], activation="tanh", rng=1)
+        opt = opt_cls(net.parameters(), **kw)
+        for _ in range(300):
+            opt.zero_grad()
+            mg.nn.functional.cross_entropy(net(mg.tensor(X)), y).backward()
+            opt.step()
+        with mg.no_grad():
+            assert np.mean(net(mg.tensor(X)).data.argmax(1) == y) > 0.95
+
+
+@pytest.mark.parametrize("method", ["CG", "L-BFGS-B", "BFGS"])
+def test_minimize_finds_the_quadratic_minimum(method):
+    w = mg.tensor([[1.0, 1.0]], requires_grad=True)  # a 2-D parameter: flattened and restored
+    b = mg.tensor([0.0], requires_grad=True)
+    seen = []
+    result = mg.optim.minimize(
+        lambda: 0.5 * ((w @ mg.tensor(A)) * w).sum() - (w * mg.tensor(B)).sum() + (b - 3.0) ** 2,
+        [w, b], method=method, callback=lambda it, loss: seen.append((it, loss)), tol=1e-12,
+    )
+    assert result.success
+    np.testing.assert_allclose(w.data.ravel(), np.linalg.solve(A, B), rtol=1e-6)
+    np.testing.assert_allclose(b.data, [3.0], rtol=1e-6)
+    assert w.shape == (1, 2) and seen and seen[0][0] == 1 and seen[-1][0] == len(seen)
+    assert seen[-1][1] <= seen[0][1]
+
+
+def test_minimize_respects_maxiter_and_returns_scipys_result():
+    import scipy.optimize
+
+    w = mg.tensor(np.full(5, 3.0), requires_grad=True)
+    result = mg.optim.minimize(lambda: (mg.cos(w) + 0.1 * w * w).sum(), [w], method="CG", maxiter=2)
+    assert isinstance(result, scipy.optimize.OptimizeResult) and result.nit <= 2
+    np.testing.assert_array_equal(w.data, result.x)
+    with pytest.raises(ValueError, match="one-element"):
+        mg.optim.minimize(lambda: w * 2, [w])
