@@ -20,6 +20,22 @@ class _GradMode(threading.local):
 
 _mode = _GradMode()
 
+# How many threads have recording switched off right now.  Reading a
+# thread-local costs about as much as a small NumPy call, so the engine first
+# looks at this plain integer: while it is 0 (no thread is inside no_grad, the
+# usual case during training) recording is on everywhere and the thread-local
+# is not consulted.
+disabled_threads = 0
+_count_lock = threading.Lock()
+
+
+def _set(enabled: bool) -> None:
+    global disabled_threads
+    if _mode.enabled != enabled:
+        with _count_lock:
+            disabled_threads += -1 if enabled else 1
+        _mode.enabled = enabled
+
 
 def is_grad_enabled() -> bool:
     """Return ``True`` when operations are being recorded in this thread.
@@ -43,11 +59,11 @@ class _GradModeContext:
 
     def __enter__(self):
         self._prev = _mode.enabled
-        _mode.enabled = self._enabled
+        _set(self._enabled)
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self._prev
+        _set(self._prev)
         return False
 
     def __call__(self, func):

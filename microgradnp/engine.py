@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _mode as _modes
 from ._mode import _mode, enable_grad
 from .ops.registry import NUMPY_NS, TENSOR_NS, Op
 from .tensor import Tensor, _make, _new, _next_seq
@@ -57,25 +58,51 @@ _RELEASED = (
 # ---------------------------------------------------------------------------
 
 
+def _constant(x):
+    """A non-Tensor input as the forward sees it: arrays and Python or NumPy scalars as they are."""
+    if x.__class__ is _ndarray or isinstance(x, _SCALAR_TYPES):
+        return x  # Python scalars stay "weak" in NumPy's type promotion: x32 * 0.5 stays float32
+    return np.asarray(x)  # lists, tuples, array-likes
+
+
 def _apply(op: Op, *inputs, **attrs) -> Tensor:
     """Run ``op`` forward on ``inputs`` (Tensors or constants) and record it if needed.
 
-    This is the hot path of every operation; keep it lean.
+    This is the hot path of every operation, so the one- and two-input cases
+    (nearly all ops) are written out instead of looped over.
     """
-    arrays = []
-    record = False
-    converted = False
-    for x in inputs:
-        if isinstance(x, Tensor):
-            arrays.append(x.data)
-            if x.requires_grad:
-                record = True
-        elif x.__class__ is _ndarray or isinstance(x, _SCALAR_TYPES):
-            arrays.append(x)  # constants stay as they are: Python scalars stay "weak" in NumPy's promotion
+    n = len(inputs)
+    if n == 2:
+        a, b = inputs
+        if isinstance(a, Tensor):
+            ad, record = a.data, a.requires_grad
         else:
-            arrays.append(np.asarray(x))  # lists, tuples, array-likes
-            converted = True
-    arrays = tuple(arrays)  # a tuple is passed on by *arrays without a copy
+            ad, record = _constant(a), False
+        if isinstance(b, Tensor):
+            bd = b.data
+            record = record or b.requires_grad
+        else:
+            bd = _constant(b)
+        arrays = (ad, bd)
+        converted = ad is not a and not isinstance(a, Tensor) or bd is not b and not isinstance(b, Tensor)
+    elif n == 1:
+        a = inputs[0]
+        if isinstance(a, Tensor):
+            arrays, record, converted = (a.data,), a.requires_grad, False
+        else:
+            ad = _constant(a)
+            arrays, record, converted = (ad,), False, ad is not a
+    else:
+        arrays, record, converted = [], False, False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                record = record or x.requires_grad
+            else:
+                c = _constant(x)
+                converted = converted or c is not x
+                arrays.append(c)
+        arrays = tuple(arrays)  # a tuple is passed on by *arrays without a copy
     try:
         out = op.forward(*arrays, **attrs) if attrs else op.forward(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
@@ -88,12 +115,11 @@ def _apply(op: Op, *inputs, **attrs) -> Tensor:
     t.grad = None
     t._retain = False
     t._seq = _next_seq()
-    t.name = None
-    if record and _mode.enabled:
+    if record and (_modes.disabled_threads == 0 or _mode.enabled):
         t.requires_grad = True
         t._op = op
         t._parents = inputs if not converted else tuple(
-            x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays)
+            x if isinstance(x, Tensor) else c for x, c in zip(inputs, arrays)
         )
         t._saved = arrays
         t._attrs = attrs
@@ -331,6 +357,94 @@ def _run(roots, seeds, targets, retain: bool, record: bool):
     return out
 
 
+def _run_plain(root: Tensor, seed, retain: bool) -> None:
+    """:func:`_run` for the common case: one root, gradients into ``.grad``, nothing recorded.
+
+    The same algorithm with every check that cannot apply here taken out of
+    the loop (no targets, no recording, no pruning): on small networks this
+    loop is the largest single cost of a training step.  Leaves never enter
+    the heap: their gradient is complete once the walk is over, so they are
+    collected in the order gradients first reach them and stored at the end.
+    """
+    grads = {id(root): seed}
+    given = {id(seed)}
+    if root._op is None:
+        _store_leaf(root, seed, given, False)
+        return
+    heap = [(-root._seq, root)]
+    leaves = []
+    ns = NUMPY_NS
+    while heap:
+        t = heappop(heap)[1]
+        g = grads.pop(id(t))
+        op = t._op
+        if t._retain:
+            _store_leaf(t, g, given, False)
+        saved = t._saved
+        if saved is None:
+            raise RuntimeError(_RELEASED)
+        attrs = t._attrs
+        out = t.data
+        vjps = op.vjps
+        gis = op.vjp_all(ns, g, out, saved, attrs, _needs(t._parents)) if vjps is None else None
+        i = -1
+        for p in t._parents:
+            i += 1
+            if not (isinstance(p, Tensor) and p.requires_grad):
+                continue
+            if gis is not None:
+                gi = gis[i]
+                if gi is None:
+                    continue
+            elif attrs:
+                gi = vjps[i](ns, g, out, *saved, **attrs)
+            else:
+                gi = vjps[i](ns, g, out, *saved)
+            pd = p.data
+            # dtype objects of the built-in types are singletons, so "is not" is the
+            # cheap test; _fit compares properly when it fails.
+            if gi.__class__ is not _ndarray or gi.shape != pd.shape or gi.dtype is not pd.dtype:
+                gi = _fit(gi, p, op.name, i, False)
+            pk = id(p)
+            prev = grads.get(pk)
+            if prev is None:
+                grads[pk] = gi
+                if p._op is None:
+                    leaves.append(p)
+                else:
+                    heappush(heap, (-p._seq, p))  # first gradient to reach p: schedule it
+            else:
+                grads[pk] = prev + gi
+        if not retain:
+            t._saved = None
+    for leaf in leaves:
+        _store_leaf(leaf, grads[id(leaf)], given, False)
+
+
+def _needs(parents) -> tuple:
+    return tuple(isinstance(p, Tensor) and p.requires_grad for p in parents)
+
+
+_UNIT_SEEDS: dict = {}
+
+
+def _unit_seed(shape: tuple, dtype) -> np.ndarray:
+    """A read-only array of ones, made once per shape and dtype.
+
+    Safe to share: no VJP writes into its upstream gradient, and a leaf that
+    receives it copies it first (it is in the engine's "given" set, and
+    read-only).
+    """
+    key = (shape, dtype)
+    s = _UNIT_SEEDS.get(key)
+    if s is None:
+        s = np.ones(shape, dtype=dtype)
+        s.flags.writeable = False
+        if len(_UNIT_SEEDS) < 64:
+            _UNIT_SEEDS[key] = s
+    return s
+
+
 def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
     if not isinstance(root, Tensor):
         raise TypeError(f"{what}: expected a Tensor output, got {type(root).__name__}")
@@ -346,9 +460,9 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
                 f"has shape {root.shape}; pass grad= (an array of shape {root.shape}), or reduce "
                 "the output first (e.g. .sum())"
             )
-        s = np.empty(root.data.shape, dtype=root.data.dtype)  # np.ones is Python-level and slower
-        s.fill(1)
-        return _make(s) if record else s
+        if record:
+            return _make(np.ones(root.data.shape, dtype=root.data.dtype))
+        return _unit_seed(root.data.shape, root.data.dtype)
     if record and isinstance(grad, Tensor):
         s = grad
     else:
@@ -403,6 +517,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     if create_graph:
         with enable_grad():
             _run(roots, seeds, None, retain, True)
+    elif len(roots) == 1:
+        _run_plain(roots[0], seeds[0], retain)
     else:
         _run(roots, seeds, None, retain, False)
 
@@ -645,7 +761,7 @@ class Function:
         if any(out is a for a in arrays):
             out = out.copy()  # an identity forward must not alias its input
         t = _make(out)
-        if any(needs) and _mode.enabled:
+        if any(needs) and (_modes.disabled_threads == 0 or _mode.enabled):
             if out.dtype.kind != "f":
                 raise TypeError(
                     f"{cls.__name__}.forward returned a {out.dtype} array; an output that requires "

@@ -35,7 +35,6 @@ def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
     t._attrs = None
     t._retain = False
     t._seq = _next_seq()
-    t.name = None
     return t
 
 
@@ -132,7 +131,7 @@ class Tensor:
         "_retain",  # keep .grad on this interior node (retain_grad())
         "_seq",  # creation number: larger means computed later
         "_module",  # (module, input ids) when a Module's forward made it; unset otherwise
-        "name",
+        "_name",  # see the name property; unset until a name is given
         "__weakref__",
     )
 
@@ -150,7 +149,8 @@ class Tensor:
         self._attrs = None
         self._retain = False
         self._seq = _next_seq()
-        self.name = name
+        if name is not None:
+            self._name = name
 
     # ------------------------------------------------------------------
     # Array-like attributes
@@ -180,6 +180,15 @@ class Tensor:
     def T(self) -> "Tensor":
         """The transpose (axes reversed, as NumPy's ``.T``)."""
         return _ops.transpose(self)
+
+    @property
+    def name(self) -> str | None:
+        """An optional label, shown in ``repr`` and graph drawings (a Parameter's path in its module)."""
+        return getattr(self, "_name", None)  # left unset on the hot path: most tensors have no name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
 
     @property
     def is_leaf(self) -> bool:

@@ -441,3 +441,31 @@ def test_numpy_ufuncs_dispatch_or_refuse():
     assert isinstance(y, mg.Tensor) and y.requires_grad
     with pytest.raises(TypeError, match="not differentiable"):
         np.arctan(x)
+
+
+def test_grad_mode_counter_returns_to_zero():
+    from microgradnp import _mode
+
+    assert _mode.disabled_threads == 0
+    with mg.no_grad():
+        assert _mode.disabled_threads == 1
+        with mg.no_grad():
+            assert _mode.disabled_threads == 1  # the same thread, counted once
+            with mg.enable_grad():
+                assert _mode.disabled_threads == 0
+        try:
+            with mg.enable_grad():
+                raise ValueError
+        except ValueError:
+            pass
+        assert _mode.disabled_threads == 1
+    assert _mode.disabled_threads == 0
+
+
+def test_cached_unit_seed_is_never_handed_out():
+    x = mg.tensor(3.0, requires_grad=True)
+    x.backward()  # the root is the leaf itself: it must get its own writable array
+    x.grad += 1.0
+    y = mg.tensor(2.0, requires_grad=True)
+    (y + 0.0).backward()
+    assert y.grad == 1.0 and x.grad == 2.0

@@ -21,7 +21,9 @@ import math
 import numpy as np
 
 from .. import ops
+from ..engine import _apply
 from ..ops import log_sigmoid, log_softmax, relu, sigmoid, softmax, tanh
+from ..ops.loss import BCE_WITH_LOGITS, SQUARED_ERROR
 from ..tensor import Tensor
 
 __all__ = [
@@ -39,9 +41,11 @@ _P_FLOOR = math.exp(_LOG_FLOOR)
 
 
 def _as_target(target, like: Tensor):
-    if isinstance(target, Tensor):
+    """The target as a Tensor or an array of the input's dtype (no silent float64 upcast)."""
+    if isinstance(target, Tensor) or (target.__class__ is np.ndarray and target.dtype == like.dtype):
         return target
-    return np.asarray(target, dtype=like.dtype if np.asarray(target).dtype.kind in "fiub" else None)
+    t = np.asarray(target)
+    return t.astype(like.dtype) if t.dtype.kind in "fiub" else t
 
 
 def _shape(x) -> tuple:
@@ -54,6 +58,12 @@ def _same_shape(name: str, input, target) -> None:
             f"{name}: input has shape {_shape(input)} but target has shape {_shape(target)}; they must match "
             "exactly (reshape one of them: broadcasting here would silently compare every pair)"
         )
+
+
+def _check_reduction(reduction: str, name: str) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return reduction
 
 
 def _reduce(loss: Tensor, reduction: str, name: str):
@@ -70,7 +80,7 @@ def _reduce(loss: Tensor, reduction: str, name: str):
 
 
 def mse_loss(input, target, reduction: str = "mean"):
-    """Mean squared error ``mean((input - target)^2)``.
+    """Mean squared error ``mean((input - target)^2)``, one fused graph node.
 
     Examples
     --------
@@ -81,15 +91,14 @@ def mse_loss(input, target, reduction: str = "mean"):
     """
     target = _as_target(target, input)
     _same_shape("mse_loss", input, target)
-    diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, "mse_loss"), scale=1.0)
 
 
 def squared_loss(input, target, reduction: str = "sum"):
     """Half the squared error, ``1/2 * sum((input - target)^2)``: the 2-2-2 notebook's loss.
 
     The 1/2 makes the gradient with respect to ``input`` exactly
-    ``input - target``.
+    ``input - target``.  One fused graph node.
 
     Examples
     --------
@@ -100,8 +109,7 @@ def squared_loss(input, target, reduction: str = "sum"):
     """
     target = _as_target(target, input)
     _same_shape("squared_loss", input, target)
-    diff = input - target
-    return _reduce(diff * diff, reduction, "squared_loss") * 0.5
+    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, "squared_loss"), scale=0.5)
 
 
 def binary_cross_entropy(probs, target, reduction: str = "mean"):
@@ -130,7 +138,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
 
     Uses ``-log(sigmoid(z)) = softplus(-z)``, so the loss is
     ``softplus(z) - t z``, exact for any ``z``.  Its gradient is
-    ``sigmoid(z) - t``.
+    ``sigmoid(z) - t``.  One fused graph node.
 
     Examples
     --------
@@ -141,7 +149,8 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     """
     target = _as_target(target, logits)
     _same_shape("binary_cross_entropy_with_logits", logits, target)
-    return _reduce(ops.softplus(logits) - target * logits, reduction, "binary_cross_entropy_with_logits")
+    return _apply(BCE_WITH_LOGITS, logits, target,
+                  reduction=_check_reduction(reduction, "binary_cross_entropy_with_logits"))
 
 
 def _labels(target, n: int, num_classes: int, name: str) -> np.ndarray:

@@ -18,6 +18,7 @@ from .shape import (
     concatenate, stack,
 )
 from .linalg import linear, matmul
+from . import loss  # noqa: F401  (registers the fused losses; nn.functional is their public face)
 
 from ..tensor import Tensor as _Tensor
 

@@ -58,7 +58,7 @@ def _pow_vjp_base(ns, g, out, a, b):
 
 
 POW = defop(
-    "pow", np.power,
+    "pow", lambda a, b: a ** b,  # the operator: ndarray.__pow__ squares twice as fast as np.power(a, 2)
     _pow_vjp_base,
     _pow_vjp_exponent,
     formula="a ** b;  da = g * b * a^(b-1), db = g * a^b * log(a)",

@@ -47,7 +47,7 @@ class OpTest:
         ``"clip"``, ``"matmul"``, ``"reshape"``, ``"transpose"``,
         ``"squeeze"``, ``"expand_dims"``, ``"flatten"``, ``"broadcast_to"``,
         ``"getitem"``, ``"index_put"``, ``"concatenate"``, ``"stack"``,
-        ``"where"``, ``"astype"``, ``"linear"``.
+        ``"where"``, ``"astype"``, ``"linear"``, ``"loss"``, ``"scaled_loss"``.
     ref
         An independent NumPy reference for the forward, called like the
         forward (``ref(*arrays, **attrs)``).

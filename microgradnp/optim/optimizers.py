@@ -81,6 +81,12 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         lr, mom, wd = self.lr, self.momentum, self.weight_decay
+        if not (mom or wd):  # plain SGD, the common case: one line per parameter
+            for p in self.params:
+                g = p.grad
+                if g is not None:
+                    p.data -= lr * (g.data if isinstance(g, Tensor) else g)
+            return
         for p in self.params:
             g = _grad_array(p)
             if g is None:

@@ -542,6 +542,18 @@ def _sig_linear(draw, meta, dtype):
     return arrays_, {}
 
 
+def _sig_loss(draw, meta, dtype):
+    shape = draw(shapes())
+    arrays_ = [_plain(draw, meta, dtype, shape), _plain(draw, meta, dtype, shape)]
+    return arrays_, {"reduction": draw(st.sampled_from(["sum", "mean", "batchmean", "none"]))}
+
+
+def _sig_scaled_loss(draw, meta, dtype):
+    arrays_, attrs = _sig_loss(draw, meta, dtype)
+    attrs["scale"] = draw(st.sampled_from([1.0, 0.5, 2.0]))
+    return arrays_, attrs
+
+
 def _sig_astype(draw, meta, dtype):
     return [_plain(draw, meta, dtype, draw(shapes()))], {"dtype": np.dtype(np.float64)}
 
@@ -567,6 +579,8 @@ _SIGNATURES = {
     "where": _sig_where,
     "astype": _sig_astype,
     "linear": _sig_linear,
+    "loss": _sig_loss,
+    "scaled_loss": _sig_scaled_loss,
 }
 
 #: The input signatures :func:`op_inputs` knows.
