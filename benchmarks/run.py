@@ -238,7 +238,7 @@ def bar_chart(medians, frameworks, path: str) -> None:
     ax.set_xticks(range(len(WORKLOADS)), WORKLOADS)
     ax.set_ylabel("time / hand-written NumPy (log scale)")
     ax.set_title("Median time relative to hand-written NumPy, 1 thread (dotted: microgradnp's targets)")
-    ax.legend(fontsize=8, ncol=3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -250,7 +250,16 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="frameworks to run (numpy always runs)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    parser.add_argument("--replot", metavar="RESULTS_JSON", help="only redraw the bar chart from a results.json")
     args = parser.parse_args(argv)
+    if args.replot:
+        with open(args.replot) as fh:
+            saved = json.load(fh)
+        medians = {tuple(k.split("/")): v for k, v in saved["medians_s"].items()}
+        names = list(dict.fromkeys(n for _, n in medians))
+        bar_chart(medians, names, os.path.join(args.out, "ratios.png"))
+        print(f"wrote {os.path.join(args.out, 'ratios.png')}")
+        return 0
 
     names = FRAMEWORKS if not args.only else ["numpy_ref"] + [f for f in FRAMEWORKS if any(o in f for o in args.only)]
     frameworks, missing = load_frameworks(names)

@@ -45,6 +45,7 @@ from microgradnp.nn import functional as F
 SWEEP = [(10, 0.5), (10, 100.0), (10, 1000.0), (30, 1.0), (200, 0.0)]
 
 
+# --8<-- [start:cost]
 def cost(model, X, Y, lam: float):
     """Ng's regularized cost: logistic loss summed over the K outputs, averaged over examples, plus L2."""
     logits = model(X)
@@ -56,9 +57,11 @@ def make_model(sizes, rng) -> mg.nn.MLP:
     return mg.nn.MLP(sizes, activation="sigmoid", output_activation=None, init=mg.nn.init.uniform(0.12), rng=rng)
 
 
+# --8<-- [end:cost]
 # --- the debug network of checkNNGradients ---------------------------------
 
 
+# --8<-- [start:gradcheck]
 def debug_weights(fan_out: int, fan_in: int) -> np.ndarray:
     """The exercise's ``debugInitializeWeights``: sin(0), sin(1), ... / 10, shape (fan_out, 1 + fan_in)."""
     shape = (fan_out, 1 + fan_in)
@@ -95,6 +98,7 @@ def debug_gradient_check(lam: float = 0.0, eps: float = 1e-4) -> float:
     return float(np.linalg.norm(numeric - analytic) / np.linalg.norm(numeric + analytic))
 
 
+# --8<-- [end:gradcheck]
 # --- data -------------------------------------------------------------------
 
 
@@ -115,6 +119,7 @@ def accuracy(model, X, y) -> float:
     return float(np.mean(model(mg.tensor(X)).data.argmax(axis=1) == y))
 
 
+# --8<-- [start:train]
 def train(model, X, y, lam: float, maxiter: int, progress: bool = False):
     """Ng's training: ``minimize(method="CG", jac=True)`` over all parameters."""
     Xt, Y = mg.tensor(X), F.one_hot(y, 10)
@@ -124,6 +129,7 @@ def train(model, X, y, lam: float, maxiter: int, progress: bool = False):
     return result, costs
 
 
+# --8<-- [end:train]
 def plot_hidden_units(model, side: int, column_major: bool, path: str, title: str = "") -> str:
     """Each hidden unit's input weights as an image, as the notebook's ``displayData(Theta1[:, 1:])``."""
     import matplotlib

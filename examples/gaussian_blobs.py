@@ -42,6 +42,7 @@ NOTEBOOK_SEED = 104729
 TARGETS = np.array([[0.99, 0.01], [0.01, 0.99]])
 
 
+# --8<-- [start:build]
 def build(replay_seed: bool = False, seed: int = 0, n: int = 1000):
     """Data, model and the random source for training, drawn in the notebook's order."""
     rng = np.random.RandomState(NOTEBOOK_SEED) if replay_seed else np.random.default_rng(seed)
@@ -51,10 +52,12 @@ def build(replay_seed: bool = False, seed: int = 0, n: int = 1000):
     return X, y, model, rng
 
 
+# --8<-- [end:build]
 def _draw_index(rng, n: int) -> int:
     return int(rng.randint(n)) if isinstance(rng, np.random.RandomState) else int(rng.integers(n))
 
 
+# --8<-- [start:exact_step]
 def exact_step(model, opt, x, t) -> float:
     """One SGD step on one example with the gradient from autodiff."""
     loss = F.squared_loss(model(mg.tensor(x)), t)
@@ -64,6 +67,8 @@ def exact_step(model, opt, x, t) -> float:
     return loss.item()
 
 
+# --8<-- [end:exact_step]
+# --8<-- [start:notebook_step]
 def notebook_step(model, lr, x, t) -> float:
     """One step of the notebook's hand-derived rule (column vectors, as it writes them)."""
     W_ih = model.linears[0].weight.data
@@ -78,6 +83,7 @@ def notebook_step(model, lr, x, t) -> float:
     return float(0.5 * np.sum(output_errors ** 2))
 
 
+# --8<-- [end:notebook_step]
 def train(model, X, y, rng, lr: float = 0.1, rule: str = "exact", progress: bool = False) -> list[float]:
     """One pass of per-example SGD: ``len(X)`` steps on randomly drawn examples."""
     from tqdm.auto import tqdm

@@ -29,6 +29,7 @@ import microgradnp as mg
 from microgradnp.nn import functional as F
 
 
+# --8<-- [start:cost]
 def cost(model, X, Y):
     return F.binary_cross_entropy_with_logits(model(X), Y, reduction="batchmean")
 
@@ -37,6 +38,8 @@ def make_model(rng) -> mg.nn.MLP:
     return mg.nn.MLP([2, 5, 5, 2], activation="sigmoid", output_activation=None, init="glorot", rng=rng)
 
 
+# --8<-- [end:cost]
+# --8<-- [start:train]
 def train(model, X, y, alpha: float = 0.5, iters: int = 1000, progress: bool = False, desc: str = "moons"):
     """Full-batch gradient descent; returns the cost before each step (as the notebook records it)."""
     from tqdm.auto import tqdm
@@ -56,6 +59,7 @@ def train(model, X, y, alpha: float = 0.5, iters: int = 1000, progress: bool = F
     return costs
 
 
+# --8<-- [end:train]
 @mg.no_grad()
 def predict(model, X) -> np.ndarray:
     return model(mg.tensor(X)).data.argmax(axis=1)

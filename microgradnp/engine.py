@@ -623,6 +623,22 @@ class FunctionCtx:
         One bool per forward input: does it want a gradient?
     saved_arrays
         What :meth:`save_for_backward` stored (also as ``saved_tensors``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> class Double(mg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.scale = 2.0  # any attribute can be kept on ctx
+    ...         return x * ctx.scale
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         return grad * ctx.scale
+    >>> x = mg.tensor([1.0], requires_grad=True)
+    >>> Double.apply(x).sum().backward()
+    >>> x.grad
+    array([2.])
     """
 
     def __init__(self, needs_input_grad):

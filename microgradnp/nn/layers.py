@@ -88,28 +88,57 @@ class Linear(Module):
 
 
 class Sigmoid(Module):
-    """Elementwise logistic sigmoid."""
+    """Elementwise logistic sigmoid, as a module (see :func:`microgradnp.sigmoid`).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.Sigmoid()(mg.tensor([0.0]))
+    tensor([0.5])
+    """
 
     def forward(self, x):
         return ops.sigmoid(x)
 
 
 class Tanh(Module):
-    """Elementwise hyperbolic tangent."""
+    """Elementwise hyperbolic tangent, as a module (see :func:`microgradnp.tanh`).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.Tanh()(mg.tensor([0.0]))
+    tensor([0.])
+    """
 
     def forward(self, x):
         return ops.tanh(x)
 
 
 class ReLU(Module):
-    """Elementwise ``max(x, 0)``."""
+    """Elementwise ``max(x, 0)``, as a module (see :func:`microgradnp.relu`).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.ReLU()(mg.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
 
     def forward(self, x):
         return ops.relu(x)
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input (an MLP's output "activation" when there is none).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0])
+    >>> mg.nn.Identity()(x) is x
+    True
+    """
 
     def forward(self, x):
         return x

@@ -23,7 +23,23 @@ def _grad_array(p: Tensor):
 
 
 class Optimizer:
-    """Base class: keeps the parameters and per-parameter state."""
+    """Base class: keeps the parameters and per-parameter state; subclasses define ``step()``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> class SignSGD(mg.optim.Optimizer):
+    ...     def step(self):
+    ...         for p in self.params:
+    ...             if p.grad is not None:
+    ...                 p.data -= self.lr * (p.grad > 0) - self.lr * (p.grad < 0)
+    >>> w = mg.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = SignSGD([w], lr=0.5)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w.data
+    array([ 0.5, -0.5])
+    """
 
     def __init__(self, params, lr: float):
         self.params = [p for p in params]

@@ -44,7 +44,17 @@ __all__ = [
 
 
 class Domain:
-    """A set of allowed element values; ``domain.arrays(shape, dtype)`` draws arrays from it."""
+    """A set of allowed element values; ``domain.arrays(shape, dtype)`` draws arrays from it.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.positive(1.0, 2.0).arrays((3,)))
+    ... def test(a):
+    ...     assert ((a >= 1.0) & (a <= 2.0)).all()
+    >>> test()
+    """
 
     def elements(self, dtype) -> st.SearchStrategy:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -292,6 +302,17 @@ def apart_pair(shapes_pair, margin: float = 1e-3, lo: float = -3.0, hi: float = 
     ``a`` takes values in the cells ``[4km, 4km + m)`` and ``b`` in
     ``[4km + 2m, 4km + 3m)`` (``m = margin``), so every ``a - b`` is at least
     ``m`` away from 0 by construction: no ties for ``maximum``/``minimum``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hypothesis import given
+    >>> from microgradnp.testing import strategies as mst
+    >>> @given(mst.apart_pair(((3,), (2, 1)), margin=0.01))
+    ... def test(pair):
+    ...     a, b = pair
+    ...     assert np.all(np.abs(a - b) >= 0.01 * (1 - 1e-9))
+    >>> test()
     """
     m = float(margin)
 

@@ -1,0 +1,134 @@
+"""MkDocs hook: before the site is built, produce every figure and generated page.
+
+* runs the three reference examples (examples/*.py) into docs/figures/;
+* draws the graphs shown on the Concepts and Graph rendering pages, before and
+  after backward, with microgradnp.viz (Graphviz's ``dot`` is required);
+* writes docs/reference/op-table.md from the op registry.
+
+Nothing here is committed: docs/figures/ and the generated page are rebuilt
+every time, so the pictures always come from the current code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIGURES = os.path.join(ROOT, "docs", "figures")
+
+
+def _examples():
+    sys.path.insert(0, ROOT)
+    from examples import digits, gaussian_blobs, moons
+
+    return gaussian_blobs, digits, moons
+
+
+def _graphs():
+    import numpy as np
+
+    import microgradnp as mg
+    from microgradnp import viz
+    from microgradnp.nn import functional as F
+
+    blobs, digits, moons = _examples()
+
+    def both(name, make_loss, **kw):
+        loss = make_loss()
+        viz.render(loss, os.path.join(FIGURES, f"{name}_before.svg"), **kw)
+        loss.backward(retain_graph=True)
+        viz.render(loss, os.path.join(FIGURES, f"{name}_after.svg"), **kw)
+
+    # Concepts: a*a + a at 3, the example of the engine tests.
+    def reuse():
+        a = mg.tensor(3.0, requires_grad=True, name="a")
+        return a * a + a
+
+    both("concept_reuse", reuse)
+
+    # Concepts: broadcasting, a bias added to every row.
+    def broadcast():
+        W = mg.tensor([[1.0, -1.0], [0.5, 2.0]], requires_grad=True, name="W")
+        b = mg.tensor([0.1, -0.2], requires_grad=True, name="b")
+        X = mg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], name="X")
+        return (X @ W.T + b).sum()
+
+    both("concept_broadcast", broadcast)
+
+    # The three networks of the seeds.
+    both("net_222", blobs.graph_loss)
+    both("net_22510", lambda: _ng_400(digits), collapse="modules")
+    both("net_2552", moons.graph_loss, collapse="modules")
+    both("net_2552_full", moons.graph_loss)
+
+    # Higher order: the graph of a gradient.
+    x = mg.tensor(0.5, requires_grad=True, name="x")
+    (g,) = mg.grad(mg.sin(x) * x, x, create_graph=True)
+    viz.render(g, os.path.join(FIGURES, "concept_grad_graph.svg"))
+
+    # A vanishing gradient: a deep sigmoid chain.
+    def deep():
+        h = mg.tensor([[4.0, -3.0]], name="x")
+        net = mg.nn.MLP([2] + [2] * 8, activation="sigmoid", init="normal", rng=3)
+        return F.mse_loss(net(h), np.zeros((1, 2)))
+
+    both("vanishing", deep, collapse="modules", rankdir="TB")
+
+
+def _ng_400(digits):
+    """Ng's 400-25-10 network on five 8x8 digits enlarged to 20x20 (the exercise's input size)."""
+    import numpy as np
+
+    import microgradnp as mg
+    from microgradnp.nn import functional as F
+
+    X8, y = mg.data.load_digits()
+    X = np.kron(X8[:5].reshape(5, 8, 8), np.ones((1, 3, 3)))[:, 2:22, 2:22].reshape(5, 400)
+    model = digits.make_model([400, 25, 10], np.random.default_rng(0))
+    return digits.cost(model, mg.tensor(X, name="X"), F.one_hot(y[:5], 10), lam=1.0)
+
+
+def _op_table():
+    from microgradnp.ops import REGISTRY
+
+    lines = [
+        "# Every op, from the registry",
+        "",
+        "Generated from `microgradnp.ops.REGISTRY` when the documentation is built: each op's",
+        "registry name (its label in graph drawings and the id of its property test), its forward",
+        "and vector-Jacobian product, and the input signature its test draws. `g` is the upstream",
+        "gradient. See [Design](../design.md#the-op-registry) for how to add one.",
+        "",
+        "| op | forward; VJP | test signature | second order checked |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(REGISTRY):
+        op = REGISTRY[name]
+        formula = op.formula.replace("|", "\\|").replace(";", ";<br>", 1)
+        smooth = "yes" if op.test and op.test.smooth else "no"
+        lines.append(f"| `{name}` | {formula} | `{op.test.sig}` | {smooth} |")
+    lines += ["", f"{len(REGISTRY)} ops."]
+    path = os.path.join(ROOT, "docs", "reference", "op-table.md")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def on_pre_build(config, **kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    if shutil.which("dot") is None:
+        raise SystemExit("building the docs draws graphs with Graphviz's `dot`: install Graphviz first")
+    os.makedirs(FIGURES, exist_ok=True)
+    blobs, digits, moons = _examples()
+    blobs.run(replay_seed=True, out_dir=FIGURES)
+    blobs_rule = blobs.run(replay_seed=True, notebook_rule=True)
+    with open(os.path.join(FIGURES, "blobs_counts.txt"), "w") as fh:
+        fh.write(f"notebook rule: {blobs_rule['correct']} of 1000; exact gradient: "
+                 f"{blobs.run(replay_seed=True)['correct']} of 1000\n")
+    digits.run(maxiter=100, sweep=True, out_dir=FIGURES)
+    moons.run(out_dir=FIGURES)
+    _graphs()
+    _op_table()
