@@ -79,6 +79,12 @@ def _reduce(loss: Tensor, reduction: str, name: str):
     raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _squared_error(name: str, input, target, reduction: str, scale: float):
+    target = _as_target(target, input)
+    _same_shape(name, input, target)
+    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, name), scale=scale)
+
+
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ``mean((input - target)^2)``, one fused graph node.
 
@@ -89,9 +95,7 @@ def mse_loss(input, target, reduction: str = "mean"):
     >>> F.mse_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 1.0])).item()
     2.5
     """
-    target = _as_target(target, input)
-    _same_shape("mse_loss", input, target)
-    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, "mse_loss"), scale=1.0)
+    return _squared_error("mse_loss", input, target, reduction, 1.0)
 
 
 def squared_loss(input, target, reduction: str = "sum"):
@@ -107,9 +111,7 @@ def squared_loss(input, target, reduction: str = "sum"):
     >>> F.squared_loss(mg.tensor([1.0, 3.0]), mg.tensor([0.0, 1.0])).item()
     2.5
     """
-    target = _as_target(target, input)
-    _same_shape("squared_loss", input, target)
-    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, "squared_loss"), scale=0.5)
+    return _squared_error("squared_loss", input, target, reduction, 0.5)
 
 
 def binary_cross_entropy(probs, target, reduction: str = "mean"):
