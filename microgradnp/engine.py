@@ -678,6 +678,10 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     cls = attrs["cls"]
     record = ns is TENSOR_NS
     garr = g.data if record else g
+    if garr.__class__ is not _ndarray or not garr.flags.writeable:
+        # The engine may pass a shared read-only array (the seed of a scalar
+        # output); user code gets its own writable copy.
+        garr = np.array(garr)
     result = cls.backward(ctx, garr)
     if not isinstance(result, (tuple, list)):
         result = (result,)

@@ -469,3 +469,22 @@ def test_cached_unit_seed_is_never_handed_out():
     y = mg.tensor(2.0, requires_grad=True)
     (y + 0.0).backward()
     assert y.grad == 1.0 and x.grad == 2.0
+
+
+def test_a_function_may_write_into_its_upstream_gradient():
+    class InPlace(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            grad *= 2.0  # bad style, but it must not break the engine
+            return np.ones(3) * grad
+
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    InPlace.apply(x).backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+    y = mg.tensor([1.0], requires_grad=True)
+    (y * 3.0).sum().backward()  # the shared seed is still intact
+    assert y.grad[0] == 3.0
