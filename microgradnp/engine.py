@@ -9,12 +9,14 @@ Recording
     reference counting alone as soon as its root is dropped.
 
 Backward
-    :func:`backward` and :func:`grad` sort the graph iteratively (no
-    recursion, so a 10^6-op chain is fine), then visit each node once, outputs
-    first.  Gradients of interior nodes live in a local dict and are dropped as
-    soon as they have been passed on; leaves accumulate into ``.grad``
-    (PyTorch semantics).  Broadcasting is undone in exactly one place,
-    :func:`_sum_to`, followed by a shape check that names the op.
+    :func:`backward` and :func:`grad` visit each node once, the most recently
+    created first (a heap keyed by creation number: every consumer is created
+    after its inputs, so a node's gradient is complete when it is visited).
+    No recursion, so a 10^6-op chain is fine.  Gradients of interior nodes
+    live in a local dict and are dropped as soon as they have been passed on;
+    leaves accumulate into ``.grad`` (PyTorch semantics).  Broadcasting is
+    undone in exactly one place, :func:`_sum_to`, followed by a shape check
+    that names the op.
 
 Policies (see ``docs/design.md``):
 
