@@ -164,15 +164,14 @@ def _short(v) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _toposort(roots: Sequence[Tensor], needed: set | None = None) -> list[Tensor]:
+def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     """Every tensor that requires grad and leads to ``roots``, consumers before producers.
 
     Discovery is iterative (an explicit stack, no recursion, so a 10^6-op
     chain is fine).  The order is the reverse of creation: every tensor is
     created after its inputs, so a larger creation number (``_seq``) always
     means "later in the graph", and sorting by it is a topological sort done
-    in C.  It depends only on how the graph was built, so backward passes are
-    bitwise reproducible.  ``needed`` restricts the walk to those ids.
+    in C.  Used to prune :func:`grad`'s walk.
     """
     seen = {id(r) for r in roots}
     nodes = [r for r in roots]
@@ -181,7 +180,7 @@ def _toposort(roots: Sequence[Tensor], needed: set | None = None) -> list[Tensor
         for p in stack.pop()._parents:
             if isinstance(p, Tensor) and p.requires_grad:
                 k = id(p)
-                if k not in seen and (needed is None or k in needed):
+                if k not in seen:
                     seen.add(k)
                     nodes.append(p)
                     stack.append(p)
