@@ -1,0 +1,23 @@
+"""The benchmark harness runs and checks its results (timings are never asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_benchmark_quick_run_writes_its_table(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--quick", "--rounds", "1",
+         "--only", "microgradnp", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = (tmp_path / "results.md").read_text()
+    assert "| microgradnp |" in table and "wrong result" not in table
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {f"{w}/microgradnp" for w in ("ng", "sgd", "moons", "wide", "chain")} <= set(results["medians_s"])
+    assert results["memory"]["growth over 10k sgd steps (KB)"]["microgradnp"] < 1000  # flat memory
+    assert (tmp_path / "ratios.png").stat().st_size > 1000
