@@ -1,7 +1,8 @@
 """The benchmark workloads' data and initial parameters, the same for every framework.
 
-Everything is drawn from fixed seeds; every framework gets copies of the same
-NumPy arrays (float64, except ``wide``, which is float32 throughout).
+Everything is drawn from fixed seeds (with microgradnp's data helpers); every
+framework gets copies of the same NumPy arrays (float64, except ``wide``,
+which is float32 throughout).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from microgradnp.data import gaussian_blobs, make_moons
+from microgradnp.nn.init import glorot_uniform
 
 #: Sizes of each workload; ``quick`` shrinks them for a fast look.
 FULL = {"ng_m": 5000, "sgd_steps": 1000, "moons_steps": 200, "wide_steps": 20, "wide_batch": 512, "chain_ops": 20_000}
@@ -25,24 +29,8 @@ class Workloads:
     chain: dict = field(default_factory=dict)
 
 
-def _blobs(n, rng):
-    cov = np.array([[1.0, 0.75], [0.75, 1.0]])
-    X = np.vstack([rng.multivariate_normal([0.0, 0.0], cov, n // 2), rng.multivariate_normal([5.0, 5.0], cov, n // 2)])
-    y = np.repeat([0, 1], n // 2)
-    return X, y
-
-
-def _moons(n, noise, rng):
-    t = np.linspace(0.0, np.pi, n // 2)
-    X = np.vstack([np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)]])
-    y = np.repeat([0, 1], n // 2)
-    order = rng.permutation(n)
-    return X[order] + rng.normal(0.0, noise, (n, 2)), y[order]
-
-
 def _glorot(rng, n_out, n_in, dtype=np.float64):
-    a = np.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-a, a, (n_out, n_in)).astype(dtype)
+    return glorot_uniform((n_out, n_in), rng, dtype)
 
 
 def make(quick: bool = False) -> Workloads:
@@ -63,7 +51,7 @@ def make(quick: bool = False) -> Workloads:
 
     # sgd: per-example SGD steps of the 2-2-2 sigmoid network (no biases), squared loss.
     rs = np.random.RandomState(104729)  # the notebook's draws
-    X, yb = _blobs(1000, rs)
+    X, yb = gaussian_blobs(1000, rng=rs)
     W1 = rs.normal(0.0, 1 / np.sqrt(2), (2, 2))
     W2 = rs.normal(0.0, 1 / np.sqrt(2), (2, 2))
     idx = rs.randint(0, 1000, s["sgd_steps"])
@@ -72,7 +60,7 @@ def make(quick: bool = False) -> Workloads:
 
     # moons: full-batch gradient descent of a 2-5-5-2 sigmoid network on 1000 points.
     rng = np.random.default_rng(2)
-    Xm, ym = _moons(1000, 0.1, rng)
+    Xm, ym = make_moons(1000, noise=0.1, rng=rng)
     w.moons = {
         "X": Xm, "Y": np.eye(2)[ym],
         "W1": _glorot(rng, 5, 2), "b1": np.zeros(5),
