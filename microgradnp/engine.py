@@ -509,7 +509,10 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     array([2., 4.])
     """
     if isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
-        roots, gts = [tensors], [grad_tensors]  # the common case, Tensor.backward()
+        if not create_graph:  # the common case, Tensor.backward(): straight to the lean loop
+            _run_plain(tensors, _seed(tensors, grad_tensors, False), bool(retain_graph))
+            return
+        roots, gts = [tensors], [grad_tensors]
     else:
         roots = _as_list(tensors, "tensors")
         gts = [None] * len(roots) if grad_tensors is None else _as_list_any(grad_tensors, len(roots))

@@ -81,8 +81,11 @@ def _reduce(loss: Tensor, reduction: str, name: str):
 
 def _squared_error(name: str, input, target, reduction: str, scale: float):
     target = _as_target(target, input)
-    _same_shape(name, input, target)
-    return _apply(SQUARED_ERROR, input, target, reduction=_check_reduction(reduction, name), scale=scale)
+    if input.shape != target.shape:
+        _same_shape(name, input, target)  # raises with the full message
+    if reduction not in _REDUCTIONS:
+        _check_reduction(reduction, name)
+    return _apply(SQUARED_ERROR, input, target, reduction=reduction, scale=scale)
 
 
 def mse_loss(input, target, reduction: str = "mean"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import OpTest, defop
+from .registry import NUMPY_NS, OpTest, defop
 
 __all__ = ["SQUARED_ERROR", "BCE_WITH_LOGITS"]
 
@@ -52,6 +52,11 @@ def _squared_error(a, b, reduction="sum", scale=1.0):
 def _squared_error_vjp(sign):
     def vjp(ns, g, out, a, b, reduction="sum", scale=1.0):
         c = (2.0 * sign * scale) / _divisor_of(a, b, reduction)
+        if ns is NUMPY_NS:
+            d = a - b
+            if d.__class__ is np.ndarray:
+                d *= g * c  # in place: one temporary (see elementwise.py)
+                return d
         return (g * c) * (a - b)
 
     return vjp
@@ -63,7 +68,14 @@ def _bce_with_logits(z, y, reduction="mean"):
 
 
 def _bce_vjp_z(ns, g, out, z, y, reduction="mean"):
-    return (g * (1.0 / _divisor_of(z, y, reduction))) * (ns.sigmoid(z) - y)
+    c = g * (1.0 / _divisor_of(z, y, reduction))
+    if ns is NUMPY_NS:
+        d = ns.sigmoid(z)
+        if d.__class__ is np.ndarray:
+            d -= y  # in place: one temporary (see elementwise.py)
+            d *= c
+            return d
+    return c * (ns.sigmoid(z) - y)
 
 
 def _bce_vjp_y(ns, g, out, z, y, reduction="mean"):
