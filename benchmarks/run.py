@@ -257,6 +257,7 @@ def main(argv=None) -> int:
             saved = json.load(fh)
         medians = {tuple(k.split("/")): v for k, v in saved["medians_s"].items()}
         names = list(dict.fromkeys(n for _, n in medians))
+        os.makedirs(args.out, exist_ok=True)
         bar_chart(medians, names, os.path.join(args.out, "ratios.png"))
         print(f"wrote {os.path.join(args.out, 'ratios.png')}")
         return 0
