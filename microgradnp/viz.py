@@ -374,9 +374,6 @@ class _Drawing:
         return ('legend [label="edge colour: gradient norm\\nblue 1e-8 (vanishing) - green 1 - red 1e4 (exploding)\\n'
                 'dashed: zero gradient; red fill: NaN or inf", shape=note, fontsize=9]')
 
-    def note_statement(self) -> str | None:
-        return self.grad_note
-
 
 def _statements(root, show_values, show_grads, names, rankdir, max_nodes, collapse) -> list[str]:
     d = _Drawing(root, show_values, show_grads, names, rankdir, max_nodes, collapse)

@@ -20,13 +20,9 @@ from .shape import (
 from .linalg import linear, matmul
 from . import loss  # noqa: F401  (registers the fused losses; nn.functional is their public face)
 
-from ..tensor import Tensor as _Tensor
+from ..tensor import _value
 
 import numpy as _np
-
-
-def _value(x):
-    return x.data if isinstance(x, _Tensor) else x
 
 
 # The namespace the VJPs see when the backward pass is recorded

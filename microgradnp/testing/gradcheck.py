@@ -95,10 +95,6 @@ def _analytic(fn, leaves, diff, v, who):
     return out, grads
 
 
-def _fmt(x) -> str:
-    return f"{x: .6e}" if isinstance(x, float) else str(x)
-
-
 def _index(shape, j):
     return tuple(int(k) for k in np.unravel_index(j, shape)) if shape else ()
 
@@ -189,7 +185,6 @@ class _Scalarized:
 
     def __init__(self, fn, inputs, diff, v64, who):
         self.fn, self.inputs, self.diff, self.v, self.who = fn, inputs, diff, v64, who
-        self.calls = 0
 
     def __call__(self, arrays):
         args = list(self.inputs)
@@ -197,7 +192,6 @@ class _Scalarized:
             args[i] = Tensor(a, dtype=np.float64)
         with no_grad():
             out = _output(self.fn, args, self.who)
-        self.calls += 1
         f = np.asarray(out.data, dtype=np.float64)
         if f.shape != self.v.shape:
             raise GradcheckError(f"{self.who}: the function's output shape changed: {f.shape} vs {self.v.shape}")
@@ -225,7 +219,7 @@ def _kink(F, arrays, k, j, x, h, F0, S, atol, rtol):
         fm, _ = F(dn)
         return (fp - F0) / hp, (F0 - fm) / hm, hp
 
-    right1, left1, hp1 = one_sided(h)
+    right1, left1, _ = one_sided(h)
     right2, left2, hp2 = one_sided(h / 4.0)
     gap1, gap2 = right1 - left1, right2 - left2
     scale = max(abs(right1), abs(left1))
