@@ -55,30 +55,36 @@ def sgd(d):
     return run
 
 
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
+
+
+def _train(d, lr, cost):
+    """``d["steps"]`` full-batch gradient steps on ``cost(params)``, params in ``KEYS`` order."""
+    g = grad(cost)
+
+    def run():
+        params = [d[k].copy() for k in KEYS]
+        for _ in range(d["steps"]):
+            for p, gp in zip(params, g(params)):
+                p -= lr * gp
+        return dict(zip(KEYS, params))
+
+    return run
+
+
 def moons(d):
-    X, Y, alpha, steps = d["X"], d["Y"], d["alpha"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    X, Y = d["X"], d["Y"]
 
     def cost(params):
         W1, b1, W2, b2, W3, b3 = params
         z = anp.dot(_sigmoid(anp.dot(_sigmoid(anp.dot(X, W1.T) + b1), W2.T) + b2), W3.T) + b3
         return anp.sum(_softplus(z) - Y * z) / len(X)
 
-    g = grad(cost)
-
-    def run():
-        params = [d[k].copy() for k in keys]
-        for _ in range(steps):
-            for p, gp in zip(params, g(params)):
-                p -= alpha * gp
-        return dict(zip(keys, params))
-
-    return run
+    return _train(d, d["alpha"], cost)
 
 
 def wide(d):
-    X, y, lr, steps = d["X"], d["y"], d["lr"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    X, y = d["X"], d["y"]
     rows = np.arange(len(X))
 
     def cost(params):
@@ -90,16 +96,7 @@ def wide(d):
         logp = z - zmax - anp.log(anp.sum(anp.exp(z - zmax), axis=1, keepdims=True))
         return -anp.mean(logp[rows, y])
 
-    g = grad(cost)
-
-    def run():
-        params = [d[k].copy() for k in keys]
-        for _ in range(steps):
-            for p, gp in zip(params, g(params)):
-                p -= lr * gp
-        return dict(zip(keys, params))
-
-    return run
+    return _train(d, d["lr"], cost)
 
 
 def chain(d):

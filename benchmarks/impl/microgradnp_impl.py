@@ -45,42 +45,43 @@ def sgd(d):
     return run
 
 
-def moons(d):
-    X, Y, alpha, steps = mg.tensor(d["X"]), d["Y"], d["alpha"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
+
+
+def _train(d, lr, loss_of):
+    """``d["steps"]`` full-batch SGD steps of a three-layer net; ``loss_of(W1, b1, ...)`` is the loss."""
 
     def run():
-        params = _params(d, keys)
-        W1, b1, W2, b2, W3, b3 = params
-        opt = mg.optim.SGD(params, lr=alpha)
-        for _ in range(steps):
-            logits = mg.linear(mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
-            loss = F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
+        params = _params(d, KEYS)
+        opt = mg.optim.SGD(params, lr=lr)
+        for _ in range(d["steps"]):
+            loss = loss_of(*params)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        return {k: p.data for k, p in zip(keys, params)}
+        return {k: p.data for k, p in zip(KEYS, params)}
 
     return run
+
+
+def moons(d):
+    X, Y = mg.tensor(d["X"]), d["Y"]
+
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = mg.linear(mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
+
+    return _train(d, d["alpha"], loss_of)
 
 
 def wide(d):
-    X, y, lr, steps = mg.tensor(d["X"]), d["y"], d["lr"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    X, y = mg.tensor(d["X"]), d["y"]
 
-    def run():
-        params = _params(d, keys)
-        W1, b1, W2, b2, W3, b3 = params
-        opt = mg.optim.SGD(params, lr=lr)
-        for _ in range(steps):
-            logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return {k: p.data for k, p in zip(keys, params)}
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return F.cross_entropy(logits, y)
 
-    return run
+    return _train(d, d["lr"], loss_of)
 
 
 def chain(d):

@@ -46,42 +46,42 @@ def sgd(d):
     return run
 
 
-def moons(d):
-    X, Y, alpha, steps = d["X"], d["Y"], d["alpha"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
+
+
+def _train(d, lr, loss_of):
+    """``d["steps"]`` full-batch SGD steps of a three-layer net; ``loss_of(W1, b1, ...)`` is the loss."""
 
     def run():
-        params = [mgr.tensor(d[k].copy()) for k in keys]
-        W1, b1, W2, b2, W3, b3 = params
-        for _ in range(steps):
-            z = mgr.matmul(sigmoid(mgr.matmul(sigmoid(mgr.matmul(X, W1.T) + b1), W2.T) + b2), W3.T) + b3
-            loss = mgr.sum(_softplus(z) - Y * z) / len(X)
-            loss.backward()
+        params = [mgr.tensor(d[k].copy()) for k in KEYS]
+        for _ in range(d["steps"]):
+            loss_of(*params).backward()
             for p in params:
-                p.data -= alpha * p.grad
-        return {k: p.data for k, p in zip(keys, params)}
+                p.data -= lr * p.grad
+        return {k: p.data for k, p in zip(KEYS, params)}
 
     return run
+
+
+def moons(d):
+    X, Y = d["X"], d["Y"]
+
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        z = mgr.matmul(sigmoid(mgr.matmul(sigmoid(mgr.matmul(X, W1.T) + b1), W2.T) + b2), W3.T) + b3
+        return mgr.sum(_softplus(z) - Y * z) / len(X)
+
+    return _train(d, d["alpha"], loss_of)
 
 
 def wide(d):
-    X, y, lr, steps = d["X"], d["y"], d["lr"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    X, y = d["X"], d["y"]
 
-    def run():
-        params = [mgr.tensor(d[k].copy()) for k in keys]
-        W1, b1, W2, b2, W3, b3 = params
-        for _ in range(steps):
-            h = mgr.maximum(mgr.matmul(X, W1.T) + b1, np.float32(0))
-            h = mgr.maximum(mgr.matmul(h, W2.T) + b2, np.float32(0))
-            z = mgr.matmul(h, W3.T) + b3
-            loss = softmax_crossentropy(z, y)
-            loss.backward()
-            for p in params:
-                p.data -= lr * p.grad
-        return {k: p.data for k, p in zip(keys, params)}
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        h = mgr.maximum(mgr.matmul(X, W1.T) + b1, np.float32(0))
+        h = mgr.maximum(mgr.matmul(h, W2.T) + b2, np.float32(0))
+        return softmax_crossentropy(mgr.matmul(h, W3.T) + b3, y)
 
-    return run
+    return _train(d, d["lr"], loss_of)
 
 
 def chain(d):

@@ -47,42 +47,43 @@ def sgd(d):
     return run
 
 
-def moons(d):
-    X, Y, alpha, steps = _t(d["X"]), _t(d["Y"]), d["alpha"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
+
+
+def _train(d, lr, loss_of):
+    """``d["steps"]`` full-batch SGD steps of a three-layer net; ``loss_of(W1, b1, ...)`` is the loss."""
 
     def run():
-        params = [_t(d[k], True) for k in keys]
-        W1, b1, W2, b2, W3, b3 = params
-        opt = torch.optim.SGD(params, lr=alpha)
-        for _ in range(steps):
-            logits = TF.linear(torch.sigmoid(TF.linear(torch.sigmoid(TF.linear(X, W1, b1)), W2, b2)), W3, b3)
-            loss = TF.binary_cross_entropy_with_logits(logits, Y, reduction="sum") / len(X)
+        params = [_t(d[k], True) for k in KEYS]
+        opt = torch.optim.SGD(params, lr=lr)
+        for _ in range(d["steps"]):
+            loss = loss_of(*params)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        return {k: p.detach().numpy() for k, p in zip(keys, params)}
+        return {k: p.detach().numpy() for k, p in zip(KEYS, params)}
 
     return run
+
+
+def moons(d):
+    X, Y = _t(d["X"]), _t(d["Y"])
+
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = TF.linear(torch.sigmoid(TF.linear(torch.sigmoid(TF.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return TF.binary_cross_entropy_with_logits(logits, Y, reduction="sum") / len(X)
+
+    return _train(d, d["alpha"], loss_of)
 
 
 def wide(d):
-    X, y, lr, steps = _t(d["X"]), torch.tensor(d["y"]), d["lr"], d["steps"]
-    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+    X, y = _t(d["X"]), torch.tensor(d["y"])
 
-    def run():
-        params = [_t(d[k], True) for k in keys]
-        W1, b1, W2, b2, W3, b3 = params
-        opt = torch.optim.SGD(params, lr=lr)
-        for _ in range(steps):
-            logits = TF.linear(torch.relu(TF.linear(torch.relu(TF.linear(X, W1, b1)), W2, b2)), W3, b3)
-            loss = TF.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return {k: p.detach().numpy() for k, p in zip(keys, params)}
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = TF.linear(torch.relu(TF.linear(torch.relu(TF.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return TF.cross_entropy(logits, y)
 
-    return run
+    return _train(d, d["lr"], loss_of)
 
 
 def chain(d):
