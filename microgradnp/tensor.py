@@ -1,12 +1,19 @@
 """The Tensor: a NumPy array that remembers how it was computed.
 
-A Tensor holds ``data`` (a NumPy array), ``grad`` (a NumPy array of the same
-shape and dtype, or ``None``) and ``requires_grad``.  A Tensor made by an
-operation on Tensors that require grad also remembers the op, its inputs and
-the arrays the op saw; :meth:`Tensor.backward` walks that record backwards.
+This module is the data model only.  A Tensor holds its array, its gradient,
+``requires_grad`` and, when an operation made it, the record the engine
+reads: the op, its inputs, the arrays the op saw and its attributes.  The
+operations (``x.sum()``, ``a @ b``, ``x.exp()``), ``backward`` and the NumPy
+ufunc table are installed on the class by ``microgradnp.api`` from the op
+registry; this module imports nothing else of microgradnp.
 
-Every method below that computes something is one line of sugar that
-dispatches into the op registry (``microgradnp.ops``).
+In-place safety.  Every write into a tensor's memory (``t.data[...] = v``,
+``t.data -= lr * g``, ``t -= lr * g`` under ``no_grad``, ``t.data = new``)
+stamps the tensor with the next number of the same clock that numbers tensor
+creation.  A recorded op is created after its inputs were last written, so
+when the backward pass finds an input whose stamp is larger than the op's own
+creation number, the arrays the op saved are stale and it raises instead of
+returning a wrong gradient (PyTorch's version counter, in one comparison).
 """
 
 from __future__ import annotations
@@ -15,70 +22,131 @@ import itertools
 
 import numpy as np
 
-__all__ = ["Tensor", "tensor"]
+__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy"]
 
 _new = object.__new__
-# Creation numbers: every tensor gets the next one, so inputs always have
-# smaller numbers than the tensors computed from them (the engine sorts by it).
-_next_seq = itertools.count().__next__
+_ndarray = np.ndarray
+
+#: The clock of creation numbers and write stamps: every tensor gets the next
+#: number when it is made, every write into a tensor's memory stamps it with
+#: the next one.  Inputs always have smaller numbers than the tensors
+#: computed from them (the engine orders the backward pass by it).
+next_seq = itertools.count(1).__next__
 
 
 def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
-    """Wrap an array as a Tensor without copying or checking (internal fast path)."""
+    """Wrap an array as a Tensor without copying or checking (the fast path of every op)."""
     t = _new(Tensor)
-    t.data = data
-    t.grad = None
+    t._data = data
+    t._grad = None
     t.requires_grad = requires_grad
     t._op = None
     t._parents = ()
     t._saved = None
     t._attrs = None
     t._retain = False
-    t._seq = _next_seq()
+    t._seq = next_seq()
+    t._written = 0
     return t
 
 
-def _to_array(data, dtype=None, requires_grad: bool = False) -> np.ndarray:
-    """Convert user data to a fresh array following the dtype rules of :class:`Tensor`."""
+def mark_written(t: "Tensor") -> None:
+    """Note that ``t``'s memory was just written (see the module docstring)."""
+    t._written = next_seq()
+
+
+def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None = True) -> np.ndarray:
+    """Convert user data to an array following the dtype rules of :class:`Tensor`.
+
+    ``copy=None`` keeps the caller's array when it already fits (zero copy).
+    """
     if isinstance(data, Tensor):
-        data = data.data
-    if dtype is not None:
-        try:
-            arr = np.array(data, dtype=np.dtype(dtype), copy=True)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"cannot make a Tensor of dtype {dtype!r} from {type(data).__name__}: {exc}") from exc
-    else:
-        try:
-            arr = np.array(data, copy=True)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"cannot make a Tensor from {type(data).__name__}: {exc}") from exc
-        if arr.dtype.kind in "biu":
-            arr = arr.astype(np.float64)  # Python numbers, integer and bool data become float64
-    kind = arr.dtype.kind
-    if kind == "c":
-        raise TypeError("complex tensors are not supported; microgradnp differentiates real functions")
-    if kind not in "fiub":
-        raise TypeError(f"cannot make a Tensor of dtype {arr.dtype} from {type(data).__name__}; need numbers")
-    if requires_grad and kind != "f":
-        raise TypeError(
-            f"only floating-point tensors can require gradients, got dtype {arr.dtype}; "
-            "use dtype=np.float64 (the default) or np.float32"
-        )
+        data = data._data
+    try:
+        if dtype is not None:
+            arr = np.array(data, dtype=np.dtype(dtype), copy=copy)
+        else:
+            arr = np.array(data, copy=copy)
+            if arr.dtype.kind in "biu":
+                arr = arr.astype(np.float64)  # Python numbers, integer and bool data become float64
+    except (TypeError, ValueError) as exc:
+        what = f"of dtype {dtype!r} " if dtype is not None else ""
+        raise TypeError(f"cannot make a Tensor {what}from {type(data).__name__}: {exc}") from exc
+    _check_dtype(arr.dtype, requires_grad, type(data).__name__)
     return arr
 
 
-def _dim(axis, dim, default=None):
-    """Accept NumPy's ``axis`` or PyTorch's ``dim`` for the same argument."""
-    if dim is not None:
-        if axis is not None and axis is not default:
-            raise TypeError("give either axis= or dim=, not both")
-        return dim
-    return axis
+def _check_dtype(dtype: np.dtype, requires_grad: bool, source: str = "data") -> None:
+    kind = dtype.kind
+    if kind == "c":
+        raise TypeError("complex tensors are not supported; microgradnp differentiates real functions")
+    if kind not in "fiub":
+        raise TypeError(f"cannot make a Tensor of dtype {dtype} from {source}; need numbers")
+    if requires_grad and kind != "f":
+        raise TypeError(
+            f"only floating-point tensors can require gradients, got dtype {dtype}; "
+            "use dtype=np.float64 (the default) or np.float32"
+        )
 
 
-def _keep(keepdims: bool, keepdim):
-    """Accept NumPy's ``keepdims`` or PyTorch's ``keepdim``."""
-    return keepdims if keepdim is None else keepdim
+class _DataView(np.ndarray):
+    """What :attr:`Tensor.data` returns: the tensor's own memory, as a view that notes writes.
+
+    Writing through it (item assignment, in-place operators, ``fill``) stamps
+    the tensor as written, so a backward pass through an op that saved the
+    old values raises.  Slices and reshapes of it share the memory and note
+    writes too; arithmetic on it gives plain arrays.  ``Tensor.numpy()``
+    returns the plain array instead, untracked, as in PyTorch.
+    """
+
+    _owner = None  # the Tensor whose memory this is; None for unrelated results
+
+    def __array_finalize__(self, obj):
+        owner = getattr(obj, "_owner", None)
+        if owner is not None and np.may_share_memory(self, obj):
+            self._owner = owner
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        return arr[()] if return_scalar else arr.view(np.ndarray)
+
+    def _note_write(self):
+        owner = self._owner
+        if owner is not None:
+            owner._written = next_seq()
+
+    def __setitem__(self, key, value):
+        self._note_write()
+        np.ndarray.__setitem__(self, key, value)
+
+    def fill(self, value):
+        self._note_write()
+        np.ndarray.fill(self, value)
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+    def __str__(self):
+        return str(self.view(np.ndarray))
+
+    def __reduce__(self):
+        return self.view(np.ndarray).copy().__reduce__()  # pickles as a plain array
+
+
+def _tracked_inplace(name):
+    plain = getattr(np.ndarray, name)
+
+    def method(self, other):
+        self._note_write()
+        plain(self, other)
+        return self  # (NumPy's own result is the output wrapped as a plain array)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__", "__ipow__",
+              "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"):
+    setattr(_DataView, _name, _tracked_inplace(_name))
 
 
 class Tensor:
@@ -89,7 +157,7 @@ class Tensor:
     data
         Anything ``np.array`` accepts.  Python numbers, lists of them and
         integer or bool arrays become float64; float32 (or float16) data keeps
-        its dtype.  The data is copied.
+        its dtype.  The data is copied (:func:`as_tensor` does not copy).
     requires_grad
         Record operations on this tensor so gradients can flow back to it.
         Only floating-point tensors can require gradients (``TypeError``
@@ -101,12 +169,6 @@ class Tensor:
 
     Attributes
     ----------
-    data : numpy.ndarray
-        The value.  Updating it in place (``w.data -= lr * w.grad``) is how
-        optimizers change a parameter without recording the update.
-    grad : numpy.ndarray or None
-        The accumulated gradient, same shape and dtype as ``data``.  After
-        ``backward(create_graph=True)`` it is a Tensor, as in PyTorch.
     requires_grad : bool
         Whether gradients flow to this tensor.
 
@@ -121,8 +183,8 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
-        "grad",
+        "_data",  # the value (a NumPy array)
+        "_grad",  # the accumulated gradient; see the grad property
         "requires_grad",
         "_op",  # the registry Op that made this tensor (None for a leaf)
         "_parents",  # the op's inputs, Tensors and constants, in order
@@ -130,7 +192,8 @@ class Tensor:
         "_attrs",  # the op's keyword attributes (axis, keepdims, ...)
         "_retain",  # keep .grad on this interior node (retain_grad())
         "_seq",  # creation number: larger means computed later
-        "_module",  # (module, input ids) when a Module's forward made it; unset otherwise
+        "_written",  # stamp of the last write into the memory (0: never)
+        "_module_call",  # see the module_call property; unset until a Module sets it
         "_name",  # see the name property; unset until a name is given
         "__weakref__",
     )
@@ -139,18 +202,76 @@ class Tensor:
     # (``array * tensor`` -> Tensor.__rmul__), see __array_ufunc__.
     __array_priority__ = 1000
 
+    #: NumPy ufunc -> differentiable function; filled from the registry by microgradnp.api.
+    _ufuncs: dict = {}
+
+    #: ``True`` on ``nn.Parameter``: a trainable part of a module (drawings colour it).
+    is_parameter = False
+
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = _to_array(data, dtype, requires_grad)
-        self.grad = None
+        self._data = _to_array(data, dtype, requires_grad)
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self._op = None
         self._parents = ()
         self._saved = None
         self._attrs = None
         self._retain = False
-        self._seq = _next_seq()
+        self._seq = next_seq()
+        self._written = 0
         if name is not None:
             self._name = name
+
+    # ------------------------------------------------------------------
+    # The value and the gradient
+    # ------------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """The value: an array view of the tensor's memory.
+
+        Updating it in place (``w.data -= lr * w.grad``) changes the tensor
+        without recording anything; a backward pass through an op that used
+        the old value then raises.  Assigning a new array replaces the value.
+        """
+        view = self._data.view(_DataView)
+        view._owner = self
+        return view
+
+    @data.setter
+    def data(self, value) -> None:
+        if value.__class__ is _DataView and value._owner is self and value.base is self._data:
+            return  # ``t.data -= x``: the view already wrote in place and noted it
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
+        _check_dtype(arr.dtype, self.requires_grad)
+        self._data = arr.view(np.ndarray) if arr.__class__ is not _ndarray else arr
+        self._written = next_seq()
+
+    @property
+    def grad(self):
+        """The accumulated gradient (same shape and dtype), or ``None``.
+
+        After ``backward(create_graph=True)`` it is a Tensor, as in PyTorch.
+        Assigning it accepts ``None`` or an array (or Tensor) of this tensor's
+        shape and dtype.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            arr = value._data if isinstance(value, Tensor) else value
+            if not isinstance(arr, _ndarray):
+                raise TypeError(
+                    f"grad must be None, a NumPy array or a Tensor, got {type(value).__name__}"
+                )
+            if arr.shape != self._data.shape:
+                raise ValueError(f"grad of shape {arr.shape} assigned to a tensor of shape {self._data.shape}")
+            if arr.dtype != self._data.dtype:
+                raise TypeError(f"grad of dtype {arr.dtype} assigned to a tensor of dtype {self._data.dtype}")
+            if arr.__class__ is _DataView:
+                value = arr.view(np.ndarray)
+        self._grad = value
 
     # ------------------------------------------------------------------
     # Array-like attributes
@@ -158,28 +279,23 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        """The shape of ``data``."""
-        return self.data.shape
+        """The shape of the value."""
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
         """The number of dimensions."""
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        """The dtype of ``data``."""
-        return self.data.dtype
+        """The dtype of the value."""
+        return self._data.dtype
 
     @property
     def size(self) -> int:
         """The number of elements."""
-        return self.data.size
-
-    @property
-    def T(self) -> "Tensor":
-        """The transpose (axes reversed, as NumPy's ``.T``)."""
-        return _ops.transpose(self)
+        return self._data.size
 
     @property
     def name(self) -> str | None:
@@ -189,6 +305,10 @@ class Tensor:
     @name.setter
     def name(self, value: str | None) -> None:
         self._name = value
+
+    # ------------------------------------------------------------------
+    # The graph, read-only (microgradnp.graph walks it)
+    # ------------------------------------------------------------------
 
     @property
     def is_leaf(self) -> bool:
@@ -200,36 +320,69 @@ class Tensor:
         """Registry name of the op that made this tensor (``None`` for a leaf)."""
         return None if self._op is None else self._op.name
 
+    @property
+    def op_attrs(self) -> dict:
+        """The keyword attributes of the op that made this tensor (``{}`` for a leaf)."""
+        return dict(self._attrs or {})
+
+    @property
+    def parents(self) -> tuple:
+        """The inputs of the op that made this tensor, Tensors and constants, in order (``()`` for a leaf)."""
+        return self._parents
+
+    @property
+    def released(self) -> bool:
+        """``True`` once a backward pass freed the arrays this tensor's op saved (``retain_graph=False``)."""
+        return self._op is not None and self._saved is None
+
+    @property
+    def module_call(self):
+        """``(module, input_ids)`` when a ``nn.Module`` call returned this tensor, else ``None``.
+
+        Set by ``Module.__call__``; graph drawings use it to fold a module's
+        operations into one node.
+        """
+        return getattr(self, "_module_call", None)
+
+    @module_call.setter
+    def module_call(self, value) -> None:
+        self._module_call = value
+
+    # ------------------------------------------------------------------
+    # Conversions
+    # ------------------------------------------------------------------
+
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The underlying array (shared, not copied; writes through it are not tracked, as in PyTorch)."""
+        return self._data
 
     def tolist(self):
         """The value as (nested) Python lists."""
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all() on .data"
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
+                "use .any() or .all() on .data"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -240,10 +393,10 @@ class Tensor:
     __hash__ = object.__hash__  # identity, as in PyTorch (== is elementwise)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = []
-        if self.data.dtype != np.float64:
-            extra.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != np.float64:
+            extra.append(f"dtype={self._data.dtype}")
         if self._op is not None:
             extra.append(f"op={self._op.name}")
         elif self.requires_grad:
@@ -253,15 +406,15 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # ``ndarray + Tensor`` and ``np.exp(tensor)`` land here.  Route the
         # ufuncs we differentiate to their ops; refuse the rest loudly rather
         # than silently dropping the tensor from the graph.
-        fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        fn = self._ufuncs.get(ufunc) if method == "__call__" and not kwargs else None
         if fn is None:
             raise TypeError(
                 f"np.{ufunc.__name__} ({method}) is not differentiable in microgradnp; use the "
@@ -269,52 +422,30 @@ class Tensor:
             )
         return fn(*inputs)
 
+    def __setitem__(self, key, value):
+        raise TypeError(
+            "Tensors are not assigned into: the graph records values, not mutations. "
+            "Build the new value with mg.where / mg.concatenate, or change a leaf's .data in place"
+        )
+
     # ------------------------------------------------------------------
-    # Autograd
+    # Leaves and gradients
     # ------------------------------------------------------------------
-
-    def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
-
-        Parameters
-        ----------
-        grad
-            Upstream gradient, same shape as this tensor.  May be omitted for
-            a one-element tensor (it is then 1).
-        retain_graph
-            Keep the saved arrays so the graph can be differentiated again.
-        create_graph
-            Record the backward pass (``.grad`` becomes a differentiable
-            Tensor), for higher-order derivatives.
-
-        Examples
-        --------
-        >>> import microgradnp as mg
-        >>> a = mg.tensor(3.0, requires_grad=True)
-        >>> (a * a + a).backward()
-        >>> a.grad
-        array(7.)
-        """
-        _engine.backward(self, grad, retain_graph, create_graph)
 
     def detach(self) -> "Tensor":
-        """A new leaf sharing this tensor's data, cut off from the graph."""
-        return _make(self.data)
+        """A new leaf sharing this tensor's memory, cut off from the graph."""
+        t = _make(self._data)
+        t._written = self._written
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` on a leaf in place and return it."""
         if self._op is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use detach() instead")
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
-
-    def draw(self, **kwargs):
-        """Draw the graph that computed this tensor; see :func:`microgradnp.viz.draw_graph`."""
-        from . import viz
-
-        return viz.draw_graph(self, **kwargs)
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this interior tensor during backward (leaves always keep theirs)."""
@@ -323,229 +454,9 @@ class Tensor:
         self._retain = True
         return self
 
-    # ------------------------------------------------------------------
-    # Operators (each dispatches into the registry)
-    # ------------------------------------------------------------------
-
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __pow__(self, other):
-        return _ops.pow(self, other)
-
-    def __rpow__(self, other):
-        return _ops.pow(other, self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __getitem__(self, key):
-        return _ops.getitem(self, key)
-
-    def __setitem__(self, key, value):
-        raise TypeError(
-            "Tensors are not assigned into: the graph records values, not mutations. "
-            "Build the new value with mg.where / mg.concatenate, or change a leaf's .data in place"
-        )
-
-    # Comparisons give boolean Tensors without gradient, as in PyTorch.
-    def __lt__(self, other):
-        return _make(self.data < _value(other))
-
-    def __le__(self, other):
-        return _make(self.data <= _value(other))
-
-    def __gt__(self, other):
-        return _make(self.data > _value(other))
-
-    def __ge__(self, other):
-        return _make(self.data >= _value(other))
-
-    def __eq__(self, other):
-        return _make(self.data == _value(other))
-
-    def __ne__(self, other):
-        return _make(self.data != _value(other))
-
-    # ------------------------------------------------------------------
-    # Methods (each dispatches into the registry; see the functions in
-    # microgradnp.ops for the math)
-    # ------------------------------------------------------------------
-
-    def exp(self):
-        """See :func:`microgradnp.exp`."""
-        return _ops.exp(self)
-
-    def log(self):
-        """See :func:`microgradnp.log`."""
-        return _ops.log(self)
-
-    def log1p(self):
-        """See :func:`microgradnp.log1p`."""
-        return _ops.log1p(self)
-
-    def sqrt(self):
-        """See :func:`microgradnp.sqrt`."""
-        return _ops.sqrt(self)
-
-    def abs(self):
-        """See :func:`microgradnp.abs`."""
-        return _ops.abs(self)
-
-    def sigmoid(self):
-        """See :func:`microgradnp.sigmoid`."""
-        return _ops.sigmoid(self)
-
-    def log_sigmoid(self):
-        """See :func:`microgradnp.log_sigmoid`."""
-        return _ops.log_sigmoid(self)
-
-    def softplus(self):
-        """See :func:`microgradnp.softplus`."""
-        return _ops.softplus(self)
-
-    def tanh(self):
-        """See :func:`microgradnp.tanh`."""
-        return _ops.tanh(self)
-
-    def relu(self):
-        """See :func:`microgradnp.relu`."""
-        return _ops.relu(self)
-
-    def sin(self):
-        """See :func:`microgradnp.sin`."""
-        return _ops.sin(self)
-
-    def cos(self):
-        """See :func:`microgradnp.cos`."""
-        return _ops.cos(self)
-
-    def clip(self, lo=None, hi=None):
-        """See :func:`microgradnp.clip`."""
-        return _ops.clip(self, lo, hi)
-
-    clamp = clip
-
-    def maximum(self, other):
-        """See :func:`microgradnp.maximum`."""
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        """See :func:`microgradnp.minimum`."""
-        return _ops.minimum(self, other)
-
-    def matmul(self, other):
-        """See :func:`microgradnp.matmul`."""
-        return _ops.matmul(self, other)
-
-    def astype(self, dtype):
-        """See :func:`microgradnp.astype`."""
-        return _ops.astype(self, dtype)
-
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.sum`."""
-        return _ops.sum(self, _dim(axis, dim), _keep(keepdims, keepdim))
-
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.mean`."""
-        return _ops.mean(self, _dim(axis, dim), _keep(keepdims, keepdim))
-
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.max`."""
-        return _ops.max(self, _dim(axis, dim), _keep(keepdims, keepdim))
-
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.min`."""
-        return _ops.min(self, _dim(axis, dim), _keep(keepdims, keepdim))
-
-    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.var`."""
-        return _ops.var(self, _dim(axis, dim), ddof, _keep(keepdims, keepdim))
-
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """See :func:`microgradnp.logsumexp`."""
-        return _ops.logsumexp(self, _dim(axis, dim), _keep(keepdims, keepdim))
-
-    def softmax(self, axis=-1, *, dim=None):
-        """See :func:`microgradnp.softmax`."""
-        return _ops.softmax(self, _dim(axis, dim, -1))
-
-    def log_softmax(self, axis=-1, *, dim=None):
-        """See :func:`microgradnp.log_softmax`."""
-        return _ops.log_softmax(self, _dim(axis, dim, -1))
-
-    def reshape(self, *shape):
-        """See :func:`microgradnp.reshape`; accepts ``reshape(2, 3)`` or ``reshape((2, 3))``."""
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    view = reshape
-
-    def transpose(self, *axes):
-        """See :func:`microgradnp.transpose`; accepts ``transpose(1, 0)`` or ``transpose((1, 0))``."""
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            axes = axes[0]
-        return _ops.transpose(self, axes if axes else None)
-
-    def squeeze(self, axis=None, *, dim=None):
-        """See :func:`microgradnp.squeeze`."""
-        return _ops.squeeze(self, _dim(axis, dim))
-
-    def expand_dims(self, axis):
-        """See :func:`microgradnp.expand_dims`."""
-        return _ops.expand_dims(self, axis)
-
-    def unsqueeze(self, dim):
-        """See :func:`microgradnp.unsqueeze` (PyTorch's name for ``expand_dims``)."""
-        return _ops.expand_dims(self, dim)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        """See :func:`microgradnp.flatten`."""
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def broadcast_to(self, shape):
-        """See :func:`microgradnp.broadcast_to`."""
-        return _ops.broadcast_to(self, shape)
-
-
-def _value(x):
-    return x.data if isinstance(x, Tensor) else x
-
 
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
-    """Make a Tensor (same as ``Tensor(data, ...)``, PyTorch's spelling).
+    """Make a Tensor (same as ``Tensor(data, ...)``, PyTorch's spelling); the data is copied.
 
     Examples
     --------
@@ -558,37 +469,46 @@ def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = Non
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-# The ops and the engine need the Tensor class, so they are imported after it
-# (ops first: importing them loads the engine).
-# isort: off
-from . import ops as _ops  # noqa: E402
-from . import engine as _engine  # noqa: E402
+def as_tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A Tensor over ``data`` without copying when it already is an array of a fitting dtype.
 
-# isort: on
+    A floating-point NumPy array (of ``dtype``, when given) is wrapped as it
+    is: the Tensor and the array share memory.  A Tensor is returned as it is.
+    Anything else is converted as :class:`Tensor` does (integers become
+    float64, so they are copied).
 
-_UFUNCS = {
-    np.add: _ops.add,
-    np.subtract: _ops.sub,
-    np.multiply: _ops.mul,
-    np.true_divide: _ops.div,
-    np.power: _ops.pow,
-    np.matmul: _ops.matmul,
-    np.negative: _ops.neg,
-    np.exp: _ops.exp,
-    np.log: _ops.log,
-    np.log1p: _ops.log1p,
-    np.sqrt: _ops.sqrt,
-    np.absolute: _ops.abs,
-    np.tanh: _ops.tanh,
-    np.sin: _ops.sin,
-    np.cos: _ops.cos,
-    np.maximum: _ops.maximum,
-    np.minimum: _ops.minimum,
-    # comparisons: boolean results, no gradient
-    np.less: lambda a, b: _make(np.less(_value(a), _value(b))),
-    np.less_equal: lambda a, b: _make(np.less_equal(_value(a), _value(b))),
-    np.greater: lambda a, b: _make(np.greater(_value(a), _value(b))),
-    np.greater_equal: lambda a, b: _make(np.greater_equal(_value(a), _value(b))),
-    np.equal: lambda a, b: _make(np.equal(_value(a), _value(b))),
-    np.not_equal: lambda a, b: _make(np.not_equal(_value(a), _value(b))),
-}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> X = np.ones((5000, 400))
+    >>> t = mg.as_tensor(X)
+    >>> np.shares_memory(t.numpy(), X)
+    True
+    """
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        if requires_grad and not data.requires_grad:
+            data.requires_grad_()
+        return data
+    t = _make(_to_array(data, dtype, requires_grad, copy=None))
+    t.requires_grad = bool(requires_grad)
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """Wrap a NumPy array as a Tensor, sharing its memory and keeping its dtype (as PyTorch does).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> a = np.arange(3.0)
+    >>> t = mg.from_numpy(a)
+    >>> a[0] = 7.0
+    >>> t
+    tensor([7., 1., 2.])
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a NumPy array, got {type(array).__name__}")
+    _check_dtype(array.dtype, False, "a NumPy array")
+    return _make(array.view(np.ndarray) if array.__class__ is not np.ndarray else array)

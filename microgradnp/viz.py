@@ -33,7 +33,8 @@ from collections import deque
 
 import numpy as np
 
-from . import engine
+from .engine import grad as _grad
+from .graph import walk
 from .tensor import Tensor
 
 __all__ = ["to_dot", "draw_graph", "render", "GraphvizNotFoundError"]
@@ -94,6 +95,13 @@ def _short(v) -> str:
         return ":".join("" if x is None else str(x) for x in (v.start, v.stop, v.step)).rstrip(":") or ":"
     r = repr(v)
     return r if len(r) <= 30 else r[:27] + "..."
+
+
+def _drawable(v) -> bool:
+    """Attribute values worth printing on an op node: numbers, strings, shapes, dtypes, keys, arrays."""
+    if isinstance(v, (tuple, list)):
+        return all(_drawable(x) for x in v)
+    return isinstance(v, (int, float, str, slice, np.ndarray, np.dtype, np.generic, type(Ellipsis))) or v is None
 
 
 def _bad(a) -> str | None:
@@ -161,8 +169,8 @@ class _Drawing:
         while queue:
             t = queue.popleft()
             self.tensors.append(t)
-            budget -= 1 + (t._op is not None)
-            for p in t._parents:
+            budget -= 1 + (not t.is_leaf)
+            for p in t.parents:
                 if isinstance(p, Tensor) and id(p) not in self.ids:
                     if budget <= 0:
                         self.truncated += 1
@@ -179,14 +187,7 @@ class _Drawing:
             )
 
     def _count_all(self) -> int:
-        seen = {id(self.root)}
-        stack = [self.root]
-        while stack:
-            for p in stack.pop()._parents:
-                if isinstance(p, Tensor) and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append(p)
-        return len(seen)
+        return sum(1 for _ in walk(self.root))
 
     # -- gradients ----------------------------------------------------------
 
@@ -196,22 +197,22 @@ class _Drawing:
         for t in self.tensors:
             g = t.grad
             if g is not None:
-                grads[id(t)] = g.data if isinstance(g, Tensor) else g
+                grads[id(t)] = g.numpy() if isinstance(g, Tensor) else g
         if not grads:
             return {}, None  # before backward: nothing to show
-        interior = [t for t in self.tensors if t._op is not None and t.requires_grad]
+        interior = [t for t in self.tensors if not t.is_leaf and t.requires_grad]
         if not interior or not self.root.requires_grad:
             return grads, None
-        if any(t._saved is None for t in interior):
+        if any(t.released for t in interior):
             return grads, (
                 "interior gradients are not shown: backward() released the graph; call "
                 "backward(retain_graph=True) to see the full gradient flow"
             )
         upstream = np.ones(self.root.shape, dtype=self.root.dtype)
-        got = engine.grad(self.root, interior, grad_outputs=upstream, retain_graph=True, allow_unused=True)
+        got = _grad(self.root, interior, grad_outputs=upstream, retain_graph=True, allow_unused=True)
         for t, g in zip(interior, got):
             if g is not None:
-                grads[id(t)] = g.data
+                grads[id(t)] = g.numpy()
         return grads, None
 
     # -- module grouping ----------------------------------------------------
@@ -221,7 +222,7 @@ class _Drawing:
         groups = {}
         owner: dict[int, str] = {}
         for t in self.tensors:
-            tag = getattr(t, "_module", None)
+            tag = t.module_call
             if tag is None or id(t) in owner:
                 continue
             module, input_ids = tag
@@ -232,10 +233,10 @@ class _Drawing:
             while stack:
                 u = stack.pop()
                 members.append(u)
-                for p in u._parents:
+                for p in u.parents:
                     if not isinstance(p, Tensor) or id(p) not in self.ids:
                         continue
-                    if id(p) in input_ids or id(p) in params or p._op is None or id(p) in owner:
+                    if id(p) in input_ids or id(p) in params or p.is_leaf or id(p) in owner:
                         if id(p) not in params and p not in inputs:
                             inputs.append(p)
                     else:
@@ -253,11 +254,9 @@ class _Drawing:
     def _role(self, t: Tensor) -> str:
         if t is self.root:
             return "output"
-        if t._op is not None:
+        if not t.is_leaf:
             return "interior"
-        from .nn.module import Parameter
-
-        if isinstance(t, Parameter):
+        if t.is_parameter:
             return "parameter"
         return "leaf" if t.requires_grad else "constant"
 
@@ -267,22 +266,22 @@ class _Drawing:
         lines.append(f"{t.shape} {t.dtype}")
         show = self.show_values is True or (self.show_values == "auto" and t.size <= _SMALL)
         if show:
-            lines.append("value " + _fmt_array(t.data))
+            lines.append("value " + _fmt_array(t.numpy()))
         g = self.grads.get(id(t))
         if g is not None:
             lines.append(("grad " + _fmt_array(g)) if show else f"|grad| {np.linalg.norm(g):.3g}")
-        flags = [f"{b} in value" for b in [_bad(t.data)] if b] + [f"{b} in grad" for b in [_bad(g)] if b]
+        flags = [f"{b} in value" for b in [_bad(t.numpy())] if b] + [f"{b} in grad" for b in [_bad(g)] if b]
         if flags:
             lines.append("!! " + ", ".join(flags))
         return "\n".join(lines), ("; ".join(flags) or None)
 
     @staticmethod
     def _op_label(t: Tensor) -> str:
-        attrs = t._attrs or {}
-        # None and False are the defaults of every attribute that has them: leave them out.
-        extra = [f"{k}={_short(v)}" for k, v in attrs.items()
-                 if k not in ("ctx", "cls", "function") and v is not None and v is not False]
-        return "\n".join([t._op.name] + extra)
+        # None and False are the defaults of every attribute that has them: leave them out, and
+        # the bookkeeping objects of custom Functions (their ctx) too.
+        extra = [f"{k}={_short(v)}" for k, v in t.op_attrs.items()
+                 if v is not None and v is not False and _drawable(v)]
+        return "\n".join([t.op] + extra)
 
     def _edge_style(self, p: Tensor) -> str:
         g = self.grads.get(id(p)) if p.requires_grad else None
@@ -306,8 +305,8 @@ class _Drawing:
         owner = getattr(self, "owner", {})
         # A module's parameters are listed inside its node; one that is also
         # used elsewhere (an L2 penalty) keeps its own node.
-        used_outside = {id(p) for t in self.tensors if t._op is not None and id(t) not in owner
-                        for p in t._parents if isinstance(p, Tensor)}
+        used_outside = {id(p) for t in self.tensors if not t.is_leaf and id(t) not in owner
+                        for p in t.parents if isinstance(p, Tensor)}
         self.folded_params = folded_params = {
             id(p) for grp in self.groups.values() for p in grp["params"] if id(p) not in used_outside}
         # tensor nodes
@@ -321,11 +320,11 @@ class _Drawing:
             out.append(f'{tid} [label="{_esc(label)}", shape=box, style="rounded,filled", fillcolor="{_FILL[role]}"{extra}]')
         # op nodes and edges
         for t in self.tensors:
-            if t._op is None or id(t) in owner:
+            if t.is_leaf or id(t) in owner:
                 continue
             tid = self.ids[id(t)]
             out.append(f'op_{tid} [label="{_esc(self._op_label(t))}", shape=ellipse, style=filled, fillcolor="#eeeeee"]')
-            for k, p in enumerate(t._parents):
+            for k, p in enumerate(t.parents):
                 if isinstance(p, Tensor):
                     if id(p) in self.ids:
                         out.append(f"{self.ids[id(p)]} -> op_{tid}{self._edge_style(p)}")
@@ -344,14 +343,14 @@ class _Drawing:
     def _module_statements(self, key: str, grp: dict) -> list[str]:
         module, t = grp["module"], grp["out"]
         tid = self.ids[id(t)]
-        lines = [f"{type(module).__name__} {module._name}".strip()]
+        lines = [f"{type(module).__name__} {module.path}".strip()]
         if module.extra_repr():
             lines.append(module.extra_repr())
         for p in grp["params"]:
             g = self.grads.get(id(p))
             pname = (p.name or "param").rsplit(".", 1)[-1]
             lines.append(f"{pname} {p.shape}" + (f"  |grad| {np.linalg.norm(g):.3g}" if g is not None else ""))
-        bad = any(_bad(self.grads.get(id(p))) or _bad(p.data) for p in grp["params"])
+        bad = any(_bad(self.grads.get(id(p))) or _bad(p.numpy()) for p in grp["params"])
         fill = _FILL["bad"] if bad else "#e1d5e7"
         out = [f'{key} [label="{_esc(chr(10).join(lines))}", shape=box3d, style=filled, fillcolor="{fill}"]']
         for p in grp["inputs"]:
@@ -515,3 +514,12 @@ def render(root, path, *, format: str | None = None, **kwargs) -> str:
         produced = graph.render(filename="graph", directory=tmp, format=fmt, cleanup=True)
         shutil.move(produced, path)
     return path
+
+
+def _draw(self, **kwargs):
+    """Draw the graph that computed this tensor; see :func:`microgradnp.viz.draw_graph`."""
+    return draw_graph(self, **kwargs)
+
+
+_draw.__name__ = _draw.__qualname__ = "draw"
+Tensor.draw = _draw  # ``loss.draw()`` in a notebook; installed here so the Tensor knows nothing of drawing

@@ -20,10 +20,19 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..engine import _apply
-from ..ops import log_sigmoid, log_softmax, relu, sigmoid, softmax, tanh
-from ..ops.loss import BCE_WITH_LOGITS, SQUARED_ERROR
+from ..api import (
+    bce_with_logits,
+    clip,
+    linear,
+    log,
+    log_sigmoid,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    squared_error,
+    tanh,
+)
 from ..tensor import Tensor
 
 __all__ = [
@@ -31,8 +40,6 @@ __all__ = [
     "nll_loss", "l2_penalty", "one_hot", "linear",
     "sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid",
 ]
-
-linear = ops.linear
 
 _REDUCTIONS = ("mean", "sum", "batchmean", "none")
 #: PyTorch clamps log(p) in binary_cross_entropy at -100; so do we.
@@ -85,7 +92,7 @@ def _squared_error(name: str, input, target, reduction: str, scale: float):
         _same_shape(name, input, target)  # raises with the full message
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction, name)
-    return _apply(SQUARED_ERROR, input, target, reduction=reduction, scale=scale)
+    return squared_error(input, target, reduction, scale)
 
 
 def mse_loss(input, target, reduction: str = "mean"):
@@ -133,8 +140,8 @@ def binary_cross_entropy(probs, target, reduction: str = "mean"):
     """
     target = _as_target(target, probs)
     _same_shape("binary_cross_entropy", probs, target)
-    log_p = ops.log(ops.clip(probs, _P_FLOOR, None))
-    log_q = ops.log(ops.clip(1.0 - probs, _P_FLOOR, None))
+    log_p = log(clip(probs, _P_FLOOR, None))
+    log_q = log(clip(1.0 - probs, _P_FLOOR, None))
     return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction, "binary_cross_entropy")
 
 
@@ -154,12 +161,11 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     """
     target = _as_target(target, logits)
     _same_shape("binary_cross_entropy_with_logits", logits, target)
-    return _apply(BCE_WITH_LOGITS, logits, target,
-                  reduction=_check_reduction(reduction, "binary_cross_entropy_with_logits"))
+    return bce_with_logits(logits, target, _check_reduction(reduction, "binary_cross_entropy_with_logits"))
 
 
 def _labels(target, n: int, num_classes: int, name: str) -> np.ndarray:
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = np.asarray(target)  # a Tensor gives its array through __array__
     if t.dtype.kind == "f":
         if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
             raise ValueError(f"{name}: class labels must be whole numbers, got {t.dtype} values that are not")
@@ -215,8 +221,8 @@ def cross_entropy(logits, target, reduction: str = "mean"):
     0.34657
     """
     if logits.ndim == 1:  # a single example: a label, or a probability vector
-        t = np.asarray(target.data if isinstance(target, Tensor) else target)
-        logp = ops.log_softmax(logits)
+        t = np.asarray(target)
+        logp = log_softmax(logits)
         if t.ndim == 1:
             _same_shape("cross_entropy", logits, t)
             return -(logp * t).sum()
@@ -224,8 +230,8 @@ def cross_entropy(logits, target, reduction: str = "mean"):
         return -logp[int(label)]
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    logp = ops.log_softmax(logits, axis=1)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    logp = log_softmax(logits, axis=1)
+    t = np.asarray(target)
     if t.ndim == 2:
         _same_shape("cross_entropy", logits, t)
         return _reduce(-(logp * t).sum(axis=1), reduction, "cross_entropy")
@@ -273,7 +279,7 @@ def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
     array([[0., 0., 1.],
            [1., 0., 0.]])
     """
-    lab = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    lab = np.asarray(labels)
     lab = _labels(lab, lab.shape[0] if lab.ndim == 1 else -1, num_classes, "one_hot")
     out = np.zeros((lab.shape[0], num_classes), dtype=dtype)
     out[np.arange(lab.shape[0]), lab] = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from ..api import linear, relu, sigmoid, tanh
 from ..creation import as_rng
 from . import init as _init
 from .module import Module, Parameter
@@ -56,7 +56,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x):
-        return ops.linear(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -98,7 +98,7 @@ class Sigmoid(Module):
     """
 
     def forward(self, x):
-        return ops.sigmoid(x)
+        return sigmoid(x)
 
 
 class Tanh(Module):
@@ -112,7 +112,7 @@ class Tanh(Module):
     """
 
     def forward(self, x):
-        return ops.tanh(x)
+        return tanh(x)
 
 
 class ReLU(Module):
@@ -126,7 +126,7 @@ class ReLU(Module):
     """
 
     def forward(self, x):
-        return ops.relu(x)
+        return relu(x)
 
 
 class Identity(Module):

@@ -29,6 +29,7 @@ class Parameter(Tensor):
     """
 
     __slots__ = ()
+    is_parameter = True
 
     def __init__(self, data, requires_grad: bool = True, dtype=None, name: str | None = None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
@@ -74,6 +75,11 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_name", "")  # path in the outermost module, e.g. "layers.0"
+
+    @property
+    def path(self) -> str:
+        """This module's path in the outermost module it belongs to (``"layers.0"``; ``""`` for the root)."""
+        return self._name
 
     # -- registration ---------------------------------------------------
 
@@ -160,7 +166,7 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         out = self.forward(*args, **kwargs)
-        if (isinstance(out, Tensor) and out._op is not None and getattr(out, "_module", None) is None
+        if (isinstance(out, Tensor) and not out.is_leaf and out.module_call is None
                 and not any(out is a for a in args)):
             # Remember which module made this tensor from which inputs, so a
             # drawing can fold the module's operations into one box
@@ -168,7 +174,7 @@ class Module:
             # the tag (a Sequential returns its last layer's tensor).  Nothing
             # refers back to the output, so the graph is still freed by
             # reference counting.
-            out._module = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
+            out.module_call = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
         return out
 
     # -- state ------------------------------------------------------------

@@ -1,18 +1,23 @@
-"""Arithmetic: + - * / ** and unary minus, with NumPy broadcasting.
+"""Arithmetic (+ - * / ** and unary minus) and comparisons, with NumPy broadcasting.
 
 Broadcasting is *not* undone here: each VJP returns the gradient in the
 output's (broadcast) shape and the engine sums it back to each input's shape
-in one place (``engine._sum_to``).
+in one place (``engine._sum_to``).  Comparisons give boolean results that
+never require grad, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _apply
 from .registry import OpTest, defop
 
-__all__ = ["add", "sub", "mul", "div", "pow", "neg", "subtract", "multiply", "divide", "power", "negative"]
+
+def _pow_vjp_base(ns, g, out, a, b):
+    if b.__class__ is int or b.__class__ is float:
+        # A constant exponent, the common case (x ** 2): fold the constants first.
+        return g * (b * a) if b == 2 else g * (b * a ** (b - 1))
+    return g * b * a ** (b - 1)
 
 
 def _pow_vjp_exponent(ns, g, out, a, b):
@@ -22,56 +27,13 @@ def _pow_vjp_exponent(ns, g, out, a, b):
     return g * out * ns.log(ns.where(ns.value(a) == 0, 1.0, a))
 
 
-ADD = defop(
-    "add", np.add,
-    lambda ns, g, out, a, b: g,
-    lambda ns, g, out, a, b: g,
+@defop(
+    forward=lambda xp, a, b: xp.add(a, b),
+    vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: g),
     formula="a + b;  da = g, db = g",
     test=OpTest("binary", ref=lambda a, b: a + b),
+    operators=("__add__", "__radd__"), ufunc="add",
 )
-SUB = defop(
-    "sub", np.subtract,
-    lambda ns, g, out, a, b: g,
-    lambda ns, g, out, a, b: -g,
-    formula="a - b;  da = g, db = -g",
-    test=OpTest("binary", ref=lambda a, b: a - b),
-)
-MUL = defop(
-    "mul", np.multiply,
-    lambda ns, g, out, a, b: g * b,
-    lambda ns, g, out, a, b: g * a,
-    formula="a * b;  da = g * b, db = g * a",
-    test=OpTest("binary", ref=lambda a, b: a * b),
-)
-DIV = defop(
-    "div", np.true_divide,
-    lambda ns, g, out, a, b: g / b,
-    lambda ns, g, out, a, b: -g * out / b,
-    formula="a / b;  da = g / b, db = -g * a / b^2",
-    test=OpTest("binary", ref=lambda a, b: a * (1.0 / b), domain=((-3.0, 3.0), (0.5, 3.0))),
-)
-def _pow_vjp_base(ns, g, out, a, b):
-    if b.__class__ is int or b.__class__ is float:
-        # A constant exponent, the common case (x ** 2): fold the constants first.
-        return g * (b * a) if b == 2 else g * (b * a ** (b - 1))
-    return g * b * a ** (b - 1)
-
-
-POW = defop(
-    "pow", lambda a, b: a ** b,  # the operator: ndarray.__pow__ squares twice as fast as np.power(a, 2)
-    _pow_vjp_base,
-    _pow_vjp_exponent,
-    formula="a ** b;  da = g * b * a^(b-1), db = g * a^b * log(a)",
-    test=OpTest("binary", ref=lambda a, b: np.exp(b * np.log(a)), domain=((0.2, 3.0), (-2.0, 2.0)), rtol=1e-10),
-)
-NEG = defop(
-    "neg", np.negative,
-    lambda ns, g, out, a: -g,
-    formula="-a;  da = -g",
-    test=OpTest("unary", ref=lambda a: 0.0 - a),
-)
-
-
 def add(a, b):
     """Elementwise ``a + b`` with broadcasting; either side may be a constant.
 
@@ -81,11 +43,18 @@ def add(a, b):
     >>> mg.add(mg.tensor([1.0, 2.0]), 1.0)
     tensor([2., 3.])
     """
-    return _apply(ADD, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b: xp.subtract(a, b),
+    vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g),
+    formula="a - b;  da = g, db = -g",
+    test=OpTest("binary", ref=lambda a, b: a + (-b)),
+    operators=("__sub__", "__rsub__"), ufunc="subtract", aliases="subtract",
+)
 def sub(a, b):
-    """Elementwise ``a - b`` with broadcasting.
+    """Elementwise ``a - b`` with broadcasting (NumPy's name: ``subtract``).
 
     Examples
     --------
@@ -93,11 +62,18 @@ def sub(a, b):
     >>> mg.sub(5.0, mg.tensor([1.0, 2.0]))
     tensor([4., 3.])
     """
-    return _apply(SUB, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b: xp.multiply(a, b),
+    vjp=(lambda ns, g, out, a, b: g * b, lambda ns, g, out, a, b: g * a),
+    formula="a * b;  da = g * b, db = g * a",
+    test=OpTest("binary", ref=lambda a, b: a * b),
+    operators=("__mul__", "__rmul__"), ufunc="multiply", aliases="multiply",
+)
 def mul(a, b):
-    """Elementwise ``a * b`` with broadcasting.
+    """Elementwise ``a * b`` with broadcasting (NumPy's name: ``multiply``).
 
     Examples
     --------
@@ -106,11 +82,18 @@ def mul(a, b):
     tensor([[ 1.,  2.],
             [10., 20.]])
     """
-    return _apply(MUL, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b: xp.true_divide(a, b),
+    vjp=(lambda ns, g, out, a, b: g / b, lambda ns, g, out, a, b: -g * out / b),
+    formula="a / b;  da = g / b, db = -g * a / b^2",
+    test=OpTest("binary", ref=lambda a, b: a * (1.0 / b), domain=((-3.0, 3.0), (0.5, 3.0))),
+    operators=("__truediv__", "__rtruediv__"), ufunc=("true_divide", "divide"), aliases="divide",
+)
 def div(a, b):
-    """Elementwise true division ``a / b`` with broadcasting.
+    """Elementwise true division ``a / b`` with broadcasting (NumPy's name: ``divide``).
 
     Examples
     --------
@@ -118,11 +101,18 @@ def div(a, b):
     >>> mg.div(mg.tensor([1.0, 3.0]), 2.0)
     tensor([0.5, 1.5])
     """
-    return _apply(DIV, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b: a ** b,  # the operator: ndarray.__pow__ squares twice as fast as np.power(a, 2)
+    vjp=(_pow_vjp_base, _pow_vjp_exponent),
+    formula="a ** b;  da = g * b * a^(b-1), db = g * a^b * log(a)",
+    test=OpTest("binary", ref=lambda a, b: np.exp(b * np.log(a)), domain=((0.2, 3.0), (-2.0, 2.0)), rtol=1e-10),
+    operators=("__pow__", "__rpow__"), ufunc="power", aliases="power",
+)
 def pow(a, b):
-    """Elementwise power ``a ** b``.
+    """Elementwise power ``a ** b`` (NumPy's name: ``power``).
 
     The gradient with respect to the exponent, ``a**b * log(a)``, is taken as
     0 where ``a == 0`` (PyTorch's convention); it is NaN for negative ``a``.
@@ -133,11 +123,18 @@ def pow(a, b):
     >>> mg.pow(mg.tensor([2.0, 3.0]), 2)
     tensor([4., 9.])
     """
-    return _apply(POW, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a: xp.negative(a),
+    vjp=lambda ns, g, out, a: -g,
+    formula="-a;  da = -g",
+    test=OpTest("unary", ref=lambda a: 0.0 - a),
+    method="neg", operators="__neg__", ufunc="negative", aliases="negative",
+)
 def neg(a):
-    """Elementwise ``-a``.
+    """Elementwise ``-a`` (NumPy's name: ``negative``).
 
     Examples
     --------
@@ -145,8 +142,42 @@ def neg(a):
     >>> mg.neg(mg.tensor([1.0, -2.0]))
     tensor([-1.,  2.])
     """
-    return _apply(NEG, a)
+    return (a,), None
 
 
-# NumPy's names for the same functions.
-subtract, multiply, divide, power, negative = sub, mul, div, pow, neg
+# Comparisons: boolean results, no gradient (forward only).
+# (``2 < t`` needs no reflected operator: Python calls ``t.__gt__(2)``.)
+_COMPARISONS = {
+    "less": ("<", "__lt__"),
+    "less_equal": ("<=", "__le__"),
+    "greater": (">", "__gt__"),
+    "greater_equal": (">=", "__ge__"),
+    "equal": ("==", "__eq__"),
+    "not_equal": ("!=", "__ne__"),
+}
+
+
+def _comparison(name: str, symbol: str):
+    def compare(a, b):
+        return (a, b), None
+
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"""Elementwise ``a {symbol} b`` as a boolean Tensor without gradient (``np.{name}``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.{name}(mg.tensor([1.0, 2.0]), 2.0).dtype
+    dtype('bool')
+    """
+    forward = getattr(np, name)
+    return defop(
+        forward=lambda xp, a, b: getattr(xp, name)(a, b),
+        formula=f"a {symbol} b;  no gradient (piecewise constant)",
+        test=OpTest("binary", ref=lambda a, b: forward(a, b)),
+        operators=(_COMPARISONS[name][1],), ufunc=name, differentiable=False,
+    )(compare)
+
+
+for _name, (_symbol, _) in _COMPARISONS.items():
+    _comparison(_name, _symbol)

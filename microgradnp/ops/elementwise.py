@@ -1,4 +1,4 @@
-"""Elementwise functions: exp, log, the activations, clip, maximum/minimum, where.
+"""Elementwise functions: exp, log, the activations, clip, maximum/minimum, where, astype.
 
 Conventions at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``,
 ``clip`` passes the gradient at its bounds, and ``maximum``/``minimum`` share
@@ -8,187 +8,64 @@ the gradient evenly (0.5 each) where the two inputs are equal.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
-from ..engine import _apply
-from ..tensor import Tensor
-from .registry import NUMPY_NS, OpTest, defop
+from .registry import OpTest, defop
 
-__all__ = [
-    "exp", "log", "log1p", "sqrt", "abs", "sigmoid", "log_sigmoid", "softplus", "tanh", "relu",
-    "sin", "cos", "clip", "maximum", "minimum", "where", "astype",
-]
-
-
-def _log_sigmoid(x):
-    # log(1 / (1 + e^-x)) = -log(1 + e^-x), computed as -logaddexp(0, -x):
-    # exact for large |x| on both sides, no overflow.
-    return -np.logaddexp(0.0, -x)
+# On the NumPy path the VJPs of sigmoid and tanh work in place on one fresh
+# array (their ``numpy_vjp``): the same arithmetic, but a single temporary.
+# With three temporaries of about a megabyte alive at once (g * s * (1 - s)
+# on a (5000, 25) batch), glibc hands the memory back to the system and
+# faults it in again on every call, which made this one line twenty times
+# slower than its arithmetic.
 
 
-def _softplus(x):
-    return np.logaddexp(0.0, x)
+def _sigmoid_vjp_numpy(ns, g, out, a):
+    d = 1.0 - out
+    if d.__class__ is not ns.ndarray:  # a 0-d input gives a NumPy scalar
+        return g * out * d
+    d *= out
+    d *= g
+    return d
 
 
-# On the NumPy path the VJPs of the activations work in place on one fresh
-# array: the same arithmetic, but a single temporary.  With three temporaries
-# of about a megabyte alive at once (g * s * (1 - s) on a (5000, 25) batch),
-# glibc hands the memory back to the system and faults it in again on every
-# call, which made this one line twenty times slower than its arithmetic.
+def _tanh_vjp_numpy(ns, g, out, a):
+    d = out * out
+    if d.__class__ is not ns.ndarray:
+        return g * (1 - d)
+    ns.subtract(1.0, d, out=d)
+    d *= g
+    return d
 
 
-def _sigmoid_vjp(ns, g, out, a):
-    if ns is NUMPY_NS:
-        d = 1.0 - out
-        if d.__class__ is np.ndarray:  # (a 0-d input gives a NumPy scalar)
-            d *= out
-            d *= g
-            return d
-    return g * out * (1 - out)
-
-
-def _tanh_vjp(ns, g, out, a):
-    if ns is NUMPY_NS:
-        d = out * out
-        if d.__class__ is np.ndarray:
-            np.subtract(1.0, d, out=d)
-            d *= g
-            return d
-    return g * (1 - out * out)
-
-
-def _clip(a, lo=None, hi=None):
+def _clip(xp, a, lo=None, hi=None):
     if lo is None and hi is None:
         return a.copy()
-    return np.clip(a, lo, hi)
+    return xp.clip(a, lo, hi)
 
 
 def _clip_vjp(ns, g, out, a, lo=None, hi=None):
     # Gradient 1 inside [lo, hi], bounds included (PyTorch's clamp), else 0.
     va = ns.value(a)
-    inside = np.ones(np.shape(va), dtype=bool)
+    inside = True
     if lo is not None:
-        inside &= va >= lo
+        inside = va >= lo
     if hi is not None:
-        inside &= va <= hi
+        inside = inside & (va <= hi)
     return g * inside
 
 
-def _share(va, vb, dtype):
+def _share(va, vb):
     """1 where a wins, 0.5 on a tie, 0 where b wins: maximum's gradient mask for a."""
-    return np.where(va > vb, 1.0, np.where(va == vb, 0.5, 0.0)).astype(dtype, copy=False)
+    return (va > vb) + (va == vb) * 0.5
 
 
-EXP = defop(
-    "exp", np.exp,
-    lambda ns, g, out, a: g * out,
+@defop(
+    forward=lambda xp, a: xp.exp(a),
+    vjp=lambda ns, g, out, a: g * out,
     formula="exp(a);  da = g * exp(a)",
     test=OpTest("unary", ref=lambda a: np.power(np.e, a), rtol=1e-13),
+    method=True, ufunc="exp",
 )
-LOG = defop(
-    "log", np.log,
-    lambda ns, g, out, a: g / a,
-    formula="log(a);  da = g / a",
-    test=OpTest("unary", ref=lambda a: np.log2(a) * np.log(2.0), domain=(0.1, 10.0)),
-)
-LOG1P = defop(
-    "log1p", np.log1p,
-    lambda ns, g, out, a: g / (1 + a),
-    formula="log(1 + a);  da = g / (1 + a)",
-    test=OpTest("unary", ref=lambda a: np.log(1.0 + a), domain=(-0.5, 5.0), rtol=1e-9),
-)
-SQRT = defop(
-    "sqrt", np.sqrt,
-    lambda ns, g, out, a: g / (2 * out),
-    formula="sqrt(a);  da = g / (2 sqrt(a))",
-    test=OpTest("unary", ref=lambda a: a ** 0.5, domain=(0.1, 10.0)),
-)
-ABS = defop(
-    "abs", np.abs,
-    lambda ns, g, out, a: g * ns.sign(ns.value(a)),
-    formula="|a|;  da = g * sign(a)  (0 at a = 0)",
-    test=OpTest("unary", ref=lambda a: np.where(a < 0, -a, a), kinks=(0.0,)),
-)
-SIGMOID = defop(
-    "sigmoid", expit,
-    _sigmoid_vjp,
-    formula="1 / (1 + exp(-a));  da = g * s * (1 - s)",
-    test=OpTest("unary", ref=lambda a: 1.0 / (1.0 + np.exp(-a)), domain=(-8.0, 8.0), rtol=1e-13),
-)
-LOG_SIGMOID = defop(
-    "log_sigmoid", _log_sigmoid,
-    lambda ns, g, out, a: g * ns.sigmoid(-a),
-    formula="log(sigmoid(a)) = -log(1 + exp(-a));  da = g * sigmoid(-a)",
-    test=OpTest("unary", ref=lambda a: np.log(1.0 / (1.0 + np.exp(-a))), domain=(-8.0, 8.0), rtol=1e-10),
-)
-SOFTPLUS = defop(
-    "softplus", _softplus,
-    lambda ns, g, out, a: g * ns.sigmoid(a),
-    formula="log(1 + exp(a));  da = g * sigmoid(a)",
-    test=OpTest("unary", ref=lambda a: np.log(1.0 + np.exp(a)), domain=(-8.0, 8.0), rtol=1e-10),
-)
-TANH = defop(
-    "tanh", np.tanh,
-    _tanh_vjp,
-    formula="tanh(a);  da = g * (1 - tanh(a)^2)",
-    test=OpTest("unary", ref=lambda a: np.sinh(a) / np.cosh(a), rtol=1e-13),
-)
-RELU = defop(
-    "relu", lambda a: np.maximum(a, 0.0),
-    lambda ns, g, out, a: g * (ns.value(a) > 0),
-    formula="max(a, 0);  da = g * [a > 0]  (0 at a = 0)",
-    test=OpTest("unary", ref=lambda a: np.where(a > 0, a, 0.0), kinks=(0.0,)),
-)
-SIN = defop(
-    "sin", np.sin,
-    lambda ns, g, out, a: g * ns.cos(a),
-    formula="sin(a);  da = g * cos(a)",
-    test=OpTest("unary", ref=lambda a: np.imag(np.exp(1j * a)), rtol=1e-13),
-)
-COS = defop(
-    "cos", np.cos,
-    lambda ns, g, out, a: -g * ns.sin(a),
-    formula="cos(a);  da = -g * sin(a)",
-    test=OpTest("unary", ref=lambda a: np.real(np.exp(1j * a)), rtol=1e-13),
-)
-CLIP = defop(
-    "clip", _clip,
-    _clip_vjp,
-    formula="min(max(a, lo), hi);  da = g * [lo <= a <= hi]",
-    test=OpTest(
-        "clip",
-        ref=lambda a, lo=None, hi=None: np.minimum(np.maximum(a, -np.inf if lo is None else lo), np.inf if hi is None else hi),
-    ),
-)
-MAXIMUM = defop(
-    "maximum", np.maximum,
-    lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b), g.dtype),
-    lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a), g.dtype),
-    formula="max(a, b);  da = g * [a > b], db = g * [b > a]  (0.5 each on ties)",
-    test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
-)
-MINIMUM = defop(
-    "minimum", np.minimum,
-    lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a), g.dtype),
-    lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b), g.dtype),
-    formula="min(a, b);  da = g * [a < b], db = g * [b < a]  (0.5 each on ties)",
-    test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
-)
-WHERE = defop(
-    "where", lambda a, b, cond: np.where(cond, a, b),
-    lambda ns, g, out, a, b, cond: g * cond,
-    lambda ns, g, out, a, b, cond: g * ~cond,
-    formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
-    test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
-)
-ASTYPE = defop(
-    "astype", lambda a, dtype: a.astype(dtype),
-    lambda ns, g, out, a, dtype: g.astype(a.dtype),
-    formula="a converted to dtype;  da = g converted back",
-    test=OpTest("astype", ref=lambda a, dtype: np.asarray(a, dtype=dtype)),
-)
-
-
 def exp(x):
     """Elementwise exponential, ``e ** x``.  VJP: ``g * exp(x)``.
 
@@ -198,9 +75,16 @@ def exp(x):
     >>> mg.exp(mg.tensor([0.0, 1.0]))
     tensor([1.        , 2.71828183])
     """
-    return _apply(EXP, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.log(a),
+    vjp=lambda ns, g, out, a: g / a,
+    formula="log(a);  da = g / a",
+    test=OpTest("unary", ref=lambda a: np.log2(a) * np.log(2.0), domain=(0.1, 10.0)),
+    method=True, ufunc="log",
+)
 def log(x):
     """Elementwise natural logarithm.  VJP: ``g / x``.
 
@@ -210,9 +94,16 @@ def log(x):
     >>> mg.log(mg.tensor([1.0, 100.0]))
     tensor([0.        , 4.60517019])
     """
-    return _apply(LOG, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.log1p(a),
+    vjp=lambda ns, g, out, a: g / (1 + a),
+    formula="log(1 + a);  da = g / (1 + a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 + a), domain=(-0.5, 5.0), rtol=1e-9),
+    method=True, ufunc="log1p",
+)
 def log1p(x):
     """Elementwise ``log(1 + x)``, accurate for small ``x``.  VJP: ``g / (1 + x)``.
 
@@ -222,9 +113,16 @@ def log1p(x):
     >>> mg.log1p(mg.tensor([1e-10])).item()
     1e-10
     """
-    return _apply(LOG1P, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.sqrt(a),
+    vjp=lambda ns, g, out, a: g / (2 * out),
+    formula="sqrt(a);  da = g / (2 sqrt(a))",
+    test=OpTest("unary", ref=lambda a: a ** 0.5, domain=(0.1, 10.0)),
+    method=True, ufunc="sqrt",
+)
 def sqrt(x):
     """Elementwise square root.  VJP: ``g / (2 sqrt(x))`` (infinite at 0).
 
@@ -234,9 +132,16 @@ def sqrt(x):
     >>> mg.sqrt(mg.tensor([4.0, 9.0]))
     tensor([2., 3.])
     """
-    return _apply(SQRT, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.abs(a),
+    vjp=lambda ns, g, out, a: g * ns.sign(ns.value(a)),
+    formula="|a|;  da = g * sign(a)  (0 at a = 0)",
+    test=OpTest("unary", ref=lambda a: np.where(a < 0, -a, a), kinks=(0.0,)),
+    method=True, operators="__abs__", ufunc=("absolute", "abs"),
+)
 def abs(x):
     """Elementwise absolute value.  VJP: ``g * sign(x)``; the subgradient at 0 is 0.
 
@@ -248,9 +153,17 @@ def abs(x):
     >>> x.grad
     array([-1.,  0.,  1.])
     """
-    return _apply(ABS, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.sigmoid(a),
+    vjp=lambda ns, g, out, a: g * out * (1 - out),
+    numpy_vjp=_sigmoid_vjp_numpy,
+    formula="1 / (1 + exp(-a));  da = g * s * (1 - s)",
+    test=OpTest("unary", ref=lambda a: 1.0 / (1.0 + np.exp(-a)), domain=(-8.0, 8.0), rtol=1e-13),
+    method=True,
+)
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))``.  VJP: ``g * s * (1 - s)``.
 
@@ -263,9 +176,18 @@ def sigmoid(x):
     >>> mg.sigmoid(mg.tensor([-1000.0, 0.0, 1000.0]))
     tensor([0. , 0.5, 1. ])
     """
-    return _apply(SIGMOID, x)
+    return (x,), None
 
 
+@defop(
+    # log(1 / (1 + e^-x)) = -log(1 + e^-x), computed as -logaddexp(0, -x):
+    # exact for large |x| on both sides, no overflow.
+    forward=lambda xp, a: -xp.logaddexp(0.0, -a),
+    vjp=lambda ns, g, out, a: g * ns.sigmoid(-a),
+    formula="log(sigmoid(a)) = -log(1 + exp(-a));  da = g * sigmoid(-a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 / (1.0 + np.exp(-a))), domain=(-8.0, 8.0), rtol=1e-10),
+    method=True,
+)
 def log_sigmoid(x):
     """``log(sigmoid(x)) = -log(1 + exp(-x))``, stable for any ``x``.  VJP: ``g * sigmoid(-x)``.
 
@@ -275,9 +197,16 @@ def log_sigmoid(x):
     >>> mg.log_sigmoid(mg.tensor(-1000.0)).item()
     -1000.0
     """
-    return _apply(LOG_SIGMOID, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.logaddexp(0.0, a),
+    vjp=lambda ns, g, out, a: g * ns.sigmoid(a),
+    formula="log(1 + exp(a));  da = g * sigmoid(a)",
+    test=OpTest("unary", ref=lambda a: np.log(1.0 + np.exp(a)), domain=(-8.0, 8.0), rtol=1e-10),
+    method=True,
+)
 def softplus(x):
     """``log(1 + exp(x))``, stable for any ``x``.  VJP: ``g * sigmoid(x)``.
 
@@ -287,9 +216,17 @@ def softplus(x):
     >>> mg.softplus(mg.tensor([0.0, 1000.0]))
     tensor([6.93147181e-01, 1.00000000e+03])
     """
-    return _apply(SOFTPLUS, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.tanh(a),
+    vjp=lambda ns, g, out, a: g * (1 - out * out),
+    numpy_vjp=_tanh_vjp_numpy,
+    formula="tanh(a);  da = g * (1 - tanh(a)^2)",
+    test=OpTest("unary", ref=lambda a: np.sinh(a) / np.cosh(a), rtol=1e-13),
+    method=True, ufunc="tanh",
+)
 def tanh(x):
     """Elementwise hyperbolic tangent.  VJP: ``g * (1 - tanh(x)^2)``.
 
@@ -299,9 +236,16 @@ def tanh(x):
     >>> mg.tanh(mg.tensor([0.0]))
     tensor([0.])
     """
-    return _apply(TANH, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.maximum(a, 0.0),
+    vjp=lambda ns, g, out, a: g * (ns.value(a) > 0),
+    formula="max(a, 0);  da = g * [a > 0]  (0 at a = 0)",
+    test=OpTest("unary", ref=lambda a: np.where(a > 0, a, 0.0), kinks=(0.0,)),
+    method=True,
+)
 def relu(x):
     """Rectified linear unit ``max(x, 0)``.  VJP: ``g * [x > 0]``; the subgradient at 0 is 0.
 
@@ -313,9 +257,16 @@ def relu(x):
     >>> x.grad
     array([0., 0., 1.])
     """
-    return _apply(RELU, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.sin(a),
+    vjp=lambda ns, g, out, a: g * ns.cos(a),
+    formula="sin(a);  da = g * cos(a)",
+    test=OpTest("unary", ref=lambda a: np.imag(np.exp(1j * a)), rtol=1e-13),
+    method=True, ufunc="sin",
+)
 def sin(x):
     """Elementwise sine.  VJP: ``g * cos(x)``.
 
@@ -325,9 +276,16 @@ def sin(x):
     >>> mg.sin(mg.tensor([0.0]))
     tensor([0.])
     """
-    return _apply(SIN, x)
+    return (x,), None
 
 
+@defop(
+    forward=lambda xp, a: xp.cos(a),
+    vjp=lambda ns, g, out, a: -g * ns.sin(a),
+    formula="cos(a);  da = -g * sin(a)",
+    test=OpTest("unary", ref=lambda a: np.real(np.exp(1j * a)), rtol=1e-13),
+    method=True, ufunc="cos",
+)
 def cos(x):
     """Elementwise cosine.  VJP: ``-g * sin(x)``.
 
@@ -337,11 +295,21 @@ def cos(x):
     >>> mg.cos(mg.tensor([0.0]))
     tensor([1.])
     """
-    return _apply(COS, x)
+    return (x,), None
 
 
+@defop(
+    forward=_clip,
+    vjp=_clip_vjp,
+    formula="min(max(a, lo), hi);  da = g * [lo <= a <= hi]",
+    test=OpTest(
+        "clip",
+        ref=lambda a, lo=None, hi=None: np.minimum(np.maximum(a, -np.inf if lo is None else lo), np.inf if hi is None else hi),
+    ),
+    method=("clip", "clamp"),
+)
 def clip(x, lo=None, hi=None):
-    """Limit values to ``[lo, hi]`` (either bound may be ``None``).
+    """Limit values to ``[lo, hi]`` (either bound may be ``None``; PyTorch's ``clamp``).
 
     VJP: ``g`` where ``lo <= x <= hi`` (bounds included, as PyTorch's
     ``clamp``), 0 outside.
@@ -357,9 +325,17 @@ def clip(x, lo=None, hi=None):
     >>> x.grad
     array([0., 1., 0.])
     """
-    return _apply(CLIP, x, lo=lo, hi=hi)
+    return (x,), {"lo": lo, "hi": hi}
 
 
+@defop(
+    forward=lambda xp, a, b: xp.maximum(a, b),
+    vjp=(lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b)),
+         lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a))),
+    formula="max(a, b);  da = g * [a > b], db = g * [b > a]  (0.5 each on ties)",
+    test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
+    method=True, ufunc="maximum",
+)
 def maximum(a, b):
     """Elementwise maximum of two tensors, with broadcasting.
 
@@ -374,9 +350,17 @@ def maximum(a, b):
     >>> a.grad
     array([0. , 1. , 0.5])
     """
-    return _apply(MAXIMUM, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b: xp.minimum(a, b),
+    vjp=(lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a)),
+         lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b))),
+    formula="min(a, b);  da = g * [a < b], db = g * [b < a]  (0.5 each on ties)",
+    test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
+    method=True, ufunc="minimum",
+)
 def minimum(a, b):
     """Elementwise minimum of two tensors, with broadcasting (ties share the gradient evenly).
 
@@ -386,9 +370,15 @@ def minimum(a, b):
     >>> mg.minimum(mg.tensor([1.0, 5.0]), 3.0)
     tensor([1., 3.])
     """
-    return _apply(MINIMUM, a, b)
+    return (a, b), None
 
 
+@defop(
+    forward=lambda xp, a, b, cond: xp.where(cond, a, b),
+    vjp=(lambda ns, g, out, a, b, cond: g * cond, lambda ns, g, out, a, b, cond: g * ~cond),
+    formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
+    test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
+)
 def where(cond, a, b):
     """Choose elementwise: ``a`` where ``cond`` is true, else ``b`` (broadcasting all three).
 
@@ -402,12 +392,17 @@ def where(cond, a, b):
     >>> mg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
-    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    if c.dtype != np.bool_:
-        c = c.astype(bool)
-    return _apply(WHERE, a, b, cond=c)
+    c = np.asarray(cond)  # a Tensor gives its array through __array__
+    return (a, b), {"cond": c if c.dtype == np.bool_ else c.astype(bool)}
 
 
+@defop(
+    forward=lambda xp, a, dtype: a.astype(dtype),
+    vjp=lambda ns, g, out, a, dtype: ns.astype(g, a.dtype),
+    formula="a converted to dtype;  da = g converted back",
+    test=OpTest("astype", ref=lambda a, dtype: np.asarray(a, dtype=dtype)),
+    method=True,
+)
 def astype(x, dtype):
     """Convert to ``dtype`` (a floating dtype, to keep a gradient).  VJP: ``g`` converted back.
 
@@ -418,4 +413,4 @@ def astype(x, dtype):
     >>> mg.astype(mg.tensor([1.0]), np.float32).dtype
     dtype('float32')
     """
-    return _apply(ASTYPE, x, dtype=np.dtype(dtype))
+    return (x,), {"dtype": np.dtype(dtype)}

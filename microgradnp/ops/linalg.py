@@ -1,47 +1,26 @@
-"""Linear algebra: ``matmul`` with NumPy's semantics (1-D operands, batched N-D operands)."""
+"""Linear algebra: ``matmul`` with NumPy's semantics (1-D operands, batched N-D operands), and ``linear``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _apply
-from .registry import NUMPY_NS, OpTest, defop
-
-__all__ = ["matmul", "linear"]
+from .registry import OpTest, defop
 
 
-def _matmul(a, b):
-    # For operands of one or two dimensions np.dot and np.matmul agree, and
-    # ndarray.dot is about three times faster on the small matrices of
-    # per-example training.  0-d and N-d operands go to np.matmul, which also
-    # raises for scalars as matmul must.
-    if 0 < a.ndim <= 2 and 0 < b.ndim <= 2:
-        return a.dot(b)
-    return np.matmul(a, b)
-
-
-def _mT(x):
+def _mT(ns, x):
     """Swap the last two axes (the matrix transpose of a stack of matrices)."""
-    if x.ndim == 2:
-        return x.T
-    return x.transpose(*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
-
-
-def _mm(ns, x, y):
-    """``x @ y``, through ndarray.dot on the NumPy path when that is the same product."""
-    if ns is NUMPY_NS and x.ndim <= 2 and y.ndim <= 2:
-        return x.dot(y)
-    return x @ y
+    nd = x.ndim
+    return ns.transpose(x, None if nd == 2 else tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 def _col(x):
-    """``x`` with a trailing axis of size 1 (np.expand_dims is a slow Python function)."""
+    """``x`` with a trailing axis of size 1."""
     return x[..., None]
 
 
-def _row(x):
+def _row(ns, x):
     """``x`` with an axis of size 1 before its last one."""
-    return x.reshape(x.shape[:-1] + (1, x.shape[-1]))
+    return ns.reshape(x, x.shape[:-1] + (1, x.shape[-1]))
 
 
 def _matmul_vjp_a(ns, g, out, a, b):
@@ -50,18 +29,20 @@ def _matmul_vjp_a(ns, g, out, a, b):
             return g * b
         return _col(g) * b  # (..., m, k) @ (k,) -> (..., m): outer products g b^T
     if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n); batch axes are summed by the engine
-        return _mm(ns, b, g) if b.ndim == 2 else (b @ _col(g)).reshape(b.shape[:-1])
-    return _mm(ns, g, _mT(b))
+        return ns.matmul(b, g) if b.ndim == 2 else ns.reshape(ns.matmul(b, _col(g)), b.shape[:-1])
+    return ns.matmul(g, _mT(ns, b))
 
 
 def _matmul_vjp_b(ns, g, out, a, b):
     if a.ndim == 1:
         if b.ndim == 1:
             return g * a
-        return _col(a) * _row(g)  # outer products a g^T
+        return _col(a) * _row(ns, g)  # outer products a g^T
     if b.ndim == 1:  # (..., m, k) @ (k,): g has shape (..., m)
-        return _mm(ns, g, a) if a.ndim == 2 else (_mT(a) @ _col(g)).reshape(a.shape[:-2] + (a.shape[-1],))
-    return _mm(ns, _mT(a), g)
+        if a.ndim == 2:
+            return ns.matmul(g, a)
+        return ns.reshape(ns.matmul(_mT(ns, a), _col(g)), a.shape[:-2] + (a.shape[-1],))
+    return ns.matmul(_mT(ns, a), g)
 
 
 def _matmul_ref(a, b):
@@ -74,15 +55,13 @@ def _matmul_ref(a, b):
     return r
 
 
-MATMUL = defop(
-    "matmul", _matmul,
-    _matmul_vjp_a,
-    _matmul_vjp_b,
+@defop(
+    forward=lambda xp, a, b: xp.matmul(a, b),
+    vjp=(_matmul_vjp_a, _matmul_vjp_b),
     formula="a @ b;  da = g @ b^T, db = a^T @ g  (batch axes summed back)",
-    test=OpTest("matmul", ref=lambda a, b: _matmul_ref(a, b), rtol=1e-10),
+    test=OpTest("matmul", ref=_matmul_ref, rtol=1e-10),
+    method=True, operators=("__matmul__", "__rmatmul__"), ufunc="matmul",
 )
-
-
 def matmul(a, b):
     """Matrix product ``a @ b`` with NumPy's rules.
 
@@ -100,39 +79,35 @@ def matmul(a, b):
     array([[1., 1.],
            [1., 1.]])
     """
-    return _apply(MATMUL, a, b)
+    return (a, b), None
 
 
-# ---------------------------------------------------------------------------
 # linear: x @ W^T + b fused into one node.  Fused for speed (one graph node
-# per layer instead of matmul + transpose + add); tests/test_ops.py checks it
+# per layer instead of matmul + transpose + add); the registry tests check it
 # against its composed twin.
-# ---------------------------------------------------------------------------
 
 
-def _linear(x, W, b=None):
-    out = x.dot(W.T) if x.ndim <= 2 else np.matmul(x, W.T)
+def _linear(xp, x, W, b=None):
+    out = xp.matmul(x, xp.transpose(W))
     if b is not None:
         out += b  # out is a fresh array: add in place, no extra allocation
     return out
 
 
-def _linear_vjp_x(ns, g, out, x, W, b=None):
-    return _mm(ns, g, W)
-
-
 def _linear_vjp_W(ns, g, out, x, W, b=None):
     # Sum over every batch axis: dW = sum_n g_n x_n^T.
-    g2 = g.reshape(-1, W.shape[0])
-    x2 = x.reshape(-1, W.shape[1])
-    return _mm(ns, g2.T, x2)
+    g2 = ns.reshape(g, (-1, W.shape[0]))
+    x2 = ns.reshape(x, (-1, W.shape[1]))
+    return ns.matmul(ns.transpose(g2), x2)
 
 
-LINEAR = defop(
-    "linear", _linear,
-    _linear_vjp_x,
-    _linear_vjp_W,
-    lambda ns, g, out, x, W, b=None: g.reshape(-1, W.shape[0]).sum(axis=0),  # summed over the batch axes
+@defop(
+    forward=_linear,
+    vjp=(
+        lambda ns, g, out, x, W, b=None: ns.matmul(g, W),
+        _linear_vjp_W,
+        lambda ns, g, out, x, W, b=None: ns.sum(ns.reshape(g, (-1, W.shape[0])), axis=0),  # summed over the batch
+    ),
     formula="x @ W^T + b;  dx = g @ W, dW = sum over batch of g^T x, db = sum over batch of g",
     test=OpTest(
         "linear",
@@ -140,8 +115,6 @@ LINEAR = defop(
         rtol=1e-10,
     ),
 )
-
-
 def linear(x, weight, bias=None):
     """Affine map ``x @ weight.T + bias``, as in a dense layer (PyTorch's ``F.linear``).
 
@@ -162,6 +135,4 @@ def linear(x, weight, bias=None):
            [1., 1.],
            [1., 1.]])
     """
-    if bias is None:
-        return _apply(LINEAR, x, weight)
-    return _apply(LINEAR, x, weight, bias)
+    return ((x, weight) if bias is None else (x, weight, bias)), None

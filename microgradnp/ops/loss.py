@@ -1,9 +1,9 @@
 """Fused losses: one graph node where the composed form takes four or five.
 
 Fused for speed (a loss is evaluated at every training step, and on small
-networks per-node overhead is most of the cost); each is tested against its
-composed twin in ``tests/test_ops.py``.  ``microgradnp.nn.functional`` is the
-public face of these ops.
+networks per-node overhead is most of the cost); the registry tests check
+each against its composed twin.  ``microgradnp.nn.functional`` is the public
+face of these ops, so they are not exported as ``microgradnp.<name>``.
 
 ``reduction`` is ``"sum"``, ``"mean"`` (over all elements), ``"batchmean"``
 (sum divided by the size of the first axis) or ``"none"``.
@@ -11,19 +11,25 @@ public face of these ops.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .registry import NUMPY_NS, OpTest, defop
-
-__all__ = ["SQUARED_ERROR", "BCE_WITH_LOGITS"]
+from .registry import OpTest, defop
 
 
 def _divisor(shape: tuple, reduction: str) -> int:
     if reduction == "mean":
-        return int(np.prod(shape))
+        return math.prod(shape)
     if reduction == "batchmean":
         return shape[0] if shape else 1
     return 1
+
+
+def _broadcast_shape(sa: tuple, sb: tuple) -> tuple:
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    return tuple(max(x, y) if min(x, y) != 0 else 0 for x, y in zip(sa, sb))
 
 
 def _divisor_of(a, b, reduction: str) -> int:
@@ -31,30 +37,29 @@ def _divisor_of(a, b, reduction: str) -> int:
     if reduction == "sum" or reduction == "none":
         return 1
     sa, sb = getattr(a, "shape", ()), getattr(b, "shape", ())
-    return _divisor(sa if sa == sb else np.broadcast_shapes(sa, sb), reduction)
+    return _divisor(sa if sa == sb else _broadcast_shape(sa, sb), reduction)
 
 
-def _reduce(values, reduction: str, scale: float):
+def _reduce(xp, values, reduction: str, scale: float):
     if reduction == "none":
         return values * scale if scale != 1.0 else values
-    n = _divisor(values.shape, reduction)
-    return values.sum() * (scale / n)  # ndarray.sum, not np.sum: a C call, not a Python wrapper
+    return xp.sum(values) * (scale / _divisor(values.shape, reduction))
 
 
-def _squared_error(a, b, reduction="sum", scale=1.0):
+def _squared_error(xp, a, b, reduction="sum", scale=1.0):
     d = a - b
     if reduction == "none":
-        return _reduce(d * d, reduction, scale)
+        return _reduce(xp, d * d, reduction, scale)
     # vdot(d, d) is the sum of squares in one call: no temporary d * d.
-    return np.vdot(d, d) * (scale / _divisor(np.shape(d), reduction))
+    return xp.vdot(d, d) * (scale / _divisor(d.shape, reduction))
 
 
-def _squared_error_vjp(sign):
+def _squared_error_vjp(sign: float, numpy_form: bool):
     def vjp(ns, g, out, a, b, reduction="sum", scale=1.0):
         c = (2.0 * sign * scale) / _divisor_of(a, b, reduction)
-        if ns is NUMPY_NS:
+        if numpy_form:
             d = a - b
-            if d.__class__ is np.ndarray:
+            if d.__class__ is ns.ndarray:
                 d *= g * c  # in place: one temporary (see elementwise.py)
                 return d
         return (g * c) * (a - b)
@@ -62,20 +67,22 @@ def _squared_error_vjp(sign):
     return vjp
 
 
-def _bce_with_logits(z, y, reduction="mean"):
+def _bce_with_logits(xp, z, y, reduction="mean"):
     # -[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z, exact for any z.
-    return _reduce(np.logaddexp(0.0, z) - y * z, reduction, 1.0)
+    return _reduce(xp, xp.logaddexp(0.0, z) - y * z, reduction, 1.0)
 
 
 def _bce_vjp_z(ns, g, out, z, y, reduction="mean"):
-    c = g * (1.0 / _divisor_of(z, y, reduction))
-    if ns is NUMPY_NS:
-        d = ns.sigmoid(z)
-        if d.__class__ is np.ndarray:
-            d -= y  # in place: one temporary (see elementwise.py)
-            d *= c
-            return d
-    return c * (ns.sigmoid(z) - y)
+    return (g * (1.0 / _divisor_of(z, y, reduction))) * (ns.sigmoid(z) - y)
+
+
+def _bce_vjp_z_numpy(ns, g, out, z, y, reduction="mean"):
+    d = ns.sigmoid(z)
+    if d.__class__ is not ns.ndarray:
+        return _bce_vjp_z(ns, g, out, z, y, reduction)
+    d -= y  # in place: one temporary (see elementwise.py)
+    d *= g * (1.0 / _divisor_of(z, y, reduction))
+    return d
 
 
 def _bce_vjp_y(ns, g, out, z, y, reduction="mean"):
@@ -98,17 +105,27 @@ def _ref_bce(z, y, reduction="mean"):
     return np.sum(per) / {"sum": 1, "mean": per.size, "batchmean": per.shape[0] if per.ndim else 1}[reduction]
 
 
-SQUARED_ERROR = defop(
-    "squared_error", _squared_error,
-    _squared_error_vjp(1.0),
-    _squared_error_vjp(-1.0),
+@defop(
+    forward=_squared_error,
+    vjp=(_squared_error_vjp(1.0, False), _squared_error_vjp(-1.0, False)),
+    numpy_vjp=(_squared_error_vjp(1.0, True), _squared_error_vjp(-1.0, True)),
     formula="scale * reduce((a - b)^2);  da = g * 2 scale (a - b) / n, db = -da",
     test=OpTest("scaled_loss", ref=_ref_squared_error, rtol=1e-12),
+    public=False,
 )
-BCE_WITH_LOGITS = defop(
-    "bce_with_logits", _bce_with_logits,
-    _bce_vjp_z,
-    _bce_vjp_y,
+def squared_error(input, target, reduction="sum", scale=1.0):
+    """``scale * reduce((input - target)^2)`` as one node; see ``nn.functional.mse_loss``."""
+    return (input, target), {"reduction": reduction, "scale": scale}
+
+
+@defop(
+    forward=_bce_with_logits,
+    vjp=(_bce_vjp_z, _bce_vjp_y),
+    numpy_vjp=(_bce_vjp_z_numpy, _bce_vjp_y),
     formula="reduce(softplus(z) - y z);  dz = g (sigmoid(z) - y) / n, dy = -g z / n",
     test=OpTest("loss", ref=_ref_bce, rtol=1e-10),
+    public=False,
 )
+def bce_with_logits(logits, target, reduction="mean"):
+    """``reduce(softplus(z) - y z)`` as one node; see ``nn.functional.binary_cross_entropy_with_logits``."""
+    return (logits, target), {"reduction": reduction}

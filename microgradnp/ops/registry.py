@@ -1,35 +1,36 @@
-"""The op registry: every differentiable operation, its forward and its VJP side by side.
+"""The op registry: every operation, its forward and its VJP side by side, as plain data.
 
-An :class:`Op` holds
+An :class:`Op` holds everything about one operation, in one place:
 
-* ``forward(*arrays, **attrs)``: plain NumPy, returns an array;
+* ``forward(xp, *arrays, **attrs)``: the value, written with the array
+  namespace ``xp`` (:mod:`microgradnp.ops.xp` for NumPy), never ``np.``;
 * ``vjps``: one vector-Jacobian product per input,
-  ``vjp(ns, g, out, *inputs, **attrs)``, returning the gradient with respect to
-  that input given the upstream gradient ``g``;
-* ``formula``: one line with the forward and the VJP in math;
-* ``test``: an :class:`OpTest` with what the registry-driven property test
-  needs (input signature, domain, kinks, a NumPy reference).
+  ``vjp(ns, g, out, *inputs, **attrs)``, the gradient with respect to that
+  input given the upstream gradient ``g`` (or one ``vjp_all`` for ops with a
+  variable number of inputs);
+* ``numpy_vjps``: optionally, a NumPy-only form of the same rule that is
+  measurably faster; the registry tests check that it agrees with ``vjps``;
+* ``formula``: the forward and the VJP in one line of math;
+* ``test``: an :class:`OpTest` with what the property tests need;
+* ``adapter``: the public function's signature and docstring; it turns the
+  user's arguments into ``(inputs, attrs)``;
+* where the op is exposed: as a Tensor method, as operators, as a NumPy ufunc.
 
-The VJPs are written once, in a *namespace-generic* style: they use only
-arithmetic operators, ``@``, ``.T``, ``.sum(axis, keepdims)``, ``.reshape``,
-``[...]`` and the functions of ``ns``.  The engine passes :data:`NUMPY_NS` and
-NumPy arrays for an ordinary backward pass (the fast path), or
-:data:`TENSOR_NS` and Tensors when ``create_graph=True``, in which case the
-backward pass is itself recorded and can be differentiated again.
+This module is pure data: it imports nothing from the rest of the package.
+``microgradnp.api`` turns the registry into the public functions, the Tensor
+methods and operators, the ufunc table and ``__all__``; the engine runs the
+forwards and the VJPs.
 
-Adding an op is one call to :func:`defop` plus a public function of one line.
+Adding an op is one :func:`defop` entry in one ``ops/*.py`` file: the
+decorated function is the adapter, and everything else comes from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Callable
 
-import numpy as np
-from scipy.special import expit as _expit
-
-__all__ = ["Op", "OpTest", "REGISTRY", "defop", "NUMPY_NS", "TENSOR_NS"]
+__all__ = ["Op", "OpTest", "REGISTRY", "defop"]
 
 #: Every registered op, by name.  The name is the graph label and the test id.
 REGISTRY: dict[str, "Op"] = {}
@@ -42,15 +43,11 @@ class OpTest:
     Parameters
     ----------
     sig
-        Input signature: how inputs and attributes are drawn.  One of
-        ``"unary"``, ``"binary"``, ``"reduce"``, ``"axis"``, ``"var"``,
-        ``"clip"``, ``"matmul"``, ``"reshape"``, ``"transpose"``,
-        ``"squeeze"``, ``"expand_dims"``, ``"flatten"``, ``"broadcast_to"``,
-        ``"getitem"``, ``"index_put"``, ``"concatenate"``, ``"stack"``,
-        ``"where"``, ``"astype"``, ``"linear"``, ``"loss"``, ``"scaled_loss"``.
+        Input signature: how inputs and attributes are drawn (a key of
+        ``microgradnp.testing.strategies.SIGNATURES``).
     ref
         An independent NumPy reference for the forward, called like the
-        forward (``ref(*arrays, **attrs)``).
+        forward without its namespace (``ref(*arrays, **attrs)``).
     domain
         ``(lo, hi)`` for every input, or one ``(lo, hi)`` per input.
     kinks
@@ -63,8 +60,7 @@ class OpTest:
         Elements along a reduction must differ by ``margin`` (``max``/``min``
         ties are kinks).
     apart
-        The two inputs must differ elementwise by ``margin``
-        (``maximum``/``minimum``).
+        The two inputs must differ elementwise by ``margin``.
     smooth
         Second derivatives are checked (``gradgradcheck``).  Piecewise-linear
         ops are included: their second derivative is zero away from kinks.
@@ -84,116 +80,122 @@ class OpTest:
 
 
 class Op:
-    """One registered operation.  Calling it records the op on its inputs.
+    """One registered operation (see the module docstring for its fields).
 
-    ``op(*inputs, **attrs)`` is the same as the public function of the op;
-    prefer the public functions (``mg.exp``, ``x.sum(axis=0)``), which have
-    real signatures and docstrings.
+    ``op(*inputs, **attrs)`` runs it on its internal inputs and attributes
+    (the engine installs the call); users call the public function instead
+    (``mg.exp``, ``x.sum(axis=0)``), which has the real signature.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp_all", "formula", "test")
+    __slots__ = (
+        "name", "forward", "vjps", "vjp_all", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
+        "methods", "properties", "operators", "ufuncs", "aliases", "public", "differentiable", "__weakref__",
+    )
 
-    def __init__(self, name, forward, vjps=None, vjp_all=None, formula="", test=None):
+    def __init__(self, name, forward, *, vjps=None, vjp_all=None, numpy_vjps=None, numpy_vjp_all=None,
+                 formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
+                 public=True, differentiable=True):
         self.name = name
         self.forward = forward
-        # Either one VJP per input (``vjps``), or a single ``vjp_all(ns, g, out,
-        # inputs, attrs, needs)`` for ops with a variable number of inputs.
         self.vjps = vjps
         self.vjp_all = vjp_all
+        # The rules the engine uses on arrays: the NumPy-only form where there is one.
+        self.numpy_vjps = numpy_vjps if numpy_vjps is not None else vjps
+        self.numpy_vjp_all = numpy_vjp_all if numpy_vjp_all is not None else vjp_all
         self.formula = formula
         self.test = test
+        self.adapter = adapter
+        self.methods = methods
+        self.properties = properties
+        self.operators = operators
+        self.ufuncs = ufuncs
+        self.aliases = aliases
+        self.public = public
+        self.differentiable = differentiable
 
-    def __call__(self, *inputs, **attrs):
-        from ..engine import _apply
-
-        return _apply(self, *inputs, **attrs)
+    @property
+    def has_numpy_form(self) -> bool:
+        """Whether a NumPy-only VJP stands beside the generic one."""
+        return self.numpy_vjps is not self.vjps or self.numpy_vjp_all is not self.vjp_all
 
     def __repr__(self):
         return f"<op {self.name}: {self.formula}>"
 
 
-def defop(name: str, forward, *vjps, vjp_all=None, formula: str = "", test: OpTest | None = None) -> Op:
-    """Register an op and return it.
+def _names(x) -> tuple:
+    if x is None or x is False:
+        return ()
+    return (x,) if isinstance(x, str) else tuple(x)
+
+
+def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
+          name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
+          public: bool = True, differentiable: bool = True):
+    """Register an op; used as a decorator on its adapter, the public function's signature.
+
+    The decorated function takes the user's arguments and returns
+    ``(inputs, attrs)``: the tuple of inputs (Tensors or constants) the
+    forward and the VJPs receive, and the dict of keyword attributes (or
+    ``None``).  Its name, signature and docstring become the public
+    function's.
 
     Parameters
     ----------
-    name
-        Registry name: the graph label and the property-test id.
     forward
-        ``forward(*arrays, **attrs) -> ndarray``.
-    *vjps
-        One ``vjp(ns, g, out, *inputs, **attrs)`` per input, in input order.
+        ``forward(xp, *arrays, **attrs) -> array``.
+    vjp
+        One VJP, or a tuple of one per input: ``vjp(ns, g, out, *inputs, **attrs)``.
     vjp_all
-        Alternative to ``vjps`` for variadic ops:
+        For ops with a variable number of inputs:
         ``vjp_all(ns, g, out, inputs, attrs, needs) -> sequence`` with one
-        gradient (or ``None``) per input; ``needs[i]`` says whether input ``i``
-        wants one.
+        gradient (or ``None``) per input; ``needs[i]`` says whether input
+        ``i`` wants one.
+    numpy_vjp, numpy_vjp_all
+        A faster NumPy-only form of the same rule (optional).
     formula
         One line: the forward and the VJP, in math.
     test
-        Test metadata; every op must have it (a completeness test enforces it).
+        Test metadata (every op has it; a completeness test enforces it).
+    name
+        Registry name; defaults to the adapter's name.
+    method
+        Expose as a Tensor method: ``True`` (same name), a name, or names.
+    properties
+        Tensor properties that call it with no further argument (``"T"``).
+    operators
+        Tensor operators bound to it (``"__add__"``; ``"__radd__"`` swaps
+        the operands).
+    ufunc
+        Names of NumPy ufuncs routed to it by ``Tensor.__array_ufunc__``.
+    aliases
+        Further public names of the same function (``"subtract"`` for ``sub``).
+    public
+        Expose as ``microgradnp.<name>``.
+    differentiable
+        ``False`` for ops whose result never requires grad (comparisons).
     """
-    if name in REGISTRY:
-        raise ValueError(f"op {name!r} is registered twice")
-    if (not vjps) == (vjp_all is None):
-        raise ValueError(f"op {name!r}: give either one VJP per input or vjp_all, not both")
-    op = Op(name, forward, tuple(vjps) if vjps else None, vjp_all, formula, test)
-    REGISTRY[name] = op
-    return op
+    if (vjp is None) == (vjp_all is None) and differentiable:
+        raise ValueError("defop: give either vjp (one per input) or vjp_all")
+
+    def register(adapter):
+        op_name = name or adapter.__name__
+        if op_name in REGISTRY:
+            raise ValueError(f"op {op_name!r} is registered twice")
+        methods = _names(method) if method is not True else (adapter.__name__,)
+        op = Op(
+            op_name, forward,
+            vjps=_per_input(vjp), vjp_all=vjp_all, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
+            formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
+            operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
+            differentiable=differentiable,
+        )
+        REGISTRY[op_name] = op
+        return op
+
+    return register
 
 
-# ---------------------------------------------------------------------------
-# Namespaces handed to the VJPs.
-# ---------------------------------------------------------------------------
-
-
-def index_put_numpy(values, key, shape):
-    """Zeros of ``shape`` with ``values`` added at ``key`` (repeated indices accumulate)."""
-    out = np.zeros(shape, dtype=values.dtype)
-    if _has_int_array(key):
-        np.add.at(out, key, values)
-    else:
-        # Slices, integers and boolean masks never select an element twice,
-        # so plain assignment is exact and much faster than ufunc.at.
-        out[key] = values
-    return out
-
-
-def broadcast_numpy(g, shape):
-    """``g`` broadcast to ``shape`` as a fresh, writable array.
-
-    ``np.broadcast_to`` builds a read-only view through a Python-level
-    iterator, which costs a few microseconds per call; filling an empty
-    array is ten times faster on the small arrays of per-example training.
-    """
-    out = np.empty(shape, dtype=g.dtype)
-    out[...] = g
-    return out
-
-
-def _has_int_array(key) -> bool:
-    parts = key if isinstance(key, tuple) else (key,)
-    for k in parts:
-        if isinstance(k, np.ndarray) and k.dtype != np.bool_:
-            return True
-    return False
-
-
-#: The fast path: VJPs run on NumPy arrays.
-NUMPY_NS = SimpleNamespace(
-    value=lambda x: x,
-    exp=np.exp,
-    log=np.log,
-    sin=np.sin,
-    cos=np.cos,
-    sigmoid=_expit,
-    sign=np.sign,
-    where=np.where,
-    expand_dims=np.expand_dims,
-    broadcast_to=broadcast_numpy,
-    index_put=index_put_numpy,
-)
-
-#: The recorded path (``create_graph=True``); filled in by ``microgradnp.ops``
-#: once the differentiable functions exist.
-TENSOR_NS = SimpleNamespace()
+def _per_input(vjp):
+    if vjp is None:
+        return None
+    return tuple(vjp) if isinstance(vjp, (tuple, list)) else (vjp,)

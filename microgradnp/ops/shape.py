@@ -11,40 +11,29 @@ import math
 
 import numpy as np
 
-from ..engine import _apply
-from ..tensor import Tensor
-from .registry import OpTest, defop, index_put_numpy
-
-__all__ = [
-    "reshape", "transpose", "squeeze", "expand_dims", "unsqueeze", "flatten", "broadcast_to",
-    "getitem", "index_put", "concatenate", "stack",
-]
+from .reduce import axis_arg
+from .registry import OpTest, defop
 
 
 def _back_to_input_shape(ns, g, out, a, **attrs):
-    return g.reshape(a.shape)
+    return ns.reshape(g, a.shape)
 
 
-def _flatten(a, start_dim=0, end_dim=-1):
+def _flatten(xp, a, start_dim=0, end_dim=-1):
     shape = a.shape
     if not shape:
-        return a.reshape(1)
+        return xp.reshape(a, (1,))
     nd = len(shape)
     s = start_dim + nd if start_dim < 0 else start_dim
     e = end_dim + nd if end_dim < 0 else end_dim
     if not 0 <= s <= e < nd:
         raise ValueError(f"flatten: start_dim={start_dim}, end_dim={end_dim} do not fit a {nd}-d shape {shape}")
-    return a.reshape(shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+    return xp.reshape(a, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
-def _transpose_vjp(ns, g, out, a, axes=None):
-    if axes is None:
-        return g.transpose()
-    return g.transpose(*(int(i) for i in np.argsort(axes)))
-
-
-def _shape_of(x) -> tuple:
-    return x.shape if hasattr(x, "shape") else np.shape(x)
+def _inverse(axes) -> tuple:
+    """The inverse of a permutation of axes."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
@@ -52,7 +41,7 @@ def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
     ax = ax + len(out.shape) if ax < 0 else ax
     grads, start = [], 0
     for x, need in zip(inputs, needs):
-        stop = start + _shape_of(x)[ax]
+        stop = start + x.shape[ax]
         grads.append(g[(slice(None),) * ax + (slice(start, stop),)] if need else None)
         start = stop
     return grads
@@ -64,73 +53,24 @@ def _stack_vjp(ns, g, out, inputs, attrs, needs):
     return [g[(slice(None),) * ax + (i,)] if need else None for i, need in enumerate(needs)]
 
 
-RESHAPE = defop(
-    "reshape", lambda a, shape: np.reshape(a, shape),
-    _back_to_input_shape,
+def _shape_arg(shape) -> tuple:
+    """``f(x, 2, 3)``, ``f(x, (2, 3))`` and ``f(x, [2, 3])`` all mean the shape ``(2, 3)``."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+@defop(
+    forward=lambda xp, a, shape: xp.reshape(a, shape),
+    vjp=_back_to_input_shape,
     formula="a with a new shape;  da = g reshaped back",
     test=OpTest("reshape", ref=lambda a, shape: np.asarray(a).reshape(shape)),
+    method=("reshape", "view"),
 )
-TRANSPOSE = defop(
-    "transpose", lambda a, axes=None: np.transpose(a, axes),
-    _transpose_vjp,
-    formula="a with axes permuted;  da = g with the inverse permutation",
-    test=OpTest(
-        "transpose",
-        ref=lambda a, axes=None: np.einsum(a, list(range(a.ndim)), list(range(a.ndim))[::-1] if axes is None else list(axes)),
-    ),
-)
-SQUEEZE = defop(
-    "squeeze", lambda a, axis=None: np.squeeze(a, axis=axis),
-    _back_to_input_shape,
-    formula="a without size-1 axes;  da = g reshaped back",
-    test=OpTest("squeeze", ref=lambda a, axis=None: np.squeeze(a.copy(), axis=axis)),
-)
-EXPAND_DIMS = defop(
-    "expand_dims", lambda a, axis: np.expand_dims(a, axis),
-    _back_to_input_shape,
-    formula="a with new size-1 axes;  da = g reshaped back",
-    test=OpTest("expand_dims", ref=lambda a, axis: np.expand_dims(a.copy(), axis)),
-)
-FLATTEN = defop(
-    "flatten", _flatten,
-    _back_to_input_shape,
-    formula="axes start_dim..end_dim merged into one;  da = g reshaped back",
-    test=OpTest("flatten", ref=lambda a, start_dim=0, end_dim=-1: np.asarray(a).reshape(_flatten(a, start_dim, end_dim).shape)),
-)
-BROADCAST_TO = defop(
-    "broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
-    lambda ns, g, out, a, shape: g,  # the engine sums g back over the broadcast axes
-    formula="a repeated to shape;  da = g summed over the repeated axes",
-    test=OpTest("broadcast_to", ref=lambda a, shape: a * np.ones(shape)),
-)
-GETITEM = defop(
-    "getitem", lambda a, key: a[key],
-    lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
-    formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
-    test=OpTest("getitem", ref=lambda a, key: np.asarray(a)[key]),
-)
-INDEX_PUT = defop(
-    "index_put", lambda v, key, shape: index_put_numpy(v, key, shape),
-    lambda ns, g, out, v, key, shape: g[key],
-    formula="zeros(shape) with v added at key;  dv = g[key]",
-    test=OpTest("index_put"),
-)
-CONCATENATE = defop(
-    "concatenate", lambda *arrays, axis=0: np.concatenate(arrays, axis=axis),
-    vjp_all=_concatenate_vjp,
-    formula="inputs joined along axis;  d(input i) = g's slice of input i",
-    test=OpTest("concatenate", ref=lambda *arrays, axis=0: np.concatenate([np.asarray(a) for a in arrays], axis=axis)),
-)
-STACK = defop(
-    "stack", lambda *arrays, axis=0: np.stack(arrays, axis=axis),
-    vjp_all=_stack_vjp,
-    formula="inputs stacked along a new axis;  d(input i) = g[..., i, ...]",
-    test=OpTest("stack", ref=lambda *arrays, axis=0: np.moveaxis(np.array([np.asarray(a) for a in arrays]), 0, axis)),
-)
-
-
-def reshape(x, shape):
+def reshape(x, *shape):
     """Give ``x`` a new shape with the same number of elements (``-1`` infers one axis).
+
+    ``reshape(x, (2, 3))`` and ``reshape(x, 2, 3)`` are the same.
 
     Examples
     --------
@@ -139,11 +79,24 @@ def reshape(x, shape):
     tensor([[1., 2.],
             [3., 4.]])
     """
-    return _apply(RESHAPE, x, shape=shape)
+    return (x,), {"shape": _shape_arg(shape)}
 
 
-def transpose(x, axes=None):
-    """Permute the axes (reverse them when ``axes`` is ``None``, like NumPy's ``.T``).
+@defop(
+    forward=lambda xp, a, axes=None: xp.transpose(a, axes),
+    vjp=lambda ns, g, out, a, axes=None: ns.transpose(g, None if axes is None else _inverse(axes)),
+    formula="a with axes permuted;  da = g with the inverse permutation",
+    test=OpTest(
+        "transpose",
+        ref=lambda a, axes=None: np.einsum(a, list(range(a.ndim)), list(range(a.ndim))[::-1] if axes is None else list(axes)),
+    ),
+    method=True, properties="T",
+)
+def transpose(x, *axes):
+    """Permute the axes (reverse them when no axes are given, like NumPy's ``.T``).
+
+    ``transpose(x, (1, 0))`` and ``transpose(x, 1, 0)`` are the same; negative
+    axes count from the end.
 
     Examples
     --------
@@ -151,10 +104,22 @@ def transpose(x, axes=None):
     >>> mg.transpose(mg.tensor([[1.0, 2.0]])).shape
     (2, 1)
     """
-    return _apply(TRANSPOSE, x, axes=None if axes is None else tuple(axes))
+    if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+        axes = axes[0]
+    if axes is None or len(axes) == 0:
+        return (x,), {"axes": None}
+    nd = np.ndim(x)
+    return (x,), {"axes": tuple(int(a) % nd if -nd <= a < nd else int(a) for a in axes)}
 
 
-def squeeze(x, axis=None):
+@defop(
+    forward=lambda xp, a, axis=None: xp.squeeze(a, axis=axis),
+    vjp=_back_to_input_shape,
+    formula="a without size-1 axes;  da = g reshaped back",
+    test=OpTest("squeeze", ref=lambda a, axis=None: np.squeeze(a.copy(), axis=axis)),
+    method=True,
+)
+def squeeze(x, axis=None, *, dim=None):
     """Remove axes of size 1 (all of them, or those in ``axis``).
 
     Examples
@@ -163,33 +128,41 @@ def squeeze(x, axis=None):
     >>> mg.squeeze(mg.zeros((1, 3, 1))).shape
     (3,)
     """
-    return _apply(SQUEEZE, x, axis=axis)
+    return (x,), {"axis": axis_arg(axis, dim)}
 
 
-def expand_dims(x, axis):
-    """Insert axes of size 1 at ``axis`` (an int or a tuple).
+@defop(
+    forward=lambda xp, a, axis: xp.expand_dims(a, axis),
+    vjp=_back_to_input_shape,
+    formula="a with new size-1 axes;  da = g reshaped back",
+    test=OpTest("expand_dims", ref=lambda a, axis: np.expand_dims(a.copy(), axis)),
+    method=("expand_dims", "unsqueeze"), aliases="unsqueeze",
+)
+def expand_dims(x, axis=None, *, dim=None):
+    """Insert axes of size 1 at ``axis`` (an int or a tuple); PyTorch's name is ``unsqueeze``.
 
     Examples
     --------
     >>> import microgradnp as mg
     >>> mg.expand_dims(mg.zeros(3), 0).shape
     (1, 3)
-    """
-    return _apply(EXPAND_DIMS, x, axis=axis)
-
-
-def unsqueeze(x, dim):
-    """PyTorch's name for :func:`expand_dims`.
-
-    Examples
-    --------
-    >>> import microgradnp as mg
     >>> mg.unsqueeze(mg.zeros(3), -1).shape
     (3, 1)
     """
-    return _apply(EXPAND_DIMS, x, axis=dim)
+    axis = axis_arg(axis, dim)
+    if axis is None:
+        raise TypeError("expand_dims needs axis= (or dim=)")
+    return (x,), {"axis": axis}
 
 
+@defop(
+    forward=_flatten,
+    vjp=_back_to_input_shape,
+    formula="axes start_dim..end_dim merged into one;  da = g reshaped back",
+    test=OpTest("flatten", ref=lambda a, start_dim=0, end_dim=-1: np.asarray(a).reshape(
+        _flatten(np, a, start_dim, end_dim).shape)),
+    method=True,
+)
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge axes ``start_dim`` to ``end_dim`` into one (all of them by default, like NumPy).
 
@@ -201,10 +174,17 @@ def flatten(x, start_dim=0, end_dim=-1):
     >>> mg.flatten(mg.zeros((2, 3, 4)), start_dim=1).shape
     (2, 12)
     """
-    return _apply(FLATTEN, x, start_dim=start_dim, end_dim=end_dim)
+    return (x,), {"start_dim": start_dim, "end_dim": end_dim}
 
 
-def broadcast_to(x, shape):
+@defop(
+    forward=lambda xp, a, shape: xp.broadcast_view(a, shape),
+    vjp=lambda ns, g, out, a, shape: g,  # the engine sums g back over the broadcast axes
+    formula="a repeated to shape;  da = g summed over the repeated axes",
+    test=OpTest("broadcast_to", ref=lambda a, shape: a * np.ones(shape)),
+    method=("broadcast_to", "expand"),
+)
+def broadcast_to(x, *shape):
     """Repeat ``x`` to ``shape`` by NumPy's broadcasting rules (PyTorch's ``expand``).
 
     The VJP sums the gradient back over the repeated axes.
@@ -216,22 +196,31 @@ def broadcast_to(x, shape):
     tensor([[1., 2.],
             [1., 2.]])
     """
-    return _apply(BROADCAST_TO, x, shape=tuple(shape) if not isinstance(shape, int) else (shape,))
+    return (x,), {"shape": _shape_arg(shape)}
 
 
 def _index_part(k):
-    if isinstance(k, Tensor):
-        k = k.data
+    if isinstance(k, (list, np.ndarray)) or hasattr(k, "__array__"):
+        k = np.asarray(k)  # a Tensor gives its array through __array__
         if k.dtype.kind == "f":
             raise IndexError(
-                f"a Tensor used as an index must hold integers or booleans, got {k.dtype}; "
+                f"an array or Tensor used as an index must hold integers or booleans, got {k.dtype}; "
                 "make it with dtype=int (Tensors made from Python ints default to float64)"
             )
-    elif isinstance(k, list):
-        k = np.asarray(k)
     return k
 
 
+def _index_key(key):
+    return tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+
+
+@defop(
+    forward=lambda xp, a, key: a[key],
+    vjp=lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
+    formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
+    test=OpTest("getitem", ref=lambda a, key: np.asarray(a)[key]),
+    operators="__getitem__",
+)
 def getitem(x, key):
     """``x[key]``: basic slices, integers, ``None``, ``...``, integer arrays and boolean masks.
 
@@ -247,10 +236,15 @@ def getitem(x, key):
     >>> x.grad
     array([2., 0., 1.])
     """
-    key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
-    return _apply(GETITEM, x, key=key)
+    return (x,), {"key": _index_key(key)}
 
 
+@defop(
+    forward=lambda xp, v, key, shape: xp.index_put(v, key, shape),
+    vjp=lambda ns, g, out, v, key, shape: g[key],
+    formula="zeros(shape) with v added at key;  dv = g[key]",
+    test=OpTest("index_put"),
+)
 def index_put(values, key, shape):
     """Zeros of ``shape`` with ``values`` added at ``key`` (repeated indices accumulate).
 
@@ -264,12 +258,25 @@ def index_put(values, key, shape):
     >>> mg.index_put(mg.tensor([1.0, 2.0]), np.array([1, 1]), (3,))
     tensor([0., 3., 0.])
     """
-    key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
-    return _apply(INDEX_PUT, values, key=key, shape=tuple(shape))
+    return (values,), {"key": _index_key(key), "shape": tuple(shape)}
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing ``axis``.
+def _sequence(name: str, tensors) -> tuple:
+    tensors = tuple(tensors)
+    if not tensors:
+        raise ValueError(f"{name}() needs at least one tensor")
+    return tensors
+
+
+@defop(
+    forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis=axis),
+    vjp_all=_concatenate_vjp,
+    formula="inputs joined along axis;  d(input i) = g's slice of input i",
+    test=OpTest("concatenate", ref=lambda *arrays, axis=0: np.concatenate([np.asarray(a) for a in arrays], axis=axis)),
+    aliases="cat",
+)
+def concatenate(tensors, axis=0, *, dim=None):
+    """Join tensors along an existing ``axis`` (PyTorch's name: ``cat``).
 
     Examples
     --------
@@ -277,13 +284,16 @@ def concatenate(tensors, axis=0):
     >>> mg.concatenate([mg.ones(2), mg.zeros(1)])
     tensor([1., 1., 0.])
     """
-    tensors = tuple(tensors)
-    if not tensors:
-        raise ValueError("concatenate() needs at least one tensor")
-    return _apply(CONCATENATE, *tensors, axis=axis)
+    return _sequence("concatenate", tensors), {"axis": axis_arg(axis, dim, 0)}
 
 
-def stack(tensors, axis=0):
+@defop(
+    forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis=axis),
+    vjp_all=_stack_vjp,
+    formula="inputs stacked along a new axis;  d(input i) = g[..., i, ...]",
+    test=OpTest("stack", ref=lambda *arrays, axis=0: np.moveaxis(np.array([np.asarray(a) for a in arrays]), 0, axis)),
+)
+def stack(tensors, axis=0, *, dim=None):
     """Join tensors of the same shape along a new ``axis``.
 
     Examples
@@ -293,7 +303,4 @@ def stack(tensors, axis=0):
     tensor([[1., 0.],
             [1., 0.]])
     """
-    tensors = tuple(tensors)
-    if not tensors:
-        raise ValueError("stack() needs at least one tensor")
-    return _apply(STACK, *tensors, axis=axis)
+    return _sequence("stack", tensors), {"axis": axis_arg(axis, dim, 0)}

@@ -28,7 +28,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..ops.reduce import _count
+from ..ops.reduce import count as _count
 from ..ops.registry import REGISTRY, Op
 from ..tensor import Tensor
 
@@ -386,13 +386,14 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     Examples
     --------
     >>> from hypothesis import given
+    >>> from microgradnp.engine import apply
     >>> from microgradnp.ops import REGISTRY
     >>> from microgradnp.testing import gradcheck, strategies as mst
     >>> op = REGISTRY["sigmoid"]
     >>> @given(mst.op_inputs(op))
     ... def test_sigmoid(case):
     ...     inputs, attrs = case
-    ...     assert gradcheck(lambda *xs: op(*xs, **attrs), inputs)
+    ...     assert gradcheck(lambda *xs: apply(op, xs, attrs), inputs)
     >>> test_sigmoid()
     """
     if isinstance(op, str):

@@ -1,0 +1,120 @@
+"""The public functions and the Tensor's methods, operators and ufunc table, made from the op registry.
+
+Nothing here is written per op: for every registry entry this module makes
+the public function (the entry's adapter gives its name, signature and
+docstring), installs it on :class:`~microgradnp.tensor.Tensor` under the
+method, property and operator names the entry lists, routes the NumPy ufuncs
+it names, and adds it to ``__all__``.  Adding an op to an ``ops/*.py`` file is
+therefore all it takes to get ``mg.<name>``, ``x.<name>()`` and its operator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine
+from .engine import function, is_recording
+from .ops import REGISTRY
+from .tensor import Tensor, mark_written
+
+#: Public name -> function, for every op (exported or not).
+FUNCTIONS: dict = {}
+
+#: The in-place operator made from each arithmetic operator.
+_INPLACE = {"__add__": "__iadd__", "__sub__": "__isub__", "__mul__": "__imul__", "__truediv__": "__itruediv__",
+            "__pow__": "__ipow__"}
+
+
+def _reflected(f):
+    """``other OP self`` for a reflected operator (``__radd__``)."""
+    def method(self, other):
+        return f(other, self)
+
+    method.__name__ = method.__qualname__ = f"reflected_{f.__name__}"
+    return method
+
+
+def _inplace(f, name: str):
+    """``t OP= other``, as PyTorch does it.
+
+    Under ``no_grad`` (or when nothing requires grad) the result is written
+    into ``t``'s memory and ``t`` is stamped as written.  With grad mode on,
+    a leaf that requires grad refuses (PyTorch's rule: an optimizer step
+    belongs in ``no_grad``); any other tensor gets the recorded result, out
+    of place, and the name is rebound to it.
+    """
+    def method(self, other):
+        if is_recording(self, other):
+            if self._op is None and self.requires_grad:
+                raise RuntimeError(
+                    f"a leaf tensor that requires grad is used in an in-place operation ({name}); "
+                    "update parameters inside `with mg.no_grad():` (as an optimizer step does)"
+                )
+            return f(self, other)
+        result = f(self, other)._data
+        try:
+            self._data[...] = result
+        except ValueError as exc:
+            raise ValueError(
+                f"{name}: cannot write a result of shape {result.shape} into a tensor of shape "
+                f"{self._data.shape} in place ({exc})"
+            ) from exc
+        mark_written(self)
+        return self
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
+
+    Parameters
+    ----------
+    grad
+        Upstream gradient, same shape as this tensor.  May be omitted for
+        a one-element tensor (it is then 1).
+    retain_graph
+        Keep the saved arrays so the graph can be differentiated again.
+    create_graph
+        Record the backward pass (``.grad`` becomes a differentiable
+        Tensor), for higher-order derivatives.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> a = mg.tensor(3.0, requires_grad=True)
+    >>> (a * a + a).backward()
+    >>> a.grad
+    array(7.)
+    """
+    engine.backward(self, grad, retain_graph, create_graph)
+
+
+_backward.__name__ = _backward.__qualname__ = "backward"
+
+
+def _install() -> list[str]:
+    exported = []
+    for op in REGISTRY.values():
+        f = function(op)
+        for name in (f.__name__,) + op.aliases:
+            FUNCTIONS[name] = f
+            globals()[name] = f
+            if op.public:
+                exported.append(name)
+        for name in op.methods:
+            setattr(Tensor, name, f)
+        for name in op.properties:
+            setattr(Tensor, name, property(f, doc=f"``{f.__name__}(x)`` as a property."))
+        for name in op.operators:
+            setattr(Tensor, name, _reflected(f) if name.startswith("__r") else f)
+            if name in _INPLACE:
+                setattr(Tensor, _INPLACE[name], _inplace(f, _INPLACE[name]))
+        for name in op.ufuncs:
+            Tensor._ufuncs[getattr(np, name)] = f
+    Tensor.backward = _backward
+    return exported
+
+
+__all__ = _install()

@@ -1,0 +1,195 @@
+"""Custom differentiable functions written with NumPy: :class:`Function`, as in PyTorch.
+
+A subclass gives ``forward(ctx, *arrays)`` and ``backward(ctx, grad)`` on
+NumPy arrays; ``F.apply(*tensors)`` records the call as a node the engine
+walks like any registry op (its VJP is the subclass's ``backward``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _mode as _modes
+from ._mode import _mode
+from .engine import TENSOR_NS
+from .ops.registry import Op
+from .tensor import Tensor, _make
+
+__all__ = ["Function", "FunctionCtx"]
+
+_ndarray = np.ndarray
+
+
+class FunctionCtx:
+    """The ``ctx`` a :class:`Function` gets: a place to keep what backward needs.
+
+    Attributes
+    ----------
+    needs_input_grad
+        One bool per forward input: does it want a gradient?
+    saved_arrays
+        What :meth:`save_for_backward` stored (also as ``saved_tensors``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> class Double(mg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.scale = 2.0  # any attribute can be kept on ctx
+    ...         return x * ctx.scale
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         return grad * ctx.scale
+    >>> x = mg.tensor([1.0], requires_grad=True)
+    >>> Double.apply(x).sum().backward()
+    >>> x.grad
+    array([2.])
+    """
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_arrays = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for the backward pass."""
+        self.saved_arrays = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """Alias of ``saved_arrays`` (PyTorch's name)."""
+        return self.saved_arrays
+
+
+def _not_differentiable(ns, g, out, inputs, attrs, needs):
+    raise RuntimeError(
+        f"{attrs['function']}.backward runs on NumPy arrays, so its result cannot be differentiated "
+        "again; for higher-order derivatives write the function with microgradnp operations"
+    )
+
+
+_NOT_DIFFERENTIABLE = Op(
+    "not_differentiable", None, vjp_all=_not_differentiable,
+    formula="result of a custom Function's backward: no derivative",
+)  # not in the registry: the engine needs no more than the Op itself
+
+
+def _function_vjp_all(ns, g, out, inputs, attrs, needs):
+    ctx = attrs["ctx"]
+    fn = attrs["function"]
+    cls = attrs["cls"]
+    record = ns is TENSOR_NS
+    garr = g._data if record else g
+    if garr.__class__ is not _ndarray or not garr.flags.writeable:
+        # The engine may pass a shared read-only array (the seed of a scalar
+        # output); user code gets its own writable copy.
+        garr = np.array(garr)
+    result = cls.backward(ctx, garr)
+    if not isinstance(result, (tuple, list)):
+        result = (result,)
+    if len(result) != len(needs):
+        raise ValueError(
+            f"{fn}.backward returned {len(result)} gradient(s) for {len(needs)} forward input(s); "
+            "return one per input (None where there is none)"
+        )
+    saved = ctx.saved_arrays
+    grads = []
+    for need, r in zip(needs, result):
+        if not need or r is None:
+            grads.append(None)
+            continue
+        r = np.asarray(r)
+        # Whatever the user returns, a gradient must not share memory with
+        # the arrays their forward saw or saved.
+        if r.base is not None or any(r is a for a in saved) or any(r is a for a in inputs):
+            r = r.copy()
+        if record:
+            t = _make(r)
+            parents = (g,) + tuple(p for p in inputs if isinstance(p, Tensor))
+            if any(p.requires_grad for p in parents):
+                t.requires_grad = True
+                t._op = _NOT_DIFFERENTIABLE
+                t._parents = parents
+                t._saved = []
+                t._attrs = {"function": fn}
+            r = t
+        grads.append(r)
+    return grads
+
+
+class Function:
+    """Base class for a differentiable function written with NumPy.
+
+    Subclass it with two static methods, as in PyTorch, and call
+    ``F.apply(*tensors)``:
+
+    * ``forward(ctx, *arrays) -> ndarray``: gets the inputs' arrays (and any
+      non-Tensor arguments as given);
+    * ``backward(ctx, grad) -> gradient or tuple``: gets the upstream
+      gradient as an array and returns one gradient per forward input
+      (``None`` for inputs without one).  Broadcasting is undone for you.
+
+    ``gradcheck`` tests such a function against finite differences.  A
+    Function's backward runs on arrays, so it can be differentiated only once:
+    a second-order pass through it raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> class Cube(mg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_arrays
+    ...         return grad * 3 * x ** 2
+    >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    array([ 3., 12.])
+    """
+
+    _op: Op
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._op = Op(cls.__name__, None, vjp_all=_function_vjp_all, formula=f"custom Function {cls.__qualname__}")
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *inputs) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and record the call for ``backward``."""
+        if cls is Function:
+            raise TypeError("call apply() on a subclass of Function")
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        ctx = FunctionCtx(needs)
+        out = cls.forward(ctx, *arrays)
+        if isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a NumPy array, not a Tensor")
+        out = np.asarray(out)
+        if any(out is a for a in arrays):
+            out = out.copy()  # an identity forward must not alias its input
+        t = _make(out)
+        if any(needs) and (_modes.disabled_threads == 0 or _mode.enabled):
+            if out.dtype.kind != "f":
+                raise TypeError(
+                    f"{cls.__name__}.forward returned a {out.dtype} array; an output that requires "
+                    "grad must be floating point"
+                )
+            t.requires_grad = True
+            t._op = cls._op
+            t._parents = inputs
+            t._saved = arrays
+            t._attrs = {"ctx": ctx, "function": cls.__name__, "cls": cls}
+        return t
