@@ -28,6 +28,7 @@ used it makes the backward pass raise.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from heapq import heapify, heappop, heappush
 from types import SimpleNamespace
@@ -76,20 +77,45 @@ def _constant(x):
 
 
 def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
-    """Run ``op`` forward on ``inputs`` (Tensors or constants) and record it if needed."""
-    record = False
-    converted = False
-    arrays = []
-    for x in inputs:
-        if isinstance(x, Tensor):
-            arrays.append(x._data)
-            if x.requires_grad:
-                record = True
+    """Run ``op`` forward on ``inputs`` (Tensors or constants) and record it if needed.
+
+    This runs once per operation, so the one- and two-input cases (nearly
+    every op) are written out instead of looped over: 0.3 us of the 1.5 us
+    an op costs on a small array.
+    """
+    n = len(inputs)
+    if n == 2:
+        a, b = inputs
+        if isinstance(a, Tensor):
+            ad, record, converted = a._data, a.requires_grad, False
         else:
-            c = _constant(x)
-            if c is not x:
-                converted = True
-            arrays.append(c)
+            ad = _constant(a)
+            record, converted = False, ad is not a
+        if isinstance(b, Tensor):
+            bd = b._data
+            record = record or b.requires_grad
+        else:
+            bd = _constant(b)
+            converted = converted or bd is not b
+        arrays = (ad, bd)
+    elif n == 1:
+        a = inputs[0]
+        if isinstance(a, Tensor):
+            arrays, record, converted = (a._data,), a.requires_grad, False
+        else:
+            ad = _constant(a)
+            arrays, record, converted = (ad,), False, ad is not a
+    else:
+        arrays, record, converted = [], False, False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                record = record or x.requires_grad
+            else:
+                c = _constant(x)
+                converted = converted or c is not x
+                arrays.append(c)
+        arrays = tuple(arrays)
     try:
         out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
     except (ValueError, TypeError, IndexError) as exc:
@@ -121,16 +147,39 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
 
 
 def function(op: Op):
-    """The public function of ``op``: its adapter's signature and docstring, recording through :func:`apply`."""
-    adapt = op.adapter
+    """The public function of ``op``: its adapter's signature and docstring, recording through :func:`apply`.
 
-    def call(*args, **kwargs):
-        inputs, attrs = adapt(*args, **kwargs)
-        return apply(op, inputs, attrs)
+    An adapter that only passes its positional arguments through (``add(a,
+    b)`` returns ``(a, b), None``) is skipped when called positionally: one
+    Python call less on every ``a + b``.  Whether it does is found by calling
+    it once, here, with placeholder arguments; adapters are pure.
+    """
+    adapt = op.adapter
+    if _passes_through(adapt):
+        def call(*args, **kwargs):
+            if kwargs:
+                return apply(op, *adapt(*args, **kwargs))
+            return apply(op, args)
+    else:
+        def call(*args, **kwargs):
+            inputs, attrs = adapt(*args, **kwargs)
+            return apply(op, inputs, attrs)
 
     functools.update_wrapper(call, adapt)
     call.op = op
     return call
+
+
+def _passes_through(adapt) -> bool:
+    params = inspect.signature(adapt).parameters.values()
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty for p in params):
+        return False
+    placeholders = tuple(object() for _ in params)
+    try:
+        inputs, attrs = adapt(*placeholders)
+    except Exception:
+        return False
+    return attrs is None and len(inputs) == len(placeholders) and all(a is b for a, b in zip(inputs, placeholders))
 
 
 def _describe(a) -> str:
@@ -278,41 +327,45 @@ def _reaching(roots, targets) -> set:
     return needed
 
 
-def _walk(roots, seeds, *, record: bool, retain: bool, targets=None):
+def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     """The backward pass: every gradient from ``roots`` (with upstream ``seeds``) down to the leaves.
 
     ``record``: run the VJPs on Tensors with the Tensor namespace, so the
     pass is itself recorded (``create_graph=True``); otherwise on arrays, with
     each op's NumPy-only rule where it has one.  ``targets``: return the
-    gradients of these tensors (for :func:`grad`) and touch no ``.grad``;
-    otherwise accumulate into the leaves' ``.grad``.
+    gradients of these tensors (for :func:`grad`), propagating only along
+    paths that reach them, and touch no ``.grad``; otherwise accumulate into
+    the leaves' ``.grad``.
     """
+    # Every choice is made here, before the loop.
     ns = TENSOR_NS if record else xp
-    needed = _reaching(roots, targets) if targets is not None else None
-    wanted = needed and {id(t) for t in targets}
-    captured = {}
+    if targets is None:
+        needed, wanted, captured = None, (), None
+    else:
+        needed, wanted, captured = _reaching(roots, targets), {id(t) for t in targets}, {}
     grads: dict[int, object] = {}
     heap, leaves = [], []
     for r, s in zip(roots, seeds):
         k = id(r)
         if k in grads:
             grads[k] = grads[k] + s
+            continue
+        grads[k] = s
+        if r._op is None:
+            leaves.append(r)
         else:
-            grads[k] = s
-            if r._op is None:
-                leaves.append(r)
-            else:
-                heap.append((-r._seq, r))
-    heapify(heap)
-    given = {id(s) for s in seeds}
+            heap.append((-r._seq, r))
+    if len(heap) > 1:
+        heapify(heap)
+    given = set(map(id, seeds))
 
     while heap:
         t = heappop(heap)[1]
         k = id(t)
         g = grads.pop(k)
-        if wanted and k in wanted:
+        if k in wanted:
             captured[k] = g
-        elif t._retain and targets is None:
+        elif t._retain and captured is None:
             _store(t, g, given, record)
         op = t._op
         saved = t._saved
@@ -323,10 +376,9 @@ def _walk(roots, seeds, *, record: bool, retain: bool, targets=None):
             raise _modified(t, t, 0)
         parents = t._parents
         attrs = t._attrs
-        if record:
-            ins, out, vjps = parents, t, op.vjps
-        else:
-            ins, out, vjps = saved, t._data, op.numpy_vjps
+        ins = parents if record else saved
+        out = t if record else t._data
+        vjps = op.vjps if record else op.numpy_vjps
         if vjps is None:
             needs = tuple(isinstance(p, Tensor) and p.requires_grad and (needed is None or id(p) in needed)
                           for p in parents)
@@ -338,10 +390,7 @@ def _walk(roots, seeds, *, record: bool, retain: bool, targets=None):
                 continue
             if p._written > seq:
                 raise _modified(t, p, i)
-            if not p.requires_grad:
-                continue
-            pk = id(p)
-            if needed is not None and pk not in needed:
+            if not p.requires_grad or needed is not None and id(p) not in needed:
                 continue
             if vjps is None:
                 gi = gis[i]
@@ -356,6 +405,7 @@ def _walk(roots, seeds, *, record: bool, retain: bool, targets=None):
             # cheap test; _fit compares properly when it fails.  Tensors always go to _fit.
             if gi.__class__ is not _ndarray or gi.shape != pd.shape or gi.dtype is not pd.dtype:
                 gi = _fit(ns, gi, p, op.name, i, record)
+            pk = id(p)
             prev = grads.get(pk)
             if prev is None:
                 grads[pk] = gi
@@ -368,7 +418,7 @@ def _walk(roots, seeds, *, record: bool, retain: bool, targets=None):
         if not retain:
             t._saved = None
 
-    if targets is not None:
+    if captured is not None:
         for leaf in leaves:
             if id(leaf) in wanted:
                 captured[id(leaf)] = grads[id(leaf)]
@@ -473,6 +523,10 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     >>> x.grad
     array([2., 4.])
     """
+    if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
+        # The common case, loss.backward(): straight to the walk.
+        _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph))
+        return
     roots = _as_list(tensors, "tensors")
     gts = _as_list_any(grad_tensors, len(roots))
     retain = create_graph if retain_graph is None else bool(retain_graph)

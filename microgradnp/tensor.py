@@ -102,9 +102,9 @@ class _DataView(np.ndarray):
     _owner = None  # the Tensor whose memory this is; None for unrelated results
 
     def __array_finalize__(self, obj):
-        owner = getattr(obj, "_owner", None)
-        if owner is not None and np.may_share_memory(self, obj):
-            self._owner = owner
+        # A slice or reshape of a tracked view shares the memory: it tracks the same tensor.
+        if obj.__class__ is _DataView and obj._owner is not None and np.may_share_memory(self, obj):
+            self._owner = obj._owner
 
     def __array_wrap__(self, arr, context=None, return_scalar=False):
         return arr[()] if return_scalar else arr.view(np.ndarray)
@@ -137,8 +137,8 @@ def _tracked_inplace(name):
 
     def method(self, other):
         self._note_write()
-        plain(self, other)
-        return self  # (NumPy's own result is the output wrapped as a plain array)
+        plain(self.view(np.ndarray), other)  # on a plain view: NumPy then skips __array_wrap__
+        return self
 
     method.__name__ = name
     return method
