@@ -54,15 +54,20 @@ def _squared_error(xp, a, b, reduction="sum", scale=1.0):
     return xp.vdot(d, d) * (scale / _divisor(d.shape, reduction))
 
 
-def _squared_error_vjp(sign: float, numpy_form: bool):
+def _squared_error_vjp(sign: float):
     def vjp(ns, g, out, a, b, reduction="sum", scale=1.0):
-        c = (2.0 * sign * scale) / _divisor_of(a, b, reduction)
-        if numpy_form:
-            d = a - b
-            if d.__class__ is ns.ndarray:
-                d *= g * c  # in place: one temporary (see elementwise.py)
-                return d
-        return (g * c) * (a - b)
+        return (g * ((2.0 * sign * scale) / _divisor_of(a, b, reduction))) * (a - b)
+
+    return vjp
+
+
+def _squared_error_vjp_numpy(sign: float):
+    def vjp(ns, g, out, a, b, reduction="sum", scale=1.0):
+        d = a - b
+        if d.__class__ is not ns.ndarray:
+            return _squared_error_vjp(sign)(ns, g, out, a, b, reduction, scale)
+        d *= g * ((2.0 * sign * scale) / _divisor_of(a, b, reduction))  # in place: one temporary
+        return d
 
     return vjp
 
@@ -107,8 +112,8 @@ def _ref_bce(z, y, reduction="mean"):
 
 @defop(
     forward=_squared_error,
-    vjp=(_squared_error_vjp(1.0, False), _squared_error_vjp(-1.0, False)),
-    numpy_vjp=(_squared_error_vjp(1.0, True), _squared_error_vjp(-1.0, True)),
+    vjp=(_squared_error_vjp(1.0), _squared_error_vjp(-1.0)),
+    numpy_vjp=(_squared_error_vjp_numpy(1.0), _squared_error_vjp_numpy(-1.0)),
     formula="scale * reduce((a - b)^2);  da = g * 2 scale (a - b) / n, db = -da",
     test=OpTest("scaled_loss", ref=_ref_squared_error, rtol=1e-12),
     public=False,
