@@ -171,3 +171,12 @@ def test_fused_losses_match_their_composed_twins(reduction):
         y2.backward(up)
         np.testing.assert_allclose(a1.grad, a2.grad, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b1.grad, b2.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_transpose_with_negative_axes_has_the_right_gradient():
+    x = mg.tensor(np.arange(27.0).reshape(3, 3, 3), requires_grad=True)
+    y = mg.transpose(x, (-1, 0, 1))
+    np.testing.assert_array_equal(y.data, np.transpose(x.data, (2, 0, 1)))
+    g = np.arange(27.0).reshape(3, 3, 3)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad, np.transpose(g, np.argsort((2, 0, 1))))
