@@ -1,31 +1,10 @@
-"""Workload 2: Ng's digit network, trained with scipy's conjugate gradients.
+"""Workload 2 from the command line: Ng's digit network, gradient check and conjugate gradients.
 
-The second reference notebook (Andrew Ng's exercise 4) trains a 400-25-10
-sigmoid network on 5000 20x20 images with the cost
-
-    J = 1/m sum_i sum_k [-y_k log h_k - (1 - y_k) log(1 - h_k)]
-        + lambda / (2 m) * (sum of squared weights, biases excluded)
-
-by ``scipy.optimize.minimize(method='CG', jac=True)``, after checking its
-hand-written backpropagation on a small 3-5-3 network whose weights are
-filled with ``sin(0), sin(1), ...`` (relative difference below 1e-9).
-
-Here the cost is written with microgradnp operations
-(``binary_cross_entropy_with_logits`` summed over the 10 outputs and
-averaged over examples, plus ``l2_penalty``), the gradient comes from
-autodiff, and ``mg.optim.minimize`` does the unrolling that the notebook
-does by hand.
-
-* By default it trains on scikit-learn's bundled 8x8 digits (64-25-10,
-  1,797 real images, no download), with a held-out quarter.
-* ``--mat ex4data1.mat`` trains on the exercise's own 5000 20x20 images
-  (400-25-10), if you have the file; ``--weights ex4weights.mat`` also
-  evaluates the exercise's pre-trained Theta1/Theta2 (cost about 0.383770
-  with lambda = 1).
-* ``--sweep`` runs the notebook's lambda/MaxIter table.
-
-It reports train and held-out accuracy, runs the debug-network gradient check
-and writes the hidden units as a grid of images.
+The workload itself is ``microgradnp.workloads.digits``; this script parses
+options and prints.  By default it trains on scikit-learn's bundled 8x8
+digits; ``--mat ex4data1.mat`` trains on the exercise's 20x20 images and
+``--weights ex4weights.mat`` evaluates its pre-trained weights; ``--sweep``
+runs the notebook's lambda/MaxIter table.
 
 Run: ``python examples/digits.py``
 """
@@ -33,182 +12,12 @@ Run: ``python examples/digits.py``
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
-import numpy as np
-
-import microgradnp as mg
-from microgradnp.nn import functional as F
-
-#: The notebook's lambda / MaxIter cases.
-SWEEP = [(10, 0.5), (10, 100.0), (10, 1000.0), (30, 1.0), (200, 0.0)]
-
-
-# --8<-- [start:cost]
-def cost(model, X, Y, lam: float):
-    """Ng's regularized cost: logistic loss summed over the K outputs, averaged over examples, plus L2."""
-    logits = model(X)
-    return F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean") + F.l2_penalty(model, lam, len(Y))
-
-
-def make_model(sizes, rng) -> mg.nn.MLP:
-    """Sigmoid hidden units; the output sigmoid is folded into the loss (logits out)."""
-    return mg.nn.MLP(sizes, activation="sigmoid", output_activation=None, init=mg.nn.init.uniform(0.12), rng=rng)
-
-
-# --8<-- [end:cost]
-# --- the debug network of checkNNGradients ---------------------------------
-
-
-# --8<-- [start:gradcheck]
-def debug_weights(fan_out: int, fan_in: int) -> np.ndarray:
-    """The exercise's ``debugInitializeWeights``: sin(0), sin(1), ... / 10, shape (fan_out, 1 + fan_in)."""
-    shape = (fan_out, 1 + fan_in)
-    return np.reshape(np.sin(np.arange(np.prod(shape))), shape) / 10
-
-
-def debug_gradient_check(lam: float = 0.0, eps: float = 1e-4) -> float:
-    """The notebook's check on a 3-5-3 network and 5 examples: ||num - grad|| / ||num + grad||.
-
-    The numerical gradient is the notebook's: central differences with step
-    ``1e-4`` on each parameter in turn.
-    """
-    n_in, n_hidden, n_labels, m = 3, 5, 3, 5
-    model = mg.nn.MLP.from_thetas([debug_weights(n_hidden, n_in), debug_weights(n_labels, n_hidden)],
-                                  output_activation=None)
-    X = mg.tensor(debug_weights(m, n_in - 1))
-    y = np.mod(np.arange(m), n_labels)  # the notebook's 1 + mod(range(m), 3), zero-based
-    Y = F.one_hot(y, n_labels)
-    params = list(model.parameters())
-    analytic = np.concatenate([g.data.ravel() for g in mg.grad(cost(model, X, Y, lam), params)])
-    numeric = []
-    with mg.no_grad():
-        for p in params:
-            flat = p.data.reshape(-1)
-            for j in range(flat.size):
-                old = flat[j]
-                flat[j] = old - eps
-                loss1 = cost(model, X, Y, lam).item()
-                flat[j] = old + eps
-                loss2 = cost(model, X, Y, lam).item()
-                flat[j] = old
-                numeric.append((loss2 - loss1) / (2 * eps))
-    numeric = np.array(numeric)
-    return float(np.linalg.norm(numeric - analytic) / np.linalg.norm(numeric + analytic))
-
-
-# --8<-- [end:gradcheck]
-# --- data -------------------------------------------------------------------
-
-
-def load(mat_path: str | None, test_size: float, seed: int):
-    """Train/test split of the digits: the bundled 8x8 set, or Ng's ex4data1.mat."""
-    if mat_path:
-        data = mg.data.load_mat(mat_path)  # labels 1..10 with 10 = digit 0 become 0..9
-        X, y, side, column_major = data["X"], data["y"], 20, True
-    else:
-        X, y = mg.data.load_digits()
-        side, column_major = 8, False
-    X_tr, X_te, y_tr, y_te = mg.data.train_test_split(X, y, test_size=test_size, rng=seed, stratify=y)
-    return X_tr, X_te, y_tr, y_te, side, column_major
-
-
-@mg.no_grad()
-def accuracy(model, X, y) -> float:
-    return float(np.mean(model(mg.tensor(X)).data.argmax(axis=1) == y))
-
-
-# --8<-- [start:train]
-def train(model, X, y, lam: float, maxiter: int, progress: bool = False):
-    """Ng's training: ``minimize(method="CG", jac=True)`` over all parameters."""
-    Xt, Y = mg.tensor(X), F.one_hot(y, 10)
-    costs = []
-    result = mg.optim.minimize(lambda: cost(model, Xt, Y, lam), model.parameters(), method="CG", maxiter=maxiter,
-                               callback=lambda it, loss: costs.append(loss), progress=progress)
-    return result, costs
-
-
-# --8<-- [end:train]
-def plot_hidden_units(model, side: int, column_major: bool, path: str, title: str = "") -> str:
-    """Each hidden unit's input weights as an image, as the notebook's ``displayData(Theta1[:, 1:])``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    W = model.linears[0].weight.data
-    n = W.shape[0]
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1 + (0.3 if title else 0)),
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.05})
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if i < n:
-            img = W[i].reshape(side, side)
-            ax.imshow(img.T if column_major else img, cmap="gray_r")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def run(mat: str | None = None, weights: str | None = None, lam: float = 1.0, maxiter: int = 100,
-        test_size: float = 0.25, seed: int = 0, sweep: bool = False, out_dir: str | None = None,
-        progress: bool = False) -> dict:
-    """Gradient check, training, evaluation, figures; returns a summary."""
-    start = time.perf_counter()
-    summary = {"workload": "digits", "gradient check (lambda=0)": debug_gradient_check(0.0),
-               "gradient check (lambda=3)": debug_gradient_check(3.0)}
-    X_tr, X_te, y_tr, y_te, side, column_major = load(mat, test_size, seed)
-    sizes = [X_tr.shape[1], 25, 10]
-    if weights:
-        w = mg.data.load_mat(weights)
-        pretrained = mg.nn.MLP.from_thetas([w["Theta1"], w["Theta2"]], output_activation=None)
-        X_all, y_all = np.vstack([X_tr, X_te]), np.concatenate([y_tr, y_te])
-        summary["pretrained cost (lambda=1)"] = cost(pretrained, mg.tensor(X_all), F.one_hot(y_all, 10), 1.0).item()
-        summary["pretrained accuracy"] = accuracy(pretrained, X_all, y_all)
-    model = make_model(sizes, np.random.default_rng(seed))
-    result, costs = train(model, X_tr, y_tr, lam, maxiter, progress)
-    summary.update({
-        "model": repr(model), "lambda": lam, "maxiter": maxiter, "iterations": int(result.nit),
-        "function evaluations": int(result.nfev), "final loss": float(result.fun), "costs": costs,
-        "train accuracy": accuracy(model, X_tr, y_tr), "accuracy": accuracy(model, X_te, y_te),
-        "n": len(y_te), "model_obj": model, "example": (X_tr, y_tr, lam),
-    })
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        summary["figures"] = [plot_hidden_units(model, side, column_major, os.path.join(out_dir, "digits_hidden_units.png"),
-                                                f"hidden units after {result.nit} CG iterations, lambda={lam:g}")]
-    if sweep:
-        rows = []
-        for i, (iters, lam_i) in enumerate(SWEEP):
-            m = make_model(sizes, np.random.default_rng(seed))
-            res, _ = train(m, X_tr, y_tr, lam_i, iters, progress)
-            rows.append({"maxiter": iters, "lambda": lam_i, "cost": float(res.fun),
-                         "train accuracy": accuracy(m, X_tr, y_tr), "test accuracy": accuracy(m, X_te, y_te)})
-            if out_dir:
-                summary["figures"].append(plot_hidden_units(
-                    m, side, column_major, os.path.join(out_dir, f"digits_sweep_{i}.png"),
-                    f"MaxIter = {iters}, lambda = {lam_i:g}"))
-        summary["sweep"] = rows
-    summary["seconds"] = time.perf_counter() - start
-    return summary
-
-
-def graph_loss(model=None, batch: int = 8):
-    """Ng's cost on a few bundled digits, for drawing."""
-    X, y = mg.data.load_digits()
-    model = model or make_model([X.shape[1], 25, 10], np.random.default_rng(0))
-    if model.sizes[0] != X.shape[1]:  # a model trained on --mat data: draw with its own input size
-        X = np.zeros((batch, model.sizes[0]))
-    return cost(model, mg.tensor(X[:batch], name="X"), F.one_hot(y[:batch], 10), lam=1.0)
+from microgradnp.workloads import digits
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("--mat", help="Ng's ex4data1.mat (5000 20x20 digits) instead of the bundled 8x8 digits")
     parser.add_argument("--weights", help="Ng's ex4weights.mat: also evaluate the pre-trained Theta1/Theta2")
     parser.add_argument("--lambda", dest="lam", type=float, default=1.0, help="regularization strength (default 1)")
@@ -219,8 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="microgradnp-out", help="folder for the figures")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
-    s = run(args.mat, args.weights, args.lam, args.maxiter, args.test_size, args.seed, args.sweep,
-            None if args.no_plots else args.out, progress=True)
+    s = digits.run(args.mat, args.weights, args.lam, args.maxiter, args.test_size, args.seed, args.sweep,
+                  None if args.no_plots else args.out, progress=True)
     print(f"debug-network gradient check (3-5-3, sin weights), relative difference: "
           f"{s['gradient check (lambda=0)']:.3e} (lambda=0), {s['gradient check (lambda=3)']:.3e} (lambda=3)")
     if "pretrained cost (lambda=1)" in s:

@@ -4,7 +4,8 @@ The layers, each importing only those before it:
 registry (``ops``, pure data) <- ``tensor`` (data model) <- ``engine`` (recording,
 backward) <- ``function`` (custom Functions) and ``api`` (public functions and
 Tensor methods, made from the registry) <- ``nn``, ``optim``, ``viz``,
-``testing``, ``data``, ``workloads`` <- ``cli``.
+``testing``, ``data`` <- this package <- ``workloads`` (written against the
+public interface, as a user's program is) <- ``cli``.
 
 >>> import microgradnp as mg
 >>> w = mg.tensor([0.5, -1.0], requires_grad=True)

@@ -5,8 +5,8 @@ sensible defaults (progress bars with the live loss), prints a summary table
 and writes the figures and a drawing of the loss's graph into ``--out``.
 ``python -m microgradnp`` is the same command.
 
-The workloads are the scripts in the repository's ``examples/`` folder, so the
-command runs from a clone (``pip install -e ".[examples,viz]"``).
+The workloads ship inside the package (:mod:`microgradnp.workloads`), so the
+command runs from any folder after ``pip install "microgradnp[examples,viz]"``.
 """
 
 from __future__ import annotations
@@ -17,32 +17,18 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
-WORKLOADS = {
-    "blobs": ("gaussian_blobs", "2-2-2 net, Gaussian blobs, per-example SGD (the notebook's draws)"),
-    "digits": ("digits", "Ng's digit net, CG through scipy.optimize"),
-    "moons": ("moons", "2-5-5-2 net, two moons, full-batch gradient descent"),
-}
+from .workloads import WORKLOADS, load
+
+#: What the workloads import beyond NumPy and SciPy: module -> package (all in the ``examples`` extra).
+_EXAMPLE_NEEDS = {"matplotlib": "matplotlib", "sklearn": "scikit-learn", "tqdm": "tqdm"}
 
 
-def _examples_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent / "examples"
-    if (here / "moons.py").exists():
-        return here
-    raise SystemExit(
-        "microgradnp demo runs the scripts in the repository's examples/ folder, which this installation "
-        "does not include. Clone the repository and run: pip install -e '.[examples,viz]' && microgradnp demo"
-    )
-
-
-def _example(name: str):
-    module_name = WORKLOADS[name][0]
-    path = _examples_dir() / f"{module_name}.py"
-    spec = importlib.util.spec_from_file_location(f"microgradnp_examples_{module_name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _check_example_dependencies() -> None:
+    missing = [pkg for mod, pkg in _EXAMPLE_NEEDS.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise SystemExit(f"the workloads need {', '.join(missing)}, which this environment lacks: "
+                         "pip install \"microgradnp[examples,viz]\"")
 
 
 def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
@@ -76,8 +62,8 @@ def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list
     }
     summaries = []
     for name in workloads:
-        module = _example(name)
-        print(f"\n{name}: {WORKLOADS[name][1]}")
+        module = load(name)
+        print(f"\n{name}: {WORKLOADS[name]}")
         s = module.run(out_dir=out_dir, progress=True, **settings[name])
         collapse = None if name == "blobs" else "modules"
         s["graph"] = _draw(module.graph_loss(s["model_obj"]), os.path.join(out_dir, f"{name}_graph"), fmt, collapse)
@@ -103,7 +89,7 @@ def _table(summaries) -> str:
 def graph(workload: str, out: str | None, fmt: str, collapse, before_backward: bool) -> str:
     from . import viz
 
-    module = _example(workload)
+    module = load(workload)
     loss = module.graph_loss()
     if not before_backward:
         loss.backward(retain_graph=True)
@@ -127,6 +113,7 @@ def main(argv=None) -> int:
     p_graph.add_argument("--collapse", action="store_true", help="fold each Linear/activation into one node")
     p_graph.add_argument("--before-backward", action="store_true", help="draw values only, no gradients")
     args = parser.parse_args(argv)
+    _check_example_dependencies()
     import matplotlib
 
     matplotlib.use("Agg")

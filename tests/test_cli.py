@@ -1,5 +1,6 @@
 """The microgradnp command: demo and graph."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,18 @@ def test_python_dash_m_runs_the_same_command(tmp_path):
     assert (tmp_path / "g.dot").read_text().startswith("digraph microgradnp")
 
 
-def test_demo_needs_the_examples_folder(monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "__file__", str(tmp_path / "microgradnp" / "cli.py"))
-    with pytest.raises(SystemExit, match="Clone the repository"):
-        cli.main(["demo", "blobs", "--out", str(tmp_path)])
+def test_the_demo_runs_from_any_folder_without_the_repository(tmp_path):
+    """The workloads ship inside the package: nothing is read from a clone's examples/ folder."""
+    env = {**os.environ, "PYTHONPATH": "", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-I", "-m", "microgradnp", "demo", "blobs", "--quick", "--format", "dot",
+                           "--out", "out"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "blobs_predictions.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "blobs_graph.dot").read_text().startswith("digraph microgradnp")
+
+
+def test_missing_example_dependencies_are_named_with_the_install_command(monkeypatch):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name == "tqdm" else real(name))
+    with pytest.raises(SystemExit, match=r"the workloads need tqdm.*pip install \"microgradnp\[examples,viz\]\""):
+        cli.main(["demo", "blobs"])

@@ -14,8 +14,10 @@ LAYERS = {
     "engine": 2,
     "function": 3, "api": 3,
     "creation": 4, "graph": 4,
-    "nn": 5, "optim": 5, "viz": 5, "testing": 5, "data": 5, "workloads": 5,
-    "__init__": 6, "cli": 7, "__main__": 8,
+    "nn": 5, "optim": 5, "viz": 5, "testing": 5, "data": 5,
+    "__init__": 6,
+    # The workloads are written as a user's program is, against ``import microgradnp as mg``.
+    "workloads": 7, "cli": 8, "__main__": 9,
 }
 
 
@@ -104,6 +106,6 @@ def test_importing_the_package_in_a_fresh_interpreter_works():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", "import microgradnp.cli, microgradnp.testing.strategies"],
+    r = subprocess.run([sys.executable, "-c", "import microgradnp.cli, microgradnp.testing.strategies, microgradnp.workloads.digits"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -1,6 +1,6 @@
 """MkDocs hook: before the site is built, produce every figure and generated page.
 
-* runs the three reference examples (examples/*.py) into docs/figures/;
+* runs the three reference workloads (microgradnp.workloads) into docs/figures/;
 * draws the graphs shown on the Concepts and Graph rendering pages, before and
   after backward, with microgradnp.viz (Graphviz's ``dot`` is required);
 * writes docs/reference/op-table.md from the op registry.
@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIGURES = os.path.join(ROOT, "docs", "figures")
 
 
 def _examples():
-    sys.path.insert(0, ROOT)
-    from examples import digits, gaussian_blobs, moons
+    from microgradnp.workloads import blobs, digits, moons
 
-    return gaussian_blobs, digits, moons
+    return blobs, digits, moons
 
 
 def _graphs():
