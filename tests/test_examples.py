@@ -3,7 +3,10 @@
 What the workloads compute is tested in tests/workloads/; here, the scripts over them.
 """
 
+import pytest
+
 from examples import check_notebook_rule, digits, gaussian_blobs, moons
+from microgradnp.testing import GradcheckError, gradcheck
 
 
 def test_gaussian_blobs_main(tmp_path, capsys):
@@ -30,3 +33,42 @@ def test_moons_main(tmp_path, capsys):
 
 def test_check_notebook_rule_main():
     assert check_notebook_rule.main([]) == 0
+
+
+def test_notebook_rule_is_rejected_and_autograd_accepted(capsys):
+    from examples import check_notebook_rule
+
+    assert check_notebook_rule.main([]) == 0
+    out = capsys.readouterr().out
+    assert "gradcheck rejected it" in out and "input 0" in out and "gradcheck passed" in out
+    W_ih, W_ho, x, t = check_notebook_rule.setup()
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(check_notebook_rule.notebook_loss, (W_ih, W_ho, x, t))
+    assert "input 0" in str(info.value)  # W_ih is wrong ...
+    assert "\n      1  " not in str(info.value)  # ... W_ho (input 1) is not in the table
+
+
+def test_the_docs_show_the_real_test_file_and_it_passes():
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    test_file = (root / "examples" / "test_my_derivatives.py").read_text()
+    assert test_file in (root / "docs" / "testing.md").read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "examples" / "test_my_derivatives.py")],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_case_study_shows_the_real_output(capsys):
+    import pathlib
+
+    from examples import check_notebook_rule
+
+    check_notebook_rule.main([])
+    out = capsys.readouterr().out.rstrip("\n")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    assert out in (root / "docs" / "notebook-rule.md").read_text()

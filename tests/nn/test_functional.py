@@ -1,0 +1,100 @@
+"""nn.functional: losses (values, reductions, clamping, errors), activations, penalties."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import microgradnp as mg
+from microgradnp.nn import functional as F
+from microgradnp.testing import gradcheck
+from microgradnp.testing import strategies as mst
+
+
+def test_losses_refuse_silent_broadcasting():
+    a = mg.tensor(np.ones((3, 1)), requires_grad=True)
+    for fn in (F.mse_loss, F.squared_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        with pytest.raises(ValueError, match=r"\(3, 1\).*\(3,\)"):
+            fn(a * 0.5, np.ones(3))
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(a, np.ones((3, 1)), reduction="avg")
+
+
+def test_mse_and_squared_loss_values_and_reductions():
+    x, t = mg.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True), np.array([[0.0, 2.0], [1.0, 1.0]])
+    assert F.mse_loss(x, t).item() == (1 + 0 + 4 + 16) / 4
+    assert F.mse_loss(x, t, reduction="sum").item() == 21
+    assert F.mse_loss(x, t, reduction="batchmean").item() == 21 / 2
+    assert F.mse_loss(x, t, reduction="none").shape == (2, 2)
+    loss = F.squared_loss(x, t)
+    assert loss.item() == 10.5
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, x.data - t)  # the 1/2 convention: gradient is the error
+
+
+def test_binary_cross_entropy_clamps_and_matches_the_logits_version():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = mg.tensor([0.0, 1.0, 0.3], requires_grad=True)
+        loss = F.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0]), reduction="sum")
+        assert np.isfinite(loss.item()) and np.isclose(loss.item(), 200 - np.log(0.3))
+        loss.backward()
+        assert np.all(np.isfinite(p.grad))
+        z = mg.tensor([1000.0, -1000.0, 0.5, -3.0], requires_grad=True)
+        t = np.array([0.0, 1.0, 1.0, 0.0])
+        lz = F.binary_cross_entropy_with_logits(z, t, reduction="none")
+        np.testing.assert_allclose(lz.data[:2], [1000.0, 1000.0])
+        np.testing.assert_allclose(lz.data[2:], F.binary_cross_entropy(mg.sigmoid(z[2:]), t[2:], reduction="none").data)
+        lz.sum().backward()
+        np.testing.assert_allclose(z.grad, mg.sigmoid(z.data).data - t)
+
+
+def test_cross_entropy_labels_and_probabilities():
+    rng = np.random.default_rng(0)
+    logits = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    labels = np.array([2, 0, 1, 2])
+    ref = -np.mean(np.log(np.exp(logits.data) / np.exp(logits.data).sum(1, keepdims=True))[np.arange(4), labels])
+    assert np.isclose(F.cross_entropy(logits, labels).item(), ref)
+    assert np.isclose(F.cross_entropy(logits, F.one_hot(labels, 3)).item(), ref)
+    assert np.isclose(F.cross_entropy(logits, mg.tensor(labels)).item(), ref)  # whole floats accepted
+    assert np.isclose(F.cross_entropy(logits[0], 2).item(), -np.log(np.exp(logits.data[0, 2]) / np.exp(logits.data[0]).sum()))
+    assert gradcheck(lambda z: F.cross_entropy(z, labels), logits)
+    big = mg.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert F.cross_entropy(big, [0]).item() == 0.0
+        assert F.cross_entropy(big, [1]).item() == 2000.0
+
+
+def test_cross_entropy_errors_are_clear():
+    logits = mg.tensor(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"\[0, 3\].*\[4\]"):
+        F.cross_entropy(logits, [0, 4, 1])
+    with pytest.raises(ValueError, match=r"\[-1\]"):
+        F.cross_entropy(logits, [0, -1, 1])
+    with pytest.raises(ValueError, match="3 examples.*\\(2,\\)"):
+        F.cross_entropy(logits, [0, 1])
+    with pytest.raises(ValueError, match="whole numbers"):
+        F.cross_entropy(logits, [0.5, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(3, 5\)"):
+        F.cross_entropy(logits, np.zeros((3, 5)))
+
+
+def test_l2_penalty_skips_biases():
+    net = mg.nn.MLP([2, 3, 1], rng=0)
+    expected = 0.5 / (2 * 10) * sum(np.sum(p.data ** 2) for n, p in net.named_parameters() if "weight" in n)
+    assert np.isclose(F.l2_penalty(net, 0.5, 10).item(), expected)
+    assert np.isclose(F.l2_penalty([net.layers[0].weight], 1.0, 1).item(), 0.5 * np.sum(net.layers[0].weight.data ** 2))
+
+
+@given(mst.tensors(shape=(3, 2), elements=mst.interval(-30, 30)))
+def test_bce_with_logits_gradient(z):
+    t = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert gradcheck(lambda z: F.binary_cross_entropy_with_logits(z, t, reduction="batchmean"), z)
+
+
+def test_activation_functions_are_exported():
+    x = mg.tensor([-1.0, 2.0])
+    for name in ("sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid"):
+        assert isinstance(getattr(F, name)(x), mg.Tensor)

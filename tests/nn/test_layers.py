@@ -1,0 +1,60 @@
+"""Linear and MLP: shapes, dtypes, gradients, Ng-style weight matrices."""
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp.nn import functional as F
+from microgradnp.testing import gradcheck
+
+
+def test_linear_and_mlp_shapes_and_dtype():
+    layer = mg.nn.Linear(3, 2, rng=0, dtype=np.float32)
+    assert layer.weight.shape == (2, 3) and layer.bias.shape == (2,) and layer.weight.dtype == np.float32
+    assert layer(mg.ones(3, dtype=np.float32)).shape == (2,)
+    assert layer(mg.ones(4, 5, 3, dtype=np.float32)).shape == (4, 5, 2)
+    net = mg.nn.MLP([2, 2, 2], bias=False, rng=0)
+    assert [n for n, _ in net.named_parameters()] == ["layers.0.weight", "layers.2.weight"]
+
+
+def test_mlp_gradients_match_finite_differences():
+    net = mg.nn.MLP([3, 4, 2], activation="tanh", rng=0)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((5, 3)))
+    params = list(net.parameters())
+
+    def loss(*ps):
+        for p, q in zip(params, ps):
+            p.data = q.data
+        return F.cross_entropy(mg.linear(mg.tanh(mg.linear(x, ps[0], ps[1])), ps[2], ps[3]), np.array([0, 1, 1, 0, 1]))
+
+    assert gradcheck(loss, [mg.tensor(p.data, requires_grad=True) for p in params])
+
+
+def test_ng_style_matrices_drive_an_mlp():
+    rng = np.random.default_rng(0)
+    theta1, theta2 = rng.standard_normal((25, 401)), rng.standard_normal((10, 26))
+    net = mg.nn.MLP.from_thetas([theta1, theta2])
+    X = rng.standard_normal((7, 400))
+    # Ng's forward: add the bias column, multiply by Theta^T, sigmoid.
+    a2 = 1 / (1 + np.exp(-(np.c_[np.ones(7), X] @ theta1.T)))
+    h = 1 / (1 + np.exp(-(np.c_[np.ones(7), a2] @ theta2.T)))
+    np.testing.assert_allclose(net(mg.tensor(X)).data, h, rtol=1e-12)
+    back = net.to_thetas()
+    np.testing.assert_array_equal(back[0], theta1)
+    np.testing.assert_array_equal(back[1], theta2)
+    with pytest.raises(ValueError, match="do not chain"):
+        mg.nn.MLP.from_thetas([theta1, np.zeros((10, 30))])
+
+
+def test_ex4_mat_files_load_into_an_mlp(tmp_path):
+    import scipy.io
+
+    rng = np.random.default_rng(1)
+    theta1, theta2 = rng.standard_normal((25, 401)) * 0.1, rng.standard_normal((10, 26)) * 0.1
+    scipy.io.savemat(tmp_path / "ex4weights.mat", {"Theta1": theta1, "Theta2": theta2})
+    scipy.io.savemat(tmp_path / "ex4data1.mat", {"X": rng.random((20, 400)), "y": np.arange(1, 21).reshape(-1, 1) % 10 + 1})
+    w = mg.data.load_mat(str(tmp_path / "ex4weights.mat"))
+    d = mg.data.load_mat(str(tmp_path / "ex4data1.mat"))
+    net = mg.nn.MLP.from_thetas([w["Theta1"], w["Theta2"]])
+    assert net(mg.tensor(d["X"])).shape == (20, 10)
+    assert d["y"].min() == 0 and d["y"].max() == 9  # 10 means the digit 0
