@@ -116,8 +116,11 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
                 converted = converted or c is not x
                 arrays.append(c)
         arrays = tuple(arrays)
+    run = op.run
+    if run is None:
+        run = op.run = op.bind(xp)
     try:
-        out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
+        out = run(*arrays, **attrs) if attrs else run(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, attrs or {}, exc) from exc
     if out.__class__ is not _ndarray:
@@ -339,34 +342,38 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     """
     # Every choice is made here, before the loop.
     ns = TENSOR_NS if record else xp
-    if targets is None:
-        needed, wanted, captured = None, (), None
-    else:
+    watching = targets is not None  # grad(): capture the targets' gradients, prune, touch no .grad
+    if watching:
         needed, wanted, captured = _reaching(roots, targets), {id(t) for t in targets}, {}
-    grads: dict[int, object] = {}
-    heap, leaves = [], []
-    for r, s in zip(roots, seeds):
-        k = id(r)
-        if k in grads:
-            grads[k] = grads[k] + s
-            continue
-        grads[k] = s
-        if r._op is None:
-            leaves.append(r)
-        else:
-            heap.append((-r._seq, r))
-    if len(heap) > 1:
+    else:
+        needed = wanted = captured = None
+    if len(roots) == 1:  # loss.backward()
+        r, s = roots[0], seeds[0]
+        grads, given = {id(r): s}, {id(s)}
+        heap, leaves = ([], [r]) if r._op is None else ([(-r._seq, r)], [])
+    else:
+        grads, heap, leaves = {}, [], []
+        for r, s in zip(roots, seeds):
+            k = id(r)
+            if k in grads:
+                grads[k] = grads[k] + s
+            elif r._op is None:
+                grads[k] = s
+                leaves.append(r)
+            else:
+                grads[k] = s
+                heap.append((-r._seq, r))
         heapify(heap)
-    given = set(map(id, seeds))
+        given = set(map(id, seeds))
 
     while heap:
         t = heappop(heap)[1]
-        k = id(t)
-        g = grads.pop(k)
-        if k in wanted:
-            captured[k] = g
-        elif t._retain and captured is None:
-            _store(t, g, given, record)
+        g = grads.pop(id(t))
+        if t._retain or watching:  # rarely true: an interior node whose gradient is kept or wanted
+            if not watching:
+                _store(t, g, given, record)
+            elif id(t) in wanted:
+                captured[id(t)] = g
         op = t._op
         saved = t._saved
         if saved is None:
@@ -376,11 +383,12 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
             raise _modified(t, t, 0)
         parents = t._parents
         attrs = t._attrs
-        ins = parents if record else saved
-        out = t if record else t._data
-        vjps = op.vjps if record else op.numpy_vjps
+        if record:
+            ins, out, vjps = parents, t, op.vjps
+        else:
+            ins, out, vjps = saved, t._data, op.numpy_vjps
         if vjps is None:
-            needs = tuple(isinstance(p, Tensor) and p.requires_grad and (needed is None or id(p) in needed)
+            needs = tuple(isinstance(p, Tensor) and p.requires_grad and (not watching or id(p) in needed)
                           for p in parents)
             gis = (op.vjp_all if record else op.numpy_vjp_all)(ns, g, out, ins, attrs, needs)
         i = -1
@@ -390,7 +398,7 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
                 continue
             if p._written > seq:
                 raise _modified(t, p, i)
-            if not p.requires_grad or needed is not None and id(p) not in needed:
+            if not p.requires_grad or watching and id(p) not in needed:
                 continue
             if vjps is None:
                 gi = gis[i]
@@ -418,15 +426,18 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
         if not retain:
             t._saved = None
 
-    if captured is not None:
+    if watching:
         for leaf in leaves:
             if id(leaf) in wanted:
                 captured[id(leaf)] = grads[id(leaf)]
         return [_owned(captured[id(t)], given) if id(t) in captured and not record else captured.get(id(t))
                 for t in targets]
-    with _leaf_lock:
+    _leaf_lock.acquire()  # try/finally: half the cost of "with" on this lock (0.15 us per backward)
+    try:
         for leaf in leaves:
             _store(leaf, grads[id(leaf)], given, record)
+    finally:
+        _leaf_lock.release()
     return None
 
 

@@ -56,7 +56,7 @@ def _matmul_ref(a, b):
 
 
 @defop(
-    forward=lambda xp, a, b: xp.matmul(a, b),
+    forward="matmul",
     vjp=(_matmul_vjp_a, _matmul_vjp_b),
     formula="a @ b;  da = g @ b^T, db = a^T @ g  (batch axes summed back)",
     test=OpTest("matmul", ref=_matmul_ref, rtol=1e-10),

