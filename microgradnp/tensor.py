@@ -37,8 +37,14 @@ next_seq = itertools.count(1).__next__
 
 
 def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
-    """Wrap an array as a Tensor without copying or checking (the fast path of every op)."""
+    """Wrap an array as a Tensor without copying or checking."""
     t = _new(Tensor)
+    _init_leaf(t, data, requires_grad)
+    return t
+
+
+def _init_leaf(t: "Tensor", data: np.ndarray, requires_grad: bool) -> None:
+    """Set every slot of a new leaf (``engine.apply`` writes the same, inlined, for op results)."""
     t._data = data
     t._grad = None
     t.requires_grad = requires_grad
@@ -49,7 +55,6 @@ def _make(data: np.ndarray, requires_grad: bool = False) -> "Tensor":
     t._retain = False
     t._seq = next_seq()
     t._written = 0
-    return t
 
 
 def mark_written(t: "Tensor") -> None:
@@ -225,16 +230,7 @@ class Tensor:
     is_parameter = False
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self._data = _to_array(data, dtype, requires_grad)
-        self._grad = None
-        self.requires_grad = bool(requires_grad)
-        self._op = None
-        self._parents = ()
-        self._saved = None
-        self._attrs = None
-        self._retain = False
-        self._seq = next_seq()
-        self._written = 0
+        _init_leaf(self, _to_array(data, dtype, requires_grad), bool(requires_grad))
         if name is not None:
             self._name = name
 

@@ -57,6 +57,17 @@ def _name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+def _differentiable_inputs(inputs, what: str) -> tuple:
+    """``inputs`` as a tuple, and the positions of those that require grad (at least one)."""
+    if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError(f"{what}: no input is a Tensor with requires_grad=True; nothing to check")
+    return inputs, diff
+
+
 def _output(fn, args, who: str) -> Tensor:
     out = fn(*args)
     if isinstance(out, (tuple, list)):
@@ -423,12 +434,7 @@ def gradcheck(
     True
     """
     who = name or _name(fn)
-    if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not diff:
-        raise ValueError("gradcheck: no input is a Tensor with requires_grad=True; nothing to check")
+    inputs, diff = _differentiable_inputs(inputs, "gradcheck")
     if mode not in ("auto", "full", "fast"):
         raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'fast', got {mode!r}")
     rel = DEFAULT_REL_STEP if eps is None else float(eps)
@@ -497,12 +503,7 @@ def gradgradcheck(
     True
     """
     who = name or _name(fn)
-    if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not diff:
-        raise ValueError("gradgradcheck: no input is a Tensor with requires_grad=True; nothing to check")
+    inputs, diff = _differentiable_inputs(inputs, "gradgradcheck")
     with no_grad():
         probe = _output(fn, [x.detach() if isinstance(x, Tensor) else x for x in inputs], who)
     if grad_outputs is None:
