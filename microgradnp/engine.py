@@ -44,7 +44,6 @@ from .tensor import Tensor, _make, _new, next_seq
 __all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS"]
 
 _ndarray = np.ndarray
-_SCALAR_TYPES = (int, float, bool, np.generic)
 
 _RELEASED = (
     "Trying to backward through the graph a second time, but the arrays it saved for "
@@ -70,10 +69,20 @@ def is_recording(*inputs) -> bool:
 
 
 def _constant(x):
-    """A non-Tensor input as the forward sees it: arrays and Python or NumPy scalars as they are."""
-    if x.__class__ is _ndarray or isinstance(x, _SCALAR_TYPES):
+    """A non-Tensor input as the forward sees it: arrays and Python or NumPy scalars as they are.
+
+    Complex constants are refused: mixed into a real computation they would
+    make a complex result whose real part hides a wrong gradient.
+    """
+    if x.__class__ is float or x.__class__ is int or x.__class__ is bool:
         return x  # Python scalars stay "weak" in NumPy's type promotion: x32 * 0.5 stays float32
-    return np.asarray(x)  # lists, tuples, array-likes
+    c = x if x.__class__ is _ndarray or isinstance(x, np.generic) else np.asarray(x)  # lists, array-likes
+    if c.dtype.kind == "c":
+        raise TypeError(
+            f"a complex constant ({c.dtype}, shape {c.shape}) cannot enter a computation: microgradnp "
+            "differentiates real functions; pass its .real and .imag parts separately"
+        )
+    return c
 
 
 def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:

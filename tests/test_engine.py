@@ -373,3 +373,17 @@ def test_writes_before_the_forward_and_after_backward_are_fine():
     loss.backward()
     w.data -= 0.1 * w.grad  # after backward: the usual update
     np.testing.assert_allclose(w.numpy()[0, 0], 1.0 - 0.1 * w.grad[0, 0])
+
+
+@pytest.mark.parametrize("constant", [np.array([1 + 1j]), 1j, np.complex128(2j), [1j]])
+def test_complex_constants_are_refused(constant):
+    x = mg.tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match="complex constant"):
+        x * constant
+
+
+def test_real_constants_keep_numpy_type_promotion():
+    x = mg.tensor([1.0], dtype=np.float32)
+    assert (x * 0.5).dtype == np.float32  # a Python float stays "weak"
+    for c in (np.float64(0.5), np.array([0.5]), [0.5], 2, True):
+        assert (x * c).dtype == (x.numpy() * c).dtype, c

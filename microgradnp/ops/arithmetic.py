@@ -14,17 +14,26 @@ from .registry import OpTest, defop
 
 
 def _pow_vjp_base(ns, g, out, a, b):
+    # b * a^(b-1) is taken as 0 where b == 0 (PyTorch's convention: x ** 0 is
+    # constant, so its gradient is 0 even at x = 0, where the formula gives 0 * inf).
     if b.__class__ is int or b.__class__ is float:
         # A constant exponent, the common case (x ** 2): fold the constants first.
+        if b == 0:
+            return g * 0.0
         return g * (b * a) if b == 2 else g * (b * a ** (b - 1))
-    return g * b * a ** (b - 1)
+    # Masked only where a == 0 too: elsewhere b * a^(b-1) is 0 at b = 0 by itself,
+    # and its derivative with respect to b (second order) stays exact.
+    zero = (ns.value(b) == 0) & (ns.value(a) == 0)
+    safe = ns.where(zero, 1.0, a)  # no 0 ** -1 evaluated, so no inf to mask (and none in second order)
+    return g * ns.where(zero, 0.0, b * safe ** (b - 1))
 
 
 def _pow_vjp_exponent(ns, g, out, a, b):
-    # d(a**b)/db = a**b * log(a).  Where a == 0 the limit of the product is 0
-    # for b > 0 (PyTorch's convention); log(1) = 0 gives exactly that without
-    # evaluating log(0).
-    return g * out * ns.log(ns.where(ns.value(a) == 0, 1.0, a))
+    # d(a**b)/db = a**b * log(a).  Where a == 0 and b >= 0 the limit of the
+    # product is 0 (PyTorch's convention); log(1) = 0 gives exactly that without
+    # evaluating log(0).  For b < 0 it is inf * log(0) = -inf, as in PyTorch.
+    va = ns.value(a)
+    return g * out * ns.log(ns.where((va == 0) & (ns.value(b) >= 0), 1.0, a))
 
 
 @defop(

@@ -404,7 +404,10 @@ def where(cond, a, b):
     method=True,
 )
 def astype(x, dtype):
-    """Convert to ``dtype`` (a floating dtype, to keep a gradient).  VJP: ``g`` converted back.
+    """Convert to ``dtype``.  VJP: ``g`` converted back.
+
+    To an integer or bool dtype the result is a constant (it does not require
+    grad, as in PyTorch): a truncated value has no useful gradient.
 
     Examples
     --------
@@ -413,4 +416,7 @@ def astype(x, dtype):
     >>> mg.astype(mg.tensor([1.0]), np.float32).dtype
     dtype('float32')
     """
-    return (x,), {"dtype": np.dtype(dtype)}
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" and hasattr(x, "detach"):
+        x = x.detach()  # integer results never require grad
+    return (x,), {"dtype": dtype}

@@ -30,3 +30,13 @@ def test_sigmoid_family_is_stable_at_extreme_logits():
         np.testing.assert_array_equal(s.data, [0.0, 0.5, 1.0])
         np.testing.assert_array_equal(x.grad, [0.0, 0.25, 0.0])
         assert mg.log_sigmoid(mg.tensor(-1000.0)).item() == -1000.0
+
+
+def test_astype_to_an_integer_dtype_is_a_constant():
+    x = mg.tensor([1.5, -2.7], requires_grad=True)
+    y = mg.astype(x, int)
+    assert not y.requires_grad and y.is_leaf
+    np.testing.assert_array_equal(y.data, [1, -2])
+    z = x.astype(np.float32)  # a floating dtype keeps the gradient
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
