@@ -16,15 +16,12 @@ against a ``(3,)`` target raises instead of silently broadcasting to
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..api import (
+    bce,
     bce_with_logits,
-    clip,
     linear,
-    log,
     log_sigmoid,
     log_softmax,
     relu,
@@ -42,9 +39,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "batchmean", "none")
-#: PyTorch clamps log(p) in binary_cross_entropy at -100; so do we.
-_LOG_FLOOR = -100.0
-_P_FLOOR = math.exp(_LOG_FLOOR)
 
 
 def _as_target(target, like: Tensor):
@@ -127,9 +121,12 @@ def squared_loss(input, target, reduction: str = "sum"):
 def binary_cross_entropy(probs, target, reduction: str = "mean"):
     """Binary cross-entropy of probabilities: ``-(t log p + (1 - t) log(1 - p))``.
 
-    ``log`` is clamped at -100 (as PyTorch does), so probabilities of exactly
-    0 or 1 give a finite loss and a finite gradient, never inf or NaN.  When
-    you have logits, :func:`binary_cross_entropy_with_logits` is more accurate.
+    As in PyTorch: each ``log`` is clamped at -100, so probabilities of
+    exactly 0 or 1 give a finite loss; the gradient is ``(p - t) / (p (1 -
+    p))`` with the denominator held at ``1e-12`` or more, so a confidently
+    wrong probability gets a large finite gradient, never 0 or NaN; inputs
+    outside [0, 1] raise ``ValueError``.  One fused graph node.  When you have
+    logits, :func:`binary_cross_entropy_with_logits` is more accurate.
 
     Examples
     --------
@@ -140,9 +137,14 @@ def binary_cross_entropy(probs, target, reduction: str = "mean"):
     """
     target = _as_target(target, probs)
     _same_shape("binary_cross_entropy", probs, target)
-    log_p = log(clip(probs, _P_FLOOR, None))
-    log_q = log(clip(1.0 - probs, _P_FLOOR, None))
-    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction, "binary_cross_entropy")
+    values = probs.data if isinstance(probs, Tensor) else np.asarray(probs)
+    if values.size and not (np.all(values >= 0) and np.all(values <= 1)):  # NaN fails both
+        bad = values[~((values >= 0) & (values <= 1))].ravel()[0]
+        raise ValueError(
+            f"binary_cross_entropy: every input must be a probability in [0, 1], got {bad} (input of shape "
+            f"{values.shape}); for logits use binary_cross_entropy_with_logits"
+        )
+    return bce(probs, target, _check_reduction(reduction, "binary_cross_entropy"))
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):

@@ -94,6 +94,45 @@ def _bce_vjp_y(ns, g, out, z, y, reduction="mean"):
     return (g * (-1.0 / _divisor_of(z, y, reduction))) * z
 
 
+# binary_cross_entropy on probabilities, PyTorch's way: each log is clamped at
+# -100, so p = 0 or 1 gives a finite loss, and the gradient is the analytic
+# (p - t) / (p (1 - p)) with the denominator held at 1e-12 or more, so a
+# confidently wrong probability gets a large finite gradient, never 0 (what
+# clipping p would give) nor NaN (inf * 0 in float32).
+_LOG_FLOOR = -100.0
+_P_FLOOR = math.exp(_LOG_FLOOR)
+_BCE_EPS = 1e-12
+
+
+def _clamped_logs(ns, p):
+    lp = ns.log(ns.where(ns.value(p) > _P_FLOOR, p, _P_FLOOR))
+    q = 1.0 - p
+    lq = ns.log(ns.where(ns.value(q) > _P_FLOOR, q, _P_FLOOR))
+    return lp, lq
+
+
+def _bce(xp, p, t, reduction="mean"):
+    lp, lq = _clamped_logs(xp, p)
+    return _reduce(xp, -(t * lp + (1.0 - t) * lq), reduction, 1.0)
+
+
+def _bce_vjp_p(ns, g, out, p, t, reduction="mean"):
+    pq = p * (1.0 - p)
+    return (g * (1.0 / _divisor_of(p, t, reduction))) * (p - t) / ns.where(ns.value(pq) > _BCE_EPS, pq, _BCE_EPS)
+
+
+def _bce_vjp_t(ns, g, out, p, t, reduction="mean"):
+    lp, lq = _clamped_logs(ns, p)
+    return (g * (1.0 / _divisor_of(p, t, reduction))) * (lq - lp)
+
+
+def _ref_bce_probs(p, t, reduction="mean"):
+    per = -(t * np.log(p) + (1 - t) * np.log1p(-p))
+    if reduction == "none":
+        return per
+    return np.sum(per) / {"sum": 1, "mean": per.size, "batchmean": per.shape[0] if per.ndim else 1}[reduction]
+
+
 def _ref_squared_error(a, b, reduction="sum", scale=1.0):
     sq = (a - b) ** 2
     if reduction == "none":
@@ -134,3 +173,16 @@ def squared_error(input, target, reduction="sum", scale=1.0):
 def bce_with_logits(logits, target, reduction="mean"):
     """``reduce(softplus(z) - y z)`` as one node; see ``nn.functional.binary_cross_entropy_with_logits``."""
     return (logits, target), {"reduction": reduction}
+
+
+@defop(
+    forward=_bce,
+    vjp=(_bce_vjp_p, _bce_vjp_t),
+    formula="reduce(-(t log p + (1 - t) log(1 - p))), logs clamped at -100;  "
+            "dp = g (p - t) / max(p (1 - p), 1e-12) / n, dt = g (log(1 - p) - log p) / n",
+    test=OpTest("loss", ref=_ref_bce_probs, domain=((0.05, 0.95), (0.0, 1.0)), rtol=1e-10),
+    public=False,
+)
+def bce(probs, target, reduction="mean"):
+    """Binary cross-entropy of probabilities as one node; see ``nn.functional.binary_cross_entropy``."""
+    return (probs, target), {"reduction": reduction}

@@ -566,7 +566,8 @@ def _sig_linear(draw, meta, dtype):
 
 def _sig_loss(draw, meta, dtype):
     shape = draw(shapes())
-    arrays_ = [_plain(draw, meta, dtype, shape), _plain(draw, meta, dtype, shape)]
+    (la, ha), (lb, hb) = _domains(meta, 2)  # e.g. probabilities and targets in their own ranges
+    arrays_ = [draw(_elements(meta, la, ha).arrays(shape, dtype)), draw(_elements(meta, lb, hb).arrays(shape, dtype))]
     return arrays_, {"reduction": draw(st.sampled_from(["sum", "mean", "batchmean", "none"]))}
 
 

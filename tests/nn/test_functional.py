@@ -50,6 +50,40 @@ def test_binary_cross_entropy_clamps_and_matches_the_logits_version():
         np.testing.assert_allclose(z.grad, mg.sigmoid(z.data).data - t)
 
 
+def test_binary_cross_entropy_gradients_on_the_wrong_side_are_large_and_finite_as_in_pytorch():
+    # torch: dL/dp = (p - t) / max(p (1 - p), 1e-12), log clamped at -100.
+    p = mg.tensor([1.0, 0.0, 1e-300, 0.25], requires_grad=True)
+    t = np.array([0.0, 1.0, 1.0, 1.0])
+    loss = F.binary_cross_entropy(p, t, reduction="sum")
+    np.testing.assert_allclose(loss.item(), 300.0 - np.log(0.25))
+    loss.backward()
+    np.testing.assert_allclose(p.grad, [1e12, -1e12, -1e12, -1.0 / 0.25])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_of_a_saturated_sigmoid_has_no_nan(dtype):
+    z = mg.tensor(np.array([20.0, -20.0, 40.0], dtype=dtype), requires_grad=True)
+    t = np.array([0.0, 1.0, 0.0], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = F.binary_cross_entropy(mg.sigmoid(z), t)
+        loss.backward()
+    assert np.isfinite(loss.item()) and loss.item() > 0
+    assert np.all(np.isfinite(z.grad)) and z.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, np.nan])
+def test_binary_cross_entropy_refuses_values_outside_0_1(bad):
+    with pytest.raises(ValueError, match=r"probability in \[0, 1\].*with_logits"):
+        F.binary_cross_entropy(mg.tensor([0.5, bad]), np.array([1.0, 0.0]))
+
+
+def test_binary_cross_entropy_target_gradient():
+    p = mg.tensor([0.2, 0.7], requires_grad=True)
+    t = mg.tensor([0.0, 1.0], requires_grad=True)
+    assert gradcheck(lambda p, t: F.binary_cross_entropy(p, t), [p, t])
+
+
 def test_cross_entropy_labels_and_probabilities():
     rng = np.random.default_rng(0)
     logits = mg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
