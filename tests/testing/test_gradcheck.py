@@ -213,66 +213,50 @@ def test_smooth_functions_with_large_curvature_are_not_called_kinks():
     assert gradcheck(lambda x: mg.exp(5.0 * x) + mg.sin(20.0 * x), x)
 
 
-def test_forward_that_mutates_its_input_is_caught():
-    class Mutates(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            x *= 2.0
-            return x.copy()
-
-        @staticmethod
-        def backward(ctx, grad):
-            return 2.0 * grad
-
-    with pytest.raises(GradcheckError, match="modified in place"):
-        gradcheck(lambda x: Mutates.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+def _function(forward, backward):
+    """A custom Function from two plain functions of arrays (``ctx`` first)."""
+    return type("Buggy", (mg.Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
-def test_backward_that_mutates_the_upstream_gradient_is_caught():
-    class Mutates(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return 2.0 * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            grad *= 2.0
-            return grad / 2.0 * 2.0
-
-    with pytest.raises(GradcheckError, match="upstream gradient .* modified"):
-        gradcheck(lambda x: Mutates.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+def _mutates_input(ctx, x):
+    x *= 2.0
+    return x.copy()
 
 
-def test_nondeterministic_backward_is_caught():
-    noise = np.random.default_rng(0)
-
-    class Noisy(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return 2.0 * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            return 2.0 * grad + noise.standard_normal(grad.shape) * 1e-14
-
-    with pytest.raises(GradcheckError, match="not deterministic"):
-        gradcheck(lambda x: Noisy.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+def _mutates_upstream(ctx, grad):
+    grad *= 2.0
+    return grad / 2.0 * 2.0
 
 
-def test_vjp_ignoring_its_upstream_gradient_is_caught():
-    class IgnoresGrad(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return (x ** 2).sum()
+_noise = np.random.default_rng(0)
 
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_arrays
-            return 2.0 * x  # forgot "* grad"
 
-    with pytest.raises(GradcheckError, match="zero upstream"):
-        gradcheck(lambda x: IgnoresGrad.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
+def _square_sum(ctx, x):
+    ctx.save_for_backward(x)
+    return (x ** 2).sum()
+
+
+def _ignores_upstream(ctx, grad):
+    (x,) = ctx.saved_arrays
+    return 2.0 * x  # forgot "* grad"
+
+
+# One buggy custom Function per row, and what gradcheck must say about it.
+_BUGS = {
+    "forward mutates its input": (_mutates_input, lambda ctx, g: 2.0 * g, "modified in place"),
+    "backward mutates the upstream gradient": (lambda ctx, x: 2.0 * x, _mutates_upstream, "upstream gradient .* modified"),
+    "backward is not deterministic": (
+        lambda ctx, x: 2.0 * x, lambda ctx, g: 2.0 * g + _noise.standard_normal(g.shape) * 1e-14, "not deterministic"),
+    "VJP ignores its upstream gradient": (_square_sum, _ignores_upstream, "zero upstream"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(_BUGS))
+def test_buggy_custom_functions_are_diagnosed(bug):
+    forward, backward, message = _BUGS[bug]
+    fn = _function(forward, backward)
+    with pytest.raises(GradcheckError, match=message):
+        gradcheck(lambda x: fn.apply(x), mg.tensor([1.0, 2.0], requires_grad=True))
 
 
 def test_aliasing_gradients_are_caught(monkeypatch):
