@@ -205,6 +205,8 @@ def _forward_error(op: Op, arrays, attrs, exc: Exception) -> Exception:
     inputs = ", ".join(_describe(a) for a in arrays)
     extra = "".join(f", {k}={_short(v)}" for k, v in attrs.items())
     msg = f"{op.name}: cannot apply to inputs of shape {shapes} ({inputs}{extra}): {exc}"
+    if isinstance(exc, np.exceptions.AxisError):  # both a ValueError and an IndexError, as NumPy raises it
+        return np.exceptions.AxisError(msg)
     if isinstance(exc, IndexError) and not isinstance(exc, ValueError):
         return IndexError(msg)
     if isinstance(exc, ValueError):

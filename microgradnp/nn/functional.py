@@ -61,13 +61,20 @@ def _same_shape(name: str, input, target) -> None:
         )
 
 
-def _check_reduction(reduction: str, name: str) -> str:
+def _check_reduction(reduction: str, name: str, input) -> str:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if reduction == "mean" or reduction == "batchmean":
+        shape = _shape(input)
+        if 0 in (shape if reduction == "mean" else shape[:1]):
+            raise ValueError(
+                f"{name}: reduction={reduction!r} over an empty batch (input of shape {shape}) divides by zero "
+                "(PyTorch returns nan); skip empty batches or use reduction='sum'"
+            )
     return reduction
 
 
-def _reduce(loss: Tensor, reduction: str, name: str):
+def _reduce(loss: Tensor, reduction: str):
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -75,17 +82,15 @@ def _reduce(loss: Tensor, reduction: str, name: str):
     if reduction == "batchmean":
         n = loss.shape[0] if loss.ndim else 1
         return loss.sum() * (1.0 / n)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return loss  # "none"
 
 
 def _squared_error(name: str, input, target, reduction: str, scale: float):
     target = _as_target(target, input)
     if input.shape != target.shape:
         _same_shape(name, input, target)  # raises with the full message
-    if reduction not in _REDUCTIONS:
-        _check_reduction(reduction, name)
+    if reduction != "sum":  # the per-example SGD path skips the check
+        _check_reduction(reduction, name, input)
     return squared_error(input, target, reduction, scale)
 
 
@@ -144,7 +149,7 @@ def binary_cross_entropy(probs, target, reduction: str = "mean"):
             f"binary_cross_entropy: every input must be a probability in [0, 1], got {bad} (input of shape "
             f"{values.shape}); for logits use binary_cross_entropy_with_logits"
         )
-    return bce(probs, target, _check_reduction(reduction, "binary_cross_entropy"))
+    return bce(probs, target, _check_reduction(reduction, "binary_cross_entropy", probs))
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
@@ -163,7 +168,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     """
     target = _as_target(target, logits)
     _same_shape("binary_cross_entropy_with_logits", logits, target)
-    return bce_with_logits(logits, target, _check_reduction(reduction, "binary_cross_entropy_with_logits"))
+    return bce_with_logits(logits, target, _check_reduction(reduction, "binary_cross_entropy_with_logits", logits))
 
 
 def _labels(target, n: int, num_classes: int, name: str) -> np.ndarray:
@@ -195,21 +200,29 @@ def nll_loss(log_probs, target, reduction: str = "mean"):
     >>> F.nll_loss(mg.tensor(np.log([[0.5, 0.5], [0.1, 0.9]])), np.array([0, 1])).item()
     0.39925
     """
+    return _nll(log_probs, target, reduction, "nll_loss")
+
+
+def _nll(log_probs, target, reduction: str, name: str):
     if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: expected log-probabilities of shape (N, C), got {log_probs.shape}")
+        raise ValueError(f"{name}: expected log-probabilities of shape (N, C), got {log_probs.shape}")
     n, c = log_probs.shape
-    labels = _labels(target, n, c, "nll_loss")
+    _check_reduction(reduction, name, log_probs)
+    labels = _labels(target, n, c, name)
     picked = log_probs[np.arange(n), labels]
-    return _reduce(-picked, reduction, "nll_loss")
+    return _reduce(-picked, reduction)
 
 
 def cross_entropy(logits, target, reduction: str = "mean"):
     """Softmax cross-entropy of logits ``(N, C)`` (or ``(C,)``), stable via ``log_softmax``.
 
     ``target`` is either integer class labels ``(N,)`` in ``[0, C)`` (whole
-    numbers stored as floats are accepted), or class probabilities ``(N, C)``
-    such as one-hot rows.  Labels out of range and a batch-size mismatch raise
-    ``ValueError``.
+    numbers stored as floats are accepted), or floating-point class
+    probabilities ``(N, C)`` such as one-hot rows.  Probability targets that
+    require grad get their gradient ``-log_softmax(logits)``.  Labels out of
+    range and a batch-size mismatch raise ``ValueError``; an integer target
+    shaped like the logits raises ``TypeError`` (as in PyTorch, integers are
+    labels, never probabilities).
 
     Examples
     --------
@@ -222,22 +235,35 @@ def cross_entropy(logits, target, reduction: str = "mean"):
     >>> F.cross_entropy(logits, np.array([[1.0, 0.0], [0.0, 1.0]])).item()
     0.34657
     """
-    if logits.ndim == 1:  # a single example: a label, or a probability vector
-        t = np.asarray(target)
-        logp = log_softmax(logits)
-        if t.ndim == 1:
-            _same_shape("cross_entropy", logits, t)
-            return -(logp * t).sum()
-        label = _labels(t.reshape(1), 1, logits.shape[0], "cross_entropy")[0]
-        return -logp[int(label)]
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    logp = log_softmax(logits, axis=1)
-    t = np.asarray(target)
-    if t.ndim == 2:
-        _same_shape("cross_entropy", logits, t)
-        return _reduce(-(logp * t).sum(axis=1), reduction, "cross_entropy")
-    return nll_loss(logp, t, reduction)
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C) or (C,), got {logits.shape}")
+    axis = logits.ndim - 1
+    if axis:
+        _check_reduction(reduction, "cross_entropy", logits)
+    if len(_shape(target)) == 2:
+        _same_shape("cross_entropy", logits, target)  # (N, C) probabilities, or an error naming both shapes
+    if _shape(target) == logits.shape and logits.shape != (1,):
+        probs = _probabilities(target, logits)
+        per_example = -(log_softmax(logits, axis=axis) * probs).sum(axis=axis)
+        return per_example if logits.ndim == 1 else _reduce(per_example, reduction)
+    if logits.ndim == 1:  # a single example and its label
+        if _shape(target) not in ((), (1,)):
+            _same_shape("cross_entropy", logits, target)  # raises: neither a label nor a probability vector
+        label = _labels(np.asarray(target).reshape(-1), 1, logits.shape[0], "cross_entropy")[0]
+        return -log_softmax(logits)[int(label)]
+    return _nll(log_softmax(logits, axis=1), target, reduction, "cross_entropy")
+
+
+def _probabilities(target, like: Tensor):
+    """Class-probability targets, kept in the graph when they are a Tensor (their gradient is not dropped)."""
+    kind = target.dtype.kind if hasattr(target, "dtype") else np.asarray(target).dtype.kind
+    if kind != "f":
+        raise TypeError(
+            f"cross_entropy: a target shaped like the logits {like.shape} holds class probabilities and must be "
+            f"floating point, got dtype {target.dtype if hasattr(target, 'dtype') else np.asarray(target).dtype}; "
+            "integer class labels have shape (N,) (as in PyTorch)"
+        )
+    return _as_target(target, like)
 
 
 def l2_penalty(params, lam: float, m: int):

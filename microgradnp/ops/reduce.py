@@ -44,6 +44,12 @@ def count(shape: tuple, axis) -> int:
     return math.prod(shape) // builtins.max(math.prod(_kept_shape(shape, axis)), 1)
 
 
+def _per_element(shape: tuple, axis) -> float:
+    """``1 / count``: the mean's gradient scale.  An empty reduction (count 0) has
+    an empty input, so its gradient is empty and any scale will do."""
+    return 1.0 / builtins.max(count(shape, axis), 1)
+
+
 def _unreduce(ns, g, shape: tuple, axis, keepdims: bool):
     """Broadcast the gradient of a reduction back to the input's shape."""
     if axis is not None and not keepdims:
@@ -89,13 +95,33 @@ def _extreme_vjp(ns, g, out, a, axis=None, keepdims=False):
 
 
 def _var_vjp(ns, g, out, a, axis=None, ddof=0, keepdims=False):
-    n = count(a.shape, axis)
-    centered = a - ns.sum(a, axis=axis, keepdims=True) * (1.0 / n)
-    return _unreduce(ns, g, a.shape, axis, keepdims) * centered * (2.0 / (n - ddof))
+    centered = a - ns.sum(a, axis=axis, keepdims=True) * _per_element(a.shape, axis)
+    return _unreduce(ns, g, a.shape, axis, keepdims) * centered * (2.0 / (count(a.shape, axis) - ddof))
 
 
-def _reduction(x, axis, keepdims, dim, keepdim):
-    return (x,), {"axis": axis_arg(axis, dim), "keepdims": _keep(keepdims, keepdim)}
+def checked_axis(name: str, x, axis):
+    """``axis`` checked against the dimensions of ``x``, before anything is recorded.
+
+    An axis out of range raises NumPy's ``AxisError`` naming the op.  A 0-d
+    input counts as one dimension, as in PyTorch: reducing it over axis 0 or
+    -1 reduces nothing (the axis becomes ``None``).
+    """
+    if axis is None:
+        return None
+    ndim = x.ndim if hasattr(x, "ndim") else np.ndim(x)
+    for ax in axis if isinstance(axis, tuple) else (axis,):
+        if not isinstance(ax, (int, np.integer)) or isinstance(ax, bool):
+            raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -builtins.max(ndim, 1) <= ax < builtins.max(ndim, 1):
+            raise np.exceptions.AxisError(f"{name}: axis {ax} is out of bounds for a tensor of dimension {ndim}")
+    return axis if ndim else None
+
+
+def _reduction(name, x, axis, keepdims, dim, keepdim):
+    axis = axis_arg(axis, dim)
+    if axis is not None:
+        axis = checked_axis(name, x, axis)
+    return (x,), {"axis": axis, "keepdims": _keep(keepdims, keepdim)}
 
 
 @defop(
@@ -120,12 +146,12 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     tensor([[3.],
             [7.]])
     """
-    return _reduction(x, axis, keepdims, dim, keepdim)
+    return _reduction("sum", x, axis, keepdims, dim, keepdim)
 
 
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.mean(a, axis=axis, keepdims=keepdims),
-    vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g * (1.0 / count(a.shape, axis)), a.shape,
+    vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g * _per_element(a.shape, axis), a.shape,
                                                                  axis, keepdims),
     formula="mean of a over axis (n elements);  da = g / n broadcast over the reduced axes",
     test=OpTest(
@@ -143,7 +169,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     >>> mg.mean(mg.tensor([1.0, 2.0, 6.0]))
     tensor(3.)
     """
-    return _reduction(x, axis, keepdims, dim, keepdim)
+    return _reduction("mean", x, axis, keepdims, dim, keepdim)
 
 
 @defop(
@@ -165,7 +191,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     >>> x.grad
     array([0. , 0.5, 0.5])
     """
-    return _reduction(x, axis, keepdims, dim, keepdim)
+    return _reduction("max", x, axis, keepdims, dim, keepdim)
 
 
 @defop(
@@ -185,7 +211,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     >>> mg.min(mg.tensor([[1.0, 3.0], [0.0, 5.0]]), axis=1)
     tensor([1., 0.])
     """
-    return _reduction(x, axis, keepdims, dim, keepdim)
+    return _reduction("min", x, axis, keepdims, dim, keepdim)
 
 
 @defop(
@@ -213,7 +239,14 @@ def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     >>> mg.var(mg.tensor([1.0, 2.0, 3.0, 4.0]))
     tensor(1.25)
     """
-    (x,), attrs = _reduction(x, axis, keepdims, dim, keepdim)
+    (x,), attrs = _reduction("var", x, axis, keepdims, dim, keepdim)
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    n = count(shape, attrs["axis"])
+    if n - ddof <= 0:  # NumPy and PyTorch give nan (or inf) with a warning
+        raise ValueError(
+            f"var: ddof={ddof} leaves no degrees of freedom: each variance is over {n} element(s) of the input of "
+            f"shape {shape} (axis={attrs['axis']}); it needs more than ddof elements"
+        )
     return (x,), {"axis": attrs["axis"], "ddof": ddof, "keepdims": attrs["keepdims"]}
 
 
@@ -239,7 +272,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     >>> mg.logsumexp(mg.tensor([1000.0, 1000.0])).item()  # 1000 + log 2
     1000.6931471805599
     """
-    return _reduction(x, axis, keepdims, dim, keepdim)
+    return _reduction("logsumexp", x, axis, keepdims, dim, keepdim)
 
 
 @defop(
@@ -260,7 +293,7 @@ def softmax(x, axis=-1, *, dim=None):
     >>> mg.softmax(mg.tensor([0.0, 0.0]))
     tensor([0.5, 0.5])
     """
-    return (x,), {"axis": axis_arg(axis, dim, -1)}
+    return (x,), {"axis": checked_axis("softmax", x, axis_arg(axis, dim, -1))}
 
 
 @defop(
@@ -285,4 +318,4 @@ def log_softmax(x, axis=-1, *, dim=None):
     >>> mg.log_softmax(mg.tensor([1000.0, -1000.0]))
     tensor([    0., -2000.])
     """
-    return (x,), {"axis": axis_arg(axis, dim, -1)}
+    return (x,), {"axis": checked_axis("log_softmax", x, axis_arg(axis, dim, -1))}

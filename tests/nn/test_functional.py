@@ -115,6 +115,53 @@ def test_cross_entropy_errors_are_clear():
         F.cross_entropy(logits, np.zeros((3, 5)))
 
 
+def test_cross_entropy_refuses_integer_targets_shaped_like_the_logits():
+    # Integers are class labels (N,), never probabilities: an integer one-hot
+    # array would otherwise be read as probabilities and silently "work".
+    logits = mg.tensor(np.zeros((3, 4)))
+    with pytest.raises(TypeError, match=r"cross_entropy.*\(3, 4\).*floating point.*int64"):
+        F.cross_entropy(logits, np.eye(4, dtype=np.int64)[[0, 1, 2]])
+    with pytest.raises(TypeError, match="floating point"):
+        F.cross_entropy(mg.tensor(np.zeros(4)), np.array([0, 0, 1, 0]))
+    with pytest.raises(ValueError, match=r"\(4,\).*\(1, 2\)"):
+        F.cross_entropy(mg.tensor(np.zeros(4)), np.array([[0.5, 0.5]]))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (4,)])
+def test_cross_entropy_probability_targets_get_their_gradient(shape):
+    rng = np.random.default_rng(1)
+    logits = mg.tensor(rng.standard_normal(shape), requires_grad=True)
+    probs = mg.tensor(rng.dirichlet(np.ones(4), 3).reshape(-1)[: np.prod(shape)].reshape(shape), requires_grad=True)
+    F.cross_entropy(logits, probs).backward()
+    n = shape[0] if len(shape) == 2 else 1
+    log_softmax = logits.data - np.log(np.exp(logits.data).sum(-1, keepdims=True))
+    np.testing.assert_allclose(probs.grad, -log_softmax / n, rtol=1e-12)  # PyTorch's value
+    assert gradcheck(lambda z, t: F.cross_entropy(z, t), [logits, probs])
+
+
+EMPTY_LOSSES = {
+    "mse_loss": lambda z, r: F.mse_loss(z, np.zeros((0, 3)), reduction=r),
+    "squared_loss": lambda z, r: F.squared_loss(z, np.zeros((0, 3)), reduction=r),
+    "binary_cross_entropy": lambda z, r: F.binary_cross_entropy(z, np.zeros((0, 3)), reduction=r),
+    "binary_cross_entropy_with_logits": lambda z, r: F.binary_cross_entropy_with_logits(z, np.zeros((0, 3)), reduction=r),
+    "cross_entropy": lambda z, r: F.cross_entropy(z, np.zeros(0, dtype=int), reduction=r),
+    "nll_loss": lambda z, r: F.nll_loss(z, np.zeros(0, dtype=int), reduction=r),
+}
+
+
+@pytest.mark.parametrize("name", EMPTY_LOSSES)
+def test_losses_on_an_empty_batch(name):
+    z = mg.tensor(np.zeros((0, 3)), requires_grad=True)
+    for reduction in ("mean", "batchmean"):  # a division by zero: a clear error, not ZeroDivisionError or nan
+        with pytest.raises(ValueError, match=rf"{name}: reduction='{reduction}' over an empty batch .*\(0, 3\)"):
+            EMPTY_LOSSES[name](z, reduction)
+    total = EMPTY_LOSSES[name](z, "sum")
+    assert total.item() == 0.0
+    total.backward()
+    assert z.grad.shape == (0, 3)
+    assert EMPTY_LOSSES[name](z, "none").shape[0] == 0
+
+
 def test_l2_penalty_skips_biases():
     net = mg.nn.MLP([2, 3, 1], rng=0)
     expected = 0.5 / (2 * 10) * sum(np.sum(p.data ** 2) for n, p in net.named_parameters() if "weight" in n)
