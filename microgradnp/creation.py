@@ -13,10 +13,17 @@ from .tensor import Tensor, _to_array
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng"]
 
 
-def _shape(shape) -> tuple:
+def _shape(shape, what: str) -> tuple:
+    """``(2, 3)`` from ``zeros(2, 3)`` or ``zeros((2, 3))``: non-negative integers only, never truncated."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    for n in dims:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise (ValueError if isinstance(n, (int, np.integer)) and not isinstance(n, bool) else TypeError)(
+                f"{what}: a shape is made of non-negative integers, got {shape!r}"
+            )
+    return tuple(int(n) for n in dims)
 
 
 def _leaf(arr: np.ndarray, requires_grad: bool, name=None) -> Tensor:
@@ -32,7 +39,7 @@ def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     >>> mg.zeros(2, 3).shape
     (2, 3)
     """
-    return _leaf(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+    return _leaf(np.zeros(_shape(shape, "zeros"), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
@@ -44,7 +51,7 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     >>> mg.ones(2)
     tensor([1., 1.])
     """
-    return _leaf(np.ones(_shape(shape), dtype=dtype), requires_grad)
+    return _leaf(np.ones(_shape(shape, "ones"), dtype=dtype), requires_grad)
 
 
 def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
@@ -56,7 +63,12 @@ def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False) -> Te
     >>> mg.full((2,), 7.0)
     tensor([7., 7.])
     """
-    return _leaf(np.full(_shape((shape,)), fill_value, dtype=dtype), requires_grad)
+    dims = _shape((shape,), "full")
+    try:
+        arr = np.full(dims, fill_value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"full: fill_value must be a number, got {fill_value!r} ({exc})") from None
+    return _leaf(arr, requires_grad)
 
 
 def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -92,13 +104,22 @@ def _float(dtype: np.dtype) -> np.dtype:
 def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, float64 by default (like every Tensor made from numbers).
 
+    As in NumPy, ``arange(n)`` counts from 0 to ``n`` and ``step`` applies
+    either way; a zero step raises ``ValueError``.
+
     Examples
     --------
     >>> import microgradnp as mg
     >>> mg.arange(3)
     tensor([0., 1., 2.])
+    >>> mg.arange(6, step=2)
+    tensor([0., 2., 4.])
     """
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must not be zero (start={start}, stop={stop})")
+    arr = np.arange(start, stop, step)
     return _leaf(_to_array(arr, dtype, requires_grad), requires_grad)
 
 
@@ -134,6 +155,6 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Te
     True
     """
     gen = as_rng(rng)
-    shp = _shape(shape)
+    shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)
     return _leaf(np.asarray(arr, dtype=dtype), requires_grad)

@@ -83,6 +83,13 @@ def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None =
     return arr
 
 
+def _flag(value, name: str) -> bool:
+    """A yes/no argument: a bool (NumPy's too) or 0/1, never a truthy string or list."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def _check_dtype(dtype: np.dtype, requires_grad: bool, source: str = "data") -> None:
     kind = dtype.kind
     if kind == "c":
@@ -230,7 +237,9 @@ class Tensor:
     is_parameter = False
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        _init_leaf(self, _to_array(data, dtype, requires_grad), bool(requires_grad))
+        if requires_grad.__class__ is not bool:
+            requires_grad = _flag(requires_grad, "requires_grad")
+        _init_leaf(self, _to_array(data, dtype, requires_grad), requires_grad)
         if name is not None:
             self._name = name
 
@@ -469,6 +478,7 @@ class Tensor:
         """Set ``requires_grad`` on a leaf in place and return it."""
         if self._op is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use detach() instead")
+        requires_grad = _flag(requires_grad, "requires_grad")
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
@@ -480,6 +490,24 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retain = True
         return self
+
+
+def clear_grads(params, set_to_none: bool = True) -> None:
+    """Clear the gradients of ``params``: the ``zero_grad`` of modules and optimizers.
+
+    ``set_to_none=True`` sets each ``.grad`` to ``None``; otherwise, as in
+    PyTorch, each existing gradient array is zeroed in place (references to it
+    see the zeros), ``None`` stays ``None``, and a gradient that is a Tensor
+    (after ``create_graph=True``) is replaced by zeros, cut from its graph.
+    """
+    for p in params:
+        g = p._grad
+        if set_to_none or g is None:
+            p._grad = None
+        elif isinstance(g, Tensor) or not g.flags.writeable:
+            p._grad = np.zeros_like(p._data)
+        else:
+            g[...] = 0
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:

@@ -1,6 +1,7 @@
 """Factories: zeros, ones, full, arange, randn and their _like forms."""
 
 import numpy as np
+import pytest
 
 import microgradnp as mg
 
@@ -18,3 +19,31 @@ def test_factories():
     legacy = mg.randn(2, rng=np.random.RandomState(3)).data
     np.testing.assert_array_equal(legacy, np.random.RandomState(3).standard_normal(2))
     assert mg.full((2,), 3.0).data.tolist() == [3.0, 3.0]
+
+
+def test_arange_follows_numpy_including_step_with_one_bound():
+    np.testing.assert_array_equal(mg.arange(6, step=2).data, np.arange(6, step=2))
+    np.testing.assert_array_equal(mg.arange(5, 0, -2).data, [5.0, 3.0, 1.0])
+    np.testing.assert_array_equal(mg.arange(0.5, 2.0, 0.5).data, [0.5, 1.0, 1.5])
+
+
+def test_arange_refuses_a_zero_step():
+    with pytest.raises(ValueError, match="arange: step must not be zero"):
+        mg.arange(0, 5, 0)
+    with pytest.raises(ValueError, match="step"):
+        mg.arange(5, step=0.0)
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda: mg.zeros(-1), ValueError), (lambda: mg.ones((2, -3)), ValueError), (lambda: mg.randn(2.5), TypeError),
+    (lambda: mg.zeros(2, 3.0), TypeError), (lambda: mg.full((True,), 1.0), TypeError),
+])
+def test_shapes_are_non_negative_integers_and_errors_name_the_function(make, error):
+    with pytest.raises(error, match=r"^(zeros|ones|randn|full): a shape is made of non-negative integers"):
+        make()
+
+
+def test_full_names_a_fill_value_that_is_not_a_number():
+    with pytest.raises(TypeError, match="full: fill_value must be a number, got 'a'"):
+        mg.full((2,), "a")
+    assert mg.full(3, 1.5).data.tolist() == [1.5, 1.5, 1.5]

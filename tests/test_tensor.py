@@ -152,3 +152,17 @@ def test_as_tensor_and_from_numpy_share_memory():
     w = mg.as_tensor(np.zeros(2), requires_grad=True)
     (w * 2.0).sum().backward()
     np.testing.assert_array_equal(w.grad, [2.0, 2.0])
+
+
+@pytest.mark.parametrize("flag", ["yes", "False", [1], 2, None, 0.5])
+def test_requires_grad_must_be_a_bool_not_any_truthy_value(flag):
+    # bool("False") is True: a string would silently switch recording on.
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False"):
+        mg.tensor([1.0], requires_grad=flag)
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False"):
+        mg.tensor([1.0]).requires_grad_(flag)
+
+
+def test_requires_grad_accepts_numpy_bools_and_0_1():
+    assert mg.tensor([1.0], requires_grad=np.True_).requires_grad
+    assert not mg.tensor([1.0], requires_grad=0).requires_grad

@@ -39,7 +39,8 @@ def normal_fan_in(shape, rng=None, dtype=np.float64) -> np.ndarray:
     (2, 2)
     """
     fan_in = shape[-1] if len(shape) else 1
-    return np.asarray(as_rng(rng).normal(0.0, 1.0 / math.sqrt(fan_in), size=shape), dtype=dtype)
+    std = 1.0 / math.sqrt(max(fan_in, 1))  # fan_in 0: an empty weight, nothing is drawn
+    return np.asarray(as_rng(rng).normal(0.0, std, size=shape), dtype=dtype)
 
 
 def uniform(eps: float = 0.12) -> Callable:
@@ -75,7 +76,7 @@ def glorot_uniform(shape, rng=None, dtype=np.float64) -> np.ndarray:
     True
     """
     fan_out, fan_in = (shape[0], shape[-1]) if len(shape) >= 2 else (1, shape[0])
-    a = math.sqrt(6.0) / math.sqrt(fan_in + fan_out)
+    a = math.sqrt(6.0) / math.sqrt(max(fan_in + fan_out, 1))  # both 0: an empty weight
     return uniform(a)(shape, rng, dtype)
 
 

@@ -12,6 +12,15 @@ from .module import Module, Parameter
 __all__ = ["Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation"]
 
 
+def _size(owner: str, name: str, value) -> int:
+    """A layer size: a non-negative integer (0 is allowed, as in PyTorch), never a truncated float."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{owner}: {name} must be 0 or more, got {value}")
+    return int(value)
+
+
 class Linear(Module):
     """Dense layer ``y = x @ weight.T + bias``.
 
@@ -50,7 +59,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, init="glorot", rng=None, dtype=np.float64):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _size("Linear", "in_features", in_features)
+        self.out_features = _size("Linear", "out_features", out_features)
         w = _init.get(init)((self.out_features, self.in_features), as_rng(rng), dtype)
         self.weight = Parameter(w, dtype=dtype)
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
@@ -238,7 +248,7 @@ class MLP(Module):
     def __init__(self, sizes, activation="sigmoid", output_activation=None, bias: bool = True, init="glorot",
                  rng=None, dtype=np.float64):
         super().__init__()
-        sizes = [int(s) for s in sizes]
+        sizes = [_size("MLP", f"sizes[{i}]", s) for i, s in enumerate(sizes)]
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least an input and an output size, got {sizes}")
         self.sizes = sizes

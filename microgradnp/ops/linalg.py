@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import OpTest, defop
@@ -94,11 +96,15 @@ def _linear(xp, x, W, b=None):
     return out
 
 
+def _rows(ns, a, width: int):
+    """``a`` as a matrix of ``width`` columns, every batch axis flattened into rows
+    (the row count is explicit: with a zero width, -1 would be ambiguous)."""
+    return ns.reshape(a, (math.prod(a.shape[:-1]), width))
+
+
 def _linear_vjp_W(ns, g, out, x, W, b=None):
     # Sum over every batch axis: dW = sum_n g_n x_n^T.
-    g2 = ns.reshape(g, (-1, W.shape[0]))
-    x2 = ns.reshape(x, (-1, W.shape[1]))
-    return ns.matmul(ns.transpose(g2), x2)
+    return ns.matmul(ns.transpose(_rows(ns, g, W.shape[0])), _rows(ns, x, W.shape[1]))
 
 
 @defop(
@@ -106,7 +112,7 @@ def _linear_vjp_W(ns, g, out, x, W, b=None):
     vjp=(
         lambda ns, g, out, x, W, b=None: ns.matmul(g, W),
         _linear_vjp_W,
-        lambda ns, g, out, x, W, b=None: ns.sum(ns.reshape(g, (-1, W.shape[0])), axis=0),  # summed over the batch
+        lambda ns, g, out, x, W, b=None: ns.sum(_rows(ns, g, W.shape[0]), axis=0),  # summed over the batch
     ),
     formula="x @ W^T + b;  dx = g @ W, dW = sum over batch of g^T x, db = sum over batch of g",
     test=OpTest(

@@ -58,3 +58,32 @@ def test_ex4_mat_files_load_into_an_mlp(tmp_path):
     net = mg.nn.MLP.from_thetas([w["Theta1"], w["Theta2"]])
     assert net(mg.tensor(d["X"])).shape == (20, 10)
     assert d["y"].min() == 0 and d["y"].max() == 9  # 10 means the digit 0
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((2.5, 3), TypeError, r"Linear: in_features must be an integer, got 2\.5"),
+    ((2, "3"), TypeError, "Linear: out_features must be an integer"),
+    ((True, 3), TypeError, "in_features must be an integer, got True"),
+    ((-1, 3), ValueError, "Linear: in_features must be 0 or more, got -1"),
+])
+def test_linear_sizes_are_checked_never_truncated(args, error, match):
+    with pytest.raises(error, match=match):
+        mg.nn.Linear(*args)
+
+
+def test_mlp_sizes_are_checked():
+    with pytest.raises(TypeError, match=r"MLP: sizes\[1\] must be an integer, got 3\.5"):
+        mg.nn.MLP([2, 3.5, 1])
+    assert mg.nn.MLP(np.array([2, 3, 1])).sizes == [2, 3, 1]  # NumPy integers are integers
+
+
+@pytest.mark.parametrize("init", ["glorot", "normal", "uniform"])
+@pytest.mark.parametrize("n_in, n_out", [(0, 0), (0, 3), (3, 0)])
+def test_zero_sized_linear_layers_work_as_in_pytorch(init, n_in, n_out):
+    layer = mg.nn.Linear(n_in, n_out, init=init, rng=0)
+    x = mg.tensor(np.ones((2, n_in)), requires_grad=True)
+    y = layer(x)
+    assert y.shape == (2, n_out)
+    np.testing.assert_array_equal(y.data, 0.0)  # the bias starts at zero; the weight is empty
+    y.sum().backward()
+    assert x.grad.shape == (2, n_in) and layer.bias.grad.shape == (n_out,)
