@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 import zipfile
+import zlib
 from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, clear_grads
 
 __all__ = ["Parameter", "Module"]
 
@@ -86,6 +88,10 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before assigning attributes")
+        if isinstance(value, (Parameter, Module)) and ("." in name or not name):
+            # Paths join names with ".": "a.b" would collide with module a's b (PyTorch refuses it too).
+            raise KeyError(f'{type(self).__name__}: a parameter or module name must be non-empty and free of ".", '
+                           f"got {name!r}")
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -140,10 +146,12 @@ class Module:
 
     # -- training helpers -----------------------------------------------
 
-    def zero_grad(self) -> None:
-        """Forget the accumulated gradients (sets every ``.grad`` to ``None``)."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients: set every ``.grad`` to ``None`` (the default), or zero it in place.
+
+        ``set_to_none=False`` behaves as the optimizers' ``zero_grad`` does.
+        """
+        clear_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (on this module and all below it); returns ``self``."""
@@ -239,24 +247,53 @@ class Module:
         True
         """
         path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **self.state_dict())
-        os.replace(tmp, path)  # never leave a half-written file under the real name
+        state = OrderedDict()
+        for name, p in self.named_parameters():
+            if name in state:  # cannot happen with names free of "."; never drop a parameter silently
+                raise ValueError(f"save: two parameters share the path {name!r}; rename one of them")
+            state[name] = p.data
+        folder = os.path.dirname(os.path.abspath(path))
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
+                # The .npz layout np.savez writes (one NAME.npy per array), written by
+                # hand because np.savez takes its own keywords (allow_pickle) from
+                # the names and would drop a parameter called that.
+                for name, arr in state.items():
+                    with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+            os.replace(tmp, path)  # the real name only ever holds a complete file
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
 
     def load(self, path, strict: bool = True) -> None:
         """Load parameters written by :meth:`save`.
 
         The file is read with ``allow_pickle=False``: loading a file can never
-        run code.  Shapes are checked as in :meth:`load_state_dict`.
+        run code.  Shapes are checked as in :meth:`load_state_dict`.  A file
+        that is empty, truncated, a single ``.npy`` array or not NumPy data at
+        all raises ``ValueError`` saying which.
         """
+        path = os.fspath(path)
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+        if not head:
+            raise ValueError(f"load: {path} is empty")
+        if head == b"\x93NUMPY":
+            raise ValueError(f"load: {path} holds a single .npy array; save() writes an .npz archive of named arrays")
+        if not head.startswith(b"PK"):
+            raise ValueError(f"load: {path} is not an .npz file written by save() (it starts with {head!r})")
         try:
-            with np.load(os.fspath(path), allow_pickle=False) as data:
+            with np.load(path, allow_pickle=False) as data:
                 state = {k: data[k] for k in data.files}
         except ValueError as exc:
+            if "pickle" not in str(exc):
+                raise ValueError(f"load: {path} is damaged ({exc})") from exc
             raise ValueError(f"load: {path} holds objects that need pickle; refusing to load it ({exc})") from exc
-        except zipfile.BadZipFile as exc:
-            raise ValueError(f"load: {path} is not an .npz file written by save()") from exc
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"load: {path} is damaged or truncated ({type(exc).__name__}: {exc})") from exc
         self.load_state_dict(state, strict=strict)
 
     # -- repr -------------------------------------------------------------

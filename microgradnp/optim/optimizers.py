@@ -12,14 +12,28 @@ import math
 import numpy as np
 
 from .._mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, clear_grads
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
-def _grad_array(p: Tensor):
+def _grad_array(optimizer: "Optimizer", p: Tensor):
     g = p.grad
+    if g is not None and g.shape != p.shape:
+        optimizer._wrong_shape(p)
     return g.data if isinstance(g, Tensor) else g
+
+
+def _hyperparameter(owner: str, name: str, value, upper: float | None = None) -> float:
+    """A finite, non-negative hyperparameter (below ``upper`` when given), as a float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and v >= 0.0 and (upper is None or v < upper)):
+        where = f"in [0, {upper:g})" if upper is not None else ">= 0 and finite"
+        raise ValueError(f"{owner}: {name} must be {where}, got {value!r}")
+    return v
 
 
 class Optimizer:
@@ -42,24 +56,43 @@ class Optimizer:
     """
 
     def __init__(self, params, lr: float):
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors, got a single Tensor (wrap it in a list)")
         self.params = [p for p in params]
         if not self.params:
-            raise ValueError(f"{type(self).__name__} got an empty list of parameters")
+            raise ValueError(f"{name} got an empty list of parameters")
+        seen = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{type(self).__name__}: parameter {i} is not a Tensor with requires_grad=True")
-        if lr < 0:
-            raise ValueError(f"learning rate must be >= 0, got {lr}")
-        self.lr = float(lr)
+                raise TypeError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
+            if not p.is_leaf:  # its .grad is never filled: backward fills leaves only
+                raise ValueError(
+                    f"{name}: parameter {i} is not a leaf (it was computed by {p.op}); optimize the tensors it "
+                    "was computed from, or detach it: .detach().requires_grad_()"
+                )
+            if id(p) in seen:  # it would be updated twice per step
+                raise ValueError(f"{name}: parameters {seen[id(p)]} and {i} are the same tensor")
+            seen[id(p)] = i
+        self.lr = _hyperparameter(name, "lr", lr)
         self.state: dict[int, dict] = {}
 
+    def _wrong_shape(self, p: Tensor):
+        i = next(i for i, q in enumerate(self.params) if q is p)
+        raise ValueError(
+            f"{type(self).__name__}: parameter {i} has shape {p.shape} but its .grad has shape {p.grad.shape} "
+            "(was .data replaced with an array of another shape?)"
+        )
+
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear every parameter's gradient (to ``None``, or to zeros)."""
-        for p in self.params:
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = np.zeros_like(p.data)
+        """Clear every parameter's gradient: to ``None`` (the default), or fill it with zeros in place.
+
+        As in PyTorch, ``set_to_none=False`` zeroes each existing gradient array
+        in place (so references to it see the zeros) and leaves ``None``
+        gradients as they are; a gradient that is a Tensor (after
+        ``create_graph=True``) is replaced by a zero array, cut from its graph.
+        """
+        clear_grads(self.params, set_to_none)
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -89,9 +122,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr)
-        if nesterov and momentum <= 0:
-            raise ValueError("nesterov=True needs momentum > 0")
-        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), bool(nesterov)
+        self.momentum = _hyperparameter("SGD", "momentum", momentum)
+        self.weight_decay = _hyperparameter("SGD", "weight_decay", weight_decay)
+        if nesterov and self.momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
 
     @no_grad()
     def step(self) -> None:
@@ -101,10 +136,12 @@ class SGD(Optimizer):
             for p in self.params:
                 g = p.grad
                 if g is not None:
+                    if g.shape != p.shape:  # in-place broadcasting would hide it
+                        self._wrong_shape(p)
                     p.data -= lr * (g.data if isinstance(g, Tensor) else g)
             return
         for p in self.params:
-            g = _grad_array(p)
+            g = _grad_array(self, p)
             if g is None:
                 continue
             if wd:
@@ -139,17 +176,18 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        b1, b2 = betas
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must lie in [0, 1), got {betas}")
-        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_hyperparameter("Adam", "betas[0]", betas[0], 1.0), _hyperparameter("Adam", "betas[1]", betas[1], 1.0))
+        self.eps = _hyperparameter("Adam", "eps", eps)
+        self.weight_decay = _hyperparameter("Adam", "weight_decay", weight_decay)
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         b1, b2 = self.betas
         for p in self.params:
-            g = _grad_array(p)
+            g = _grad_array(self, p)
             if g is None:
                 continue
             if self.weight_decay:

@@ -64,7 +64,7 @@ def test_save_load_round_trips_exactly(tmp_path):
     other.load(path)
     for (na, a), (nb, b) in zip(net.named_parameters(), other.named_parameters()):
         assert na == nb and a.data.tobytes() == b.data.tobytes() and a.dtype == b.dtype
-    assert not os.path.exists(str(path) + ".tmp")
+    assert os.listdir(tmp_path) == ["net.npz"]  # no temporary file left
 
 
 def test_load_refuses_mismatched_shapes_and_keys(tmp_path):
@@ -84,3 +84,71 @@ def test_loading_never_unpickles(tmp_path):
     np.savez(path, **{"layers.0.weight": np.array([object()], dtype=object)})
     with pytest.raises(ValueError, match="pickle"):
         mg.nn.MLP([3, 4, 2], rng=0).load(path)
+
+
+class _Keywords(mg.nn.Module):
+    """Parameters named like np.savez's own keywords."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.allow_pickle = mg.nn.Parameter([value, value])
+        self.file = mg.nn.Parameter([value])
+        self.args = mg.nn.Parameter([value])
+
+
+def test_save_keeps_parameters_named_like_savez_keywords(tmp_path):
+    path = tmp_path / "kw.npz"
+    _Keywords(1.5).save(path)
+    other = _Keywords(0.0)
+    other.load(path)  # strict: every key must be there
+    assert other.allow_pickle.data.tolist() == [1.5, 1.5] and other.file.item() == 1.5 and other.args.item() == 1.5
+    with np.load(path, allow_pickle=False) as data:  # an ordinary .npz for NumPy too
+        assert sorted(data.files) == ["allow_pickle", "args", "file"]
+
+
+@pytest.mark.parametrize("name", ["a.b", "0.weight", ""])
+def test_names_with_a_dot_are_refused_so_paths_cannot_collide(name):
+    net = mg.nn.Module()
+    with pytest.raises(KeyError, match=r'free of "\."'):
+        net.add_module(name, mg.nn.Linear(1, 1))
+    with pytest.raises(KeyError, match=r'free of "\."'):
+        setattr(net, name, mg.nn.Parameter([1.0]))
+    assert list(net.named_parameters()) == []
+
+
+def test_a_failed_save_leaves_nothing_behind_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "net.npz"
+    net = mg.nn.MLP([3, 4, 2], rng=0)
+    net.save(path)
+    before = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        mg.nn.MLP([3, 4, 2], rng=1).save(path)
+    assert os.listdir(tmp_path) == ["net.npz"] and path.read_bytes() == before
+
+
+def _npy(path):
+    with open(path, "wb") as fh:  # a handle: np.save would add ".npy" to a name
+        np.save(fh, np.ones(3))
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda p: b"", "is empty"),
+    (lambda p: b"weights: 1 2 3\n", "is not an .npz file written by save"),
+    (_npy, "holds a single .npy array"),
+    (lambda p: (mg.nn.MLP([3, 4, 2], rng=0).save(p), p.read_bytes()[:-40])[1], "is damaged or truncated"),
+    (lambda p: (mg.nn.MLP([3, 4, 2], rng=0).save(p), p.read_bytes()[:200])[1], "is damaged or truncated"),
+])
+def test_loading_a_bad_file_says_what_is_wrong_with_it(tmp_path, content, message):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content(path))
+    net = mg.nn.MLP([3, 4, 2], rng=0)
+    before = net.state_dict()
+    with pytest.raises(ValueError, match=rf"load: .*bad\.npz {message}"):
+        net.load(path)
+    assert all(np.array_equal(before[k], v) for k, v in net.state_dict().items())

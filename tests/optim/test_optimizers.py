@@ -75,6 +75,60 @@ def test_optimizer_argument_checks():
         mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=0.1, nesterov=True)
 
 
+@pytest.mark.parametrize("make, match", [
+    (lambda w: mg.optim.SGD([w * 2.0], lr=0.1), r"parameter 0 is not a leaf \(it was computed by mul\)"),
+    (lambda w: mg.optim.SGD([w, w], lr=0.1), "parameters 0 and 1 are the same tensor"),
+    (lambda w: mg.optim.SGD(w, lr=0.1), "a single Tensor"),
+    (lambda w: mg.optim.SGD([w], lr=-0.1), r"SGD: lr must be >= 0 and finite, got -0.1"),
+    (lambda w: mg.optim.SGD([w], lr=float("nan")), "lr must be >= 0"),
+    (lambda w: mg.optim.SGD([w], lr=0.1, momentum=-0.9), "SGD: momentum must be >= 0"),
+    (lambda w: mg.optim.SGD([w], lr=0.1, weight_decay=-1e-4), "SGD: weight_decay must be >= 0"),
+    (lambda w: mg.optim.Adam([w], eps=-1e-8), "Adam: eps must be >= 0"),
+    (lambda w: mg.optim.Adam([w], weight_decay=-0.01), "Adam: weight_decay must be >= 0"),
+    (lambda w: mg.optim.Adam([w], betas=(0.9, 1.0)), r"Adam: betas\[1\] must be in \[0, 1\)"),
+    (lambda w: mg.optim.Adam([w], betas=(-0.1, 0.9)), r"betas\[0\]"),
+    (lambda w: mg.optim.Adam([w], betas=(0.9,)), "a pair"),
+    (lambda w: mg.optim.SGD([w], lr="fast"), "SGD: lr must be a number, got 'fast'"),
+])
+def test_optimizers_refuse_what_pytorch_refuses(make, match):
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises((ValueError, TypeError), match=match):
+        make(w)
+
+
+@pytest.mark.parametrize("make", [lambda ps: mg.optim.SGD(ps, lr=0.1), lambda ps: mg.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: mg.optim.Adam(ps)])
+def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast(make):
+    # Replacing .data with an array of another shape leaves a stale .grad behind;
+    # an in-place update would silently broadcast a (1,) gradient over (3,).
+    u = mg.tensor([0.0], requires_grad=True)
+    w = mg.tensor([1.0], requires_grad=True)
+    opt = make([u, w])
+    (w * 3.0).sum().backward()
+    w.data = np.zeros(3)
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(3,\) but its .grad has shape \(1,\)"):
+        opt.step()
+
+
+@pytest.mark.parametrize("owner", ["optimizer", "module"])
+def test_zero_grad_without_none_zeroes_in_place_as_in_pytorch(owner):
+    net = mg.nn.Linear(2, 1, rng=0)
+    clear = (mg.optim.SGD(net.parameters(), lr=0.1) if owner == "optimizer" else net).zero_grad
+    net(mg.tensor([[1.0, 2.0]])).sum().backward()
+    held = net.weight.grad
+    clear(set_to_none=False)
+    assert net.weight.grad is held and np.all(held == 0)  # the same array, zeroed
+    net(mg.tensor([[1.0, 2.0]])).sum().backward()
+    np.testing.assert_array_equal(net.weight.grad, [[1.0, 2.0]])  # accumulates from zero
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    net.bias.grad = None
+    (net.bias * x.sum()).sum().backward(create_graph=True)  # a Tensor gradient
+    clear(set_to_none=False)
+    assert isinstance(net.bias.grad, np.ndarray) and net.bias.grad.tolist() == [0.0]
+    clear()
+    assert net.weight.grad is None and net.bias.grad is None
+
+
 def test_optimizers_train_a_model():
     X, y = mg.data.make_moons(200, noise=0.1, rng=0)
     for opt_cls, kw in [(mg.optim.SGD, {"lr": 0.5, "momentum": 0.9}), (mg.optim.Adam, {"lr": 0.05})]:
