@@ -16,9 +16,20 @@ error for central differences), and ``x + h`` and ``x - h`` are rounded to
 representable numbers, the actual displacement being used as the divisor.
 
 An element passes when ``|analytic - numeric| <= atol + rtol * |numeric|
-+ noise``, where ``noise = 8 * machine_eps * sum|v * f(x)| / (2 h)`` bounds the
-rounding error of the difference quotient (large when ``F`` is large but its
-derivative small).
++ bound``, where ``bound`` is the error the difference quotient itself may
+carry: its rounding error ``8 * machine_eps * sum|v * f(x)| / (2 h)`` plus,
+when the step had to grow, its truncation error.
+
+The tolerance scales with the derivative, never with the value of ``f``.  When
+``|f|`` is large next to its derivative (``sin(x) + 1e8``), the rounding
+error at the default step would swamp ``rtol * |numeric|`` and any gradient,
+however wrong, would pass.  So the step is doubled (up to ``max(1, |x|)``)
+until the rounding error fits within ``atol + rtol * |numeric|``, watching the
+truncation error (estimated from the change of the quotient between steps,
+``4/3 |D(h) - D(h/2)|`` for central differences) and keeping the step with the
+smallest total.  An element whose derivative still cannot be measured to 1%
+of its size (``x + 1e15`` near ``x = 1``: float64 holds ``1e15`` only to
+0.125) fails with a message saying so, rather than passing vacuously.
 """
 
 from __future__ import annotations
@@ -38,6 +49,9 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "NondifferentiableErr
 _EPS64 = float(np.finfo(np.float64).eps)
 #: Default relative step: the cube root of float64's machine epsilon.
 DEFAULT_REL_STEP = _EPS64 ** (1.0 / 3.0)
+#: The range of steps ``eps`` may take (below, x + h rounds back to x; above, the
+#: difference quotient is a secant).
+_MIN_REL_STEP, _MAX_REL_STEP = 1e-15, 0.1
 
 
 class GradcheckError(AssertionError):
@@ -65,7 +79,29 @@ def _differentiable_inputs(inputs, what: str) -> tuple:
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"{what}: no input is a Tensor with requires_grad=True; nothing to check")
+    for i in diff:
+        data = inputs[i].data
+        if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+            j = int(np.flatnonzero(~np.isfinite(data))[0])
+            raise ValueError(
+                f"{what}: input {i} (shape {data.shape}) is {data.flat[j]} at element {j} (index "
+                f"{_index(data.shape, j)}); derivatives are checked at points where every input is finite"
+            )
     return inputs, diff
+
+
+def _check_eps(eps, what: str) -> float:
+    """The relative step: finite, above float64's resolution and small enough to measure a derivative."""
+    if eps is None:
+        return DEFAULT_REL_STEP
+    eps = float(eps)
+    if not (_MIN_REL_STEP <= eps <= _MAX_REL_STEP):  # NaN fails too
+        raise ValueError(
+            f"{what}: eps is the relative step of the finite differences and must lie in [{_MIN_REL_STEP:.0e}, "
+            f"{_MAX_REL_STEP}] (the default is {DEFAULT_REL_STEP:.1e}), got {eps!r}: a smaller step is below "
+            "float64's resolution, a larger one measures a secant, not a derivative"
+        )
+    return eps
 
 
 def _output(fn, args, who: str) -> Tensor:
@@ -121,6 +157,12 @@ def _structural(fn, inputs, diff, rng, who):
     leaves = _fresh(inputs, diff)
     starts = [leaves[i].data.copy() for i in diff]
     out0 = _output(fn, leaves, who)
+    if not np.all(np.isfinite(out0.data)):
+        j = int(np.flatnonzero(~np.isfinite(out0.data))[0])
+        raise GradcheckError(
+            f"{who}: the function's output is {out0.data.flat[j]} at element {j} (of shape {out0.shape}) at the given "
+            "inputs; derivatives are checked where the function is finite (pick a point inside its domain)"
+        )
     v = rng.standard_normal(out0.shape).astype(out0.dtype)
     if v.size and np.all(v == 1):  # never all ones (cannot happen with normal draws, but be explicit)
         v.flat[0] = 2.0
@@ -142,6 +184,13 @@ def _structural(fn, inputs, diff, rng, who):
             raise GradcheckError(f"{who}: input {i}: gradient dtype {g.dtype} differs from the input's dtype {x.dtype}")
         if not np.array_equal(x.data, starts[k], equal_nan=True):
             raise GradcheckError(f"{who}: input {i} was modified in place by the function or its backward")
+        if not np.all(np.isfinite(g)):
+            j = int(np.flatnonzero(~np.isfinite(g))[0])
+            raise GradcheckError(
+                f"{who}: input {i}: the analytic gradient is {g.flat[j]} at element {j} (index {_index(g.shape, j)}) "
+                "where the function is finite. Either the derivative is infinite there (finite differences cannot "
+                "check it: pick another point) or the VJP divides by zero"
+            )
         grads1.append(g)
     if not np.array_equal(v, v_keep, equal_nan=True):
         raise GradcheckError(f"{who}: the upstream gradient passed to backward() was modified in place")
@@ -210,11 +259,49 @@ class _Scalarized:
         return float(np.sum(prod)), float(np.sum(np.abs(prod)))
 
 
-def _steps(x: float, rel: float):
-    h = rel * max(1.0, abs(x))
+def _steps(x: float, h: float):
     hp = (x + h) - x  # the displacement actually representable in float64
     hm = x - (x - h)
     return hp, hm
+
+
+#: Below this the check would be vacuous: a difference quotient whose error bound
+#: exceeds 1% of the derivative it measures cannot tell a right gradient from a wrong one.
+_RESOLVABLE = 1e-2
+
+
+def _difference(quotient, h0: float, h_max: float, atol: float, rtol: float):
+    """The central difference ``D`` at the smallest step from ``h0`` up whose error fits the tolerance.
+
+    ``quotient(h) -> (D, rounding)`` evaluates the difference quotient at the
+    nominal step ``h`` and bounds its rounding error.  The step doubles while
+    the rounding bound exceeds ``atol + rtol |D|``, up to ``h_max`` (the scale
+    of the point itself: beyond it a secant says little about the derivative
+    at the point, and the truncation estimate below stops being one).
+    Returns ``(D, bound, h)`` for the step with the smallest bound: its
+    rounding, plus its truncation error once the step has grown.
+    """
+    d, rounding = quotient(h0)
+    if rounding <= atol + rtol * abs(d) or not math.isfinite(d):
+        return d, rounding, h0
+    best, previous, h = (rounding, d, h0), d, h0
+    while 2.0 * h <= h_max:
+        h *= 2.0
+        d, rounding = quotient(h)
+        if not math.isfinite(d):  # stepped out of the domain
+            break
+        truncation = 4.0 / 3.0 * abs(d - previous)  # error ~ C h^2: D(h) - D(h/2) = 3/4 C h^2
+        bound = rounding + truncation
+        if bound < best[0]:
+            best = (bound, d, h)
+        if bound <= atol + rtol * abs(d):
+            break
+        # Past the best step: the change between steps is no longer rounding
+        # (which contributes at most 3x the rounding bound) but truncation.
+        if truncation > 4.0 * rounding:
+            break
+        previous = d
+    return best[1], best[0], best[2]
 
 
 def _kink(F, arrays, k, j, x, h, F0, S, atol, rtol):
@@ -242,6 +329,45 @@ def _kink(F, arrays, k, j, x, h, F0, S, atol, rtol):
     return None
 
 
+def _element_quotient(F, work, k: int, j: int, S0: float, measured: dict):
+    """``h -> (D, rounding)`` for element ``j`` of input ``k``; ``measured[h]`` keeps the step as represented and |F|."""
+    flat = work[k].reshape(-1)
+    x = float(flat[j])
+
+    def quotient(h):
+        hp, hm = _steps(x, h)
+        flat[j] = x + hp
+        Fp, Sp = F(work)
+        flat[j] = x - hm
+        Fm, Sm = F(work)
+        flat[j] = x
+        S = max(S0, Sp, Sm)
+        measured[h] = (hp, S)
+        return (Fp - Fm) / (hp + hm), 8.0 * _EPS64 * S / (hp + hm)
+
+    return quotient
+
+
+def _direction_quotient(F, arrays, k: int, d, an, S0: float, measured: dict):
+    """``t -> (D, rounding)`` along direction ``d`` of input ``k``, per unit of ``t``:
+    ``D = (F(x + t d) - F(x - t d)) / 2t``; ``measured[t]`` keeps the analytic
+    projection on the displacement as represented, and its magnitude."""
+    arr = arrays[k]
+
+    def quotient(t):
+        up = [a.copy() for a in arrays]
+        dn = [a.copy() for a in arrays]
+        up[k] = arr + t * d
+        dn[k] = arr - t * d
+        w = (up[k] - arr) + (arr - dn[k])  # about 2 t d
+        Fp, Sp = F(up)
+        Fm, Sm = F(dn)
+        measured[t] = (float(np.sum(an * w)) / (2 * t), float(np.sum(np.abs(an * w))) / (2 * t))
+        return (Fp - Fm) / (2 * t), 8.0 * _EPS64 * max(S0, Sp, Sm) / (2 * t)
+
+    return quotient
+
+
 def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
     rows = []  # (err/tol, input k, element j, x, analytic, numeric, abs err, step, tol, failed, |F| scale)
     F0, S0 = F(arrays)
@@ -251,19 +377,30 @@ def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
         an = np.asarray(analytic[k], dtype=np.float64).reshape(-1)
         for j in range(flat.size):
             x = float(flat[j])
-            hp, hm = _steps(x, rel)
-            flat[j] = x + hp
-            Fp, Sp = F(work)
-            flat[j] = x - hm
-            Fm, Sm = F(work)
-            flat[j] = x
-            num = (Fp - Fm) / (hp + hm)
+            measured = {}
+            quotient = _element_quotient(F, work, k, j, S0, measured)
+            num, bound, h = _difference(quotient, rel * max(1.0, abs(x)), max(1.0, abs(x)), atol, rtol)
+            hp, S = measured[h]
             a = float(an[j])
-            noise = 8.0 * _EPS64 * max(S0, Sp, Sm) / (hp + hm)
-            tol = atol + rtol * abs(num) + noise
+            allowed = atol + rtol * abs(num)
+            tol = allowed + bound
             err = abs(a - num)
-            bad = not (err <= tol)  # NaN counts as bad
-            rows.append((err / tol if tol > 0 else math.inf, k, j, x, a, num, err, hp, tol, bad, max(S0, Sp, Sm)))
+            # NaN counts as bad; so does a pass that only the error bound allows when
+            # that bound is too large next to the derivative to tell right from wrong.
+            bad = not (err <= tol) or (err > allowed and bound > _RESOLVABLE * max(abs(a), abs(num)))
+            if bad and math.isfinite(num):
+                # A second opinion before failing: Richardson's extrapolation
+                # (4 D(h/2) - D(h)) / 3 cancels the h^2 truncation error that a
+                # large third derivative leaves at the default step (bce near
+                # p = t = 0.05, where the derivative itself is 0).
+                half, rounding_half = quotient(h / 2.0)
+                extrapolated = (4.0 * half - num) / 3.0
+                bound_x = (4.0 * rounding_half + bound) / 3.0
+                allowed_x = atol + rtol * abs(extrapolated)
+                err_x = abs(a - extrapolated)
+                bad = not (err_x <= allowed_x + bound_x) or (
+                    err_x > allowed_x and bound_x > _RESOLVABLE * max(abs(a), abs(extrapolated)))
+            rows.append((err / tol if tol > 0 else math.inf, k, j, x, a, num, err, hp, tol, bad, S))
     failing = [r for r in rows if r[9]]
     if not failing:
         return
@@ -286,16 +423,26 @@ def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
 
 
 def _report(who, failing, diff, arrays, rtol, atol, total, v):
-    _, k, j, x, a, num, err, hp, tol, *_ = failing[0]
+    _, k, j, x, a, num, err, hp, tol, _, S = failing[0]
     i = diff[k]
     shape = arrays[k].shape
     rel = err / abs(num) if num != 0 else math.inf
+    if err <= tol:  # failed only because the measurement is too coarse to judge
+        headline = (
+            f"gradcheck: the derivative of {who} cannot be measured precisely enough at this point to check it: "
+            f"finite differences give it only to +-{tol - atol - rtol * abs(num):.3g} even at the best step, more "
+            f"than {_RESOLVABLE:.0%} of its size (about {max(abs(a), abs(num)):.3g}). The values of f (sum |v * f| = {S:.3g}) are too "
+            "large next to its derivative for float64; subtract their constant part, or check at another point."
+        )
+    else:
+        headline = f"gradcheck: the analytic gradient of {who} does not match finite differences."
     lines = [
-        f"gradcheck: the analytic gradient of {who} does not match finite differences.",
+        headline,
         f"  input {i} (shape {shape}), element {j} (index {_index(shape, j)})",
         f"  x = {x:.6g}   analytic = {a:.10g}   numeric = {num:.10g}",
         f"  abs err = {err:.3e}   rel err = {rel:.3e}   step h = {hp:.3e}",
-        f"  allowed: atol + rtol*|numeric| + rounding = {atol:.1e} + {rtol:.1e}*{abs(num):.3g} + {tol - atol - rtol * abs(num):.1e}",
+        f"  allowed: atol + rtol*|numeric| + difference error = {atol:.1e} + {rtol:.1e}*{abs(num):.3g} + "
+        f"{tol - atol - rtol * abs(num):.1e}",
         "  (values are derivatives of sum(v * f(x)), f being the function and v the random upstream "
         + (f"gradient, here v = {v.item():.6g})" if v.size == 1 else f"gradient of shape {v.shape})"),
         f"Worst entries ({min(len(failing), 5)} shown of {len(failing)} failing, {total} checked):",
@@ -317,31 +464,32 @@ def _compare_fast(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, 
         an = np.asarray(analytic[k], dtype=np.float64)
         for _ in range(n_directions):
             d = rng.standard_normal(arr.shape) * scale
-            up = [a.copy() for a in arrays]
-            dn = [a.copy() for a in arrays]
-            up[k] = arr + rel * d
-            dn[k] = arr - rel * d
-            dp, dm = up[k] - arr, arr - dn[k]  # displacements as represented
-            Fp, Sp = F(up)
-            Fm, Sm = F(dn)
-            num = Fp - Fm
-            ana = float(np.sum(an * (dp + dm)))
-            mag = float(np.sum(np.abs(an * (dp + dm))))
-            noise = 8.0 * _EPS64 * max(S0, Sp, Sm)
+            measured = {}
+            quotient = _direction_quotient(F, arrays, k, d, an, S0, measured)
+            size = float(np.sum(np.abs(d)))
+            num, bound, t = _difference(quotient, rel, 1.0, atol * size, rtol)  # d is scaled by max(1, |x|)
+            ana, mag = measured[t]
             # Relative to the projection itself (not to the sum of the magnitudes
             # of its terms, which would hide an error in one element); a term
             # sqrt(eps) * magnitude covers truncation error when terms cancel.
-            tol = atol * float(np.sum(np.abs(dp + dm))) + rtol * abs(num) + math.sqrt(_EPS64) * mag + noise
-            if abs(ana - num) <= tol:
+            allowed = atol * size + rtol * abs(num) + math.sqrt(_EPS64) * mag
+            err = abs(ana - num)
+            if err <= allowed or (err <= allowed + bound and bound <= _RESOLVABLE * max(abs(ana), abs(num))):
                 continue
             # A projection failed: find the element if the input is small enough.
             if arr.size <= max_localize:
                 _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who)
-            t = 2.0 * rel
+            if err <= allowed + bound:
+                raise GradcheckError(
+                    f"gradcheck: the derivative of {who} along a random direction for input {diff[k]} (shape "
+                    f"{arr.shape}) cannot be measured precisely enough to check it: finite differences give "
+                    f"{num:.6g} +- {bound:.3g} even at the best step (analytic {ana:.6g}). The values of f are too "
+                    "large next to its derivative for float64; subtract their constant part, or check at another point."
+                )
             raise GradcheckError(
                 f"gradcheck: the analytic gradient of {who} does not match finite differences along a random "
                 f"direction for input {diff[k]} (shape {arr.shape}): analytic directional derivative "
-                f"{ana / t:.10g}, numeric {num / t:.10g} (abs err {abs(ana - num) / t:.3e}). The input has "
+                f"{ana:.10g}, numeric {num:.10g} (abs err {err:.3e}). The input has "
                 f"{arr.size} elements; use mode='full' to locate the element."
             )
 
@@ -378,7 +526,9 @@ def gradcheck(
         ``requires_grad=True`` are checked, everything else is passed as is.
     eps
         Relative step; the step of an element ``x`` is ``eps * max(1, |x|)``.
-        Defaults to ``cbrt(float64 machine epsilon)`` (about 6e-6).
+        Defaults to ``cbrt(float64 machine epsilon)`` (about 6e-6); must lie
+        in [1e-15, 0.1].  Where rounding error at this step would swamp the
+        tolerance (``|f|`` large next to its derivative), the step grows.
     rtol, atol
         An element passes when ``|analytic - numeric| <= atol + rtol *
         |numeric| + rounding``, where ``rounding`` bounds the float64 error of
@@ -437,7 +587,7 @@ def gradcheck(
     inputs, diff = _differentiable_inputs(inputs, "gradcheck")
     if mode not in ("auto", "full", "fast"):
         raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'fast', got {mode!r}")
-    rel = DEFAULT_REL_STEP if eps is None else float(eps)
+    rel = _check_eps(eps, "gradcheck")
     rng = np.random.default_rng(seed)
     try:
         with enable_grad():
@@ -504,6 +654,7 @@ def gradgradcheck(
     """
     who = name or _name(fn)
     inputs, diff = _differentiable_inputs(inputs, "gradgradcheck")
+    _check_eps(eps, "gradgradcheck")
     with no_grad():
         probe = _output(fn, [x.detach() if isinstance(x, Tensor) else x for x in inputs], who)
     if grad_outputs is None:

@@ -317,3 +317,76 @@ def test_gradgradcheck_with_several_inputs_and_an_unused_one():
     b = mg.tensor([0.5, -1.0], requires_grad=True)
     c = mg.tensor([1.0], requires_grad=True)
     assert gradgradcheck(lambda a, b, c: mg.tanh(a @ b) * mg.exp(b), (a, b, c))
+
+
+# Functions whose values are huge next to their derivatives: the rounding error of
+# a difference quotient at the default step exceeds the derivative itself, so a
+# tolerance that scaled with |f| would let any gradient pass.
+_OFFSET = {
+    "sin(x) + 1e8": (lambda x: np.sin(x) + 1e8, lambda x: np.cos(x)),
+    "exp(x) * 1e12": (lambda x: np.exp(x) * 1e12, lambda x: np.exp(x) * 1e12),
+    "x**2 + 1e10": (lambda x: x ** 2 + 1e10, lambda x: 2 * x),
+    "cos(x) + 1e8": (lambda x: np.cos(x) + 1e8, lambda x: -np.sin(x)),
+}
+
+
+def _custom(forward, derivative, factor=1.0):
+    return _function(lambda ctx, x: (ctx.save_for_backward(x), forward(x))[1],
+                     lambda ctx, g: factor * derivative(ctx.saved_arrays[0]) * g)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize("case", sorted(_OFFSET))
+def test_large_values_right_gradients_pass_and_wrong_ones_fail(case, mode):
+    forward, derivative = _OFFSET[case]
+    x = mg.tensor([0.3, 1.7, -2.2], requires_grad=True)
+    assert gradcheck(lambda x: _custom(forward, derivative).apply(x), x, mode=mode, max_full=0 if mode == "fast" else 256)
+    with pytest.raises(GradcheckError, match="does not match"):  # 0.1% off: caught although |f| is 1e8 or more
+        gradcheck(lambda x: _custom(forward, derivative, 1.001).apply(x), x, mode=mode, max_full=0)
+
+
+def test_a_doubled_gradient_under_a_huge_offset_never_passes():
+    # x + 1e15: float64 holds 1e15 only to 0.125, so near x = 1 no step short of
+    # x's own scale measures the derivative to 1%.  A wrong gradient must not pass,
+    # and the report says why the point cannot be checked.
+    x = mg.tensor([0.3, 0.7], requires_grad=True)
+    doubled = _custom(lambda x: x + 1e15, lambda x: 2.0 + 0 * x)
+    for mode in ("full", "fast"):
+        with pytest.raises(GradcheckError):
+            gradcheck(lambda x: doubled.apply(x), x, mode=mode, max_full=0 if mode == "fast" else 256)
+    right = _custom(lambda x: x + 1e15, lambda x: 1.0 + 0 * x)
+    with pytest.raises(GradcheckError, match=r"cannot be measured precisely enough.*too large.*subtract"):
+        gradcheck(lambda x: right.apply(x), x)
+    # Far from 0 the step may grow with x, and the derivative is measurable again.
+    far = mg.tensor([3e5, -4e5], requires_grad=True)
+    assert gradcheck(lambda x: right.apply(x), far)
+    with pytest.raises(GradcheckError, match="does not match"):
+        gradcheck(lambda x: doubled.apply(x), far)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-6, 10.0, 0.5, float("nan"), float("inf"), 1e-17])
+def test_eps_outside_its_range_is_refused(eps):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradcheck: eps .* must lie in \[1e-15, 0.1\]"):
+        gradcheck(mg.sin, x, eps=eps)
+    with pytest.raises(ValueError, match=r"gradgradcheck: eps"):
+        gradgradcheck(mg.sin, x, eps=eps)
+
+
+def test_a_tiny_eps_grows_until_the_derivative_is_measurable():
+    assert gradcheck(mg.sin, mg.tensor([1.0, 2.0], requires_grad=True), eps=1e-13)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_refused_not_misdiagnosed(bad):
+    x = mg.tensor([1.0, bad, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=rf"input 0 \(shape \(3,\)\) is {bad} at element 1 .*finite"):
+        gradcheck(mg.sin, x)
+
+
+def test_a_non_finite_output_or_gradient_is_named():
+    with np.errstate(all="ignore"):
+        with pytest.raises(GradcheckError, match=r"output is nan at element 1 .*domain"):
+            gradcheck(mg.log, mg.tensor([1.0, -2.0], requires_grad=True))
+        with pytest.raises(GradcheckError, match=r"analytic gradient is -?inf at element 1 .*infinite"):
+            gradcheck(mg.sqrt, mg.tensor([1.0, 0.0], requires_grad=True))
