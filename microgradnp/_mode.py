@@ -7,6 +7,7 @@ never switches off recording in another.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
@@ -53,7 +54,13 @@ def is_grad_enabled() -> bool:
 
 
 class _GradModeContext:
-    """Context manager and decorator that sets grad mode, then restores it."""
+    """Context manager and decorator that sets grad mode, then restores it.
+
+    As a decorator it works on plain functions and on generator functions
+    (the mode holds while the generator body runs, and the caller's mode
+    while it is suspended at a ``yield``), with or without parentheses
+    (``@no_grad`` and ``@no_grad()``), as in PyTorch.
+    """
 
     _enabled: bool
 
@@ -67,23 +74,61 @@ class _GradModeContext:
         return False
 
     def __call__(self, func):
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}() decorates functions, got {type(func).__name__}")
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with self.__class__._fresh(self):
+            with self._fresh():
                 return func(*args, **kwargs)
 
         return wrapper
 
-    @staticmethod
-    def _fresh(ctx):
+    def _wrap_generator(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            try:
+                with self._fresh():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self._fresh():
+                            gen.close()
+                        raise
+                    except BaseException as exc:
+                        with self._fresh():
+                            response = gen.throw(exc)
+                    else:
+                        with self._fresh():
+                            response = gen.send(request)
+            except StopIteration as stop:
+                return stop.value
+
+        return wrapper
+
+    def _fresh(self):
         # A decorated function may be re-entered (recursion, threads), so each
         # call gets its own context object with its own saved state.
-        new = ctx.__class__.__new__(ctx.__class__)
-        new._enabled = ctx._enabled
+        new = _GradModeContext.__new__(_GradModeContext)
+        new._enabled = self._enabled
         return new
 
 
-class no_grad(_GradModeContext):
+class _BareDecorator(_GradModeContext):
+    """``@no_grad`` without parentheses decorates the function directly, as in PyTorch."""
+
+    def __new__(cls, func=None):
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)
+
+
+class no_grad(_BareDecorator):
     """Switch off recording (in this thread) inside a ``with`` block or a decorated function.
 
     Results computed under ``no_grad`` have ``requires_grad=False`` and no graph,
@@ -104,11 +149,11 @@ class no_grad(_GradModeContext):
     False
     """
 
-    def __init__(self):
+    def __init__(self, func=None):
         self._enabled = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_BareDecorator):
     """Switch recording back on inside a ``no_grad`` region (context manager or decorator).
 
     Examples
@@ -122,12 +167,17 @@ class enable_grad(_GradModeContext):
     True
     """
 
-    def __init__(self):
+    def __init__(self, func=None):
         self._enabled = True
 
 
 class set_grad_enabled(_GradModeContext):
-    """Set grad mode to ``mode`` for a ``with`` block or a decorated function.
+    """Set grad mode to ``mode``: at once when called, until the end of a ``with`` block, or in a decorated function.
+
+    As in PyTorch, a plain call ``set_grad_enabled(False)`` switches recording
+    off (in this thread) until switched back on; used with ``with`` it
+    restores the previous mode on exit; as a decorator it changes nothing
+    until the function runs.
 
     Examples
     --------
@@ -135,7 +185,24 @@ class set_grad_enabled(_GradModeContext):
     >>> with mg.set_grad_enabled(False):
     ...     mg.is_grad_enabled()
     False
+    >>> mg.is_grad_enabled()
+    True
+    >>> _ = mg.set_grad_enabled(False)
+    >>> mg.is_grad_enabled()
+    False
+    >>> _ = mg.set_grad_enabled(True)
     """
 
     def __init__(self, mode: bool):
+        if isinstance(mode, str) or mode not in (True, False):  # bool, 0/1 and NumPy's bools
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got {mode!r}")
         self._enabled = bool(mode)
+        self._prev = _mode.enabled
+        _set(self._enabled)  # takes effect now, as a plain call must
+
+    def __enter__(self):
+        return self  # the mode was set by __init__; __exit__ restores the one before it
+
+    def __call__(self, func):
+        _set(self._prev)  # as a decorator: undo the effect of the call that made it
+        return super().__call__(func)

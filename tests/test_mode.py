@@ -2,6 +2,8 @@
 
 import threading
 
+import pytest
+
 import microgradnp as mg
 
 
@@ -69,3 +71,69 @@ def test_nested_modes_and_exceptions_never_leak_into_another_thread():
     release.set()
     thread.join()
     assert seen["worker records"] is False
+
+
+def test_bare_decorators_work_as_in_pytorch():
+    x = mg.tensor([1.0], requires_grad=True)
+
+    @mg.no_grad
+    def off():
+        return (x * 2).requires_grad
+
+    @mg.enable_grad
+    def on():
+        return (x * 2).requires_grad
+
+    assert off() is False and off.__name__ == "off"
+    with mg.no_grad():
+        assert on() is True
+    assert mg.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_a_plain_call_switches_the_mode():
+    try:
+        mg.set_grad_enabled(False)
+        assert not mg.is_grad_enabled()
+        assert not (mg.tensor([1.0], requires_grad=True) * 2).requires_grad
+        mg.set_grad_enabled(True)
+        assert mg.is_grad_enabled()
+    finally:
+        mg.set_grad_enabled(True)
+
+
+def test_set_grad_enabled_as_context_and_decorator_restores_the_mode():
+    with mg.set_grad_enabled(False):
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
+
+    @mg.set_grad_enabled(False)
+    def f():
+        return mg.is_grad_enabled()
+
+    assert mg.is_grad_enabled()  # making the decorator changed nothing
+    assert f() is False and mg.is_grad_enabled()
+    with pytest.raises(TypeError, match="True or False"):
+        mg.set_grad_enabled("no")
+
+
+def test_no_grad_on_a_generator_holds_only_while_it_runs():
+    x = mg.tensor([1.0], requires_grad=True)
+
+    @mg.no_grad()
+    def gen():
+        received = yield (x * 2).requires_grad
+        try:
+            yield received, mg.is_grad_enabled()
+        except KeyError:
+            yield "caught", mg.is_grad_enabled()
+        return "done"
+
+    g = gen()
+    assert next(g) is False
+    assert mg.is_grad_enabled()  # the caller records between resumptions
+    assert g.send("hello") == ("hello", False)
+    assert g.throw(KeyError("k")) == ("caught", False)
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "done" and mg.is_grad_enabled()
+    assert list(gen())[0] is False  # iterating as usual
