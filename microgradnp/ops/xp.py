@@ -39,7 +39,17 @@ sign = np.sign
 sin = np.sin
 cos = np.cos
 tanh = np.tanh
-sigmoid = expit  # no overflow and no warning at +-1000
+
+
+def sigmoid(x):
+    """``expit(x)``: no overflow and no warning at +-1000.  SciPy has no float16
+    loop for it (it would return float64), so half precision goes through
+    float32 and back, keeping the dtype as every other op does."""
+    if x.dtype == np.float16:
+        return expit(x.astype(np.float32)).astype(np.float16)
+    return expit(x)
+
+
 logaddexp = np.logaddexp
 maximum = np.maximum
 minimum = np.minimum
