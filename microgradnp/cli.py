@@ -31,11 +31,14 @@ def _check_example_dependencies() -> None:
                          "pip install \"microgradnp[examples,viz]\"")
 
 
-def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
-    """Render the graph of ``loss`` after a retained backward; DOT text when Graphviz is missing."""
+#: The drawing formats: Graphviz renders the first three; DOT is the text itself.
+FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def _render(loss, path_stem: str, fmt: str, collapse) -> str:
+    """Render the graph of ``loss`` to ``path_stem.fmt``; DOT text when Graphviz is missing."""
     from . import viz
 
-    loss.backward(retain_graph=True)
     if fmt != "dot" and shutil.which("dot") is None:
         path = path_stem + ".dot"
         viz.render(loss, path, collapse=collapse)
@@ -47,6 +50,25 @@ def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
         return viz.render(loss, path_stem + ".dot", collapse=collapse)
 
 
+def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
+    """Backward (keeping the graph, so gradients show), then :func:`_render`."""
+    loss.backward(retain_graph=True)
+    return _render(loss, path_stem, fmt, collapse)
+
+
+def _writable_folder(folder: str, what: str) -> str:
+    """``folder``, created if needed; a clear error (no traceback) when it cannot be written."""
+    if folder and os.path.exists(folder) and not os.path.isdir(folder):
+        raise SystemExit(f"microgradnp: the {what} folder {folder!r} is a file, not a folder")
+    try:
+        os.makedirs(folder or ".", exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"microgradnp: cannot create the {what} folder {folder!r}: {exc.strerror or exc}") from None
+    if not os.access(folder or ".", os.W_OK):
+        raise SystemExit(f"microgradnp: cannot write into the {what} folder {folder!r} (permission denied)")
+    return folder
+
+
 def _fmt_result(s: dict) -> str:
     if s["workload"] == "digits":
         return f"held-out {100 * s['accuracy']:.1f}% of {s['n']}"
@@ -54,7 +76,7 @@ def _fmt_result(s: dict) -> str:
 
 
 def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list[dict]:
-    os.makedirs(out_dir, exist_ok=True)
+    _writable_folder(out_dir, "--out")
     settings = {
         "blobs": {"replay_seed": True},
         "digits": {"maxiter": 20 if quick else 100},
@@ -87,15 +109,18 @@ def _table(summaries) -> str:
 
 
 def graph(workload: str, out: str | None, fmt: str, collapse, before_backward: bool) -> str:
-    from . import viz
-
     module = load(workload)
     loss = module.graph_loss()
     if not before_backward:
         loss.backward(retain_graph=True)
-    fmt = (os.path.splitext(out)[1].lstrip(".") if out else "") or fmt
-    out = out or f"{workload}_graph.{fmt}"
-    return viz.render(loss, out, format=fmt, collapse=collapse)
+    stem, ext = os.path.splitext(out) if out else (f"{workload}_graph", "")
+    if ext:
+        fmt = ext[1:].lower()
+        if fmt not in FORMATS:
+            raise SystemExit(f"microgradnp graph: --out {out!r} has the extension {ext!r}; use one of "
+                             f"{', '.join('.' + f for f in FORMATS)} (or none, with --format)")
+    _writable_folder(os.path.dirname(stem), "output")
+    return _render(loss, stem, fmt, collapse)
 
 
 def main(argv=None) -> int:
@@ -104,12 +129,12 @@ def main(argv=None) -> int:
     p_demo = sub.add_parser("demo", help="train the reference workloads and write their figures")
     p_demo.add_argument("workload", nargs="?", default="all", choices=[*WORKLOADS, "all"])
     p_demo.add_argument("--out", default="microgradnp-out", help="output folder (default ./microgradnp-out)")
-    p_demo.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "dot"], help="graph drawing format")
+    p_demo.add_argument("--format", default="svg", choices=FORMATS, help="graph drawing format")
     p_demo.add_argument("--quick", action="store_true", help="fewer iterations, for a fast look")
     p_graph = sub.add_parser("graph", help="draw the graph of a reference workload's loss")
     p_graph.add_argument("workload", nargs="?", default="blobs", choices=list(WORKLOADS))
     p_graph.add_argument("--out", help="output file (default WORKLOAD_graph.FORMAT)")
-    p_graph.add_argument("--format", default="svg", choices=["svg", "png", "pdf", "dot"])
+    p_graph.add_argument("--format", default="svg", choices=FORMATS)
     p_graph.add_argument("--collapse", action="store_true", help="fold each Linear/activation into one node")
     p_graph.add_argument("--before-backward", action="store_true", help="draw values only, no gradients")
     args = parser.parse_args(argv)
@@ -117,12 +142,17 @@ def main(argv=None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    if args.command == "demo":
-        start = time.perf_counter()
-        demo(list(WORKLOADS) if args.workload == "all" else [args.workload], args.out, args.format, args.quick)
-        print(f"\nall figures are in {os.path.abspath(args.out)} ({time.perf_counter() - start:.1f} s)")
-        return 0
-    path = graph(args.workload, args.out, args.format, "modules" if args.collapse else None, args.before_backward)
+    try:
+        if args.command == "demo":
+            start = time.perf_counter()
+            demo(list(WORKLOADS) if args.workload == "all" else [args.workload], args.out, args.format, args.quick)
+            print(f"\nall figures are in {os.path.abspath(args.out)} ({time.perf_counter() - start:.1f} s)")
+            return 0
+        path = graph(args.workload, args.out, args.format, "modules" if args.collapse else None, args.before_backward)
+    except OSError as exc:  # a disk that fills up or a file that vanishes while writing: say so, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"microgradnp: could not write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"wrote {path}")
     return 0
 

@@ -50,3 +50,44 @@ def test_missing_example_dependencies_are_named_with_the_install_command(monkeyp
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name == "tqdm" else real(name))
     with pytest.raises(SystemExit, match=r"the workloads need tqdm.*pip install \"microgradnp\[examples,viz\]\""):
         cli.main(["demo", "blobs"])
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".html", ".SVGZ"])
+def test_graph_refuses_an_unknown_extension_with_a_message(tmp_path, ext):
+    with pytest.raises(SystemExit, match=rf"--out .* has the extension '{ext}'; use one of .svg, .png, .pdf, .dot"):
+        cli.main(["graph", "--out", str(tmp_path / f"g{ext}")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graph_accepts_an_upper_case_extension(tmp_path):
+    assert cli.main(["graph", "--out", str(tmp_path / "g.DOT")]) == 0
+    assert (tmp_path / "g.dot").read_text().startswith("digraph microgradnp")
+
+
+@pytest.mark.parametrize("command", [["demo", "blobs", "--quick"], ["graph"]])
+def test_an_output_place_that_cannot_be_written_is_a_message_not_a_traceback(tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = str(blocker / "sub") if command[0] == "demo" else str(blocker / "g.svg")
+    with pytest.raises(SystemExit, match=r"microgradnp: the .* folder '.*a-file.*' is a file, not a folder|cannot create"):
+        cli.main([*command, "--out", out])
+
+
+def test_a_write_that_fails_midway_is_reported_with_exit_code_1(tmp_path, monkeypatch, capsys):
+    from microgradnp import viz
+
+    def disk_full(loss, path, **kwargs):
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(viz, "render", disk_full)
+    assert cli.main(["graph", "--format", "dot", "--out", str(tmp_path / "g.dot")]) == 1
+    err = capsys.readouterr().err
+    assert "could not write" in err and "g.dot: No space left on device" in err and "Traceback" not in err
+
+
+def test_graph_without_graphviz_falls_back_to_dot_text_as_the_demo_does(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
+    assert cli.main(["graph", "moons", "--out", str(tmp_path / "moons.svg")]) == 0
+    assert (tmp_path / "moons.dot").read_text().startswith("digraph microgradnp")
+    assert not (tmp_path / "moons.svg").exists()
+    assert "written as DOT text" in capsys.readouterr().err
