@@ -59,6 +59,10 @@ _FLOW_STOPS = [
 _SMALL = 8  # tensors with at most this many elements show their values
 
 
+#: Graphviz's layout directions: top to bottom, left to right, and their reverses.
+_RANKDIRS = ("TB", "LR", "BT", "RL")
+
+
 class GraphvizNotFoundError(RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, which is not installed."""
 
@@ -77,6 +81,11 @@ _INSTALL_HINT = (
 
 
 def _esc(text: str) -> str:
+    """``text`` as the inside of a DOT string: quotes and backslashes escaped, newlines
+    kept as line breaks, and other control characters (a NUL ends the string for
+    Graphviz) shown as visible ``\\xNN`` escapes."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in text)
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -136,6 +145,10 @@ class _Drawing:
             raise ValueError(f"show_values must be 'auto', True or False, got {show_values!r}")
         if collapse not in (None, "modules"):
             raise ValueError(f"collapse must be None or 'modules', got {collapse!r}")
+        if rankdir not in _RANKDIRS:  # it goes into the DOT text unquoted
+            raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+        if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
+            raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
         self.root, self.show_values, self.show_grads = root, show_values, show_grads
         self.rankdir, self.max_nodes, self.collapse = rankdir, int(max_nodes), collapse
         self.names = self._names(names)

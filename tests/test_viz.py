@@ -1,5 +1,7 @@
 """Graph drawing: exact DOT text, gradient flow, names, NaN flags, module folding, rendering."""
 
+import shutil
+import subprocess
 import sys
 import warnings
 import xml.etree.ElementTree as ET
@@ -178,3 +180,28 @@ def test_rendering_without_dot_explains_and_leaves_nothing(tmp_path, monkeypatch
     assert to_dot(y).startswith("digraph")  # DOT text still works
     path = render(y, tmp_path / "g.dot")
     assert open(path).read() == to_dot(y)
+
+
+@pytest.mark.parametrize("rankdir", ["LR; node [shape=star]", "lr", "", None, "TB]"])
+def test_rankdir_is_checked_before_it_reaches_the_dot_text(rankdir):
+    y = (mg.tensor([1.0], requires_grad=True) * 2.0).sum()
+    with pytest.raises(ValueError, match="rankdir must be one of TB, LR, BT, RL"):
+        to_dot(y, rankdir=rankdir)
+
+
+@pytest.mark.parametrize("max_nodes", [0, -3, 2.5, True])
+def test_max_nodes_must_be_a_positive_integer(max_nodes):
+    y = (mg.tensor([1.0], requires_grad=True) * 2.0).sum()
+    with pytest.raises(ValueError, match="max_nodes must be a positive integer"):
+        to_dot(y, max_nodes=max_nodes)
+
+
+def test_control_characters_in_names_are_shown_escaped_never_written_raw():
+    # A NUL ends a string for Graphviz: the rest of the file would be misread.
+    x = mg.tensor([1.0], requires_grad=True, name='w\x00evil"\t')
+    dot = to_dot((x * 2.0).sum())
+    assert "\x00" not in dot and "\t" not in dot.replace("\n", "")
+    assert r'w\\x00evil\"\\x09' in dot
+    if shutil.which("dot"):
+        done = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
+        assert done.returncode == 0 and b"w\\x00evil" in done.stdout
