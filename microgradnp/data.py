@@ -141,16 +141,45 @@ def load_mat(path, zero_based_labels: bool = True) -> dict:
     """
     import scipy.io
 
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_mat: no file at {path}")
-    raw = scipy.io.loadmat(path)
+    try:
+        raw = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError... for files it cannot read
+        raise ValueError(f"load_mat: {path} is not a MATLAB file scipy can read ({type(exc).__name__}: {exc})") from exc
     out = {k: v for k, v in raw.items() if not k.startswith("__")}
     if "X" in out:
-        out["X"] = np.asarray(out["X"], dtype=np.float64)
+        X = np.asarray(out["X"])
+        if X.dtype.kind not in "fiub" or X.ndim != 2:
+            raise ValueError(f"load_mat: X in {path} must be a 2-D numeric matrix, got {X.dtype} of shape {X.shape}")
+        out["X"] = X.astype(np.float64)
     if "y" in out:
-        y = np.asarray(out["y"]).astype(np.int64).ravel()
-        out["y"] = np.where(y == 10, 0, y) if zero_based_labels else y
+        out["y"] = _labels_from_mat(out["y"], path, zero_based_labels)
+        if "X" in out and len(out["X"]) != len(out["y"]):
+            raise ValueError(
+                f"load_mat: {path} has {len(out['X'])} rows of X but {len(out['y'])} labels in y; they must match"
+            )
     return out
+
+
+def _labels_from_mat(y, path, zero_based: bool) -> np.ndarray:
+    """Labels as int64, refusing what a cast would silently corrupt (1.5 -> 1, NaN -> a huge negative)."""
+    y = np.asarray(y)
+    if y.ndim > 2 or (y.ndim == 2 and min(y.shape) > 1):
+        raise ValueError(f"load_mat: y in {path} must be a vector of labels, got shape {y.shape}")
+    y = y.ravel()
+    if y.dtype.kind not in "fiub":
+        raise ValueError(f"load_mat: y in {path} must hold numbers, got {y.dtype}")
+    bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) if y.dtype.kind == "f" else y < 0
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"load_mat: y in {path} must hold non-negative whole-number labels; y[{i}] is {y[i]}"
+            f" ({int(bad.sum())} such values)"
+        )
+    y = y.astype(np.int64)
+    return np.where(y == 10, 0, y) if zero_based else y
 
 
 def train_test_split(*arrays, test_size: float = 0.25, rng=None, stratify=None):
@@ -179,7 +208,14 @@ def train_test_split(*arrays, test_size: float = 0.25, rng=None, stratify=None):
     for a in arrays:
         if len(a) != n:
             raise ValueError(f"train_test_split: arrays have different lengths ({n} and {len(a)})")
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.integer, np.floating)):
+        raise TypeError(f"train_test_split: test_size must be a fraction or a number of rows, got {test_size!r}")
+    if isinstance(test_size, (float, np.floating)):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"train_test_split: a fractional test_size must lie in (0, 1), got {test_size}")
+        n_test = int(round(float(test_size) * n))
+    else:
+        n_test = int(test_size)
     if not 0 < n_test < n:
         raise ValueError(f"train_test_split: test_size={test_size} leaves no train or no test rows out of {n}")
     r = as_rng(rng)
@@ -188,10 +224,15 @@ def train_test_split(*arrays, test_size: float = 0.25, rng=None, stratify=None):
         test, train = order[:n_test], order[n_test:]
     else:
         labels = np.asarray(stratify)
+        if labels.ndim != 1 or len(labels) != n:
+            raise ValueError(
+                f"train_test_split: stratify must hold one label per row ({n}), got shape {labels.shape}"
+            )
+        classes, counts = np.unique(labels, return_counts=True)
+        quotas = _apportion(counts, n_test)
         test_parts, train_parts = [], []
-        for c in np.unique(labels):
+        for c, k in zip(classes, quotas):
             idx = r.permutation(np.flatnonzero(labels == c))
-            k = int(round(len(idx) * n_test / n))
             test_parts.append(idx[:k])
             train_parts.append(idx[k:])
         test = r.permutation(np.concatenate(test_parts))
@@ -201,3 +242,19 @@ def train_test_split(*arrays, test_size: float = 0.25, rng=None, stratify=None):
         a = np.asarray(a)
         out += [a[train], a[test]]
     return out
+
+
+def _apportion(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` test rows among classes in proportion to ``counts``, summing to ``total`` exactly.
+
+    Largest remainders: each class gets the floor of its share, and the rows
+    left over go to the classes with the largest fractional parts (rounding each
+    share on its own can give far more or fewer rows than asked, even none).
+    """
+    shares = counts * (total / counts.sum())
+    quotas = np.floor(shares).astype(np.int64)
+    left = total - int(quotas.sum())
+    if left:
+        order = np.argsort(-(shares - quotas), kind="stable")
+        quotas[order[:left]] += 1
+    return quotas

@@ -60,10 +60,73 @@ def test_train_test_split():
     assert all(np.array_equal(p, q) for p, q in zip(a, b))
     with pytest.raises(ValueError, match="different lengths"):
         mg.data.train_test_split(X, y[:5])
-    with pytest.raises(ValueError, match="leaves no"):
+    with pytest.raises(ValueError, match=r"must lie in \(0, 1\), got 0.0"):
         mg.data.train_test_split(X, test_size=0.0)
+    with pytest.raises(ValueError, match="leaves no"):
+        mg.data.train_test_split(X, test_size=100)
+
+
+def test_train_test_split_refuses_stratify_labels_that_do_not_match_the_rows():
+    X, y = np.arange(20).reshape(10, 2), np.arange(10) % 2
+    for labels in (y[:8], np.r_[y, y], y.reshape(5, 2)):
+        with pytest.raises(ValueError, match=r"stratify must hold one label per row \(10\)"):
+            mg.data.train_test_split(X, y, stratify=labels)
+
+
+@pytest.mark.parametrize("counts, test_size", [([1] * 10, 0.2), ([7, 2, 1], 0.3), ([50, 3], 5), ([3, 3, 3], 0.5)])
+def test_stratified_splits_have_exactly_the_requested_test_size(counts, test_size):
+    # Rounding each class's share on its own gave 0 test rows for ten singleton classes.
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = np.arange(len(y))
+    Xtr, Xte = mg.data.train_test_split(X, test_size=test_size, rng=0, stratify=y)
+    n_test = test_size if isinstance(test_size, int) else round(test_size * len(y))
+    assert len(Xte) == n_test and len(Xtr) == len(y) - n_test
+    assert sorted(np.r_[Xtr, Xte].tolist()) == X.tolist()
+    per_class = np.bincount(y[Xte], minlength=len(counts))
+    assert np.all(np.abs(per_class - np.array(counts) * n_test / len(y)) < 1)  # each class within one row of its share
+
+
+def test_train_test_split_test_size_types():
+    X = np.arange(10)
+    assert [len(a) for a in mg.data.train_test_split(X, test_size=np.float32(0.3), rng=0)] == [7, 3]
+    assert [len(a) for a in mg.data.train_test_split(X, test_size=np.int64(4), rng=0)] == [6, 4]
+    with pytest.raises(TypeError, match="test_size"):
+        mg.data.train_test_split(X, test_size="0.2")
+    with pytest.raises(ValueError, match="fractional"):
+        mg.data.train_test_split(X, test_size=1.5)
 
 
 def test_load_mat_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no file"):
         mg.data.load_mat(str(tmp_path / "missing.mat"))
+
+
+def _mat(tmp_path, name, **arrays):
+    import scipy.io
+
+    path = tmp_path / name
+    scipy.io.savemat(str(path), arrays)
+    return path
+
+
+@pytest.mark.parametrize("y, shown", [([[1.5], [2.0]], "y\\[0\\] is 1.5"), ([[2.0], [np.nan]], "y\\[1\\] is nan"),
+                                      ([[-1], [2]], "y\\[0\\] is -1"), ([[np.inf], [2.0]], "y\\[0\\] is inf")])
+def test_load_mat_refuses_labels_a_cast_would_corrupt(tmp_path, y, shown):
+    path = _mat(tmp_path, "bad.mat", X=np.ones((2, 3)), y=np.array(y))
+    with pytest.raises(ValueError, match=rf"load_mat: y in .*bad\.mat must hold non-negative whole-number labels; {shown}"):
+        mg.data.load_mat(path)
+
+
+def test_load_mat_checks_x_and_y_and_names_the_file(tmp_path):
+    with pytest.raises(ValueError, match=r"short\.mat has 3 rows of X but 2 labels"):
+        mg.data.load_mat(_mat(tmp_path, "short.mat", X=np.ones((3, 2)), y=np.array([[1], [2]])))
+    with pytest.raises(ValueError, match=r"y in .*matrix\.mat must be a vector"):
+        mg.data.load_mat(_mat(tmp_path, "matrix.mat", X=np.ones((2, 2)), y=np.ones((2, 2))))
+    with pytest.raises(ValueError, match=r"X in .*flat\.mat must be a 2-D numeric matrix"):
+        mg.data.load_mat(_mat(tmp_path, "flat.mat", X=np.array(["ab", "cd"])))
+    junk = tmp_path / "junk.mat"
+    junk.write_text("not a MATLAB file")
+    with pytest.raises(ValueError, match=r"load_mat: .*junk\.mat is not a MATLAB file"):
+        mg.data.load_mat(junk)
+    ok = mg.data.load_mat(_mat(tmp_path, "ok.mat", X=np.ones((2, 2)), y=np.array([[10.0], [3.0]])))
+    assert ok["y"].tolist() == [0, 3] and ok["y"].dtype == np.int64
