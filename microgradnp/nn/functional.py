@@ -308,7 +308,9 @@ def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
            [1., 0., 0.]])
     """
     lab = np.asarray(labels)
-    lab = _labels(lab, lab.shape[0] if lab.ndim == 1 else -1, num_classes, "one_hot")
+    if lab.ndim != 1:
+        raise ValueError(f"one_hot: labels must be a vector (N,), got shape {lab.shape}")
+    lab = _labels(lab, lab.shape[0], num_classes, "one_hot")
     out = np.zeros((lab.shape[0], num_classes), dtype=dtype)
     out[np.arange(lab.shape[0]), lab] = 1
     return out

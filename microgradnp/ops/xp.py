@@ -41,11 +41,14 @@ cos = np.cos
 tanh = np.tanh
 
 
+_HALF = np.dtype(np.float16)  # built-in dtypes are singletons: `is` is the cheapest test
+
+
 def sigmoid(x):
     """``expit(x)``: no overflow and no warning at +-1000.  SciPy has no float16
     loop for it (it would return float64), so half precision goes through
     float32 and back, keeping the dtype as every other op does."""
-    if x.dtype == np.float16:
+    if x.dtype is _HALF:
         return expit(x.astype(np.float32)).astype(np.float16)
     return expit(x)
 

@@ -179,3 +179,8 @@ def test_activation_functions_are_exported():
     x = mg.tensor([-1.0, 2.0])
     for name in ("sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid"):
         assert isinstance(getattr(F, name)(x), mg.Tensor)
+
+
+def test_one_hot_names_labels_that_are_not_a_vector():
+    with pytest.raises(ValueError, match=r"one_hot: labels must be a vector \(N,\), got shape \(2, 1\)"):
+        F.one_hot(np.array([[0], [1]]), 3)
