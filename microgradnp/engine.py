@@ -234,7 +234,7 @@ def _tensor_namespace() -> SimpleNamespace:
     """The names of ``xp.VJP_VOCABULARY`` as differentiable functions (``create_graph=True``)."""
     ops = {name: function(REGISTRY[name]) for name in (
         "exp", "log", "sin", "cos", "sigmoid", "where", "sum", "reshape", "transpose", "broadcast_to",
-        "index_put", "astype", "matmul")}
+        "index_put", "astype", "matmul", "sinh", "cosh")}
     return SimpleNamespace(
         value=_value,
         sign=lambda x: xp.sign(_value(x)),  # piecewise constant: no gradient to record

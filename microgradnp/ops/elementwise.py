@@ -11,6 +11,9 @@ import numpy as np
 
 from .registry import OpTest, defop
 
+_LN2 = float(np.log(2.0))
+_LN10 = float(np.log(10.0))
+
 # On the NumPy path the VJPs of sigmoid and tanh work in place on one fresh
 # array (their ``numpy_vjp``): the same arithmetic, but a single temporary.
 # With three temporaries of about a megabyte alive at once (g * s * (1 - s)
@@ -112,6 +115,120 @@ def log1p(x):
     >>> import microgradnp as mg
     >>> mg.log1p(mg.tensor([1e-10])).item()
     1e-10
+    """
+    return (x,), None
+
+
+@defop(
+    forward="expm1",
+    vjp=lambda ns, g, out, a: g * (out + 1),
+    formula="exp(a) - 1;  da = g * exp(a)",
+    test=OpTest("unary", ref=lambda a: np.exp(a) - 1.0),
+    method=True, ufunc="expm1",
+)
+def expm1(x):
+    """Elementwise ``exp(x) - 1``, accurate for small ``x``.  VJP: ``g * exp(x)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.expm1(mg.tensor([1e-10])).item()
+    1.00000000005e-10
+    """
+    return (x,), None
+
+
+@defop(
+    forward="exp2",
+    vjp=lambda ns, g, out, a: g * out * _LN2,
+    formula="2^a;  da = g * 2^a * log(2)",
+    test=OpTest("unary", ref=lambda a: np.exp(a * np.log(2.0)), rtol=1e-12),
+    method=True, ufunc="exp2",
+)
+def exp2(x):
+    """Elementwise ``2 ** x``.  VJP: ``g * 2^x * log(2)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.exp2(mg.tensor([3.0]))
+    tensor([8.])
+    """
+    return (x,), None
+
+
+@defop(
+    forward="log2",
+    vjp=lambda ns, g, out, a: g / (a * _LN2),
+    formula="log2(a);  da = g / (a log(2))",
+    test=OpTest("unary", ref=lambda a: np.log(a) / np.log(2.0), domain=(0.1, 10.0), rtol=1e-12),
+    method=True, ufunc="log2",
+)
+def log2(x):
+    """Elementwise base-2 logarithm.  VJP: ``g / (x log 2)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.log2(mg.tensor([8.0]))
+    tensor([3.])
+    """
+    return (x,), None
+
+
+@defop(
+    forward="log10",
+    vjp=lambda ns, g, out, a: g / (a * _LN10),
+    formula="log10(a);  da = g / (a log(10))",
+    test=OpTest("unary", ref=lambda a: np.log(a) / np.log(10.0), domain=(0.1, 10.0), rtol=1e-12),
+    method=True, ufunc="log10",
+)
+def log10(x):
+    """Elementwise base-10 logarithm.  VJP: ``g / (x log 10)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.log10(mg.tensor([1000.0]))
+    tensor([3.])
+    """
+    return (x,), None
+
+
+@defop(
+    forward="square",
+    vjp=lambda ns, g, out, a: g * (2 * a),
+    formula="a^2;  da = 2 g a",
+    test=OpTest("unary", ref=lambda a: a * a),
+    method=True, ufunc="square",
+)
+def square(x):
+    """Elementwise square.  VJP: ``2 g x``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.square(mg.tensor([-3.0]))
+    tensor([9.])
+    """
+    return (x,), None
+
+
+@defop(
+    forward="reciprocal",
+    vjp=lambda ns, g, out, a: -g * out * out,
+    formula="1 / a;  da = -g / a^2",
+    test=OpTest("unary", ref=lambda a: 1.0 / a, kinks=(0.0,), margin=0.3),
+    method=True, ufunc="reciprocal",
+)
+def reciprocal(x):
+    """Elementwise ``1 / x``.  VJP: ``-g / x^2`` (a pole at 0).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.reciprocal(mg.tensor([4.0]))
+    tensor([0.25])
     """
     return (x,), None
 

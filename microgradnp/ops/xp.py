@@ -20,7 +20,7 @@ from scipy.special import expit
 # reads every VJP's code and fails on any other ``ns.`` name.
 VJP_VOCABULARY = (
     "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
-    "broadcast_to", "index_put", "astype", "matmul", "zeros_like",
+    "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
 )
 
 ndarray = np.ndarray
@@ -33,12 +33,27 @@ e = np.e
 exp = np.exp
 log = np.log
 log1p = np.log1p
+expm1 = np.expm1
+exp2 = np.exp2
+log2 = np.log2
+log10 = np.log10
+square = np.square
+reciprocal = np.reciprocal
 sqrt = np.sqrt
 abs = np.abs
 sign = np.sign
 sin = np.sin
 cos = np.cos
+tan = np.tan
+arcsin = np.arcsin
+arccos = np.arccos
+arctan = np.arctan
+sinh = np.sinh
+cosh = np.cosh
 tanh = np.tanh
+arcsinh = np.arcsinh
+arccosh = np.arccosh
+arctanh = np.arctanh
 
 
 _HALF = np.dtype(np.float16)  # built-in dtypes are singletons: `is` is the cheapest test
