@@ -22,7 +22,7 @@ FUNCTIONS: dict = {}
 
 #: The in-place operator made from each arithmetic operator.
 _INPLACE = {"__add__": "__iadd__", "__sub__": "__isub__", "__mul__": "__imul__", "__truediv__": "__itruediv__",
-            "__pow__": "__ipow__"}
+            "__pow__": "__ipow__", "__mod__": "__imod__"}
 
 
 def _reflected(f):

@@ -154,6 +154,34 @@ def neg(a):
     return (a,), None
 
 
+def _quotient(ns, out, a, b):
+    """``floor(a / b)`` as a constant, from the values: ``a - remainder(a, b) = b * floor(a / b)``."""
+    return (ns.value(a) - ns.value(out)) / ns.value(b)
+
+
+@defop(
+    forward="remainder",
+    vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g * _quotient(ns, out, a, b)),
+    formula="a - b * floor(a / b);  da = g, db = -g * floor(a / b)  (jumps where a / b is an integer)",
+    test=OpTest("remainder", ref=lambda a, b: a - b * np.floor(a / b), rtol=1e-9),
+    method=True, operators=("__mod__", "__rmod__"), ufunc="remainder", aliases="mod",
+)
+def remainder(a, b):
+    """Elementwise remainder of ``a / b`` with the sign of ``b`` (Python's ``%``, ``np.mod``, ``torch.remainder``).
+
+    VJP: ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``; the result
+    jumps where ``a / b`` is an integer, and there the derivative is the
+    one-sided one of the side NumPy computes.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.tensor([-3.5, 3.5]) % 2.0
+    tensor([0.5, 1.5])
+    """
+    return (a, b), None
+
+
 # Comparisons: boolean results, no gradient (forward only).
 # (``2 < t`` needs no reflected operator: Python calls ``t.__gt__(2)``.)
 _COMPARISONS = {

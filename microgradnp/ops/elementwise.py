@@ -537,3 +537,174 @@ def astype(x, dtype):
     if dtype.kind != "f" and hasattr(x, "detach"):
         x = x.detach()  # integer results never require grad
     return (x,), {"dtype": dtype}
+
+
+@defop(
+    forward="sign",
+    vjp=lambda ns, g, out, a: ns.zeros_like(ns.value(a)),
+    formula="-1, 0 or 1;  da = 0  (piecewise constant)",
+    test=OpTest("unary", ref=lambda a: (a > 0) * 1.0 - (a < 0), kinks=(0.0,)),
+    method=True, ufunc="sign",
+)
+def sign(x):
+    """Elementwise sign: -1, 0 or 1 (NaN stays NaN).
+
+    Its gradient is zero everywhere, as in PyTorch: the result still
+    requires grad when ``x`` does, so it can appear in a loss, but nothing
+    flows back through it.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.sign(mg.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
+    return (x,), None
+
+
+@defop(
+    forward="hypot",
+    vjp=(lambda ns, g, out, a, b: g * a / out, lambda ns, g, out, a, b: g * b / out),
+    formula="sqrt(a^2 + b^2);  da = g * a / out, db = g * b / out",
+    # Kept away from 0 in both inputs: at the origin hypot has a cone point (no derivative).
+    test=OpTest("binary", ref=lambda a, b: np.abs(a + 1j * b), kinks=(0.0,), margin=0.1),
+    ufunc="hypot",
+)
+def hypot(a, b):
+    """Elementwise ``sqrt(a^2 + b^2)`` without overflow for huge inputs.
+
+    VJP: ``g * a / hypot(a, b)`` and ``g * b / hypot(a, b)`` (NaN at the origin, a cone point).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.hypot(mg.tensor([3.0, 3e200]), mg.tensor([4.0, 4e200]))
+    tensor([5.e+000, 5.e+200])
+    """
+    return (a, b), None
+
+
+@defop(
+    forward="logaddexp",
+    vjp=(lambda ns, g, out, a, b: g * ns.exp(a - out), lambda ns, g, out, a, b: g * ns.exp(b - out)),
+    formula="log(exp(a) + exp(b));  da = g * exp(a - out), db = g * exp(b - out)",
+    test=OpTest("binary", ref=lambda a, b: np.log(np.exp(a) + np.exp(b)), rtol=1e-10),
+    ufunc="logaddexp",
+)
+def logaddexp(a, b):
+    """Elementwise ``log(exp(a) + exp(b))`` without overflow (exact for inputs of +-1000).
+
+    VJP: ``g * exp(a - out)`` and ``g * exp(b - out)``: the two softmax weights.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.logaddexp(mg.tensor([1000.0]), mg.tensor([1000.0])).item()  # 1000 + log 2
+    1000.6931471805599
+    """
+    return (a, b), None
+
+
+@defop(
+    forward="logaddexp2",
+    vjp=(lambda ns, g, out, a, b: g * ns.exp((a - out) * _LN2), lambda ns, g, out, a, b: g * ns.exp((b - out) * _LN2)),
+    formula="log2(2^a + 2^b);  da = g * 2^(a - out), db = g * 2^(b - out)",
+    test=OpTest("binary", ref=lambda a, b: np.log2(np.exp2(a) + np.exp2(b)), rtol=1e-10),
+    ufunc="logaddexp2",
+)
+def logaddexp2(a, b):
+    """Elementwise ``log2(2^a + 2^b)`` without overflow.
+
+    VJP: ``g * 2^(a - out)`` and ``g * 2^(b - out)``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.logaddexp2(mg.tensor([3.0]), mg.tensor([3.0]))
+    tensor([4.])
+    """
+    return (a, b), None
+
+
+def _first_wins(va, vb):
+    """fmax's mask for ``a``: 1 where ``a >= b`` or ``b`` is NaN (the number is returned,
+    so it gets the gradient).  Ties go wholly to ``a``, as in PyTorch's ``fmax``."""
+    return (va >= vb) | (vb != vb)
+
+
+@defop(
+    forward="fmax",
+    vjp=(lambda ns, g, out, a, b: g * _first_wins(ns.value(a), ns.value(b)),
+         lambda ns, g, out, a, b: g * ~_first_wins(ns.value(a), ns.value(b))),
+    formula="max(a, b) ignoring NaN;  da = g * [a >= b or b is NaN], db = g - da",
+    test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
+    ufunc="fmax",
+)
+def fmax(a, b):
+    """Elementwise maximum that ignores NaN: where one input is NaN, the other is returned.
+
+    VJP: the gradient goes to the returned input: to ``a`` where ``a >= b``
+    or ``b`` is NaN, else to ``b``.  Unlike :func:`maximum`, a tie gives
+    ``a`` the whole gradient; that is PyTorch's ``fmax`` convention.
+
+    Examples
+    --------
+    >>> import math
+    >>> import microgradnp as mg
+    >>> mg.fmax(mg.tensor([1.0, math.nan]), mg.tensor([2.0, 5.0]))
+    tensor([2., 5.])
+    """
+    return (a, b), None
+
+
+@defop(
+    forward="fmin",
+    vjp=(lambda ns, g, out, a, b: g * _first_wins(-ns.value(a), -ns.value(b)),
+         lambda ns, g, out, a, b: g * ~_first_wins(-ns.value(a), -ns.value(b))),
+    formula="min(a, b) ignoring NaN;  da = g * [a <= b or b is NaN], db = g - da",
+    test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
+    ufunc="fmin",
+)
+def fmin(a, b):
+    """Elementwise minimum that ignores NaN (see :func:`fmax`).
+
+    Examples
+    --------
+    >>> import math
+    >>> import microgradnp as mg
+    >>> mg.fmin(mg.tensor([1.0, math.nan]), mg.tensor([2.0, 5.0]))
+    tensor([1., 5.])
+    """
+    return (a, b), None
+
+
+_INF = float("inf")
+
+
+@defop(
+    forward=lambda xp, a, nan=0.0, posinf=None, neginf=None: xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf),
+    # A replaced element is a constant: no gradient.  (NaN fails both comparisons.)
+    vjp=lambda ns, g, out, a, **attrs: g * ((ns.value(a) < _INF) & (ns.value(a) > -_INF)),
+    formula="NaN and +-inf replaced by numbers;  da = g where a is finite, else 0",
+    test=OpTest("unary", ref=lambda a, nan=0.0, posinf=None, neginf=None: a + 0.0),
+    method=True,
+)
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN by ``nan`` and infinities by ``posinf``/``neginf`` (default: the largest finite numbers).
+
+    VJP: ``g`` where ``x`` is finite and 0 at the replaced elements (they are
+    constants), as in PyTorch.
+
+    Examples
+    --------
+    >>> import math
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([math.nan, math.inf, 2.0], requires_grad=True)
+    >>> y = mg.nan_to_num(x, posinf=9.0)
+    >>> y
+    tensor([0., 9., 2.], op=nan_to_num)
+    >>> y.sum().backward()
+    >>> x.grad
+    array([0., 0., 1.])
+    """
+    return (x,), {"nan": float(nan), "posinf": posinf, "neginf": neginf}

@@ -182,3 +182,107 @@ def arctanh(x):
     tensor([0.])
     """
     return (x,), None
+
+
+def _arctan2_weight(a, b):
+    """``1 / (a^2 + b^2)``, the common factor of both partial derivatives of ``arctan2``."""
+    return 1.0 / (a * a + b * b)
+
+
+@defop(
+    forward="arctan2",
+    vjp=(lambda ns, g, out, a, b: g * b * _arctan2_weight(a, b),
+         lambda ns, g, out, a, b: -g * a * _arctan2_weight(a, b)),
+    formula="angle of the point (b, a);  da = g * b / (a^2 + b^2), db = -g * a / (a^2 + b^2)",
+    # Away from 0 in both inputs: the origin is singular and the angle jumps by 2 pi across
+    # the negative b axis (a = 0, b < 0), where finite differences cannot see the derivative.
+    test=OpTest("binary", ref=lambda a, b: np.angle(b + 1j * a), kinks=(0.0,), margin=0.1),
+    ufunc="arctan2",
+)
+def arctan2(a, b):
+    """Elementwise angle of the point ``(b, a)`` in ``(-pi, pi]`` (NumPy's ``arctan2(y, x)``).
+
+    VJP: ``g * b / (a^2 + b^2)`` for ``a`` and ``-g * a / (a^2 + b^2)`` for
+    ``b``; both are infinite (NaN) at the origin.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.arctan2(mg.tensor([1.0]), mg.tensor([-1.0])).item() * 4 / 3
+    3.141592653589793
+    """
+    return (a, b), None
+
+
+_DEG = float(np.pi / 180.0)
+
+
+@defop(
+    forward="deg2rad",
+    vjp=lambda ns, g, out, a: g * _DEG,
+    formula="a * pi / 180;  da = g * pi / 180",
+    test=OpTest("unary", ref=lambda a: a * (np.pi / 180.0), domain=(-360.0, 360.0)),
+    method=True, ufunc=("deg2rad", "radians"), aliases="radians",
+)
+def deg2rad(x):
+    """Degrees to radians (NumPy also calls it ``radians``).  VJP: ``g * pi / 180``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.deg2rad(mg.tensor([180.0])).item()
+    3.141592653589793
+    """
+    return (x,), None
+
+
+@defop(
+    forward="rad2deg",
+    vjp=lambda ns, g, out, a: g * (1.0 / _DEG),
+    formula="a * 180 / pi;  da = g * 180 / pi",
+    test=OpTest("unary", ref=lambda a: a / (np.pi / 180.0)),
+    method=True, ufunc=("rad2deg", "degrees"), aliases="degrees",
+)
+def rad2deg(x):
+    """Radians to degrees (NumPy also calls it ``degrees``).  VJP: ``g * 180 / pi``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.rad2deg(mg.tensor([1.5707963267948966]))
+    tensor([90.])
+    """
+    return (x,), None
+
+
+_PI = float(np.pi)
+
+
+def _sinc_vjp(ns, g, out, a):
+    # sinc'(x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0.  Dividing by 1 where x == 0
+    # gives exactly (1 - 1) / 1 = 0 there with no 0 / 0 evaluated (so none reaches a
+    # second derivative either).  Near 0 the difference cancels: |x| ~ 1e-6 keeps about
+    # ten digits of a derivative of size |x|.
+    safe = ns.where(ns.value(a) == 0, 1.0, a)
+    return g * (ns.cos(a * _PI) - out) / safe
+
+
+@defop(
+    forward="sinc",
+    vjp=_sinc_vjp,
+    formula="sin(pi a) / (pi a), 1 at 0;  da = g * (cos(pi a) - sinc(a)) / a, 0 at 0",
+    test=OpTest("unary", ref=lambda a: np.sin(np.pi * a) / (np.pi * a), kinks=(0.0,), margin=1e-2, rtol=1e-10),
+    method=True,
+)
+def sinc(x):
+    """The normalised sinc, ``sin(pi x) / (pi x)`` with ``sinc(0) = 1`` (NumPy's and PyTorch's).
+
+    VJP: ``g * (cos(pi x) - sinc(x)) / x``, which is 0 at ``x = 0``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.sinc(mg.tensor([0.0, 1.0, 0.5]))
+    tensor([1.00000000e+00, 3.89817183e-17, 6.36619772e-01])
+    """
+    return (x,), None

@@ -54,6 +54,16 @@ tanh = np.tanh
 arcsinh = np.arcsinh
 arccosh = np.arccosh
 arctanh = np.arctanh
+arctan2 = np.arctan2
+hypot = np.hypot
+deg2rad = np.deg2rad
+rad2deg = np.rad2deg
+sinc = np.sinc
+fmax = np.fmax
+fmin = np.fmin
+logaddexp2 = np.logaddexp2
+nan_to_num = np.nan_to_num
+remainder = np.remainder
 
 
 _HALF = np.dtype(np.float16)  # built-in dtypes are singletons: `is` is the cheapest test

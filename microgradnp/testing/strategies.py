@@ -549,6 +549,19 @@ def _sig_stack(draw, meta, dtype):
     return [_plain(draw, meta, dtype, shape) for _ in range(k)], {"axis": ax}
 
 
+def _sig_remainder(draw, meta, dtype):
+    # a = (q + f) * b with an integer q and a fraction f kept 0.05 from 0 and 1, so
+    # a / b stays away from the integers, where the remainder jumps.
+    shape = draw(shapes())
+    drop = draw(st.integers(0, len(shape)))
+    bshape = tuple(1 if draw(st.booleans()) else s for s in shape[drop:])
+    b = draw(interval(0.5, 3.0).arrays(bshape)) * draw(st.sampled_from([1.0, -1.0]))
+    q = draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    f = draw(interval(0.05, 0.95).arrays(shape))
+    a = (q + f) * b
+    return [a.astype(dtype), b.astype(dtype)], {}
+
+
 def _sig_where(draw, meta, dtype):
     sc, sa, sb = draw(broadcastable_shapes(3))
     cond = draw(hnp.arrays(np.bool_, sc))
@@ -600,6 +613,7 @@ _SIGNATURES = {
     "concatenate": _sig_concatenate,
     "stack": _sig_stack,
     "where": _sig_where,
+    "remainder": _sig_remainder,
     "astype": _sig_astype,
     "linear": _sig_linear,
     "loss": _sig_loss,
