@@ -25,6 +25,7 @@ from .function import Function, FunctionCtx
 from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
 from .creation import arange, as_rng, full, ones, ones_like, randn, zeros, zeros_like
+from .split import array_split, dsplit, hsplit, split, vsplit
 from . import graph
 
 from . import data, nn, optim, testing, viz  # noqa: E402  (they build on everything above)
@@ -36,5 +37,6 @@ __all__ = [
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng",
+    "split", "array_split", "hsplit", "vsplit", "dsplit",
     *api.__all__,
 ]

@@ -231,17 +231,23 @@ def _value(x):
 
 
 def _tensor_namespace() -> SimpleNamespace:
-    """The names of ``xp.VJP_VOCABULARY`` as differentiable functions (``create_graph=True``)."""
-    ops = {name: function(REGISTRY[name]) for name in (
-        "exp", "log", "sin", "cos", "sigmoid", "where", "sum", "reshape", "transpose", "broadcast_to",
-        "index_put", "astype", "matmul", "sinh", "cosh")}
-    return SimpleNamespace(
-        value=_value,
-        sign=lambda x: xp.sign(_value(x)),  # piecewise constant: no gradient to record
-        zeros_like=lambda x: _make(xp.zeros_like(_value(x))),
-        ndarray=Tensor,
-        **ops,
-    )
+    """The names of ``xp.VJP_VOCABULARY`` as differentiable functions (``create_graph=True``).
+
+    Each name is the registry op of that name, except the few below that
+    record nothing: constants, and ``sign`` (piecewise constant).
+    """
+    plain = {
+        "value": _value,
+        "zeros_like": lambda x: _make(xp.zeros_like(_value(x))),
+        "tri": xp.tri,  # a constant mask: arrays mix with Tensors in arithmetic
+        # Piecewise constant, computed on values: nothing to record.
+        "sign": lambda x: xp.sign(_value(x)),
+        "max_reduce": lambda x, axis=None, keepdims=False: xp.max_reduce(_value(x), axis=axis, keepdims=keepdims),
+        "min_reduce": lambda x, axis=None, keepdims=False: xp.min_reduce(_value(x), axis=axis, keepdims=keepdims),
+        "argsort": lambda x, axis=-1: xp.argsort(_value(x), axis),
+    }
+    ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY if name not in plain}
+    return SimpleNamespace(ndarray=Tensor, **plain, **ops)
 
 
 TENSOR_NS = _tensor_namespace()

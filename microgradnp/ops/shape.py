@@ -1,5 +1,5 @@
-"""Shape ops: reshape, transpose, squeeze, expand_dims, flatten, broadcast_to,
-indexing (``x[key]``) and its adjoint ``index_put``, concatenate and stack.
+"""Shape ops: reshape, transpose, swapaxes, moveaxis, squeeze, expand_dims, flatten, ravel, broadcast_to,
+indexing (``x[key]``) and its adjoint ``index_put``, concatenate, stack, tile, roll, rot90 and pad.
 
 None of these changes a value, so each VJP only moves the gradient back into
 the input's layout.
@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .reduce import axis_arg
+from .reduce import axis_arg, checked_axis
+from .reduce import inverse_permutation as _inverse
 from .registry import OpTest, defop
 
 
@@ -29,11 +30,6 @@ def _flatten(xp, a, start_dim=0, end_dim=-1):
     if not 0 <= s <= e < nd:
         raise ValueError(f"flatten: start_dim={start_dim}, end_dim={end_dim} do not fit a {nd}-d shape {shape}")
     return xp.reshape(a, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
-
-
-def _inverse(axes) -> tuple:
-    """The inverse of a permutation of axes."""
-    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
@@ -304,3 +300,278 @@ def stack(tensors, axis=0, *, dim=None):
             [1., 0.]])
     """
     return _sequence("stack", tensors), {"axis": axis_arg(axis, dim, 0)}
+
+
+# Axis permutations under NumPy's other names: one transpose each, labelled as called.
+
+
+def _permute(xp, a, perm):
+    return xp.transpose(a, perm)
+
+
+def _unpermute(ns, g, out, a, perm):
+    return ns.transpose(g, _inverse(perm))
+
+
+def _permuted_by_einsum(a, perm):
+    return np.einsum(a, list(range(a.ndim)), list(perm))
+
+
+def _axis_list(name, x, axes) -> tuple:
+    axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    nd = np.ndim(x)
+    for ax in axes:
+        checked_axis(name, x, int(ax))
+    return tuple(int(ax) % nd for ax in axes)
+
+
+@defop(
+    forward=_permute,
+    vjp=_unpermute,
+    formula="a with two axes exchanged;  da = g with them exchanged back",
+    test=OpTest("permutation", ref=lambda a, perm: _permuted_by_einsum(a, perm)),
+    method=True,
+)
+def swapaxes(x, axis1, axis2):
+    """Exchange two axes (PyTorch also calls it ``transpose(dim0, dim1)``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.swapaxes(mg.zeros((2, 3, 4)), 0, 2).shape
+    (4, 3, 2)
+    """
+    a1, a2 = _axis_list("swapaxes", x, (axis1, axis2))
+    perm = list(range(np.ndim(x)))
+    perm[a1], perm[a2] = perm[a2], perm[a1]
+    return (x,), {"perm": tuple(perm)}
+
+
+@defop(
+    forward=_permute,
+    vjp=_unpermute,
+    formula="axes of a moved to new positions;  da = g with them moved back",
+    test=OpTest("permutation", ref=lambda a, perm: _permuted_by_einsum(a, perm)),
+    method=True,
+)
+def moveaxis(x, source, destination):
+    """Move axes to new positions, keeping the order of the others (NumPy's ``moveaxis``, PyTorch's ``movedim``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.moveaxis(mg.zeros((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    """
+    src, dst = _axis_list("moveaxis", x, source), _axis_list("moveaxis", x, destination)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: {len(src)} source axes but {len(dst)} destinations")
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: repeated axes in source {source!r} or destination {destination!r}")
+    rest = iter(i for i in range(np.ndim(x)) if i not in src)
+    placed = dict(zip(dst, src))
+    return (x,), {"perm": tuple(placed[i] if i in placed else next(rest) for i in range(np.ndim(x)))}
+
+
+@defop(
+    forward=lambda xp, a: xp.reshape(a, (-1,)),
+    vjp=_back_to_input_shape,
+    formula="a as a vector (row-major order);  da = g reshaped back",
+    test=OpTest("unary", ref=lambda a: np.array([a[i] for i in np.ndindex(*a.shape)]).reshape(-1)),
+    method=True,
+)
+def ravel(x):
+    """``x`` flattened to one axis in row-major order.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.ravel(mg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([1., 2., 3., 4.])
+    """
+    return (x,), None
+
+
+def _tile_attrs(shape: tuple, reps) -> dict:
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"tile: repetitions must be non-negative, got {reps}")
+    nd = max(len(reps), len(shape))
+    reps_p = (1,) * (nd - len(reps)) + reps
+    shape_p = (1,) * (nd - len(shape)) + tuple(shape)
+    return {"reps": reps, "blocks": tuple(n for pair in zip(reps_p, shape_p) for n in pair)}
+
+
+@defop(
+    forward=lambda xp, a, reps, blocks: xp.tile(a, reps),
+    # The output, seen as (r0, s0, r1, s1, ...): the copies are the r axes; sum them.
+    vjp=lambda ns, g, out, a, reps, blocks: ns.reshape(
+        ns.sum(ns.reshape(g, blocks), axis=tuple(range(0, len(blocks), 2))), a.shape),
+    formula="a repeated as blocks reps times;  da = sum of g over the copies",
+    test=OpTest("tile", ref=lambda a, reps, blocks: _tile_by_blocks(a, reps)),
+)
+def tile(x, reps):
+    """``x`` laid out ``reps`` times along each axis (NumPy's ``tile``; PyTorch's ``repeat``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.tile(mg.tensor([1.0, 2.0]), 2)
+    tensor([1., 2., 1., 2.])
+    """
+    return (x,), _tile_attrs(np.shape(x), reps)
+
+
+def _tile_by_blocks(a, reps):
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = max(len(reps), a.ndim)
+    a = a.reshape((1,) * (nd - a.ndim) + a.shape)
+    reps = (1,) * (nd - len(reps)) + reps
+    out = np.zeros(tuple(r * n for r, n in zip(reps, a.shape)))
+    for idx in np.ndindex(*reps):
+        out[tuple(slice(i * n, (i + 1) * n) for i, n in zip(idx, a.shape))] = a
+    return out
+
+
+@defop(
+    forward=lambda xp, a, shift, axis=None: xp.roll(a, shift, axis),
+    vjp=lambda ns, g, out, a, shift, axis=None: ns.roll(g, _negated(shift), axis),
+    formula="a shifted cyclically along axis;  da = g shifted back",
+    test=OpTest("roll", ref=lambda a, shift, axis=None: _roll_by_index(a, shift, axis)),
+    method=True,
+)
+def roll(x, shift, axis=None, *, dims=None):
+    """Shift elements cyclically by ``shift`` along ``axis`` (the flattened input when ``None``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.roll(mg.tensor([1.0, 2.0, 3.0]), 1)
+    tensor([3., 1., 2.])
+    """
+    axis = axis_arg(axis, dims)
+    if axis is not None:
+        for ax in axis if isinstance(axis, tuple) else (axis,):
+            checked_axis("roll", x, ax)
+    shift = int(shift) if isinstance(shift, (int, np.integer)) else tuple(int(s) for s in shift)
+    return (x,), {"shift": shift, "axis": axis}
+
+
+def _negated(shift):
+    return -shift if isinstance(shift, int) else tuple(-s for s in shift)
+
+
+def _roll_by_index(a, shift, axis):
+    if axis is None:
+        flat = a.reshape(-1)
+        return flat[(np.arange(flat.size) - shift) % max(flat.size, 1)].reshape(a.shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    shifts = shift if isinstance(shift, tuple) else (shift,) * len(axes)
+    for ax, s in zip(axes, shifts):
+        n = a.shape[ax]
+        a = np.take(a, (np.arange(n) - s) % n, axis=ax)
+    return a
+
+
+@defop(
+    forward=lambda xp, a, k=1, axes=(0, 1): xp.rot90(a, k, axes),
+    vjp=lambda ns, g, out, a, k=1, axes=(0, 1): ns.rot90(g, -k, axes),
+    formula="a turned k quarter turns in the plane of axes;  da = g turned back",
+    test=OpTest("rot90", ref=lambda a, k=1, axes=(0, 1): _rot90_by_flips(a, k, axes)),
+)
+def rot90(x, k=1, axes=(0, 1), *, dims=None):
+    """Rotate by ``k`` quarter turns in the plane of ``axes``, from the first axis towards the second.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.rot90(mg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 4.],
+            [1., 3.]])
+    """
+    axes = tuple(axis_arg(axes, dims, (0, 1)))
+    if len(axes) != 2:
+        raise ValueError(f"rot90: axes must name two axes, got {axes!r}")
+    a1, a2 = _axis_list("rot90", x, axes)
+    if a1 == a2:
+        raise ValueError(f"rot90: the two axes must differ, got {axes!r}")
+    return (x,), {"k": int(k) % 4, "axes": (a1, a2)}
+
+
+def _rot90_by_flips(a, k, axes):
+    for _ in range(k % 4):  # one quarter turn: reverse the second axis, then exchange the two
+        a = np.swapaxes(np.flip(a, axes[1]), *axes)
+    return a
+
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_vjp(ns, g, out, a, widths, mode, constant_values, key):
+    if mode == "constant":
+        return g[key]  # the interior: the padding is constant
+    return ns.index_put(g, key, a.shape)  # every copy of an element gives it its gradient
+
+
+def _pad(xp, a, widths, mode, constant_values, key):
+    if not widths:  # a 0-d input: nothing to pad
+        return a.copy()
+    return xp.pad(a, widths, mode=mode, **({"constant_values": constant_values} if mode == "constant" else {}))
+
+
+@defop(
+    forward=_pad,
+    vjp=_pad_vjp,
+    formula="a padded (constant, edge, reflect, symmetric, wrap);  da = g of the interior, plus g of every copy",
+    test=OpTest("pad", ref=lambda a, widths, mode, constant_values, key: _pad_by_index(a, widths, mode,
+                                                                                       constant_values)),
+)
+def pad(x, pad_width, mode="constant", constant_values=0.0):
+    """Pad with NumPy's ``pad_width`` and ``mode`` (``"constant"``, ``"edge"``, ``"reflect"``,
+    ``"symmetric"``, ``"wrap"``).
+
+    ``pad_width`` is NumPy's: an int, a ``(before, after)`` pair, or one pair
+    per axis (PyTorch's ``F.pad`` lists the last axis first; this does not).
+    Padded copies of an element pass their gradient back to it.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = mg.pad(x, (2, 1), mode="edge")
+    >>> y
+    tensor([1., 1., 1., 2., 3., 3.], op=pad)
+    >>> y.sum().backward()
+    >>> x.grad
+    array([3., 1., 2.])
+    """
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}; got {mode!r}")
+    shape = np.shape(x)
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2)) if shape else \
+            np.zeros((0, 2), dtype=np.int64)  # a 0-d input has no axis to pad (NumPy returns it as it is)
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit an input of shape {shape}") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
+    widths = tuple((int(b), int(e)) for b, e in widths)
+    if mode == "constant":
+        key = tuple(slice(b, b + n) for (b, _), n in zip(widths, shape))
+    else:
+        if any(n == 0 and b + e > 0 for (b, e), n in zip(widths, shape)):
+            raise ValueError(f"pad: mode {mode!r} cannot pad an empty axis (shape {shape})")
+        # Where each output element comes from: the same padding applied to the positions.
+        maps = [np.pad(np.arange(n), w, mode=mode) for w, n in zip(widths, shape)]
+        key = tuple(m.reshape((-1,) + (1,) * (len(shape) - 1 - d)) for d, m in enumerate(maps))
+    return (x,), {"widths": widths, "mode": mode, "constant_values": float(constant_values), "key": key}
+
+
+def _pad_by_index(a, widths, mode, constant_values):
+    if a.ndim == 0:
+        return a
+    if mode == "constant":
+        out = np.full(tuple(n + b + e for n, (b, e) in zip(a.shape, widths)), constant_values)
+        out[tuple(slice(b, b + n) for (b, _), n in zip(widths, a.shape))] = a
+        return out
+    return np.pad(a, widths, mode=mode)

@@ -21,6 +21,8 @@ from scipy.special import expit
 VJP_VOCABULARY = (
     "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
+    "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
+    "einsum", "roll", "rot90",
 )
 
 ndarray = np.ndarray
@@ -96,8 +98,31 @@ greater_equal = np.greater_equal
 equal = np.equal
 not_equal = np.not_equal
 
-# Reductions
+# Reductions, scans and orderings
 mean = np.mean
+prod = np.prod
+std = np.std
+nansum = np.nansum
+nanmean = np.nanmean
+ptp = np.ptp
+argmax = np.argmax
+argmin = np.argmin
+cumsum = np.cumsum
+cumprod = np.cumprod
+diff = np.diff
+take_along_axis = np.take_along_axis
+
+
+def argsort(a, axis=-1):
+    """Stable ``argsort``: equal elements keep their order, so the permutation is
+    reproducible (``sort``'s VJP recomputes it)."""
+    return np.argsort(a, axis=axis, kind="stable")
+
+
+def sort(a, axis=-1):
+    return np.sort(a, axis=axis, kind="stable")
+
+
 var = np.var
 all = np.all
 max_reduce = np.maximum.reduce
@@ -112,7 +137,25 @@ stack = np.stack
 ones = np.ones
 zeros = np.zeros
 empty = np.empty
+tri = np.tri
+tile = np.tile
+roll = np.roll
+rot90 = np.rot90
+pad = np.pad
+select = np.select
+flip = np.flip
+diagonal = np.diagonal
+trace = np.trace
+diag = np.diag
+tril = np.tril
+triu = np.triu
 vdot = np.vdot
+einsum = np.einsum
+tensordot = np.tensordot
+dot = np.dot
+inner = np.inner
+outer = np.outer
+kron = np.kron
 broadcast_shapes = np.broadcast_shapes
 
 

@@ -562,6 +562,220 @@ def _sig_remainder(draw, meta, dtype):
     return [a.astype(dtype), b.astype(dtype)], {}
 
 
+def _sig_std(draw, meta, dtype):
+    # Every slice has at least two elements, pairwise distinct: the deviation is never 0,
+    # where the square root has no derivative.
+    shape = draw(shapes(min_dims=1, min_side=2))
+    axis = _axis_choice(draw, len(shape))
+    ddof = draw(st.sampled_from([0, 1]))
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis, "ddof": ddof, "keepdims": draw(st.booleans())}
+
+
+def _sig_average(draw, meta, dtype):
+    shape = draw(shapes())
+    x = _plain(draw, meta, dtype, shape)
+    kind = draw(st.sampled_from(["none", "same", "along"] if shape else ["none", "same"]))
+    if kind == "none":
+        return [x], {"axis": _axis_choice(draw, len(shape))}
+    if kind == "same":  # positive weights: their sums are never 0
+        return [x, draw(positive(0.5, 2.0).arrays(shape, dtype))], {"axis": _axis_choice(draw, len(shape)),
+                                                                     "wshape": None}
+    axis = draw(st.integers(0, len(shape) - 1))
+    wshape = tuple(n if i == axis else 1 for i, n in enumerate(shape))
+    return [x, draw(positive(0.5, 2.0).arrays((shape[axis],), dtype))], {"axis": axis, "wshape": wshape}
+
+
+def _sig_argreduce(draw, meta, dtype):
+    shape = draw(shapes())
+    axis = _axis_choice(draw, len(shape), allow_tuple=False)
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis, "keepdims": draw(st.booleans())}
+
+
+def _sig_scan(draw, meta, dtype):
+    shape = draw(shapes())
+    axis = _axis_choice(draw, len(shape), allow_tuple=False)
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis}
+
+
+def _sig_sort(draw, meta, dtype):
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    return [_reduce_input(draw, meta, dtype, shape)], {"axis": axis}
+
+
+def _sig_diff(draw, meta, dtype):
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return [_plain(draw, meta, dtype, shape)], {"n": draw(st.integers(0, 3)), "axis": axis}
+
+
+def _sig_flip(draw, meta, dtype):
+    shape = draw(shapes())
+    return [_plain(draw, meta, dtype, shape)], {"axis": _axis_choice(draw, len(shape))}
+
+
+def _sig_take_along_axis(draw, meta, dtype):
+    shape = draw(shapes(min_dims=1))
+    x = _plain(draw, meta, dtype, shape)
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    n = math.prod(shape) if axis is None else shape[axis]
+    ishape = (draw(st.integers(1, 5)),) if axis is None else \
+        tuple(draw(st.integers(1, 4)) if i == axis % len(shape) else s for i, s in enumerate(shape))
+    indices = draw(hnp.arrays(np.int64, ishape, elements=st.integers(-n, n - 1)))  # repeats must accumulate
+    return [x], REGISTRY["take_along_axis"].adapter(x, indices, axis)[1]
+
+
+def _sig_diagonal(draw, meta, dtype):
+    shape = draw(shapes(min_dims=2))
+    x = _plain(draw, meta, dtype, shape)
+    axis1, axis2 = draw(st.permutations(range(len(shape))))[:2]
+    offset = draw(st.integers(-2, 2))
+    return [x], REGISTRY["diagonal"].adapter(x, offset, axis1 - len(shape) * draw(st.integers(0, 1)), axis2)[1]
+
+
+def _sig_diag(draw, meta, dtype):
+    x = _plain(draw, meta, dtype, draw(shapes(min_dims=1, max_dims=2)))
+    return [x], REGISTRY["diag"].adapter(x, draw(st.integers(-2, 2)))[1]
+
+
+def _sig_triangle(draw, meta, dtype):
+    return [_plain(draw, meta, dtype, draw(shapes(min_dims=2)))], {"k": draw(st.integers(-2, 2))}
+
+
+def _sig_einsum(draw, meta, dtype):
+    # Random subscripts over the letters a-d: one to three operands, repeated letters
+    # (diagonals), letters summed in one operand only, and sometimes a broadcast "...".
+    size = {c: draw(st.integers(1, 3)) for c in "abcd"}
+    k = draw(st.integers(1, 3))
+    subs = [draw(st.lists(st.sampled_from("abcd"), max_size=3)) for _ in range(k)]
+    used = sorted(set().union(*subs))
+    out = draw(st.permutations(used).flatmap(lambda p: st.integers(0, len(p)).map(lambda n: p[:n])))
+    batch = draw(broadcastable_shapes(k, max_dims=2, max_side=3)) if draw(st.booleans()) else None
+    arrays_ = []
+    for i, sub in enumerate(subs):
+        shape = (batch[i] if batch else ()) + tuple(size[c] for c in sub)
+        arrays_.append(_plain(draw, meta, dtype, shape))
+    dots = "..." if batch else ""
+    explicit = draw(st.booleans())
+    subscripts = ",".join(dots + "".join(sub) for sub in subs) + ("->" + dots + "".join(out) if explicit else "")
+    return arrays_, REGISTRY["einsum"].adapter(subscripts, *arrays_)[1]
+
+
+def _product_pair(draw, meta, dtype, name, sa, sb, *args):
+    a, b = _plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb)
+    return [a, b], REGISTRY[name].adapter(a, b, *args)[1]
+
+
+def _sig_dot(draw, meta, dtype):
+    na, nb = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    n = draw(st.integers(1, 3))
+    sa = () if na == 0 else draw(shapes(na - 1, na - 1)) + (n,)
+    sb = () if nb == 0 else (n,) if nb == 1 else draw(shapes(nb - 2, nb - 2)) + (n, draw(st.integers(1, 3)))
+    return _product_pair(draw, meta, dtype, "dot", sa, sb)
+
+
+def _sig_inner(draw, meta, dtype):
+    na, nb = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    n = draw(st.integers(1, 3))
+    sa = () if na == 0 else draw(shapes(na - 1, na - 1)) + (n,)
+    sb = () if nb == 0 else draw(shapes(nb - 1, nb - 1)) + (n,)
+    return _product_pair(draw, meta, dtype, "inner", sa, sb)
+
+
+def _sig_outer(draw, meta, dtype):
+    return _product_pair(draw, meta, dtype, "outer", draw(shapes()), draw(shapes()))
+
+
+def _sig_vdot(draw, meta, dtype):
+    sa = draw(shapes())
+    return _product_pair(draw, meta, dtype, "vdot", sa, sa[::-1])
+
+
+def _sig_tensordot(draw, meta, dtype):
+    shared = draw(shapes(0, 2))
+    fa, fb = draw(shapes(0, 2)), draw(shapes(0, 2))
+    if draw(st.booleans()):
+        return _product_pair(draw, meta, dtype, "tensordot", fa + shared, shared + fb, len(shared))
+    # Named axes, in any order on either side.
+    pa = draw(st.permutations(range(len(fa) + len(shared))))
+    pb = draw(st.permutations(range(len(shared) + len(fb))))
+    sa, sb = [0] * len(pa), [0] * len(pb)
+    for dst, src in enumerate(pa):
+        sa[dst] = (fa + shared)[src]
+    for dst, src in enumerate(pb):
+        sb[dst] = (shared + fb)[src]
+    xa = [pa.index(len(fa) + i) for i in range(len(shared))]
+    xb = [pb.index(i) for i in range(len(shared))]
+    return _product_pair(draw, meta, dtype, "tensordot", tuple(sa), tuple(sb), (xa, xb))
+
+
+def _sig_kron(draw, meta, dtype):
+    return _product_pair(draw, meta, dtype, "kron", draw(shapes(0, 2, max_side=3)), draw(shapes(0, 2, max_side=3)))
+
+
+def _sig_permutation(draw, meta, dtype):
+    shape = draw(shapes())
+    return [_plain(draw, meta, dtype, shape)], {"perm": tuple(draw(st.permutations(range(len(shape)))))}
+
+
+def _sig_tile(draw, meta, dtype):
+    shape = draw(shapes(max_dims=2, max_side=3))
+    x = _plain(draw, meta, dtype, shape)
+    reps = draw(st.one_of(st.integers(0, 3), st.lists(st.integers(1, 3), max_size=3).map(tuple)))
+    return [x], REGISTRY["tile"].adapter(x, reps)[1]
+
+
+def _sig_roll(draw, meta, dtype):
+    shape = draw(shapes())
+    x = _plain(draw, meta, dtype, shape)
+    if not shape or draw(st.booleans()):
+        return [x], {"shift": draw(st.integers(-5, 5)), "axis": None}
+    axes = tuple(draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True)))
+    shift = tuple(draw(st.integers(-5, 5)) for _ in axes)
+    return [x], {"shift": shift, "axis": axes}
+
+
+def _sig_rot90(draw, meta, dtype):
+    shape = draw(shapes(min_dims=2))
+    x = _plain(draw, meta, dtype, shape)
+    axes = tuple(draw(st.permutations(range(len(shape))))[:2])
+    return [x], REGISTRY["rot90"].adapter(x, draw(st.integers(-4, 4)), axes)[1]
+
+
+def _sig_pad(draw, meta, dtype):
+    shape = draw(shapes())
+    x = _plain(draw, meta, dtype, shape)
+    mode = draw(st.sampled_from(["constant", "edge", "reflect", "symmetric", "wrap"]))
+    widths = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in shape)
+    return [x], REGISTRY["pad"].adapter(x, widths, mode, draw(st.floats(-2.0, 2.0)))[1]
+
+
+def _sig_take(draw, meta, dtype):
+    shape = draw(shapes())
+    x = _plain(draw, meta, dtype, shape)
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1))) if shape else None
+    n = math.prod(shape) if axis is None else shape[axis]
+    indices = draw(hnp.arrays(np.int64, shapes(0, 2), elements=st.integers(-n, n - 1)))
+    return [x], REGISTRY["take"].adapter(x, indices, axis)[1]
+
+
+def _sig_repeat(draw, meta, dtype):
+    shape = draw(shapes())
+    x = _plain(draw, meta, dtype, shape)
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1))) if shape else None
+    n = math.prod(shape) if axis is None else shape[axis]
+    repeats = draw(st.one_of(st.integers(0, 3), st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    return [x], REGISTRY["repeat"].adapter(x, repeats, axis)[1]
+
+
+def _sig_select(draw, meta, dtype):
+    k = draw(st.integers(1, 3))
+    all_shapes = draw(broadcastable_shapes(2 * k + 1))
+    conds = tuple(draw(hnp.arrays(np.bool_, s)) for s in all_shapes[:k])
+    arrays_ = [_plain(draw, meta, dtype, s) for s in all_shapes[k:]]
+    return arrays_, {"conds": conds}
+
+
 def _sig_where(draw, meta, dtype):
     sc, sa, sb = draw(broadcastable_shapes(3))
     cond = draw(hnp.arrays(np.bool_, sc))
@@ -614,6 +828,32 @@ _SIGNATURES = {
     "stack": _sig_stack,
     "where": _sig_where,
     "remainder": _sig_remainder,
+    "std": _sig_std,
+    "average": _sig_average,
+    "argreduce": _sig_argreduce,
+    "scan": _sig_scan,
+    "sort": _sig_sort,
+    "diff": _sig_diff,
+    "flip": _sig_flip,
+    "take_along_axis": _sig_take_along_axis,
+    "diagonal": _sig_diagonal,
+    "diag": _sig_diag,
+    "triangle": _sig_triangle,
+    "einsum": _sig_einsum,
+    "dot": _sig_dot,
+    "inner": _sig_inner,
+    "outer": _sig_outer,
+    "vdot": _sig_vdot,
+    "tensordot": _sig_tensordot,
+    "kron": _sig_kron,
+    "permutation": _sig_permutation,
+    "tile": _sig_tile,
+    "roll": _sig_roll,
+    "rot90": _sig_rot90,
+    "pad": _sig_pad,
+    "take": _sig_take,
+    "repeat": _sig_repeat,
+    "select": _sig_select,
     "astype": _sig_astype,
     "linear": _sig_linear,
     "loss": _sig_loss,

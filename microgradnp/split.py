@@ -1,0 +1,106 @@
+"""The split family (split, array_split, hsplit, vsplit, dsplit): one tensor in, a list out.
+
+An op of the registry has one output, so a split is a list of slices: each
+piece is recorded as ``getitem`` of the input (as PyTorch's pieces are views),
+and its gradient goes back into its own part of the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import api  # noqa: F401  (installs Tensor.__getitem__, the op each piece records)
+from .ops.reduce import checked_axis
+from .tensor import Tensor, as_tensor
+
+__all__ = ["split", "array_split", "hsplit", "vsplit", "dsplit"]
+
+
+def _bounds(name: str, n: int, indices_or_sections, even: bool) -> list:
+    """Start and stop of every piece of an axis of length ``n``."""
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise ValueError(f"{name}: the number of sections must be positive, got {k}")
+        if even and n % k:
+            raise ValueError(f"{name}: an axis of length {n} does not split into {k} equal sections; "
+                             "use array_split for unequal ones")
+        size, extra = divmod(n, k)
+        cuts = np.cumsum([0] + [size + 1] * extra + [size] * (k - extra))
+    else:
+        cuts = [0] + [min(max(int(i) + (n if int(i) < 0 else 0), 0), n) for i in indices_or_sections] + [n]
+    return [(int(a), max(int(a), int(b))) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _split(name: str, x, indices_or_sections, axis: int, even: bool) -> list:
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    axis = checked_axis(name, x, axis) % max(x.ndim, 1)
+    head = (slice(None),) * axis
+    return [x[head + (slice(a, b),)] for a, b in _bounds(name, x.shape[axis], indices_or_sections, even)]
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list:
+    """Split into equal sections (an int) or at the given indices along ``axis``, as NumPy's ``split``.
+
+    Unlike PyTorch's ``split``, an int is the number of sections, not their size.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> a, b = mg.split(mg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True), 2)
+    >>> b
+    tensor([3., 4.], op=getitem)
+    """
+    return _split("split", x, indices_or_sections, axis, even=True)
+
+
+def array_split(x, indices_or_sections, axis: int = 0) -> list:
+    """As :func:`split`, but ``k`` sections need not be equal: the first ones get one more element.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> [p.shape for p in mg.array_split(mg.zeros(5), 3)]
+    [(2,), (2,), (1,)]
+    """
+    return _split("array_split", x, indices_or_sections, axis, even=False)
+
+
+def hsplit(x, indices_or_sections) -> list:
+    """:func:`split` along the second axis (the first for 1-D input), as NumPy's ``hsplit``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> [p.shape for p in mg.hsplit(mg.zeros((2, 4)), 2)]
+    [(2, 2), (2, 2)]
+    """
+    return _split("hsplit", x, indices_or_sections, 1 if np.ndim(x) > 1 else 0, even=True)
+
+
+def vsplit(x, indices_or_sections) -> list:
+    """:func:`split` along the first axis of an input with at least two dimensions.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> [p.shape for p in mg.vsplit(mg.zeros((4, 2)), [1])]
+    [(1, 2), (3, 2)]
+    """
+    if np.ndim(x) < 2:
+        raise ValueError(f"vsplit needs at least two dimensions, got shape {np.shape(x)}")
+    return _split("vsplit", x, indices_or_sections, 0, even=True)
+
+
+def dsplit(x, indices_or_sections) -> list:
+    """:func:`split` along the third axis of an input with at least three dimensions.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> [p.shape for p in mg.dsplit(mg.zeros((1, 1, 4)), 2)]
+    [(1, 1, 2), (1, 1, 2)]
+    """
+    if np.ndim(x) < 3:
+        raise ValueError(f"dsplit needs at least three dimensions, got shape {np.shape(x)}")
+    return _split("dsplit", x, indices_or_sections, 2, even=True)
