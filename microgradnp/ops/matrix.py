@@ -24,10 +24,16 @@ def _place_on_diagonal(ns, g, a, key, perm):
     return ns.transpose(ns.index_put(g, (Ellipsis,) + key, moved), inverse_permutation(perm))
 
 
-def _diagonal_attrs(name, x, offset, axis1, axis2):
+def _needs_matrix(name: str, x) -> int:
+    """``x``'s number of dimensions, which must be at least two (a matrix or a stack of them)."""
     nd = np.ndim(x)
     if nd < 2:
         raise ValueError(f"{name} needs an input with at least two dimensions, got shape {np.shape(x)}")
+    return nd
+
+
+def _diagonal_attrs(name, x, offset, axis1, axis2):
+    nd = _needs_matrix(name, x)
     a1, a2 = (checked_axis(name, x, ax) % nd for ax in (axis1, axis2))
     if a1 == a2:
         raise ValueError(f"{name}: axis1 and axis2 must differ, both are {a1}")
@@ -120,12 +126,17 @@ def _triangle(ns, a, k, lower: bool):
     return ns.tri(n, m, k, dtype=a.dtype) if lower else 1 - ns.tri(n, m, k - 1, dtype=a.dtype)
 
 
+def _triangle_ref(a, k: int, lower: bool):
+    """The reference: keep the entries whose column minus row is at most (at least) ``k``."""
+    offset = np.arange(a.shape[-1]) - np.arange(a.shape[-2])[:, None]
+    return np.where(offset <= k if lower else offset >= k, a, 0.0)
+
+
 @defop(
     forward=lambda xp, a, k=0: xp.tril(a, k),
     vjp=lambda ns, g, out, a, k=0: g * _triangle(ns, a, k, True),
     formula="a with the entries above diagonal k zeroed;  da = g with the same entries zeroed",
-    test=OpTest("triangle", ref=lambda a, k=0: np.where(np.arange(a.shape[-1]) - np.arange(a.shape[-2])[:, None] <= k,
-                                                       a, 0.0)),
+    test=OpTest("triangle", ref=lambda a, k=0: _triangle_ref(a, k, lower=True)),
     method=True,
 )
 def tril(x, k=0):
@@ -138,8 +149,7 @@ def tril(x, k=0):
     tensor([[1., 0.],
             [3., 4.]])
     """
-    if np.ndim(x) < 2:
-        raise ValueError(f"tril needs an input with at least two dimensions, got shape {np.shape(x)}")
+    _needs_matrix("tril", x)
     return (x,), {"k": int(k)}
 
 
@@ -147,8 +157,7 @@ def tril(x, k=0):
     forward=lambda xp, a, k=0: xp.triu(a, k),
     vjp=lambda ns, g, out, a, k=0: g * _triangle(ns, a, k, False),
     formula="a with the entries below diagonal k zeroed;  da = g with the same entries zeroed",
-    test=OpTest("triangle", ref=lambda a, k=0: np.where(np.arange(a.shape[-1]) - np.arange(a.shape[-2])[:, None] >= k,
-                                                       a, 0.0)),
+    test=OpTest("triangle", ref=lambda a, k=0: _triangle_ref(a, k, lower=False)),
     method=True,
 )
 def triu(x, k=0):
@@ -161,6 +170,5 @@ def triu(x, k=0):
     tensor([[1., 2.],
             [0., 4.]])
     """
-    if np.ndim(x) < 2:
-        raise ValueError(f"triu needs an input with at least two dimensions, got shape {np.shape(x)}")
+    _needs_matrix("triu", x)
     return (x,), {"k": int(k)}
