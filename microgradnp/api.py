@@ -4,7 +4,9 @@ Nothing here is written per op: for every registry entry this module makes
 the public function (the entry's adapter gives its name, signature and
 docstring), installs it on :class:`~microgradnp.tensor.Tensor` under the
 method, property and operator names the entry lists, routes the NumPy ufuncs
-it names, and adds it to ``__all__``.  Adding an op to an ``ops/*.py`` file is
+it names and the NumPy function of the same name (``np.sum`` on a Tensor
+records ``sum``), and adds it to ``__all__`` (or to its sub-namespace,
+``mg.linalg``).  Adding an op to an ``ops/*.py`` file is
 therefore all it takes to get ``mg.<name>``, ``x.<name>()`` and its operator.
 """
 
@@ -19,6 +21,9 @@ from .tensor import Tensor, mark_written
 
 #: Public name -> function, for every op (exported or not).
 FUNCTIONS: dict = {}
+
+#: Sub-namespace -> {public name: function}, for the ops that live in one (``"linalg"``).
+NAMESPACES: dict = {}
 
 #: The in-place operator made from each arithmetic operator.
 _INPLACE = {"__add__": "__iadd__", "__sub__": "__isub__", "__mul__": "__imul__", "__truediv__": "__itruediv__",
@@ -94,15 +99,40 @@ def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = 
 _backward.__name__ = _backward.__qualname__ = "backward"
 
 
+def implements(numpy_function):
+    """Route ``numpy_function`` called on Tensors to the decorated function (``Tensor.__array_function__``).
+
+    The registry's functions are routed by :func:`_install`; the functions
+    written on top of them (``mg.split``, ``mg.linalg.norm``) use this.
+    """
+    def register(f):
+        Tensor._functions[numpy_function] = f
+        return f
+
+    return register
+
+
+def _numpy_twin(name: str, namespace: str | None):
+    """The NumPy function of the same name (``np.sum``, ``np.linalg.inv``), if it dispatches on Tensors."""
+    home = np if namespace is None else getattr(np, namespace, None)
+    f = getattr(home, name, None)
+    return f if callable(f) and not isinstance(f, np.ufunc) and hasattr(f, "_implementation") else None
+
+
 def _install() -> list[str]:
     exported = []
     for op in REGISTRY.values():
         f = function(op)
         for name in (f.__name__,) + op.aliases:
             FUNCTIONS[name] = f
-            globals()[name] = f
-            if op.public:
-                exported.append(name)
+            if op.namespace is not None:
+                NAMESPACES.setdefault(op.namespace, {})[name] = f
+            else:
+                globals()[name] = f
+                if op.public:
+                    exported.append(name)
+            if op.public and (twin := _numpy_twin(name, op.namespace)) is not None:
+                Tensor._functions[twin] = f
         for name in op.methods:
             setattr(Tensor, name, f)
         for name in op.properties:

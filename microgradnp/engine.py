@@ -167,7 +167,11 @@ def function(op: Op):
     it once, here, with placeholder arguments; adapters are pure.
     """
     adapt = op.adapter
-    if _passes_through(adapt):
+    if op.unpack is not None:  # several results, recorded as one packed output
+        def call(*args, **kwargs):
+            inputs, attrs = adapt(*args, **kwargs)
+            return op.unpack(apply(op, inputs, attrs), attrs)
+    elif _passes_through(adapt):
         def call(*args, **kwargs):
             if kwargs:
                 return apply(op, *adapt(*args, **kwargs))
@@ -207,6 +211,8 @@ def _forward_error(op: Op, arrays, attrs, exc: Exception) -> Exception:
     msg = f"{op.name}: cannot apply to inputs of shape {shapes} ({inputs}{extra}): {exc}"
     if isinstance(exc, np.exceptions.AxisError):  # both a ValueError and an IndexError, as NumPy raises it
         return np.exceptions.AxisError(msg)
+    if isinstance(exc, np.linalg.LinAlgError):  # singular, not positive definite: callers catch this type
+        return np.linalg.LinAlgError(msg)
     if isinstance(exc, IndexError) and not isinstance(exc, ValueError):
         return IndexError(msg)
     if isinstance(exc, ValueError):
@@ -240,6 +246,7 @@ def _tensor_namespace() -> SimpleNamespace:
         "value": _value,
         "zeros_like": lambda x: _make(xp.zeros_like(_value(x))),
         "tri": xp.tri,  # a constant mask: arrays mix with Tensors in arithmetic
+        "eps": xp.eps,
         # Piecewise constant, computed on values: nothing to record.
         "sign": lambda x: xp.sign(_value(x)),
         "max_reduce": lambda x, axis=None, keepdims=False: xp.max_reduce(_value(x), axis=axis, keepdims=keepdims),

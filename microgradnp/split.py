@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import api  # noqa: F401  (installs Tensor.__getitem__, the op each piece records)
+from .api import implements  # importing api installs Tensor.__getitem__, the op each piece records
 from .ops.reduce import checked_axis
 from .tensor import Tensor, as_tensor
 
@@ -39,6 +39,7 @@ def _split(name: str, x, indices_or_sections, axis: int, even: bool) -> list:
     return [x[head + (slice(a, b),)] for a, b in _bounds(name, x.shape[axis], indices_or_sections, even)]
 
 
+@implements(np.split)
 def split(x, indices_or_sections, axis: int = 0) -> list:
     """Split into equal sections (an int) or at the given indices along ``axis``, as NumPy's ``split``.
 
@@ -54,6 +55,7 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
     return _split("split", x, indices_or_sections, axis, even=True)
 
 
+@implements(np.array_split)
 def array_split(x, indices_or_sections, axis: int = 0) -> list:
     """As :func:`split`, but ``k`` sections need not be equal: the first ones get one more element.
 
@@ -66,6 +68,7 @@ def array_split(x, indices_or_sections, axis: int = 0) -> list:
     return _split("array_split", x, indices_or_sections, axis, even=False)
 
 
+@implements(np.hsplit)
 def hsplit(x, indices_or_sections) -> list:
     """:func:`split` along the second axis (the first for 1-D input), as NumPy's ``hsplit``.
 
@@ -78,6 +81,7 @@ def hsplit(x, indices_or_sections) -> list:
     return _split("hsplit", x, indices_or_sections, 1 if np.ndim(x) > 1 else 0, even=True)
 
 
+@implements(np.vsplit)
 def vsplit(x, indices_or_sections) -> list:
     """:func:`split` along the first axis of an input with at least two dimensions.
 
@@ -92,6 +96,7 @@ def vsplit(x, indices_or_sections) -> list:
     return _split("vsplit", x, indices_or_sections, 0, even=True)
 
 
+@implements(np.dsplit)
 def dsplit(x, indices_or_sections) -> list:
     """:func:`split` along the third axis of an input with at least three dimensions.
 

@@ -18,6 +18,8 @@ returning a wrong gradient (PyTorch's version counter, in one comparison).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import operator
 from weakref import ref as _weakref
@@ -232,6 +234,9 @@ class Tensor:
 
     #: NumPy ufunc -> differentiable function; filled from the registry by microgradnp.api.
     _ufuncs: dict = {}
+
+    #: NumPy function -> differentiable function (``np.sum``, ``np.linalg.inv``); filled by microgradnp.api.
+    _functions: dict = {}
 
     #: ``True`` on ``nn.Parameter``: a trainable part of a module (drawings colour it).
     is_parameter = False
@@ -458,6 +463,26 @@ class Tensor:
             )
         return fn(*inputs)
 
+    def __array_function__(self, func, types, args, kwargs):
+        # ``np.sum(tensor)``, ``np.linalg.inv(tensor)`` (NEP 18) land here.  The
+        # functions we differentiate record their op; those that only look at
+        # values (``np.shape``, ``np.allclose``) see the arrays; anything else
+        # is refused by name rather than silently dropping the tensor from the graph.
+        if not all(issubclass(t, (Tensor, _ndarray)) for t in types):
+            return NotImplemented
+        f = self._functions.get(func)
+        if f is not None:
+            args, kwargs = _numpy_arguments(f, func, args, kwargs)
+            return f(*args, **kwargs)
+        if func in _VALUE_ONLY:
+            return func(*_values(args), **_values(kwargs))
+        name = _numpy_name(func)
+        raise TypeError(
+            f"{name} is not differentiable in microgradnp, and applying it to a Tensor would drop the "
+            f"tensor from the graph; use a microgradnp function, or apply {name} to tensor.data "
+            "(see the 'Porting NumPy code' page of the docs)"
+        )
+
     def __setitem__(self, key, value):
         raise TypeError(
             "Tensors are not assigned into: the graph records values, not mutations. "
@@ -490,6 +515,105 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retain = True
         return self
+
+
+def _numpy_name(func) -> str:
+    module = getattr(func, "__module__", None) or "numpy"
+    prefix = "np.linalg." if "linalg" in module else "np."
+    return prefix + getattr(func, "__name__", repr(func))
+
+
+@functools.lru_cache(maxsize=None)
+def _signature(f):
+    return inspect.signature(f)
+
+
+@functools.lru_cache(maxsize=None)
+def _positional(f) -> tuple | None:
+    """The names of ``f``'s positional parameters; None if it has none by name (``*operands``) or no signature."""
+    try:
+        params = _signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def _numpy_arguments(f, func, args: tuple, kwargs: dict) -> tuple:
+    """A NumPy call's arguments, read by NumPy's signature, for ``f`` that records it.
+
+    Positional arguments stay positional while NumPy's parameter names and
+    ``f``'s agree (``np.sum(t, 0)``); from the first that differs they are
+    passed by NumPy's name (``np.sum(t, 0, None)``: ``dtype=None``, not our
+    ``keepdims``).  NumPy's own arguments that ``f`` lacks (``out=``,
+    ``dtype=``) are dropped when they hold NumPy's default, so
+    ``np.sum(t, out=None)`` works; any other value is refused by name rather
+    than ignored.
+    """
+    if len(args) > 1:
+        theirs, ours = _positional(func), _positional(f)
+        if theirs is not None and ours is not None:
+            agree = 1
+            while agree < len(args) and agree < min(len(theirs), len(ours)) and theirs[agree] == ours[agree]:
+                agree += 1
+            if agree < len(args):
+                moved = dict(zip(theirs[agree:], args[agree:]))
+                args, kwargs = args[:agree], {**kwargs, **moved}
+    if kwargs:
+        kwargs = _kwargs_for(f, func, kwargs)
+    return args, kwargs
+
+
+def _kwargs_for(f, func, kwargs: dict) -> dict:
+    ours = _signature(f).parameters
+    extra = [k for k in kwargs if k not in ours]
+    if not extra:
+        return kwargs
+    try:
+        defaults = {k: p.default for k, p in _signature(func).parameters.items()}
+    except (TypeError, ValueError):
+        defaults = {}
+    refused = [k for k in extra if k not in defaults or not _is_default(kwargs[k], defaults[k])]
+    if refused:
+        raise TypeError(
+            f"{_numpy_name(func)} on Tensors records microgradnp's {f.__name__}{_signature(f)}, which does not "
+            f"take {', '.join(f'{k}={kwargs[k]!r}' for k in refused)}"
+        )
+    return {k: v for k, v in kwargs.items() if k in ours}
+
+
+def _is_default(value, default) -> bool:
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _values(x):
+    """``x`` with every Tensor replaced by its array, through lists, tuples and dicts."""
+    if isinstance(x, Tensor):
+        return x._data
+    if x.__class__ in (list, tuple):
+        return x.__class__(_values(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _values(v) for k, v in x.items()}
+    return x
+
+
+#: NumPy functions whose result carries no gradient (shapes, comparisons,
+#: indices, text): on Tensors they run on the arrays.
+_VALUE_ONLY = frozenset(
+    f for f in (
+        getattr(np, n, None) for n in (
+            "shape", "ndim", "size", "result_type", "allclose", "isclose", "array_equal", "array_equiv",
+            "nonzero", "flatnonzero", "argwhere", "count_nonzero", "searchsorted", "any", "all",
+            "iscomplexobj", "isrealobj", "array_repr", "array_str", "array2string", "can_cast", "min_scalar_type",
+        )
+    ) if f is not None
+) | frozenset({np.linalg.matrix_rank})
 
 
 def clear_grads(params, set_to_none: bool = True) -> None:

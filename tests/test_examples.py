@@ -5,7 +5,7 @@ What the workloads compute is tested in tests/workloads/; here, the scripts over
 
 import pytest
 
-from examples import check_notebook_rule, digits, gaussian_blobs, moons
+from examples import check_notebook_rule, digits, gaussian_blobs, gaussian_process, moons
 from microgradnp.testing import GradcheckError, gradcheck
 
 
@@ -29,6 +29,24 @@ def test_moons_main(tmp_path, capsys):
     assert "right" in capsys.readouterr().out
     for name in ("moons_cost.png", "moons_boundary_short.png", "moons_boundary.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_gaussian_process_is_plain_numpy_differentiated_unchanged(tmp_path, capsys):
+    import numpy as np
+
+    X, y = gaussian_process.make_data(12)
+    x0 = np.log([0.8, 1.2, 0.3])
+    plain = gaussian_process.neg_log_marginal_likelihood(x0, X, y)
+    assert isinstance(plain, float | np.floating)  # on arrays, no Tensor anywhere
+    value, grad = gaussian_process.value_and_grad(x0, X, y)
+    assert value == plain
+    h = 1e-6
+    numeric = [(gaussian_process.neg_log_marginal_likelihood(x0 + d, X, y)
+                - gaussian_process.neg_log_marginal_likelihood(x0 - d, X, y)) / (2 * h) for d in h * np.eye(3)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6)
+    assert gaussian_process.main(["--n", "12", "--out", str(tmp_path)]) == 0
+    assert "fitted in" in capsys.readouterr().out
+    assert (tmp_path / "gp_posterior.png").stat().st_size > 1000
 
 
 def test_check_notebook_rule_main():

@@ -3,6 +3,7 @@
 * runs the three reference workloads (microgradnp.workloads) into docs/figures/;
 * draws the graphs shown on the Concepts and Graph rendering pages, before and
   after backward, with microgradnp.viz (Graphviz's ``dot`` is required);
+* runs examples/gaussian_process.py for the "Porting NumPy code" page;
 * writes docs/reference/op-table.md from the op registry.
 
 Nothing here is committed: docs/figures/ and the generated page are rebuilt
@@ -88,6 +89,22 @@ def _ng_400(digits):
     return digits.cost(model, mg.tensor(X, name="X"), F.one_hot(y[:5], 10), lam=1.0)
 
 
+def _gaussian_process():
+    """The 'Porting NumPy code' page's figure and printout, from examples/gaussian_process.py."""
+    import contextlib
+    import io
+    import sys
+
+    sys.path.insert(0, ROOT)
+    from examples import gaussian_process
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        gaussian_process.main(["--out", FIGURES])
+    with open(os.path.join(FIGURES, "gp_output.txt"), "w") as fh:
+        fh.write("".join(line for line in out.getvalue().splitlines(keepends=True) if not line.startswith("wrote")))
+
+
 def _op_table():
     from microgradnp.ops import REGISTRY
 
@@ -106,7 +123,8 @@ def _op_table():
         op = REGISTRY[name]
         formula = op.formula.replace("|", "\\|").replace(";", ";<br>", 1)
         smooth = "yes" if op.test and op.test.smooth else "no"
-        lines.append(f"| `{name}` | {formula} | `{op.test.sig}` | {smooth} |")
+        label = f"{op.namespace}.{name}" if op.namespace else name
+        lines.append(f"| `{label}` | {formula} | `{op.test.sig}` | {smooth} |")
     lines += ["", f"{len(REGISTRY)} ops."]
     path = os.path.join(ROOT, "docs", "reference", "op-table.md")
     with open(path, "w") as fh:
@@ -128,5 +146,6 @@ def on_pre_build(config, **kwargs):
                  f"{blobs.run(replay_seed=True)['correct']} of 1000\n")
     digits.run(maxiter=100, sweep=True, out_dir=FIGURES)
     moons.run(out_dir=FIGURES)
+    _gaussian_process()
     _graphs()
     _op_table()

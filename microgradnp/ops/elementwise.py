@@ -113,8 +113,8 @@ def log1p(x):
     Examples
     --------
     >>> import microgradnp as mg
-    >>> mg.log1p(mg.tensor([1e-10])).item()
-    1e-10
+    >>> mg.log1p(mg.tensor([1e-10])).item()  # log(1 + 1e-10) would give 1.000000082690371e-10
+    9.999999999500001e-11
     """
     return (x,), None
 
@@ -425,10 +425,13 @@ def cos(x):
     ),
     method=("clip", "clamp"),
 )
-def clip(x, lo=None, hi=None):
-    """Limit values to ``[lo, hi]`` (either bound may be ``None``; PyTorch's ``clamp``).
+def clip(x, a_min=None, a_max=None, *, min=None, max=None):
+    """Limit values to ``[a_min, a_max]`` (either bound may be ``None``; PyTorch's ``clamp``).
 
-    VJP: ``g`` where ``lo <= x <= hi`` (bounds included, as PyTorch's
+    The bounds may also be given as ``min=`` and ``max=`` (PyTorch's and NumPy
+    2.1's spelling).
+
+    VJP: ``g`` where ``a_min <= x <= a_max`` (bounds included, as PyTorch's
     ``clamp``), 0 outside.
 
     Examples
@@ -442,7 +445,9 @@ def clip(x, lo=None, hi=None):
     >>> x.grad
     array([0., 1., 0.])
     """
-    return (x,), {"lo": lo, "hi": hi}
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise TypeError("clip: give each bound once, as a_min/a_max or as min/max")
+    return (x,), {"lo": a_min if min is None else min, "hi": a_max if max is None else max}
 
 
 @defop(
@@ -496,11 +501,11 @@ def minimum(a, b):
     formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
     test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
 )
-def where(cond, a, b):
-    """Choose elementwise: ``a`` where ``cond`` is true, else ``b`` (broadcasting all three).
+def where(condition, x, y):
+    """Choose elementwise: ``x`` where ``condition`` is true, else ``y`` (broadcasting all three).
 
-    ``cond`` is a boolean array or Tensor and gets no gradient.
-    VJP: ``g * cond`` for ``a``, ``g * ~cond`` for ``b``.
+    ``condition`` is a boolean array or Tensor and gets no gradient.
+    VJP: ``g * condition`` for ``x``, ``g * ~condition`` for ``y``.
 
     Examples
     --------
@@ -509,8 +514,8 @@ def where(cond, a, b):
     >>> mg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
-    c = np.asarray(cond)  # a Tensor gives its array through __array__
-    return (a, b), {"cond": c if c.dtype == np.bool_ else c.astype(bool)}
+    c = np.asarray(condition)  # a Tensor gives its array through __array__
+    return (x, y), {"cond": c if c.dtype == np.bool_ else c.astype(bool)}
 
 
 @defop(

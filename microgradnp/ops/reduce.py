@@ -644,7 +644,7 @@ def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     --------
     >>> import microgradnp as mg
     >>> mg.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1)
-    tensor([1, 0])
+    tensor([1, 0], dtype=int64)
     """
     return _arg_reduction("argmax", x, axis, keepdims, dim, keepdim)
 
@@ -662,6 +662,6 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     --------
     >>> import microgradnp as mg
     >>> mg.argmin(mg.tensor([3.0, 1.0, 2.0]))
-    tensor(1)
+    tensor(1, dtype=int64)
     """
     return _arg_reduction("argmin", x, axis, keepdims, dim, keepdim)

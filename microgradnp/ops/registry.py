@@ -16,7 +16,10 @@ An :class:`Op` holds everything about one operation, in one place:
 * ``test``: an :class:`OpTest` with what the property tests need;
 * ``adapter``: the public function's signature and docstring; it turns the
   user's arguments into ``(inputs, attrs)``;
-* where the op is exposed: as a Tensor method, as operators, as a NumPy ufunc.
+* where the op is exposed: as a Tensor method, as operators, as a NumPy ufunc,
+  in a sub-namespace (``mg.linalg``);
+* ``unpack``: for an op with several results (``eigh``: eigenvalues and
+  eigenvectors), how the public function splits its one packed output.
 
 This module is pure data: it imports nothing from the rest of the package.
 ``microgradnp.api`` turns the registry into the public functions, the Tensor
@@ -69,6 +72,13 @@ class OpTest:
         ops are included: their second derivative is zero away from kinks.
     rtol
         Relative tolerance of the forward against ``ref``.
+    gauge
+        For results fixed only up to sign (eigenvectors, singular vectors,
+        QR factors): ``gauge(out, **attrs)``, an array of +-1 of ``out``'s
+        shape that fixes each sign by a rule that is continuous where inputs
+        are drawn.  LAPACK's own choice of sign can flip under a perturbation
+        of 1e-6, which finite differences would see as a jump; the
+        derivative tests differentiate ``out * gauge(out)`` instead.
     """
 
     sig: str
@@ -80,6 +90,7 @@ class OpTest:
     apart: bool = False
     smooth: bool = True
     rtol: float = 1e-12
+    gauge: Callable | None = None
 
 
 class Op:
@@ -92,13 +103,14 @@ class Op:
 
     __slots__ = (
         "name", "forward", "vjps", "vjp_all", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
-        "methods", "properties", "operators", "ufuncs", "aliases", "public", "differentiable", "run",
+        "methods", "properties", "operators", "ufuncs", "aliases", "public", "namespace", "unpack", "differentiable",
+        "run",
         "__weakref__",
     )
 
     def __init__(self, name, forward, *, vjps=None, vjp_all=None, numpy_vjps=None, numpy_vjp_all=None,
                  formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
-                 public=True, differentiable=True):
+                 public=True, namespace=None, unpack=None, differentiable=True):
         self.name = name
         self.forward = forward
         self.vjps = vjps
@@ -115,6 +127,8 @@ class Op:
         self.ufuncs = ufuncs
         self.aliases = aliases
         self.public = public
+        self.namespace = namespace
+        self.unpack = unpack
         self.differentiable = differentiable
         self.run = None  # the forward bound to the engine's namespace; the engine sets it on first use
 
@@ -146,7 +160,7 @@ def _names(x) -> tuple:
 
 def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
           name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
-          public: bool = True, differentiable: bool = True):
+          public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True):
     """Register an op; used as a decorator on its adapter, the public function's signature.
 
     The decorated function takes the user's arguments and returns
@@ -187,7 +201,15 @@ def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None
     aliases
         Further public names of the same function (``"subtract"`` for ``sub``).
     public
-        Expose as ``microgradnp.<name>``.
+        Expose as ``microgradnp.<name>`` (or ``microgradnp.<namespace>.<name>``).
+    namespace
+        The sub-namespace the public function lives in (``"linalg"``: NumPy's
+        ``np.linalg.inv`` is ``mg.linalg.inv``).
+    unpack
+        For an op with several results: ``unpack(out, attrs)`` turns the one
+        packed Tensor the op records into what the public function returns
+        (a named tuple of Tensors, each a slice of ``out``).  The forward and
+        the VJPs see the packed array; unused results get zero gradients.
     differentiable
         ``False`` for ops whose result never requires grad (comparisons).
     """
@@ -204,7 +226,7 @@ def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None
             vjps=_per_input(vjp), vjp_all=vjp_all, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
             formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
             operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
-            differentiable=differentiable,
+            namespace=namespace, unpack=unpack, differentiable=differentiable,
         )
         REGISTRY[op_name] = op
         return op

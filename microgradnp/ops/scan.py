@@ -197,7 +197,7 @@ def argsort(x, axis=-1, *, dim=None):
     --------
     >>> import microgradnp as mg
     >>> mg.argsort(mg.tensor([3.0, 1.0, 2.0]))
-    tensor([1, 2, 0])
+    tensor([1, 2, 0], dtype=int64)
     """
     return (x,), {"axis": checked_axis("argsort", x, axis_arg(axis, dim, -1))}
 

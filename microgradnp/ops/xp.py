@@ -13,6 +13,8 @@ than NumPy's Python-level wrappers on small arrays (each says so).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import expit
 
@@ -22,7 +24,7 @@ VJP_VOCABULARY = (
     "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
     "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
-    "einsum", "roll", "rot90",
+    "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps",
 )
 
 ndarray = np.ndarray
@@ -228,3 +230,88 @@ def _has_int_array(key) -> bool:
         if isinstance(k, np.ndarray) and k.dtype != np.bool_:
             return True
     return False
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra
+# ---------------------------------------------------------------------------
+
+
+def _half_through_float32(f):
+    """``f`` with float16 arrays computed in float32 and the results cast back.
+
+    NumPy's linalg has no half-precision loops (it raises); going through
+    float32 keeps the dtype, as every other op keeps it.
+    """
+    def wrapped(*arrays, **kwargs):
+        if not any(getattr(a, "dtype", None) is _HALF for a in arrays):
+            return f(*arrays, **kwargs)
+        out = f(*(a.astype(np.float32) if getattr(a, "dtype", None) is _HALF else a for a in arrays), **kwargs)
+        if isinstance(out, tuple):
+            return tuple(o.astype(np.float16) for o in out)
+        return out.astype(np.float16)
+
+    wrapped.__name__ = wrapped.__qualname__ = f.__name__
+    wrapped.__doc__ = f"``{f.__name__}``, float16 computed in float32 (NumPy's linalg has no half precision)."
+    return wrapped
+
+
+inv = _half_through_float32(np.linalg.inv)
+det = _half_through_float32(np.linalg.det)
+cholesky = _half_through_float32(np.linalg.cholesky)
+pinv = _half_through_float32(np.linalg.pinv)
+
+
+@_half_through_float32
+def slogdet(a):
+    return tuple(np.linalg.slogdet(a))
+
+
+@_half_through_float32
+def solve(a, b):
+    """``a^-1 b`` with NumPy 2's rule on every NumPy: ``b`` is a vector only when it is 1-D."""
+    if b.ndim == 1:
+        return np.linalg.solve(a, b[:, None])[..., 0]
+    return np.linalg.solve(a, b)
+
+
+@_half_through_float32
+def eigh(a, UPLO="L"):
+    return tuple(np.linalg.eigh(a, UPLO=UPLO))
+
+
+@_half_through_float32
+def svd(a, full_matrices=True, compute_uv=True):
+    out = np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    return tuple(out) if compute_uv else out
+
+
+@_half_through_float32
+def qr(a, mode="reduced"):
+    out = np.linalg.qr(a, mode=mode)
+    return out if mode == "r" else tuple(out)
+
+
+@_half_through_float32
+def lstsq(a, b, rcond):
+    return tuple(np.linalg.lstsq(a, b, rcond=rcond))
+
+
+def eps(dtype) -> float:
+    """The machine epsilon of a floating dtype (a constant: the same on either path)."""
+    return float(np.finfo(dtype).eps)
+
+
+def vector_norm(x, ord=2, axis=None, keepdims=False):
+    """The ``ord``-norm of ``x`` over ``axis`` (an int, a tuple of ints, or None for all) as one vector.
+
+    ``np.linalg.norm`` would take two axes as a matrix norm; here they are flattened.
+    """
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    rest = [i for i in range(x.ndim) if i not in axes]
+    moved = x.transpose(rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (math.prod(moved.shape[len(rest):]),))
+    r = np.linalg.norm(flat, ord=ord, axis=-1)
+    if keepdims:
+        r = r.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+    return r

@@ -808,6 +808,124 @@ def _sig_astype(draw, meta, dtype):
     return [_plain(draw, meta, dtype, draw(shapes()))], {"dtype": np.dtype(np.float64)}
 
 
+# Linear algebra: matrices built to be away from where the derivative stops
+# existing (singular, repeated eigenvalues or singular values), by
+# construction, in float64 and then cast to the dtype under test.
+
+
+def _batch(draw):
+    return draw(shapes(max_dims=1, max_side=3))
+
+
+def _noise(draw, shape):
+    return draw(interval(-1.0, 1.0).arrays(shape, np.float64))
+
+
+def _dominant(draw, batch, m, n, signs=True):
+    """``(m, n)`` matrices whose leading ``min(m, n)`` block is strictly diagonally dominant:
+    full rank, condition number below ``2 max(m, n) + 1``, determinant of either sign."""
+    k = min(m, n)
+    d = np.zeros((m, n))
+    d[range(k), range(k)] = draw(st.lists(st.sampled_from([-1.0, 1.0] if signs else [1.0]), min_size=k, max_size=k))
+    return _noise(draw, batch + (m, n)) + (max(m, n) + 1.0) * d
+
+
+def _orthonormal(draw, batch, m, k):
+    """``(m, k)`` matrices with orthonormal columns (Householder QR of a drawn matrix: any draw works)."""
+    return np.linalg.qr(_noise(draw, batch + (m, k)))[0]
+
+
+def _spread(draw, k, lo, gap):
+    """``k`` increasing values from ``lo``, consecutive ones at least ``gap`` apart."""
+    return lo + np.cumsum([0.0] + draw(st.lists(st.floats(gap, 2 * gap), min_size=k - 1, max_size=k - 1)))
+
+
+def _one_triangle(draw, S, upper):
+    """``S`` in the triangle an op reads, unrelated numbers in the other one (they must not matter)."""
+    junk = _noise(draw, S.shape)
+    return np.triu(S) + np.tril(junk, -1) if upper else np.tril(S) + np.triu(junk, 1)
+
+
+def _sig_square(draw, meta, dtype):
+    n = draw(st.integers(1, 4))
+    return [_dominant(draw, _batch(draw), n, n).astype(dtype)], {}
+
+
+def _sig_slogdet(draw, meta, dtype):
+    [a], _ = _sig_square(draw, meta, dtype)
+    return [a], REGISTRY["slogdet"].adapter(a)[1]
+
+
+def _sig_solve(draw, meta, dtype):
+    n = draw(st.integers(1, 4))
+    a = _dominant(draw, _batch(draw), n, n)
+    kind = draw(st.sampled_from(["vector", "matrix", "batched"]))
+    bshape = (n,) if kind == "vector" else ((n, draw(st.integers(1, 3))) if kind == "matrix" else
+                                             (draw(st.integers(1, 3)), n, draw(st.integers(1, 3))))
+    if kind == "batched" and a.ndim == 3 and a.shape[0] != bshape[0]:
+        bshape = (a.shape[0],) + bshape[1:]
+    return [a.astype(dtype), _noise(draw, bshape).astype(dtype)], {}
+
+
+def _sig_spd(draw, meta, dtype):
+    n = draw(st.integers(1, 4))
+    M = _noise(draw, _batch(draw) + (n, n))
+    S = M @ np.swapaxes(M, -1, -2) + np.eye(n)  # eigenvalues >= 1
+    upper = draw(st.booleans())
+    return [_one_triangle(draw, S, upper).astype(dtype)], ({"upper": True} if upper else {})
+
+
+def _sig_eigh(draw, meta, dtype):
+    n = draw(st.integers(1, 4))
+    batch = _batch(draw)
+    V = _orthonormal(draw, batch, n, n)
+    w = _spread(draw, n, draw(st.floats(-2.0, 0.0)), 0.5)
+    S = (V * w) @ np.swapaxes(V, -1, -2)
+    S = (S + np.swapaxes(S, -1, -2)) / 2
+    UPLO = draw(st.sampled_from(["L", "U"]))
+    a = _one_triangle(draw, S, UPLO == "U").astype(dtype)
+    return [a], REGISTRY["eigh"].adapter(a, UPLO)[1]
+
+
+def _sig_svd(draw, meta, dtype):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    k = min(m, n)
+    batch = _batch(draw)
+    s = _spread(draw, k, 0.5, 0.4)[::-1]
+    a = ((_orthonormal(draw, batch, m, k) * s) @ np.swapaxes(_orthonormal(draw, batch, n, k), -1, -2)).astype(dtype)
+    compute_uv = draw(st.booleans())
+    full = m == n and draw(st.booleans())  # full U and Vh of a non-square matrix have non-unique columns
+    return [a], REGISTRY["svd"].adapter(a, full_matrices=full, compute_uv=compute_uv)[1]
+
+
+def _sig_qr(draw, meta, dtype):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    a = _dominant(draw, _batch(draw), m, n, signs=False).astype(dtype)
+    return [a], REGISTRY["qr"].adapter(a, mode=draw(st.sampled_from(["reduced", "r"])))[1]
+
+
+def _sig_full_rank(draw, meta, dtype):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return [_dominant(draw, _batch(draw), m, n).astype(dtype)], {}
+
+
+def _sig_lstsq(draw, meta, dtype):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    a = _dominant(draw, (), m, n).astype(dtype)
+    b = _noise(draw, (m,) if draw(st.booleans()) else (m, draw(st.integers(1, 3)))).astype(dtype)
+    return [a, b], REGISTRY["lstsq_solution"].adapter(a, b)[1]
+
+
+def _sig_vector_norm(draw, meta, dtype):
+    # Magnitudes pairwise apart (no ties for inf), none near 0 (|x|'s kink), random signs.
+    shape = draw(shapes(min_dims=1))
+    magnitude = draw(distinct(0.05, 0.2, 3.0).arrays(shape, np.float64))
+    x = (magnitude * np.array(draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0]))))).astype(dtype)
+    ord_ = draw(st.sampled_from([None, 1, 2, np.inf, -np.inf, 0, 3, 0.5, -1.5]))
+    axis = _axis_choice(draw, len(shape))
+    return [x], REGISTRY["vector_norm"].adapter(x, ord_, axis, draw(st.booleans()))[1]
+
+
 _SIGNATURES = {
     "unary": _sig_unary,
     "binary": _sig_binary,
@@ -858,6 +976,16 @@ _SIGNATURES = {
     "linear": _sig_linear,
     "loss": _sig_loss,
     "scaled_loss": _sig_scaled_loss,
+    "square": _sig_square,
+    "slogdet": _sig_slogdet,
+    "solve": _sig_solve,
+    "spd": _sig_spd,
+    "eigh": _sig_eigh,
+    "svd": _sig_svd,
+    "qr": _sig_qr,
+    "full_rank": _sig_full_rank,
+    "lstsq": _sig_lstsq,
+    "vector_norm": _sig_vector_norm,
 }
 
 #: The input signatures :func:`op_inputs` knows.
