@@ -13,6 +13,7 @@ every time, so the pictures always come from the current code.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -105,6 +106,34 @@ def _gaussian_process():
         fh.write("".join(line for line in out.getvalue().splitlines(keepends=True) if not line.startswith("wrote")))
 
 
+def _composites_table() -> list:
+    """The public functions written with the ops (not registry entries): their derivatives are their ops'."""
+    import importlib
+    import inspect
+
+    from microgradnp.ops import REGISTRY
+
+    rows = []
+    for prefix, module_name in (("", "microgradnp.split"), ("linalg.", "microgradnp.linalg")):
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            f = getattr(module, name)
+            if name in REGISTRY or not inspect.isfunction(f):
+                continue
+            summary = (inspect.getdoc(f) or "").split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+            summary = re.sub(r":\w+:`", "`", summary.replace("``", "`"))  # reST markup to Markdown
+            rows.append(f"| `{prefix}{name}` | {summary} |")
+    return [
+        "## Functions written with the ops",
+        "",
+        "Not registry entries: each is a few recorded ops, so its derivatives, to any order, are theirs.",
+        "",
+        "| function | what it is |",
+        "|---|---|",
+        *rows,
+    ]
+
+
 def _op_table():
     from microgradnp.ops import REGISTRY
 
@@ -125,7 +154,8 @@ def _op_table():
         smooth = "yes" if op.test and op.test.smooth else "no"
         label = f"{op.namespace}.{name}" if op.namespace else name
         lines.append(f"| `{label}` | {formula} | `{op.test.sig}` | {smooth} |")
-    lines += ["", f"{len(REGISTRY)} ops."]
+    lines += ["", f"{len(REGISTRY)} ops.", ""]
+    lines += _composites_table()
     path = os.path.join(ROOT, "docs", "reference", "op-table.md")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
