@@ -277,11 +277,16 @@ def take_along_axis(x, indices, axis):
     return (x,), {"key": _along_key(shape, np.where(idx < 0, idx + shape[axis], idx), axis)}
 
 
+def _take_ref(a, key, flat_shape=None):
+    """NumPy's ``take`` with the positions the adapter resolved (the last part of ``key``)."""
+    return np.take(a, key[-1], axis=None if flat_shape else len(key) - 1)
+
+
 @defop(
     forward=_gather,
     vjp=_scatter,
     formula="a at indices along axis (flattened when None);  da = zeros with g added at the indices",
-    test=OpTest("take", ref=lambda a, key, flat_shape=None: _take_ref(a, key, flat_shape)),
+    test=OpTest("take", ref=_take_ref),
 )
 def take(x, indices, axis=None):
     """Elements at integer ``indices`` along ``axis`` (of the flattened input when ``None``), as NumPy's ``take``.
@@ -309,7 +314,7 @@ def take(x, indices, axis=None):
     forward=_gather,
     vjp=_scatter,
     formula="each element of a repeated along axis;  da = sum of g over the repeats",
-    test=OpTest("repeat", ref=lambda a, key, flat_shape=None: _take_ref(a, key, flat_shape)),
+    test=OpTest("repeat", ref=_take_ref),
 )
 def repeat(x, repeats, axis=None):
     """Repeat each element ``repeats`` times along ``axis`` (flattened when ``None``), as NumPy's
@@ -333,11 +338,6 @@ def repeat(x, repeats, axis=None):
     if axis is None:
         return (x,), {"key": (idx,), "flat_shape": (n,)}
     return (x,), {"key": (slice(None),) * (axis % len(shape)) + (idx,)}
-
-
-def _take_ref(a, key, flat_shape):
-    """NumPy's ``take`` with the positions the adapter resolved (the last part of ``key``)."""
-    return np.take(a, key[-1], axis=None if flat_shape else len(key) - 1)
 
 
 def _integer_indices(name, indices) -> np.ndarray:

@@ -329,7 +329,7 @@ def _axis_list(name, x, axes) -> tuple:
     forward=_permute,
     vjp=_unpermute,
     formula="a with two axes exchanged;  da = g with them exchanged back",
-    test=OpTest("permutation", ref=lambda a, perm: _permuted_by_einsum(a, perm)),
+    test=OpTest("permutation", ref=_permuted_by_einsum),
     method=True,
 )
 def swapaxes(x, axis1, axis2):
@@ -351,7 +351,7 @@ def swapaxes(x, axis1, axis2):
     forward=_permute,
     vjp=_unpermute,
     formula="axes of a moved to new positions;  da = g with them moved back",
-    test=OpTest("permutation", ref=lambda a, perm: _permuted_by_einsum(a, perm)),
+    test=OpTest("permutation", ref=_permuted_by_einsum),
     method=True,
 )
 def moveaxis(x, source, destination):
