@@ -26,7 +26,7 @@ from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
 from .creation import arange, as_rng, full, ones, ones_like, randn, zeros, zeros_like
 from .split import array_split, dsplit, hsplit, split, vsplit
-from . import linalg
+from . import func, linalg
 from . import graph
 
 from . import data, nn, optim, testing, viz  # noqa: E402  (they build on everything above)
@@ -34,7 +34,7 @@ from . import data, nn, optim, testing, viz  # noqa: E402  (they build on everyt
 __version__ = "0.1.0"
 
 __all__ = [
-    "nn", "optim", "testing", "data", "viz", "graph", "linalg",
+    "nn", "optim", "testing", "data", "viz", "graph", "linalg", "func",
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng",

@@ -117,6 +117,20 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     return grads
 
 
+def _function_jvp(ns, ts, out, *inputs, ctx, function, cls):
+    rule = getattr(cls, "jvp", None)
+    if rule is None:
+        raise RuntimeError(
+            f"{function} has no jvp: forward mode (microgradnp.func.jvp, jacfwd, hessian) through a custom "
+            "Function needs a static method jvp(ctx, *tangents) returning the output's tangent "
+            "(None stands for an input without one), as in PyTorch"
+        )
+    tangents = [None if t is None else np.array(t._data if isinstance(t, Tensor) else t) for t in ts]
+    result = np.asarray(rule(ctx, *tangents))
+    # Like backward, jvp runs on arrays: its result is not differentiated again.
+    return _make(result) if ns is TENSOR_NS else result
+
+
 class Function:
     """Base class for a differentiable function written with NumPy.
 
@@ -127,7 +141,11 @@ class Function:
       non-Tensor arguments as given);
     * ``backward(ctx, grad) -> gradient or tuple``: gets the upstream
       gradient as an array and returns one gradient per forward input
-      (``None`` for inputs without one).  Broadcasting is undone for you.
+      (``None`` for inputs without one).  Broadcasting is undone for you;
+    * optionally ``jvp(ctx, *tangents) -> tangent``: forward mode, one
+      tangent array per forward input (``None`` for inputs without one),
+      the output's tangent back; :mod:`microgradnp.func`'s ``jvp``,
+      ``jacfwd`` and ``hessian`` need it.
 
     ``gradcheck`` tests such a function against finite differences.  A
     Function's backward runs on arrays, so it can be differentiated only once:
@@ -156,7 +174,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._op = Op(cls.__name__, None, vjp_all=_function_vjp_all, formula=f"custom Function {cls.__qualname__}")
+        cls._op = Op(cls.__name__, None, vjp_all=_function_vjp_all, jvp=_function_jvp,
+                     formula=f"custom Function {cls.__qualname__}")
 
     @staticmethod
     def forward(ctx, *args):  # pragma: no cover - abstract

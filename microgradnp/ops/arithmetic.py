@@ -39,6 +39,7 @@ def _pow_vjp_exponent(ns, g, out, a, b):
 @defop(
     forward="add",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: g),
+    jvp="elementwise",
     formula="a + b;  da = g, db = g",
     test=OpTest("binary", ref=lambda a, b: a + b),
     operators=("__add__", "__radd__"), ufunc="add",
@@ -58,6 +59,7 @@ def add(a, b):
 @defop(
     forward="subtract",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g),
+    jvp="elementwise",
     formula="a - b;  da = g, db = -g",
     test=OpTest("binary", ref=lambda a, b: a + (-b)),
     operators=("__sub__", "__rsub__"), ufunc="subtract", aliases="subtract",
@@ -77,6 +79,7 @@ def sub(a, b):
 @defop(
     forward="multiply",
     vjp=(lambda ns, g, out, a, b: g * b, lambda ns, g, out, a, b: g * a),
+    jvp="elementwise",
     formula="a * b;  da = g * b, db = g * a",
     test=OpTest("binary", ref=lambda a, b: a * b),
     operators=("__mul__", "__rmul__"), ufunc="multiply", aliases="multiply",
@@ -97,6 +100,7 @@ def mul(a, b):
 @defop(
     forward="true_divide",
     vjp=(lambda ns, g, out, a, b: g / b, lambda ns, g, out, a, b: -g * out / b),
+    jvp="elementwise",
     formula="a / b;  da = g / b, db = -g * a / b^2",
     test=OpTest("binary", ref=lambda a, b: a * (1.0 / b), domain=((-3.0, 3.0), (0.5, 3.0))),
     operators=("__truediv__", "__rtruediv__"), ufunc=("true_divide", "divide"), aliases="divide",
@@ -116,6 +120,7 @@ def div(a, b):
 @defop(
     forward=lambda xp, a, b: a ** b,  # the operator: ndarray.__pow__ squares twice as fast as np.power(a, 2)
     vjp=(_pow_vjp_base, _pow_vjp_exponent),
+    jvp="elementwise",
     formula="a ** b;  da = g * b * a^(b-1), db = g * a^b * log(a)",
     test=OpTest("binary", ref=lambda a, b: np.exp(b * np.log(a)), domain=((0.2, 3.0), (-2.0, 2.0)), rtol=1e-10),
     operators=("__pow__", "__rpow__"), ufunc="power", aliases="power",
@@ -138,6 +143,7 @@ def pow(a, b):
 @defop(
     forward="negative",
     vjp=lambda ns, g, out, a: -g,
+    jvp="elementwise",
     formula="-a;  da = -g",
     test=OpTest("unary", ref=lambda a: 0.0 - a),
     method="neg", operators="__neg__", ufunc="negative", aliases="negative",
@@ -154,6 +160,29 @@ def neg(a):
     return (a,), None
 
 
+@defop(
+    forward="positive",
+    vjp=lambda ns, g, out, a: g,
+    jvp="elementwise",
+    formula="+a (a copy);  da = g",
+    test=OpTest("unary", ref=lambda a: a.copy()),
+    operators="__pos__", ufunc="positive",
+)
+def positive(a):
+    """Elementwise ``+a``: a new tensor with the same values, recorded as a step of its own.
+
+    ``microgradnp.func`` uses it to give each transform its own handle on an
+    input that an outer transform differentiates too.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.positive(mg.tensor([1.0, -2.0]))
+    tensor([ 1., -2.])
+    """
+    return (a,), None
+
+
 def _quotient(ns, out, a, b):
     """``floor(a / b)`` as a constant, from the values: ``a - remainder(a, b) = b * floor(a / b)``."""
     return (ns.value(a) - ns.value(out)) / ns.value(b)
@@ -162,6 +191,7 @@ def _quotient(ns, out, a, b):
 @defop(
     forward="remainder",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g * _quotient(ns, out, a, b)),
+    jvp="elementwise",
     formula="a - b * floor(a / b);  da = g, db = -g * floor(a / b)  (jumps where a / b is an integer)",
     test=OpTest("remainder", ref=lambda a, b: a - b * np.floor(a / b), rtol=1e-9),
     method=True, operators=("__mod__", "__rmod__"), ufunc="remainder", aliases="mod",

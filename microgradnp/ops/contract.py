@@ -116,6 +116,7 @@ def _explicit(inputs: list, output: str) -> str:
 @defop(
     forward=lambda xp, *arrays, spec: xp.einsum(spec, *arrays),
     vjp_all=_einsum_vjp,
+    jvp="multilinear",
     formula="sum of products over the letters not in the output;  d(operand k) = einsum of g with the others "
             "onto k's letters",
     test=OpTest("einsum", ref=lambda *arrays, spec: _einsum_by_loops(spec, arrays), rtol=1e-10),
@@ -194,6 +195,7 @@ def _dot_spec(na: int, nb: int) -> str:
 @defop(
     forward=lambda xp, a, b, spec: xp.dot(a, b),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="NumPy's dot (last axis of a with the second-to-last of b);  da, db by einsum",
     test=OpTest("dot", ref=lambda a, b, spec: _einsum_by_loops(spec, (a, b)), rtol=1e-10),
     method=True,
@@ -218,6 +220,7 @@ def dot(a, b):
 @defop(
     forward=lambda xp, a, b, spec: xp.inner(a, b),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="sum over the last axes of a and b;  da, db by einsum",
     test=OpTest("inner", ref=lambda a, b, spec: _einsum_by_loops(spec, (a, b)), rtol=1e-10),
 )
@@ -241,6 +244,7 @@ def inner(a, b):
 @defop(
     forward=lambda xp, a, b, spec, shapes: xp.outer(a, b),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="every product a_i b_j of the flattened inputs;  da = g @ b, db = g^T @ a (by einsum)",
     test=OpTest("outer", ref=lambda a, b, spec, shapes: a.reshape(-1, 1) * b.reshape(1, -1)),
 )
@@ -260,6 +264,7 @@ def outer(a, b):
 @defop(
     forward=lambda xp, a, b, spec, shapes: xp.vdot(a, b),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="sum of a_i b_i over the flattened inputs;  da = g * b, db = g * a",
     test=OpTest("vdot", ref=lambda a, b, spec, shapes: np.sum(a.reshape(-1) * b.reshape(-1))),
 )
@@ -294,6 +299,7 @@ def _tensordot_axes(axes, na: int, nb: int) -> tuple:
 @defop(
     forward=lambda xp, a, b, axes, spec: xp.tensordot(a, b, axes),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="sum over the paired axes of a and b;  da, db by einsum",
     test=OpTest("tensordot", ref=lambda a, b, axes, spec: _einsum_by_loops(spec, (a, b)), rtol=1e-10),
 )
@@ -323,6 +329,7 @@ def tensordot(a, b, axes=2):
 @defop(
     forward=lambda xp, a, b, spec, shapes, gshape: xp.kron(a, b),
     vjp_all=_product_vjp,
+    jvp="multilinear",
     formula="blocks a_ij * b (Kronecker product);  da, db by einsum on the blocks",
     test=OpTest("kron", ref=lambda a, b, spec, shapes, gshape: _kron_by_blocks(a, b)),
 )

@@ -65,6 +65,7 @@ def _share(va, vb):
 @defop(
     forward="exp",
     vjp=lambda ns, g, out, a: g * out,
+    jvp="elementwise",
     formula="exp(a);  da = g * exp(a)",
     test=OpTest("unary", ref=lambda a: np.power(np.e, a), rtol=1e-13),
     method=True, ufunc="exp",
@@ -84,6 +85,7 @@ def exp(x):
 @defop(
     forward="log",
     vjp=lambda ns, g, out, a: g / a,
+    jvp="elementwise",
     formula="log(a);  da = g / a",
     test=OpTest("unary", ref=lambda a: np.log2(a) * np.log(2.0), domain=(0.1, 10.0)),
     method=True, ufunc="log",
@@ -103,6 +105,7 @@ def log(x):
 @defop(
     forward=lambda xp, a: xp.log1p(a),
     vjp=lambda ns, g, out, a: g / (1 + a),
+    jvp="elementwise",
     formula="log(1 + a);  da = g / (1 + a)",
     test=OpTest("unary", ref=lambda a: np.log(1.0 + a), domain=(-0.5, 5.0), rtol=1e-9),
     method=True, ufunc="log1p",
@@ -122,6 +125,7 @@ def log1p(x):
 @defop(
     forward="expm1",
     vjp=lambda ns, g, out, a: g * (out + 1),
+    jvp="elementwise",
     formula="exp(a) - 1;  da = g * exp(a)",
     test=OpTest("unary", ref=lambda a: np.exp(a) - 1.0),
     method=True, ufunc="expm1",
@@ -141,6 +145,7 @@ def expm1(x):
 @defop(
     forward="exp2",
     vjp=lambda ns, g, out, a: g * out * _LN2,
+    jvp="elementwise",
     formula="2^a;  da = g * 2^a * log(2)",
     test=OpTest("unary", ref=lambda a: np.exp(a * np.log(2.0)), rtol=1e-12),
     method=True, ufunc="exp2",
@@ -160,6 +165,7 @@ def exp2(x):
 @defop(
     forward="log2",
     vjp=lambda ns, g, out, a: g / (a * _LN2),
+    jvp="elementwise",
     formula="log2(a);  da = g / (a log(2))",
     test=OpTest("unary", ref=lambda a: np.log(a) / np.log(2.0), domain=(0.1, 10.0), rtol=1e-12),
     method=True, ufunc="log2",
@@ -179,6 +185,7 @@ def log2(x):
 @defop(
     forward="log10",
     vjp=lambda ns, g, out, a: g / (a * _LN10),
+    jvp="elementwise",
     formula="log10(a);  da = g / (a log(10))",
     test=OpTest("unary", ref=lambda a: np.log(a) / np.log(10.0), domain=(0.1, 10.0), rtol=1e-12),
     method=True, ufunc="log10",
@@ -198,6 +205,7 @@ def log10(x):
 @defop(
     forward="square",
     vjp=lambda ns, g, out, a: g * (2 * a),
+    jvp="elementwise",
     formula="a^2;  da = 2 g a",
     test=OpTest("unary", ref=lambda a: a * a),
     method=True, ufunc="square",
@@ -217,6 +225,7 @@ def square(x):
 @defop(
     forward="reciprocal",
     vjp=lambda ns, g, out, a: -g * out * out,
+    jvp="elementwise",
     formula="1 / a;  da = -g / a^2",
     test=OpTest("unary", ref=lambda a: 1.0 / a, kinks=(0.0,), margin=0.3),
     method=True, ufunc="reciprocal",
@@ -236,6 +245,7 @@ def reciprocal(x):
 @defop(
     forward="sqrt",
     vjp=lambda ns, g, out, a: g / (2 * out),
+    jvp="elementwise",
     formula="sqrt(a);  da = g / (2 sqrt(a))",
     test=OpTest("unary", ref=lambda a: a ** 0.5, domain=(0.1, 10.0)),
     method=True, ufunc="sqrt",
@@ -255,6 +265,7 @@ def sqrt(x):
 @defop(
     forward="abs",
     vjp=lambda ns, g, out, a: g * ns.sign(ns.value(a)),
+    jvp="elementwise",
     formula="|a|;  da = g * sign(a)  (0 at a = 0)",
     test=OpTest("unary", ref=lambda a: np.where(a < 0, -a, a), kinks=(0.0,)),
     method=True, operators="__abs__", ufunc=("absolute", "abs"),
@@ -277,6 +288,7 @@ def abs(x):
     forward="sigmoid",
     vjp=lambda ns, g, out, a: g * out * (1 - out),
     numpy_vjp=_sigmoid_vjp_numpy,
+    jvp="elementwise",
     formula="1 / (1 + exp(-a));  da = g * s * (1 - s)",
     test=OpTest("unary", ref=lambda a: 1.0 / (1.0 + np.exp(-a)), domain=(-8.0, 8.0), rtol=1e-13),
     method=True,
@@ -301,6 +313,7 @@ def sigmoid(x):
     # exact for large |x| on both sides, no overflow.
     forward=lambda xp, a: -xp.logaddexp(0.0, -a),
     vjp=lambda ns, g, out, a: g * ns.sigmoid(-a),
+    jvp="elementwise",
     formula="log(sigmoid(a)) = -log(1 + exp(-a));  da = g * sigmoid(-a)",
     test=OpTest("unary", ref=lambda a: np.log(1.0 / (1.0 + np.exp(-a))), domain=(-8.0, 8.0), rtol=1e-10),
     method=True,
@@ -320,6 +333,7 @@ def log_sigmoid(x):
 @defop(
     forward=lambda xp, a: xp.logaddexp(0.0, a),
     vjp=lambda ns, g, out, a: g * ns.sigmoid(a),
+    jvp="elementwise",
     formula="log(1 + exp(a));  da = g * sigmoid(a)",
     test=OpTest("unary", ref=lambda a: np.log(1.0 + np.exp(a)), domain=(-8.0, 8.0), rtol=1e-10),
     method=True,
@@ -340,6 +354,7 @@ def softplus(x):
     forward="tanh",
     vjp=lambda ns, g, out, a: g * (1 - out * out),
     numpy_vjp=_tanh_vjp_numpy,
+    jvp="elementwise",
     formula="tanh(a);  da = g * (1 - tanh(a)^2)",
     test=OpTest("unary", ref=lambda a: np.sinh(a) / np.cosh(a), rtol=1e-13),
     method=True, ufunc="tanh",
@@ -359,6 +374,7 @@ def tanh(x):
 @defop(
     forward=lambda xp, a: xp.maximum(a, 0.0),
     vjp=lambda ns, g, out, a: g * (ns.value(a) > 0),
+    jvp="elementwise",
     formula="max(a, 0);  da = g * [a > 0]  (0 at a = 0)",
     test=OpTest("unary", ref=lambda a: np.where(a > 0, a, 0.0), kinks=(0.0,)),
     method=True,
@@ -380,6 +396,7 @@ def relu(x):
 @defop(
     forward="sin",
     vjp=lambda ns, g, out, a: g * ns.cos(a),
+    jvp="elementwise",
     formula="sin(a);  da = g * cos(a)",
     test=OpTest("unary", ref=lambda a: np.imag(np.exp(1j * a)), rtol=1e-13),
     method=True, ufunc="sin",
@@ -399,6 +416,7 @@ def sin(x):
 @defop(
     forward="cos",
     vjp=lambda ns, g, out, a: -g * ns.sin(a),
+    jvp="elementwise",
     formula="cos(a);  da = -g * sin(a)",
     test=OpTest("unary", ref=lambda a: np.real(np.exp(1j * a)), rtol=1e-13),
     method=True, ufunc="cos",
@@ -418,6 +436,7 @@ def cos(x):
 @defop(
     forward=_clip,
     vjp=_clip_vjp,
+    jvp="elementwise",
     formula="min(max(a, lo), hi);  da = g * [lo <= a <= hi]",
     test=OpTest(
         "clip",
@@ -454,6 +473,7 @@ def clip(x, a_min=None, a_max=None, *, min=None, max=None):
     forward="maximum",
     vjp=(lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b)),
          lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a))),
+    jvp="elementwise",
     formula="max(a, b);  da = g * [a > b], db = g * [b > a]  (0.5 each on ties)",
     test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
     method=True, ufunc="maximum",
@@ -479,6 +499,7 @@ def maximum(a, b):
     forward="minimum",
     vjp=(lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a)),
          lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b))),
+    jvp="elementwise",
     formula="min(a, b);  da = g * [a < b], db = g * [b < a]  (0.5 each on ties)",
     test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
     method=True, ufunc="minimum",
@@ -498,6 +519,7 @@ def minimum(a, b):
 @defop(
     forward=lambda xp, a, b, cond: xp.where(cond, a, b),
     vjp=(lambda ns, g, out, a, b, cond: g * cond, lambda ns, g, out, a, b, cond: g * ~cond),
+    jvp="elementwise",
     formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
     test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
 )
@@ -521,6 +543,7 @@ def where(condition, x, y):
 @defop(
     forward=lambda xp, a, dtype: a.astype(dtype),
     vjp=lambda ns, g, out, a, dtype: ns.astype(g, a.dtype),
+    jvp="elementwise",
     formula="a converted to dtype;  da = g converted back",
     test=OpTest("astype", ref=lambda a, dtype: np.asarray(a, dtype=dtype)),
     method=True,
@@ -547,6 +570,7 @@ def astype(x, dtype):
 @defop(
     forward="sign",
     vjp=lambda ns, g, out, a: ns.zeros_like(ns.value(a)),
+    jvp="elementwise",
     formula="-1, 0 or 1;  da = 0  (piecewise constant)",
     test=OpTest("unary", ref=lambda a: (a > 0) * 1.0 - (a < 0), kinks=(0.0,)),
     method=True, ufunc="sign",
@@ -570,6 +594,7 @@ def sign(x):
 @defop(
     forward="hypot",
     vjp=(lambda ns, g, out, a, b: g * a / out, lambda ns, g, out, a, b: g * b / out),
+    jvp="elementwise",
     formula="sqrt(a^2 + b^2);  da = g * a / out, db = g * b / out",
     # Kept away from 0 in both inputs: at the origin hypot has a cone point (no derivative).
     test=OpTest("binary", ref=lambda a, b: np.abs(a + 1j * b), kinks=(0.0,), margin=0.1),
@@ -592,6 +617,7 @@ def hypot(a, b):
 @defop(
     forward="logaddexp",
     vjp=(lambda ns, g, out, a, b: g * ns.exp(a - out), lambda ns, g, out, a, b: g * ns.exp(b - out)),
+    jvp="elementwise",
     formula="log(exp(a) + exp(b));  da = g * exp(a - out), db = g * exp(b - out)",
     test=OpTest("binary", ref=lambda a, b: np.log(np.exp(a) + np.exp(b)), rtol=1e-10),
     ufunc="logaddexp",
@@ -613,6 +639,7 @@ def logaddexp(a, b):
 @defop(
     forward="logaddexp2",
     vjp=(lambda ns, g, out, a, b: g * ns.exp((a - out) * _LN2), lambda ns, g, out, a, b: g * ns.exp((b - out) * _LN2)),
+    jvp="elementwise",
     formula="log2(2^a + 2^b);  da = g * 2^(a - out), db = g * 2^(b - out)",
     test=OpTest("binary", ref=lambda a, b: np.log2(np.exp2(a) + np.exp2(b)), rtol=1e-10),
     ufunc="logaddexp2",
@@ -641,6 +668,7 @@ def _first_wins(va, vb):
     forward="fmax",
     vjp=(lambda ns, g, out, a, b: g * _first_wins(ns.value(a), ns.value(b)),
          lambda ns, g, out, a, b: g * ~_first_wins(ns.value(a), ns.value(b))),
+    jvp="elementwise",
     formula="max(a, b) ignoring NaN;  da = g * [a >= b or b is NaN], db = g - da",
     test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
     ufunc="fmax",
@@ -666,6 +694,7 @@ def fmax(a, b):
     forward="fmin",
     vjp=(lambda ns, g, out, a, b: g * _first_wins(-ns.value(a), -ns.value(b)),
          lambda ns, g, out, a, b: g * ~_first_wins(-ns.value(a), -ns.value(b))),
+    jvp="elementwise",
     formula="min(a, b) ignoring NaN;  da = g * [a <= b or b is NaN], db = g - da",
     test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
     ufunc="fmin",
@@ -690,6 +719,7 @@ _INF = float("inf")
     forward=lambda xp, a, nan=0.0, posinf=None, neginf=None: xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf),
     # A replaced element is a constant: no gradient.  (NaN fails both comparisons.)
     vjp=lambda ns, g, out, a, **attrs: g * ((ns.value(a) < _INF) & (ns.value(a) > -_INF)),
+    jvp="elementwise",
     formula="NaN and +-inf replaced by numbers;  da = g where a is finite, else 0",
     test=OpTest("unary", ref=lambda a, nan=0.0, posinf=None, neginf=None: a + 0.0),
     method=True,

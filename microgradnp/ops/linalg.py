@@ -81,6 +81,7 @@ def _matmul_ref(a, b):
 @defop(
     forward="matmul",
     vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    jvp="multilinear",
     formula="a @ b;  da = g @ b^T, db = a^T @ g  (batch axes summed back)",
     test=OpTest("matmul", ref=_matmul_ref, rtol=1e-10),
     method=True, operators=("__matmul__", "__rmatmul__"), ufunc="matmul",
@@ -123,6 +124,17 @@ def _rows(ns, a, width: int):
     return ns.reshape(a, (math.prod(a.shape[:-1]), width))
 
 
+def _linear_jvp(ns, ts, out, x, W, b=None):
+    res = 0.0
+    if ts[0] is not None:
+        res = res + ns.matmul(ts[0], ns.transpose(W))
+    if ts[1] is not None:
+        res = res + ns.matmul(x, ns.transpose(ts[1]))
+    if len(ts) > 2 and ts[2] is not None:
+        res = res + ts[2]
+    return res
+
+
 def _linear_vjp_W(ns, g, out, x, W, b=None):
     # Sum over every batch axis: dW = sum_n g_n x_n^T.
     return ns.matmul(ns.transpose(_rows(ns, g, W.shape[0])), _rows(ns, x, W.shape[1]))
@@ -135,6 +147,7 @@ def _linear_vjp_W(ns, g, out, x, W, b=None):
         _linear_vjp_W,
         lambda ns, g, out, x, W, b=None: ns.sum(_rows(ns, g, W.shape[0]), axis=0),  # summed over the batch
     ),
+    jvp=_linear_jvp,
     formula="x @ W^T + b;  dx = g @ W, dW = sum over batch of g^T x, db = sum over batch of g",
     test=OpTest(
         "linear",
@@ -285,6 +298,7 @@ def _gauge_signs(m):
 @defop(
     forward="inv",
     vjp=lambda ns, g, out, a: -ns.matmul(ns.matmul(_mT(ns, out), g), _mT(ns, out)),
+    jvp=lambda ns, ts, out, a: -ns.matmul(ns.matmul(out, ts[0]), out),
     formula="A^-1;  dA = -A^-T g A^-T",
     test=OpTest("square", ref=np.linalg.inv, rtol=1e-10),
     namespace="linalg",
@@ -332,6 +346,8 @@ def _det_vjp(ns, g, out, a):
 @defop(
     forward="det",
     vjp=_det_vjp,
+    # d det = <cofactor, dA>: the VJP's cofactor matrix (the SVD's adjugate when A is singular).
+    jvp=lambda ns, ts, out, a: ns.sum(_det_vjp(ns, ns.zeros_like(ns.value(out)) + 1.0, out, a) * ts[0], axis=(-2, -1)),
     formula="det A;  dA = g det(A) A^-T  (g adj(A)^T, from the SVD, when A is singular)",
     test=OpTest("square", ref=np.linalg.det, rtol=1e-10),
     namespace="linalg",
@@ -363,6 +379,11 @@ def _slogdet_forward(xp, a, layout):
     return _pack(xp, layout, sign, logabsdet)
 
 
+def _slogdet_jvp(ns, ts, out, a, layout):
+    dlog = ns.sum(_mT(ns, ns.inv(a)) * ts[0], axis=(-2, -1))  # d log|det A| = tr(A^-1 dA)
+    return _pack(ns, layout, ns.zeros_like(ns.value(dlog)), dlog)
+
+
 def _slogdet_vjp(ns, g, out, a, layout):
     _, glog = _parts(ns, g, layout)
     return _col(_col(glog)) * _mT(ns, ns.inv(a))
@@ -371,6 +392,7 @@ def _slogdet_vjp(ns, g, out, a, layout):
 @defop(
     forward=_slogdet_forward,
     vjp=_slogdet_vjp,
+    jvp=_slogdet_jvp,
     formula="(sign, log|det A|);  dA = g_log A^-T  (the sign is piecewise constant: no gradient)",
     test=OpTest("slogdet", ref=lambda a, layout: _pack(_NumPy, layout, *np.linalg.slogdet(a)), rtol=1e-10),
     namespace="linalg", unpack=_unpacker(SlogdetResult),
@@ -408,6 +430,16 @@ def _solve_vjp_all(ns, g, out, inputs, attrs, needs):
     return ga, gb
 
 
+def _solve_jvp(ns, ts, out, a, b):
+    # A x = b, so A dx = db - dA x.
+    ta, tb = ts
+    vector = b.ndim == 1
+    rhs = 0.0 if tb is None else tb
+    if ta is not None:
+        rhs = rhs - (ns.matmul(ta, _col(out))[..., 0] if vector else ns.matmul(ta, out))
+    return ns.solve(a, _col(rhs))[..., 0] if vector else ns.solve(a, rhs)
+
+
 def _solve_ref(a, b):
     return np.linalg.solve(a, b[:, None])[..., 0] if b.ndim == 1 else np.linalg.solve(a, b)
 
@@ -415,6 +447,7 @@ def _solve_ref(a, b):
 @defop(
     forward="solve",
     vjp_all=_solve_vjp_all,
+    jvp=_solve_jvp,
     formula="x = A^-1 b;  db = A^-T g, dA = -db x^T",
     test=OpTest("solve", ref=_solve_ref, rtol=1e-10),
     namespace="linalg",
@@ -452,6 +485,20 @@ def _cholesky_forward(xp, a, upper=False):
     return xp.cholesky(a)
 
 
+def _cholesky_jvp(ns, ts, out, a, upper=False):
+    # dL = L Phi(L^-1 dS L^-T), dS the symmetric matrix of the triangle read,
+    # Phi the lower triangle with its diagonal halved.
+    low = _mT(ns, out) if upper else out
+    t = _mT(ns, ts[0]) if upper else ts[0]
+    n = a.shape[-1]
+    strict = ns.tri(n, n, -1, dtype=out.dtype)
+    diag = ns.tri(n, n, 0, dtype=out.dtype) - strict
+    sym = t * (strict + diag) + _mT(ns, t * strict)
+    linv = ns.inv(low)
+    dl = ns.matmul(low, ns.matmul(ns.matmul(linv, sym), _mT(ns, linv)) * (strict + 0.5 * diag))
+    return _mT(ns, dl) if upper else dl
+
+
 def _cholesky_vjp(ns, g, out, a, upper=False):
     # Murray (2016): with P = Phi(L^T gL) (lower triangle, diagonal halved), the
     # gradient with respect to the symmetric matrix is L^-T P L^-1.
@@ -470,6 +517,7 @@ def _cholesky_ref(a, upper=False):
 @defop(
     forward=_cholesky_forward,
     vjp=_cholesky_vjp,
+    jvp=_cholesky_jvp,
     formula="L with L L^T = A (lower triangle read);  dA = from_triangle(L^-T Phi(L^T g) L^-1)",
     test=OpTest("spd", ref=_cholesky_ref, rtol=1e-10),
     namespace="linalg",
@@ -871,6 +919,7 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
 @defop(
     forward="vector_norm",
     vjp=_vector_norm_vjp,
+    jvp="reduction",
     formula="(sum |x|^p)^(1/p) over axis;  dx = g sign(x) |x|^(p-1) / norm^(p-1)  (p = inf: at the max of |x|)",
     test=OpTest("vector_norm", ref=lambda x, ord, axis, keepdims: _vector_norm_ref(x, ord, axis, keepdims), rtol=1e-10),
     namespace="linalg",

@@ -54,6 +54,18 @@ def _squared_error(xp, a, b, reduction="sum", scale=1.0):
     return xp.vdot(d, d) * (scale / _divisor(d.shape, reduction))
 
 
+def _loss_jvp(ns, ts, out, inputs, attrs, *vjps):
+    """A loss is a reduction of elementwise terms: the VJPs at an upstream 1 are each term's
+    derivatives (divisor included), and the tangent is reduced as the terms are."""
+    ones = ns.zeros_like(ns.value(out)) + 1.0
+    total = None
+    for vjp, t in zip(vjps, ts):
+        if t is not None:
+            d = vjp(ns, ones, out, *inputs, **attrs) * t
+            total = d if total is None else total + d
+    return total if attrs.get("reduction") == "none" else ns.sum(total)
+
+
 def _squared_error_vjp(sign: float):
     def vjp(ns, g, out, a, b, reduction="sum", scale=1.0):
         return (g * ((2.0 * sign * scale) / _divisor_of(a, b, reduction))) * (a - b)
@@ -152,6 +164,8 @@ def _ref_bce(z, y, reduction="mean"):
 @defop(
     forward=_squared_error,
     vjp=(_squared_error_vjp(1.0), _squared_error_vjp(-1.0)),
+    jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _squared_error_vjp(1.0),
+                                                        _squared_error_vjp(-1.0)),
     numpy_vjp=(_squared_error_vjp_numpy(1.0), _squared_error_vjp_numpy(-1.0)),
     formula="scale * reduce((a - b)^2);  da = g * 2 scale (a - b) / n, db = -da",
     test=OpTest("scaled_loss", ref=_ref_squared_error, rtol=1e-12),
@@ -165,6 +179,7 @@ def squared_error(input, target, reduction="sum", scale=1.0):
 @defop(
     forward=_bce_with_logits,
     vjp=(_bce_vjp_z, _bce_vjp_y),
+    jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_z, _bce_vjp_y),
     numpy_vjp=(_bce_vjp_z_numpy, _bce_vjp_y),
     formula="reduce(softplus(z) - y z);  dz = g (sigmoid(z) - y) / n, dy = -g z / n",
     test=OpTest("loss", ref=_ref_bce, rtol=1e-10),
@@ -178,6 +193,7 @@ def bce_with_logits(logits, target, reduction="mean"):
 @defop(
     forward=_bce,
     vjp=(_bce_vjp_p, _bce_vjp_t),
+    jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_p, _bce_vjp_t),
     formula="reduce(-(t log p + (1 - t) log(1 - p))), logs clamped at -100;  "
             "dp = g (p - t) / max(p (1 - p), 1e-12) / n, dt = g (log(1 - p) - log p) / n",
     test=OpTest("loss", ref=_ref_bce_probs, domain=((0.05, 0.95), (0.0, 1.0)), rtol=1e-10),

@@ -46,6 +46,7 @@ def _diagonal_attrs(name, x, offset, axis1, axis2):
 @defop(
     forward=lambda xp, a, offset, axis1, axis2, key, perm: xp.diagonal(a, offset, axis1, axis2).copy(),
     vjp=lambda ns, g, out, a, offset, axis1, axis2, key, perm: _place_on_diagonal(ns, g, a, key, perm),
+    jvp="linear",
     formula="the offset diagonal of a (over axis1, axis2), as the last axis;  da = g placed on that diagonal",
     test=OpTest("diagonal", ref=lambda a, offset, axis1, axis2, key, perm: np.transpose(a, perm)[(Ellipsis,) + key]),
     method=True,
@@ -68,6 +69,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     forward=lambda xp, a, offset, axis1, axis2, key, perm: xp.trace(a, offset, axis1, axis2),
     vjp=lambda ns, g, out, a, offset, axis1, axis2, key, perm: _place_on_diagonal(
         ns, ns.broadcast_to(ns.reshape(g, g.shape + (1,)), g.shape + (len(key[0]),)), a, key, perm),
+    jvp="linear",
     formula="sum of the offset diagonal of a;  da = g on that diagonal, 0 elsewhere",
     test=OpTest("diagonal", ref=lambda a, offset, axis1, axis2, key, perm: np.sum(
         np.transpose(a, perm)[(Ellipsis,) + key], axis=-1)),
@@ -97,6 +99,7 @@ def _diag_vjp(ns, g, out, a, k, key):
 @defop(
     forward=lambda xp, a, k, key: xp.diag(a, k),
     vjp=_diag_vjp,
+    jvp="linear",
     formula="1-D: a matrix with a on diagonal k; 2-D: diagonal k of a;  da = g's diagonal k, or g on it",
     test=OpTest("diag", ref=lambda a, k, key: np.diagflat(a, k) if a.ndim == 1 else a[key]),
 )
@@ -135,6 +138,7 @@ def _triangle_ref(a, k: int, lower: bool):
 @defop(
     forward=lambda xp, a, k=0: xp.tril(a, k),
     vjp=lambda ns, g, out, a, k=0: g * _triangle(ns, a, k, True),
+    jvp="linear",
     formula="a with the entries above diagonal k zeroed;  da = g with the same entries zeroed",
     test=OpTest("triangle", ref=lambda a, k=0: _triangle_ref(a, k, lower=True)),
     method=True,
@@ -156,6 +160,7 @@ def tril(x, k=0):
 @defop(
     forward=lambda xp, a, k=0: xp.triu(a, k),
     vjp=lambda ns, g, out, a, k=0: g * _triangle(ns, a, k, False),
+    jvp="linear",
     formula="a with the entries below diagonal k zeroed;  da = g with the same entries zeroed",
     test=OpTest("triangle", ref=lambda a, k=0: _triangle_ref(a, k, lower=False)),
     method=True,

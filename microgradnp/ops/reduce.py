@@ -262,6 +262,7 @@ def _with_ddof(name, x, axis, ddof, keepdims, dim, keepdim):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.sum(a, axis=axis, keepdims=keepdims),
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims),
+    jvp="linear",
     formula="sum of a over axis;  da = g broadcast over the reduced axes",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)),
     method=True,
@@ -288,6 +289,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.mean(a, axis=axis, keepdims=keepdims),
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g * _per_element(a.shape, axis), a.shape,
                                                                  axis, keepdims),
+    jvp="linear",
     formula="mean of a over axis (n elements);  da = g / n broadcast over the reduced axes",
     test=OpTest(
         "reduce",
@@ -310,6 +312,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.max_reduce(a, axis=axis, keepdims=keepdims),
     vjp=_extreme_vjp,
+    jvp="reduction",
     formula="max of a over axis;  da = g at the maximum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.min(-a, axis=axis, keepdims=keepdims),
                 distinct=True),
@@ -332,6 +335,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.min_reduce(a, axis=axis, keepdims=keepdims),
     vjp=_extreme_vjp,
+    jvp="reduction",
     formula="min of a over axis;  da = g at the minimum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.max(-a, axis=axis, keepdims=keepdims),
                 distinct=True),
@@ -352,6 +356,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=lambda xp, a, axis=None, ddof=0, keepdims=False: xp.var(a, axis=axis, ddof=ddof, keepdims=keepdims),
     vjp=_var_vjp,
+    jvp="reduction",
     formula="sum((a - mean)^2) / (n - ddof);  da = g * 2 (a - mean) / (n - ddof)",
     test=OpTest(
         "var",
@@ -381,6 +386,7 @@ def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     forward=_logsumexp,
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims)
     * ns.exp(a - ns.reshape(out, _kept_shape(a.shape, axis))),
+    jvp="reduction",
     formula="log(sum(exp(a))) over axis;  da = g * exp(a - out) = g * softmax(a)",
     test=OpTest(
         "reduce",
@@ -405,6 +411,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=_softmax,
     vjp=lambda ns, g, out, a, axis=-1: out * (g - ns.sum(g * out, axis=axis, keepdims=True)),
+    jvp="elementwise",  # not elementwise, but the Jacobian diag(s) - s s^T is symmetric: the JVP is the VJP
     formula="exp(a) / sum(exp(a)) along axis;  da = s * (g - sum(g * s))",
     test=OpTest("axis", ref=lambda a, axis=-1: np.exp(a) / np.sum(np.exp(a), axis=axis, keepdims=True)),
     method=True,
@@ -426,6 +433,7 @@ def softmax(x, axis=-1, *, dim=None):
 @defop(
     forward=_log_softmax,
     vjp=lambda ns, g, out, a, axis=-1: g - ns.exp(out) * ns.sum(g, axis=axis, keepdims=True),
+    jvp=lambda ns, ts, out, a, axis=-1: ts[0] - ns.sum(ns.exp(out) * ts[0], axis=axis, keepdims=True),
     formula="a - logsumexp(a) along axis;  da = g - softmax(a) * sum(g)",
     test=OpTest(
         "axis",
@@ -452,6 +460,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.prod(a, axis=axis, keepdims=keepdims),
     vjp=_prod_vjp(_others_generic),
     numpy_vjp=_prod_vjp(_others_numpy),
+    jvp="reduction",
     formula="product of a over axis;  da = g * (product of the other elements)  (exact with zeros)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.multiply.reduce(a, axis=axis, keepdims=keepdims),
                 domain=(-2.0, 2.0), rtol=1e-10),
@@ -480,6 +489,7 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=lambda xp, a, axis=None, ddof=0, keepdims=False: xp.std(a, axis=axis, ddof=ddof, keepdims=keepdims),
     vjp=_std_vjp,
+    jvp="reduction",
     formula="sqrt(var(a));  da = g * (a - mean) / ((n - ddof) * out)",
     test=OpTest(
         "std",
@@ -510,6 +520,7 @@ def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.ptp(a, axis=axis, keepdims=keepdims),
     vjp=_ptp_vjp,
+    jvp="reduction",
     formula="max - min over axis;  da = g at the maximum minus g at the minimum (ties share evenly)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims)
                 - np.min(a, axis=axis, keepdims=keepdims), distinct=True),
@@ -579,6 +590,7 @@ def average(x, axis=None, weights=None):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.nansum(a, axis=axis, keepdims=keepdims),
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims) * _present(ns, a),
+    jvp="reduction",
     formula="sum over axis, NaN counted as 0;  da = g where a is a number, 0 at NaN",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)),
     method=True,
@@ -604,6 +616,7 @@ def _nanmean_vjp(ns, g, out, a, axis=None, keepdims=False):
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.nanmean(a, axis=axis, keepdims=keepdims),
     vjp=_nanmean_vjp,
+    jvp="reduction",
     formula="mean over axis of the elements that are not NaN (m of them);  da = g / m there, 0 at NaN",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)
                 / count(a.shape, axis)),

@@ -10,6 +10,12 @@ An :class:`Op` holds everything about one operation, in one place:
   ``vjp(ns, g, out, *inputs, **attrs)``, the gradient with respect to that
   input given the upstream gradient ``g`` (or one ``vjp_all`` for ops with a
   variable number of inputs);
+* ``jvp``: the Jacobian-vector product (forward mode), the tangent of the
+  output given the inputs' tangents: ``jvp(ns, tangents, out, *inputs,
+  **attrs)``, or one of :data:`JVP_KINDS`, which derive it from what is
+  already there (elementwise ops: the VJP applied to the tangent; linear
+  ops: the forward applied to it; ...), or ``None``: derived by transposing
+  the VJP (always right, costs one recorded VJP and one VJP of it);
 * ``numpy_vjps``: optionally, a NumPy-only form of the same rule that is
   measurably faster; the registry tests check that it agrees with ``vjps``;
 * ``formula``: the forward and the VJP in one line of math;
@@ -36,10 +42,24 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-__all__ = ["Op", "OpTest", "REGISTRY", "defop"]
+__all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "defop"]
 
 #: Every registered op, by name.  The name is the graph label and the test id.
 REGISTRY: dict[str, "Op"] = {}
+
+#: The JVP rules derived from the rest of an entry (``microgradnp.func`` applies them):
+#:
+#: * ``"elementwise"``: each output element depends on the matching (broadcast)
+#:   element of each input, so the Jacobian is diagonal and the JVP is the VJP
+#:   applied to the tangent: ``sum_i vjp_i(t_i)``;
+#: * ``"linear"``: linear in its floating-point inputs taken together (integer
+#:   and boolean inputs are indices or masks): the JVP is the forward applied
+#:   to the tangents (zeros for inputs without one);
+#: * ``"multilinear"``: linear in each floating-point input separately
+#:   (``matmul``, ``einsum``): ``sum_i f(..., t_i, ...)``;
+#: * ``"reduction"``: one input, each output element reducing its own slice
+#:   over ``axis`` (``keepdims`` as given): ``sum(vjp(1) * t, axis)``.
+JVP_KINDS = ("elementwise", "linear", "multilinear", "reduction")
 
 
 @dataclass(frozen=True)
@@ -102,19 +122,22 @@ class Op:
     """
 
     __slots__ = (
-        "name", "forward", "vjps", "vjp_all", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
+        "name", "forward", "vjps", "vjp_all", "jvp", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
         "methods", "properties", "operators", "ufuncs", "aliases", "public", "namespace", "unpack", "differentiable",
         "run",
         "__weakref__",
     )
 
-    def __init__(self, name, forward, *, vjps=None, vjp_all=None, numpy_vjps=None, numpy_vjp_all=None,
+    def __init__(self, name, forward, *, vjps=None, vjp_all=None, jvp=None, numpy_vjps=None, numpy_vjp_all=None,
                  formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
                  public=True, namespace=None, unpack=None, differentiable=True):
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.vjp_all = vjp_all
+        if isinstance(jvp, str) and jvp not in JVP_KINDS:
+            raise ValueError(f"op {name!r}: jvp must be a function or one of {JVP_KINDS}, got {jvp!r}")
+        self.jvp = jvp
         # The rules the engine uses on arrays: the NumPy-only form where there is one.
         self.numpy_vjps = numpy_vjps if numpy_vjps is not None else vjps
         self.numpy_vjp_all = numpy_vjp_all if numpy_vjp_all is not None else vjp_all
@@ -158,7 +181,7 @@ def _names(x) -> tuple:
     return (x,) if isinstance(x, str) else tuple(x)
 
 
-def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
+def defop(*, forward, vjp=None, vjp_all=None, jvp=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
           name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
           public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True):
     """Register an op; used as a decorator on its adapter, the public function's signature.
@@ -181,6 +204,11 @@ def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None
         ``vjp_all(ns, g, out, inputs, attrs, needs) -> sequence`` with one
         gradient (or ``None``) per input; ``needs[i]`` says whether input
         ``i`` wants one.
+    jvp
+        The forward-mode rule: ``jvp(ns, tangents, out, *inputs, **attrs)``
+        with one tangent (or ``None``) per input, returning the output's
+        tangent; or one of :data:`JVP_KINDS`; or ``None`` (the VJP
+        transposed).
     numpy_vjp, numpy_vjp_all
         A faster NumPy-only form of the same rule (optional).
     formula
@@ -223,7 +251,7 @@ def defop(*, forward, vjp=None, vjp_all=None, numpy_vjp=None, numpy_vjp_all=None
         methods = _names(method) if method is not True else (adapter.__name__,)
         op = Op(
             op_name, forward,
-            vjps=_per_input(vjp), vjp_all=vjp_all, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
+            vjps=_per_input(vjp), vjp_all=vjp_all, jvp=jvp, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
             formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
             operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
             namespace=namespace, unpack=unpack, differentiable=differentiable,

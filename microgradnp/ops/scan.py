@@ -57,6 +57,7 @@ def _scan(name, x, axis):
 @defop(
     forward=lambda xp, a, axis=None: xp.cumsum(a, axis=axis),
     vjp=_along_last(lambda ns, g, y, x: _reverse_cumsum(ns, g)),
+    jvp="linear",
     formula="running sums of a along axis;  da = running sums of g from the end",
     test=OpTest("scan", ref=lambda a, axis=None: np.add.accumulate(a.reshape(-1) if axis is None else a,
                                                                    axis=0 if axis is None else axis)),
@@ -123,6 +124,7 @@ def _diff_vjp(ns, g, out, a, n=1, axis=-1):
 @defop(
     forward=lambda xp, a, n=1, axis=-1: xp.diff(a, n=n, axis=axis),
     vjp=_diff_vjp,
+    jvp="linear",
     formula="a[k + 1] - a[k] along axis, n times;  da = g shifted by one minus g, n times",
     test=OpTest("diff", ref=lambda a, n=1, axis=-1: _repeated_difference(a, n, axis)),
 )
@@ -157,9 +159,18 @@ def _sort_vjp(ns, g, out, a, axis=-1):
     return ns.take_along_axis(g, back, axis)
 
 
+def _sort_jvp(ns, ts, out, a, axis=-1):
+    # The tangent goes through the same permutation as the values.
+    order = ns.argsort(ns.value(a), axis)
+    if axis is None:
+        return ns.take_along_axis(ns.reshape(ts[0], (-1,)), order, 0)
+    return ns.take_along_axis(ts[0], order, axis)
+
+
 @defop(
     forward=lambda xp, a, axis=-1: xp.sort(a, axis=axis),
     vjp=_sort_vjp,
+    jvp=_sort_jvp,
     formula="a sorted along axis (a permutation);  da = g sent back through the permutation",
     test=OpTest("sort", ref=lambda a, axis=-1: np.sort(a, axis=axis, kind="heapsort"), distinct=True),
     method=True,
@@ -205,6 +216,7 @@ def argsort(x, axis=-1, *, dim=None):
 @defop(
     forward=lambda xp, a, axis=None: xp.flip(a, axis=axis),
     vjp=lambda ns, g, out, a, axis=None: ns.flip(g, axis),
+    jvp="linear",
     formula="a reversed along axis;  da = g reversed along axis",
     test=OpTest("flip", ref=lambda a, axis=None: a[tuple(slice(None, None, -1) if axis is None or i in
                 (axis if isinstance(axis, tuple) else (axis,)) or i - a.ndim in
@@ -244,6 +256,7 @@ def _scatter(ns, g, out, a, key, flat_shape=None):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    jvp="linear",
     formula="a at indices along axis;  da = zeros with g added at those indices (repeats accumulate)",
     test=OpTest("take_along_axis", ref=lambda a, key, flat_shape=None: a.reshape(flat_shape or a.shape)[key]),
 )
@@ -285,6 +298,7 @@ def _take_ref(a, key, flat_shape=None):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    jvp="linear",
     formula="a at indices along axis (flattened when None);  da = zeros with g added at the indices",
     test=OpTest("take", ref=_take_ref),
 )
@@ -313,6 +327,7 @@ def take(x, indices, axis=None):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    jvp="linear",
     formula="each element of a repeated along axis;  da = sum of g over the repeats",
     test=OpTest("repeat", ref=_take_ref),
 )
@@ -368,6 +383,7 @@ def _select_vjp(ns, g, out, inputs, attrs, needs):
 @defop(
     forward=lambda xp, *arrays, conds: xp.select(list(conds), list(arrays[:-1]), arrays[-1]),
     vjp_all=_select_vjp,
+    jvp="linear",  # in the choices and the default together; the conditions are attributes
     formula="choice i where condition i is the first true one, else default;  d(choice i) = g where it was picked",
     test=OpTest("select", ref=lambda *arrays, conds: _select_by_where(conds, arrays)),
 )

@@ -59,6 +59,7 @@ def _shape_arg(shape) -> tuple:
 @defop(
     forward=lambda xp, a, shape: xp.reshape(a, shape),
     vjp=_back_to_input_shape,
+    jvp="linear",
     formula="a with a new shape;  da = g reshaped back",
     test=OpTest("reshape", ref=lambda a, shape: np.asarray(a).reshape(shape)),
     method=("reshape", "view"),
@@ -81,6 +82,7 @@ def reshape(x, *shape):
 @defop(
     forward=lambda xp, a, axes=None: xp.transpose(a, axes),
     vjp=lambda ns, g, out, a, axes=None: ns.transpose(g, None if axes is None else _inverse(axes)),
+    jvp="linear",
     formula="a with axes permuted;  da = g with the inverse permutation",
     test=OpTest(
         "transpose",
@@ -111,6 +113,7 @@ def transpose(x, *axes):
 @defop(
     forward=lambda xp, a, axis=None: xp.squeeze(a, axis=axis),
     vjp=_back_to_input_shape,
+    jvp="linear",
     formula="a without size-1 axes;  da = g reshaped back",
     test=OpTest("squeeze", ref=lambda a, axis=None: np.squeeze(a.copy(), axis=axis)),
     method=True,
@@ -130,6 +133,7 @@ def squeeze(x, axis=None, *, dim=None):
 @defop(
     forward=lambda xp, a, axis: xp.expand_dims(a, axis),
     vjp=_back_to_input_shape,
+    jvp="linear",
     formula="a with new size-1 axes;  da = g reshaped back",
     test=OpTest("expand_dims", ref=lambda a, axis: np.expand_dims(a.copy(), axis)),
     method=("expand_dims", "unsqueeze"), aliases="unsqueeze",
@@ -154,6 +158,7 @@ def expand_dims(x, axis=None, *, dim=None):
 @defop(
     forward=_flatten,
     vjp=_back_to_input_shape,
+    jvp="linear",
     formula="axes start_dim..end_dim merged into one;  da = g reshaped back",
     test=OpTest("flatten", ref=lambda a, start_dim=0, end_dim=-1: np.asarray(a).reshape(
         _flatten(np, a, start_dim, end_dim).shape)),
@@ -176,6 +181,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 @defop(
     forward=lambda xp, a, shape: xp.broadcast_view(a, shape),
     vjp=lambda ns, g, out, a, shape: g,  # the engine sums g back over the broadcast axes
+    jvp="linear",
     formula="a repeated to shape;  da = g summed over the repeated axes",
     test=OpTest("broadcast_to", ref=lambda a, shape: a * np.ones(shape)),
     method=("broadcast_to", "expand"),
@@ -213,6 +219,7 @@ def _index_key(key):
 @defop(
     forward=lambda xp, a, key: a[key],
     vjp=lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
+    jvp="linear",
     formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
     test=OpTest("getitem", ref=lambda a, key: np.asarray(a)[key]),
     operators="__getitem__",
@@ -238,6 +245,7 @@ def getitem(x, key):
 @defop(
     forward=lambda xp, v, key, shape: xp.index_put(v, key, shape),
     vjp=lambda ns, g, out, v, key, shape: g[key],
+    jvp="linear",
     formula="zeros(shape) with v added at key;  dv = g[key]",
     test=OpTest("index_put"),
 )
@@ -267,6 +275,7 @@ def _sequence(name: str, tensors) -> tuple:
 @defop(
     forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis=axis),
     vjp_all=_concatenate_vjp,
+    jvp="linear",
     formula="inputs joined along axis;  d(input i) = g's slice of input i",
     test=OpTest("concatenate", ref=lambda *arrays, axis=0: np.concatenate([np.asarray(a) for a in arrays], axis=axis)),
     aliases="cat",
@@ -286,6 +295,7 @@ def concatenate(tensors, axis=0, *, dim=None):
 @defop(
     forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis=axis),
     vjp_all=_stack_vjp,
+    jvp="linear",
     formula="inputs stacked along a new axis;  d(input i) = g[..., i, ...]",
     test=OpTest("stack", ref=lambda *arrays, axis=0: np.moveaxis(np.array([np.asarray(a) for a in arrays]), 0, axis)),
 )
@@ -328,6 +338,7 @@ def _axis_list(name, x, axes) -> tuple:
 @defop(
     forward=_permute,
     vjp=_unpermute,
+    jvp="linear",
     formula="a with two axes exchanged;  da = g with them exchanged back",
     test=OpTest("permutation", ref=_permuted_by_einsum),
     method=True,
@@ -350,6 +361,7 @@ def swapaxes(x, axis1, axis2):
 @defop(
     forward=_permute,
     vjp=_unpermute,
+    jvp="linear",
     formula="axes of a moved to new positions;  da = g with them moved back",
     test=OpTest("permutation", ref=_permuted_by_einsum),
     method=True,
@@ -376,6 +388,7 @@ def moveaxis(x, source, destination):
 @defop(
     forward=lambda xp, a: xp.reshape(a, (-1,)),
     vjp=_back_to_input_shape,
+    jvp="linear",
     formula="a as a vector (row-major order);  da = g reshaped back",
     test=OpTest("unary", ref=lambda a: np.array([a[i] for i in np.ndindex(*a.shape)]).reshape(-1)),
     method=True,
@@ -407,6 +420,7 @@ def _tile_attrs(shape: tuple, reps) -> dict:
     # The output, seen as (r0, s0, r1, s1, ...): the copies are the r axes; sum them.
     vjp=lambda ns, g, out, a, reps, blocks: ns.reshape(
         ns.sum(ns.reshape(g, blocks), axis=tuple(range(0, len(blocks), 2))), a.shape),
+    jvp="linear",
     formula="a repeated as blocks reps times;  da = sum of g over the copies",
     test=OpTest("tile", ref=lambda a, reps, blocks: _tile_by_blocks(a, reps)),
 )
@@ -436,6 +450,7 @@ def _tile_by_blocks(a, reps):
 @defop(
     forward=lambda xp, a, shift, axis=None: xp.roll(a, shift, axis),
     vjp=lambda ns, g, out, a, shift, axis=None: ns.roll(g, _negated(shift), axis),
+    jvp="linear",
     formula="a shifted cyclically along axis;  da = g shifted back",
     test=OpTest("roll", ref=lambda a, shift, axis=None: _roll_by_index(a, shift, axis)),
     method=True,
@@ -476,6 +491,7 @@ def _roll_by_index(a, shift, axis):
 @defop(
     forward=lambda xp, a, k=1, axes=(0, 1): xp.rot90(a, k, axes),
     vjp=lambda ns, g, out, a, k=1, axes=(0, 1): ns.rot90(g, -k, axes),
+    jvp="linear",
     formula="a turned k quarter turns in the plane of axes;  da = g turned back",
     test=OpTest("rot90", ref=lambda a, k=1, axes=(0, 1): _rot90_by_flips(a, k, axes)),
 )

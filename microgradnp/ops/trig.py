@@ -16,6 +16,7 @@ from .registry import OpTest, defop
 @defop(
     forward="tan",
     vjp=lambda ns, g, out, a: g * (1 + out * out),
+    jvp="elementwise",
     formula="tan(a);  da = g * (1 + tan(a)^2)",
     test=OpTest("unary", ref=lambda a: np.sin(a) / np.cos(a), domain=(-1.4, 1.4), rtol=1e-12),
     method=True, ufunc="tan",
@@ -35,6 +36,7 @@ def tan(x):
 @defop(
     forward="arcsin",
     vjp=lambda ns, g, out, a: g * (1 - a * a) ** -0.5,
+    jvp="elementwise",
     formula="arcsin(a);  da = g / sqrt(1 - a^2)",
     test=OpTest("unary", ref=lambda a: np.arctan2(a, np.sqrt(1 - a * a)), domain=(-0.9, 0.9), rtol=1e-12),
     method=True, ufunc="arcsin",
@@ -54,6 +56,7 @@ def arcsin(x):
 @defop(
     forward="arccos",
     vjp=lambda ns, g, out, a: -g * (1 - a * a) ** -0.5,
+    jvp="elementwise",
     formula="arccos(a);  da = -g / sqrt(1 - a^2)",
     test=OpTest("unary", ref=lambda a: np.arctan2(np.sqrt(1 - a * a), a), domain=(-0.9, 0.9), rtol=1e-12),
     method=True, ufunc="arccos",
@@ -73,6 +76,7 @@ def arccos(x):
 @defop(
     forward="arctan",
     vjp=lambda ns, g, out, a: g / (1 + a * a),
+    jvp="elementwise",
     formula="arctan(a);  da = g / (1 + a^2)",
     test=OpTest("unary", ref=lambda a: np.arctan2(a, 1.0), domain=(-5.0, 5.0), rtol=1e-12),
     method=True, ufunc="arctan",
@@ -92,6 +96,7 @@ def arctan(x):
 @defop(
     forward="sinh",
     vjp=lambda ns, g, out, a: g * ns.cosh(a),
+    jvp="elementwise",
     formula="sinh(a);  da = g * cosh(a)",
     test=OpTest("unary", ref=lambda a: (np.exp(a) - np.exp(-a)) / 2, rtol=1e-10),
     method=True, ufunc="sinh",
@@ -111,6 +116,7 @@ def sinh(x):
 @defop(
     forward="cosh",
     vjp=lambda ns, g, out, a: g * ns.sinh(a),
+    jvp="elementwise",
     formula="cosh(a);  da = g * sinh(a)",
     test=OpTest("unary", ref=lambda a: (np.exp(a) + np.exp(-a)) / 2, rtol=1e-12),
     method=True, ufunc="cosh",
@@ -130,6 +136,7 @@ def cosh(x):
 @defop(
     forward="arcsinh",
     vjp=lambda ns, g, out, a: g * (a * a + 1) ** -0.5,
+    jvp="elementwise",
     formula="arcsinh(a);  da = g / sqrt(a^2 + 1)",
     test=OpTest("unary", ref=lambda a: np.sign(a) * np.log(np.abs(a) + np.sqrt(a * a + 1)), rtol=1e-10),
     method=True, ufunc="arcsinh",
@@ -149,6 +156,7 @@ def arcsinh(x):
 @defop(
     forward="arccosh",
     vjp=lambda ns, g, out, a: g * (a * a - 1) ** -0.5,
+    jvp="elementwise",
     formula="arccosh(a);  da = g / sqrt(a^2 - 1)",
     test=OpTest("unary", ref=lambda a: np.log(a + np.sqrt(a * a - 1)), domain=(1.1, 6.0), rtol=1e-10),
     method=True, ufunc="arccosh",
@@ -168,6 +176,7 @@ def arccosh(x):
 @defop(
     forward="arctanh",
     vjp=lambda ns, g, out, a: g / (1 - a * a),
+    jvp="elementwise",
     formula="arctanh(a);  da = g / (1 - a^2)",
     test=OpTest("unary", ref=lambda a: 0.5 * np.log((1 + a) / (1 - a)), domain=(-0.9, 0.9), rtol=1e-10),
     method=True, ufunc="arctanh",
@@ -193,6 +202,7 @@ def _arctan2_weight(a, b):
     forward="arctan2",
     vjp=(lambda ns, g, out, a, b: g * b * _arctan2_weight(a, b),
          lambda ns, g, out, a, b: -g * a * _arctan2_weight(a, b)),
+    jvp="elementwise",
     formula="angle of the point (b, a);  da = g * b / (a^2 + b^2), db = -g * a / (a^2 + b^2)",
     # Away from 0 in both inputs: the origin is singular and the angle jumps by 2 pi across
     # the negative b axis (a = 0, b < 0), where finite differences cannot see the derivative.
@@ -220,6 +230,7 @@ _DEG = float(np.pi / 180.0)
 @defop(
     forward="deg2rad",
     vjp=lambda ns, g, out, a: g * _DEG,
+    jvp="elementwise",
     formula="a * pi / 180;  da = g * pi / 180",
     test=OpTest("unary", ref=lambda a: a * (np.pi / 180.0), domain=(-360.0, 360.0)),
     method=True, ufunc=("deg2rad", "radians"), aliases="radians",
@@ -239,6 +250,7 @@ def deg2rad(x):
 @defop(
     forward="rad2deg",
     vjp=lambda ns, g, out, a: g * (1.0 / _DEG),
+    jvp="elementwise",
     formula="a * 180 / pi;  da = g * 180 / pi",
     test=OpTest("unary", ref=lambda a: a / (np.pi / 180.0)),
     method=True, ufunc=("rad2deg", "degrees"), aliases="degrees",
@@ -270,6 +282,7 @@ def _sinc_vjp(ns, g, out, a):
 @defop(
     forward="sinc",
     vjp=_sinc_vjp,
+    jvp="elementwise",
     formula="sin(pi a) / (pi a), 1 at 0;  da = g * (cos(pi a) - sinc(a)) / a, 0 at 0",
     test=OpTest("unary", ref=lambda a: np.sin(np.pi * a) / (np.pi * a), kinks=(0.0,), margin=1e-2, rtol=1e-10),
     method=True,

@@ -93,6 +93,7 @@ subtract = np.subtract
 multiply = np.multiply
 true_divide = np.true_divide
 negative = np.negative
+positive = np.positive
 less = np.less
 less_equal = np.less_equal
 greater = np.greater

@@ -12,15 +12,66 @@ from collections import OrderedDict
 import numpy as np
 import scipy.optimize
 
-from .._mode import enable_grad
+from .._mode import enable_grad, no_grad
 from ..engine import grad as _grad
+from ..func import push_forward
 from ..tensor import Tensor
 
-__all__ = ["minimize"]
+__all__ = ["minimize", "least_squares"]
+
+#: The methods of ``scipy.optimize.minimize`` that use second derivatives: those
+#: that take Hessian-vector products, and those that need the matrix itself.
+_HESSP_METHODS = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
+_HESS_METHODS = {"dogleg", "trust-exact"}
+
+
+class _Flat:
+    """A list of parameter Tensors seen as one float64 vector, as SciPy wants them."""
+
+    def __init__(self, params, who: str):
+        self.params = list(params)
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{who}: parameter {i} is not a Tensor with requires_grad=True")
+        if not self.params:
+            raise ValueError(f"{who}: no parameters to optimize")
+        self.shapes = [p.shape for p in self.params]
+        self.sizes = [p.size for p in self.params]
+        self.x0 = np.concatenate([p.data.ravel() for p in self.params]).astype(np.float64)
+
+    def set(self, x) -> None:
+        """Write the vector ``x`` into the parameters."""
+        for p, part in zip(self.params, self.split(x)):
+            p.data[...] = part
+
+    def split(self, x) -> list:
+        """The vector ``x`` cut into arrays of the parameters' shapes."""
+        parts, offset = [], 0
+        for n, shape in zip(self.sizes, self.shapes):
+            parts.append(np.asarray(x[offset: offset + n]).reshape(shape))
+            offset += n
+        return parts
+
+    def join(self, arrays) -> np.ndarray:
+        """One float64 vector from one array (or Tensor, or ``None`` for zeros) per parameter."""
+        return np.concatenate([
+            (np.zeros(n) if a is None else np.asarray(a.data if isinstance(a, Tensor) else a)).ravel()
+            for a, n in zip(arrays, self.sizes)
+        ]).astype(np.float64)
+
+
+def _hessian_choice(method: str, hess, hessp) -> tuple[bool, bool]:
+    name = method.lower() if isinstance(method, str) else ""
+    if hess is None:
+        hess = name in _HESS_METHODS and not hessp
+    if hessp is None:
+        hessp = name in _HESSP_METHODS and not hess
+    return bool(hess), bool(hessp)
 
 
 def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, callback=None, tol: float | None = None,
-             options: dict | None = None, progress: bool = False, **kwargs) -> scipy.optimize.OptimizeResult:
+             options: dict | None = None, progress: bool = False, hess: bool | None = None,
+             hessp: bool | None = None, **kwargs) -> scipy.optimize.OptimizeResult:
     """Minimize ``loss_fn()`` over ``params`` with ``scipy.optimize.minimize(jac=True)``.
 
     Parameters
@@ -46,6 +97,15 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
         Further SciPy options.
     progress
         Show a tqdm progress bar with the current loss (needs ``tqdm``).
+    hess, hessp
+        Give SciPy the exact Hessian (``hess``) or Hessian-vector products
+        (``hessp``), both forward-over-reverse (the direction pushed through
+        the recorded gradient, :func:`microgradnp.func.push_forward`).  By
+        default the methods that use second derivatives get them:
+        ``"Newton-CG"``, ``"trust-ncg"``, ``"trust-krylov"`` and
+        ``"trust-constr"`` the products (about one gradient's cost each),
+        ``"dogleg"`` and ``"trust-exact"``, which need the matrix, the full
+        Hessian (one product per parameter).
     **kwargs
         Passed to ``scipy.optimize.minimize`` (``bounds=...``, ...).
 
@@ -64,19 +124,10 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
     >>> result.success, np.allclose(w.data, target)
     (True, True)
     """
-    params = list(params)
-    for i, p in enumerate(params):
-        if not isinstance(p, Tensor) or not p.requires_grad:
-            raise TypeError(f"minimize: parameter {i} is not a Tensor with requires_grad=True")
-    shapes = [p.shape for p in params]
-    sizes = [p.size for p in params]
-    x0 = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
-
-    def set_params(x):
-        offset = 0
-        for p, n, shape in zip(params, sizes, shapes):
-            p.data[...] = x[offset : offset + n].reshape(shape)
-            offset += n
+    flat = _Flat(params, "minimize")
+    params, set_params = flat.params, flat.set
+    x0 = flat.x0
+    hess, hessp = _hessian_choice(method, hess, hessp)
 
     recent: OrderedDict[bytes, float] = OrderedDict()  # loss of the last few points evaluated
 
@@ -87,14 +138,35 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
             if not isinstance(loss, Tensor) or loss.size != 1:
                 raise ValueError("minimize: loss_fn must return a one-element Tensor")
             grads = _grad(loss, params, allow_unused=True)
-        flat = np.concatenate(
-            [(g.data if g is not None else np.zeros(n)).ravel() for g, n in zip(grads, sizes)]
-        ).astype(np.float64)
         value = float(loss.item())
         recent[x.tobytes()] = value
         while len(recent) > 8:
             recent.popitem(last=False)
-        return value, flat
+        return value, flat.join(grads)
+
+    gradient_graph = {}  # the recorded gradient at the last point a Hessian was asked for
+
+    def gradient_at(x):
+        set_params(x)
+        key = x.tobytes()
+        if gradient_graph.get("key") != key:
+            with enable_grad():
+                loss = loss_fn()
+                grads = _grad(loss, params, create_graph=True, allow_unused=True)
+            gradient_graph.update(key=key, grads=grads)
+        return gradient_graph["grads"]
+
+    def hessian_product(x, v):
+        # Forward-over-reverse: the direction pushed through the recorded gradient.
+        grads = gradient_at(np.asarray(x, dtype=np.float64))
+        used = [g for g in grads if g is not None]
+        if not used:
+            return np.zeros(x0.size)
+        tangents = iter(push_forward(used, params, flat.split(np.asarray(v, dtype=np.float64))))
+        return flat.join([None if g is None else next(tangents) for g in grads])
+
+    def full_hessian(x):
+        return np.stack([hessian_product(x, e) for e in np.eye(x0.size)], axis=1)
 
     opts = dict(options or {})
     if maxiter is not None:
@@ -119,10 +191,114 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
             callback(state["nit"], loss)
 
     try:
+        extra = {}
+        if hess:
+            extra["hess"] = full_hessian
+        elif hessp:
+            extra["hessp"] = hessian_product
         result = scipy.optimize.minimize(fun, x0, jac=True, method=method, tol=tol, callback=on_iteration,
-                                         options=opts, **kwargs)
+                                         options=opts, **extra, **kwargs)
     finally:
         if bar is not None:
             bar.close()
     set_params(result.x)
+    return result
+
+
+def least_squares(residual_fn, params, jac: str = "auto", method: str = "trf", progress: bool = False,
+                  **kwargs) -> scipy.optimize.OptimizeResult:
+    """Fit ``params`` with ``scipy.optimize.least_squares``: minimize ``0.5 * sum(residual_fn() ** 2)``.
+
+    The Jacobian of the residuals comes from autodiff, by forward mode (as
+    :func:`microgradnp.func.jacfwd`: one tangent sweep per parameter) or
+    reverse mode (as :func:`~microgradnp.func.jacrev`: one backward pass per
+    residual), never from finite differences.
+
+    Parameters
+    ----------
+    residual_fn
+        Called with no arguments; computes the residuals (a Tensor of any
+        shape, flattened for SciPy) from the current values of ``params``.
+    params
+        Tensors with ``requires_grad=True``; flattened into one float64
+        vector and written back after every evaluation and at the end.
+    jac
+        ``"jacfwd"`` (forward), ``"jacrev"`` (reverse), or ``"auto"``: forward
+        when there are no more parameters than residuals, reverse otherwise.
+    method
+        SciPy's method: ``"trf"``, ``"dogbox"`` or ``"lm"``.
+    progress
+        Show a tqdm bar counting residual evaluations (needs ``tqdm``).
+    **kwargs
+        Passed to ``scipy.optimize.least_squares`` (``bounds``, ``loss``,
+        ``max_nfev``, ...).
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        SciPy's result (``x``, ``cost``, ``fun``, ``jac``, ...); the parameters
+        hold ``result.x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> t = np.linspace(0.0, 2.0, 20)
+    >>> y = 3.0 * np.exp(-1.5 * t)
+    >>> a = mg.tensor(1.0, requires_grad=True)
+    >>> k = mg.tensor(0.5, requires_grad=True)
+    >>> result = mg.optim.least_squares(lambda: a * mg.exp(-k * t) - y, [a, k])
+    >>> round(a.item(), 6), round(k.item(), 6)
+    (3.0, 1.5)
+    """
+    if jac not in ("auto", "jacfwd", "jacrev"):
+        raise ValueError(f"least_squares: jac must be 'auto', 'jacfwd' or 'jacrev', got {jac!r}")
+    flat = _Flat(params, "least_squares")
+    params = flat.params
+
+    def residuals_tensor():
+        r = residual_fn()
+        if not isinstance(r, Tensor) or r.dtype.kind != "f":
+            raise ValueError("least_squares: residual_fn must return a floating-point Tensor of residuals")
+        return r
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"least_squares ({method})", unit="eval")
+
+    def fun(x):
+        flat.set(x)
+        with no_grad():
+            r = residuals_tensor()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{0.5 * float(np.sum(r.data.astype(np.float64) ** 2)):.6g}")
+        return r.data.astype(np.float64).ravel()
+
+    def jacobian(x):
+        flat.set(x)
+        with enable_grad():
+            r = residuals_tensor()
+        forward = jac == "jacfwd" or (jac == "auto" and x.size <= r.size)
+        J = np.zeros((r.size, x.size))
+        if not r.requires_grad:
+            return J
+        if forward:  # one column per parameter element
+            for j, e in enumerate(np.eye(x.size)):
+                (col,) = push_forward(r, params, flat.split(e))
+                J[:, j] = col.data.ravel()
+        else:  # one row per residual
+            for i, e in enumerate(np.eye(r.size)):
+                grads = _grad(r, params, grad_outputs=e.reshape(r.shape), retain_graph=True, allow_unused=True)
+                J[i] = flat.join(grads)
+        return J
+
+    try:
+        result = scipy.optimize.least_squares(fun, flat.x0, jac=jacobian, method=method, **kwargs)
+    finally:
+        if bar is not None:
+            bar.close()
+    flat.set(result.x)
     return result

@@ -44,7 +44,7 @@ from .._mode import enable_grad, no_grad
 from ..engine import grad as _grad
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "NondifferentiableError"]
+__all__ = ["gradcheck", "gradgradcheck", "jvpcheck", "GradcheckError", "NondifferentiableError"]
 
 _EPS64 = float(np.finfo(np.float64).eps)
 #: Default relative step: the cube root of float64's machine epsilon.
@@ -684,3 +684,102 @@ def gradgradcheck(
         first_derivative, inputs, eps=eps, rtol=rtol, atol=atol, mode=mode, check_kinks=check_kinks,
         raise_exception=raise_exception, seed=seed, max_full=max_full, name=f"the gradient of {who}",
     )
+
+
+def jvpcheck(
+    fn: Callable[..., Tensor],
+    inputs,
+    *,
+    eps: float | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    n_directions: int = 4,
+    raise_exception: bool = True,
+    seed: int = 0,
+    name: str | None = None,
+) -> bool:
+    """A fast derivative check by forward mode: a few random directions, whatever the input size.
+
+    For each random direction ``d`` (over all inputs that require grad at
+    once), the Jacobian-vector product ``J d`` from :func:`microgradnp.func.jvp`
+    (one run of ``fn`` and one tangent sweep) is compared, element by element
+    of the output, with the central difference ``(fn(x + h d) - fn(x - h d))
+    / 2h`` in float64.  Then forward and reverse mode are checked against each
+    other by the dot-product test ``<J d, u> == <d, J^T u>`` for a random
+    ``u``, which catches a custom ``Function`` whose ``jvp`` and ``backward``
+    disagree.  Each direction costs two calls of ``fn``, so this is the check
+    for large inputs, where :func:`gradcheck`'s full mode (two calls per
+    element) is slow.
+
+    Parameters
+    ----------
+    fn, inputs, eps, rtol, atol, raise_exception, seed, name
+        As for :func:`gradcheck`; ``fn`` returns one Tensor.
+    n_directions
+        How many random directions to check.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> from microgradnp.testing import jvpcheck
+    >>> W = mg.randn(50, 40, rng=0, requires_grad=True)
+    >>> x = mg.randn(40, rng=1, requires_grad=True)
+    >>> jvpcheck(lambda W, x: mg.tanh(W @ x), (W, x))
+    True
+    """
+    from ..func import jvp, vjp
+
+    who = name or _name(fn)
+    inputs, diff = _differentiable_inputs(inputs, "jvpcheck")
+    rel = _check_eps(eps, "jvpcheck")
+    if n_directions < 1:
+        raise ValueError(f"jvpcheck: n_directions must be at least 1, got {n_directions}")
+    rng = np.random.default_rng(seed)
+    base = [inputs[i].data.astype(np.float64) for i in diff]
+
+    def f(*xs):
+        args = list(inputs)
+        for i, x in zip(diff, xs):
+            args[i] = x
+        return _output(fn, args, who)
+
+    def values(arrays) -> np.ndarray:
+        with no_grad():
+            return f(*[Tensor(a, dtype=np.float64) for a in arrays]).data.astype(np.float64)
+
+    try:
+        with enable_grad():
+            for k in range(n_directions):
+                d = [rng.standard_normal(a.shape) for a in base]
+                scale = max(1.0, max((float(np.max(np.abs(a))) for a in base if a.size), default=1.0))
+                h = rel * scale
+                out, analytic = jvp(f, tuple(Tensor(a) for a in base), tuple(d))
+                analytic = analytic.data
+                up = values([a + h * di for a, di in zip(base, d)])
+                down = values([a - h * di for a, di in zip(base, d)])
+                numeric = (up - down) / (2 * h)
+                rounding = 8 * _EPS64 * (np.abs(up) + np.abs(down)) / (2 * h)
+                bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric) + rounding
+                if np.any(bad):
+                    j = int(np.flatnonzero(bad)[0])
+                    raise GradcheckError(
+                        f"{who}: the Jacobian-vector product along random direction {k} disagrees with central "
+                        f"differences at output element {j} (index {_index(numeric.shape, j)}): jvp "
+                        f"{analytic.flat[j]!r}, numeric {numeric.flat[j]!r} (step {h:.3g}); "
+                        f"{int(bad.sum())} of {bad.size} output elements differ"
+                    )
+                u = rng.standard_normal(analytic.shape)
+                _, pull = vjp(f, *(Tensor(a) for a in base))
+                forward = float(np.sum(analytic * u))
+                reverse = float(sum(np.sum(di * g.data) for di, g in zip(d, pull(u))))
+                if abs(forward - reverse) > 1e-8 * (1.0 + abs(forward) + abs(reverse)):
+                    raise GradcheckError(
+                        f"{who}: forward and reverse mode disagree along random direction {k}: <J d, u> = "
+                        f"{forward!r} but <d, J^T u> = {reverse!r} (the jvp and the backward of some step "
+                        "do not describe the same derivative)"
+                    )
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+    return True

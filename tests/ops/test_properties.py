@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from microgradnp import func
 from microgradnp.engine import apply
 from microgradnp.ops import REGISTRY
 from microgradnp.testing import gradcheck, gradgradcheck
@@ -94,3 +95,49 @@ def test_second_derivatives_match_finite_differences(name, data):
     op = REGISTRY[name]
     inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
     assert gradgradcheck(_call(op, attrs), inputs, name=name)
+
+
+def _dot_product_sides(op, inputs, attrs, rng):
+    """``<J v, u>`` by forward mode and ``<v, J^T u>`` by reverse mode, for random ``v`` and ``u``."""
+    f = _call(op, attrs)
+    vs = tuple(rng.standard_normal(x.shape) for x in inputs)
+    out, jv = func.jvp(f, tuple(inputs), vs)
+    u = rng.standard_normal(out.shape)
+    _, pull = func.vjp(f, *inputs)
+    jtu = pull(u)
+    forward = float(np.sum(jv.data * u))
+    reverse = float(sum(np.sum(v * g.data) for v, g in zip(vs, jtu)))
+    return forward, reverse, jv.data
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+def test_jvp_is_the_transpose_of_the_vjp(name, data):
+    # The dot-product test: for every op, its JVP rule agrees with its VJP
+    # rule (which the test above checks against finite differences).
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    forward, reverse, _ = _dot_product_sides(op, inputs, attrs, rng)
+    scale = 1.0 + abs(forward) + abs(reverse)
+    assert abs(forward - reverse) <= 1e-9 * scale, f"{name}: <Jv, u> = {forward!r} but <v, J^T u> = {reverse!r}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DIFFERENTIABLE if REGISTRY[n].jvp is not None))
+@settings(max_examples=max(10, settings().max_examples // 4))
+@given(data=st.data())
+def test_native_jvp_rules_agree_with_the_transposed_vjp(name, data):
+    # Every op without a JVP rule of its own gets one by transposing its VJP
+    # (the double-VJP method); on the ops that have one, the two must agree.
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
+    vs = tuple(np.random.default_rng(0).standard_normal(x.shape) for x in inputs)
+    f = _call(op, attrs)
+    _, native = func.jvp(f, tuple(inputs), vs)
+    rule = op.jvp
+    try:
+        op.jvp = None
+        _, transposed = func.jvp(f, tuple(inputs), vs)
+    finally:
+        op.jvp = rule
+    np.testing.assert_allclose(native.data, transposed.data, rtol=1e-9, atol=1e-12)

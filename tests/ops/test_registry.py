@@ -94,7 +94,7 @@ def _ns_names(fn, seen):
 @pytest.mark.parametrize("name", sorted(name for name, op in REGISTRY.items() if op.differentiable))
 def test_generic_vjps_use_only_the_shared_vocabulary(name):
     op = REGISTRY[name]
-    for f in (*(op.vjps or ()), op.vjp_all):
+    for f in (*(op.vjps or ()), op.vjp_all, op.jvp if callable(op.jvp) else None):
         if f is not None:
             used = _ns_names(f, set())
             assert used <= set(xp.VJP_VOCABULARY), f"{name}: {f.__qualname__} uses ns.{used - set(xp.VJP_VOCABULARY)}"
