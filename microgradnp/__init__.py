@@ -3,7 +3,8 @@
 The layers, each importing only those before it:
 registry (``ops``, pure data) <- ``tensor`` (data model) <- ``engine`` (recording,
 backward) <- ``function`` (custom Functions) and ``api`` (public functions and
-Tensor methods, made from the registry) <- ``nn``, ``optim``, ``viz``,
+Tensor methods, made from the registry) <- ``linalg`` and ``func`` (function
+transforms) <- ``nn``, ``optim``, ``viz``,
 ``testing``, ``data`` <- this package <- ``workloads`` (written against the
 public interface, as a user's program is) <- ``cli``.
 

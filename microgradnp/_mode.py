@@ -17,6 +17,9 @@ class _GradMode(threading.local):
     # A class attribute is the default every new thread sees; assigning on the
     # instance shadows it for the current thread only.
     enabled = True
+    # The trace recording in this thread (``microgradnp.func.vmap`` records its
+    # function once, then replays it on the batch), or None.
+    tracer = None
 
 
 _mode = _GradMode()
@@ -28,6 +31,34 @@ _mode = _GradMode()
 # is not consulted.
 disabled_threads = 0
 _count_lock = threading.Lock()
+
+# How many traces are recording right now, in any thread: a plain integer the
+# engine and Tensor read first, so that no trace costs nothing but that read.
+tracing = 0
+
+
+def start_trace(tracer) -> None:
+    """Record every op on the tracer's tensors in this thread, until :func:`end_trace`."""
+    global tracing
+    if _mode.tracer is not None:
+        raise RuntimeError("a trace is already recording in this thread (vmap inside vmap is not supported)")
+    with _count_lock:
+        tracing += 1
+    _mode.tracer = tracer
+
+
+def end_trace() -> None:
+    global tracing
+    _mode.tracer = None
+    with _count_lock:
+        tracing -= 1
+
+
+def read_during_trace(t) -> None:
+    """Called when a tensor's value is read (``item()``, ``bool()``, ...) while a trace records."""
+    tracer = _mode.tracer
+    if tracer is not None:
+        tracer.on_read(t)
 
 
 def _set(enabled: bool) -> None:

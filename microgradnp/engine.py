@@ -149,6 +149,8 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         )
         t._saved = arrays
         t._attrs = attrs
+    elif record and _modes.tracing and _mode.tracer is not None:
+        _record_without_gradient(t, op, inputs, arrays, attrs)
     else:
         t.requires_grad = False
         t._op = None
@@ -156,6 +158,37 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         t._saved = None
         t._attrs = None
     return t
+
+
+def _no_gradient(ns, g, out, inputs, attrs, needs):
+    return [None] * len(inputs)
+
+
+def _no_tangent(ns, ts, out, *inputs, **attrs):
+    return None
+
+
+_GRADIENT_FREE: dict = {}
+
+
+def _record_without_gradient(t: Tensor, op: Op, inputs: tuple, arrays: tuple, attrs) -> None:
+    """Inside a trace (``func.vmap``), record an op that would otherwise record nothing.
+
+    A comparison, ``argmax``, or any op under ``no_grad``, applied to a
+    tensor the trace follows: its result depends on the traced inputs, so
+    the replay must compute it again.  It is recorded under a twin of its op
+    that passes no gradient and no tangent; ``requires_grad`` is set so that
+    the ops that use it are recorded too.
+    """
+    twin = _GRADIENT_FREE.get(op)
+    if twin is None:
+        twin = _GRADIENT_FREE[op] = Op(op.name, op.forward, vjp_all=_no_gradient, jvp=_no_tangent, batch=op.batch,
+                                       formula=op.formula, test=op.test, unpack=op.unpack)
+    t.requires_grad = True
+    t._op = twin
+    t._parents = tuple(x if isinstance(x, Tensor) else c for x, c in zip(inputs, arrays))
+    t._saved = arrays
+    t._attrs = attrs
 
 
 def function(op: Op):
@@ -236,22 +269,45 @@ def _value(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+#: ``value`` inside a trace: the value as a tensor the trace follows, recorded without gradient.
+_VALUE = Op("value", "positive", differentiable=False, batch="elementwise", formula="the value of a;  no gradient")
+
+
+def _traced_value(x):
+    """``x``'s value: an array, or inside a trace a gradient-free step the replay computes again."""
+    if _modes.tracing and _mode.tracer is not None and isinstance(x, Tensor) and x.requires_grad:
+        return apply(_VALUE, (x,))
+    return _value(x)
+
+
+def _on_value(array_function, name: str):
+    """A function of ``x``'s value: on the array, or inside a trace by the registry op ``name``."""
+    op_function = function(REGISTRY[name])
+
+    def call(x, *args, **kwargs):
+        v = _traced_value(x)
+        return op_function(v, *args, **kwargs) if isinstance(v, Tensor) else array_function(v, *args, **kwargs)
+
+    return call
+
+
 def _tensor_namespace() -> SimpleNamespace:
     """The names of ``xp.VJP_VOCABULARY`` as differentiable functions (``create_graph=True``).
 
     Each name is the registry op of that name, except the few below that
-    record nothing: constants, and ``sign`` (piecewise constant).
+    record nothing: constants, and functions of values (piecewise constant).
+    Inside a trace the functions of values are recorded too, gradient-free,
+    since the replay computes them again on other values.
     """
     plain = {
-        "value": _value,
+        "value": _traced_value,
         "zeros_like": lambda x: _make(xp.zeros_like(_value(x))),
         "tri": xp.tri,  # a constant mask: arrays mix with Tensors in arithmetic
         "eps": xp.eps,
-        # Piecewise constant, computed on values: nothing to record.
-        "sign": lambda x: xp.sign(_value(x)),
-        "max_reduce": lambda x, axis=None, keepdims=False: xp.max_reduce(_value(x), axis=axis, keepdims=keepdims),
-        "min_reduce": lambda x, axis=None, keepdims=False: xp.min_reduce(_value(x), axis=axis, keepdims=keepdims),
-        "argsort": lambda x, axis=-1: xp.argsort(_value(x), axis),
+        "sign": _on_value(xp.sign, "sign"),
+        "max_reduce": _on_value(xp.max_reduce, "max"),
+        "min_reduce": _on_value(xp.min_reduce, "min"),
+        "argsort": _on_value(xp.argsort, "argsort"),
     }
     ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY if name not in plain}
     return SimpleNamespace(ndarray=Tensor, **plain, **ops)

@@ -28,10 +28,12 @@ them (a parameter dict); results have the same structure.
 from __future__ import annotations
 
 import functools
+import inspect
+import warnings
 
 import numpy as np
 
-from ._mode import enable_grad, is_grad_enabled
+from ._mode import enable_grad, end_trace, is_grad_enabled, start_trace
 from .api import positive, reshape, stack
 from .api import sum as _sum
 from .engine import TENSOR_NS, _fit, apply
@@ -41,7 +43,7 @@ from .tensor import Tensor, _make
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "push_forward",
-    "jacrev", "jacfwd", "jacobian", "hessian", "hvp",
+    "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "vmap",
 ]
 
 
@@ -432,6 +434,8 @@ def _tangent_of(t: Tensor, ts, record: bool):
 
 def _fit_tangent(ns, res, t: Tensor, record: bool):
     """The tangent in the output's shape (an elementwise rule may leave it unbroadcast) and dtype."""
+    if res is None:
+        return None
     value = t._data
     if record and not isinstance(res, Tensor):
         res = _make(np.asarray(res))
@@ -450,21 +454,31 @@ def _fit_tangent(ns, res, t: Tensor, record: bool):
     return res
 
 
-def _sweep(outputs, sources, tangents, record: bool) -> list:
-    """The tangents of ``outputs`` given those of ``sources``: every op visited once, in creation order."""
-    tangent = {id(s): ti for s, ti in zip(sources, tangents) if ti is not None}
-    nodes = {}
-    stack = [o for o in outputs if isinstance(o, Tensor) and o.requires_grad]
+def _recorded_steps(outputs, stops) -> list:
+    """The recorded ops the outputs were computed by, back to the tensors in ``stops`` (ids), in creation order.
+
+    Creation order puts every op after the ops that made its inputs: the
+    order forward mode and vmap's replay visit them in.
+    """
+    nodes, stack = {}, [o for o in outputs if isinstance(o, Tensor) and o.requires_grad]
     while stack:
         t = stack.pop()
-        if id(t) in nodes or id(t) in tangent or t._op is None:
+        if id(t) in nodes or id(t) in stops or t._op is None:
             continue
         nodes[id(t)] = t
         stack.extend(p for p in t._parents if isinstance(p, Tensor) and p.requires_grad)
-    for t in sorted(nodes.values(), key=lambda n: n._seq):  # inputs before the ops that use them
+    return sorted(nodes.values(), key=lambda n: n._seq)
+
+
+def _sweep(outputs, sources, tangents, record: bool) -> list:
+    """The tangents of ``outputs`` given those of ``sources``: every op visited once, in creation order."""
+    tangent = {id(s): ti for s, ti in zip(sources, tangents) if ti is not None}
+    for t in _recorded_steps(outputs, tangent):
         ts = tuple(tangent.get(id(p)) if isinstance(p, Tensor) else None for p in t._parents)
         if any(ti is not None for ti in ts):
-            tangent[id(t)] = _tangent_of(t, ts, record)
+            ti = _tangent_of(t, ts, record)
+            if ti is not None:  # None: a step that passes no tangent (a mask recorded in a trace)
+                tangent[id(t)] = ti
     return [tangent.get(id(o)) for o in outputs]
 
 
@@ -707,3 +721,209 @@ def hvp(f, primals, tangents):
     both = value_and_grad(f, argnums=tuple(range(len(primals))))
     (value, _), (_, product) = jvp(both, tuple(primals), tuple(tangents))
     return value, product
+
+
+# ---------------------------------------------------------------------------
+# vmap: record once on one example, replay on the whole batch
+# ---------------------------------------------------------------------------
+
+
+class _Trace:
+    """What vmap records: the tensors standing for one example of each mapped input."""
+
+    def __init__(self, sources):
+        self.ids = {id(s) for s in sources}
+
+    def depends(self, t: Tensor) -> bool:
+        seen, stack = set(), [t]
+        while stack:
+            x = stack.pop()
+            if id(x) in self.ids:
+                return True
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            stack.extend(p for p in x._parents if isinstance(p, Tensor) and p.requires_grad)
+        return False
+
+    def on_read(self, t: Tensor) -> None:
+        if self.depends(t):
+            raise RuntimeError(
+                "vmap: the function reads the value of a tensor computed from a mapped input (item(), bool(), "
+                "float(), tolist(), numpy() or np.asarray()): vmap records the function once, on one example, "
+                "and replays the recording on the whole batch, so a Python decision or index taken from one "
+                "example's values cannot hold for the others. Write it with tensor operations (mg.where, "
+                "one-hot targets instead of integer labels, mg.take_along_axis), or loop over the examples"
+            )
+
+
+_WARNED: set = set()
+
+
+def _loop(op, arrays, batched, attrs, n: int):
+    """The fallback of an op without a batching rule: once per example, then stacked."""
+    if op.forward is None:
+        raise TypeError(f"vmap: the custom Function {op.name} cannot be batched (it has no batching rule); "
+                        "write it with microgradnp operations, or loop over the examples")
+    if op.name not in _WARNED:
+        _WARNED.add(op.name)
+        warnings.warn(f"vmap: {op.name} has no batching rule here, so it runs once per example (a Python "
+                      "loop); the result is the same, only slower", RuntimeWarning, stacklevel=4)
+    run = op.bind(xp)
+    results = [np.asarray(run(*[a[i] if b else a for a, b in zip(arrays, batched)], **attrs)) for i in range(n)]
+    return np.stack(results)
+
+
+def _shifted(axis, ndim: int, flattens: bool):
+    """An ``axis`` attribute of the example, for the batch (batch axis in front)."""
+    if axis is None:
+        return None if flattens else tuple(range(1, ndim + 1))
+    if isinstance(axis, tuple):
+        return tuple(ax + 1 if ax >= 0 else ax for ax in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def _run_batched(t: Tensor, arrays, batched, n: int):
+    """``t``'s op on the batch: its batching rule where it has one, else once per example."""
+    op = t._op
+    attrs = dict(t._attrs or {})
+    out_shape = t._data.shape
+    rule = op.batch
+    res = None
+    if rule == "elementwise":
+        ndim = len(out_shape)
+        args = [xp.reshape(a, a.shape[:1] + (1,) * (ndim - a.ndim + 1) + a.shape[1:]) if b else a
+                for a, b in zip(arrays, batched)]
+        res = op.bind(xp)(*args, **attrs)
+    elif rule == "reshape":
+        res = xp.reshape(arrays[0], (n,) + out_shape)
+    elif rule in ("reduce", "axis"):
+        if "axis" not in attrs:
+            attrs["axis"] = inspect.signature(op.forward).parameters["axis"].default
+        attrs["axis"] = _shifted(attrs["axis"], arrays[0].ndim - 1, rule == "axis")
+        if attrs["axis"] is not None:
+            res = op.bind(xp)(*arrays, **attrs)
+    elif callable(rule):
+        res = rule(xp, arrays, batched, out_shape, **attrs)
+    if res is not None:
+        res = np.asarray(res)
+        if res.shape == (n,) + out_shape and res.dtype == t._data.dtype:
+            return res
+    return _loop(op, arrays, batched, t._attrs or {}, n)
+
+
+def _replay(outputs, sources, batches, n: int) -> list:
+    """The outputs' values on the whole batch: every recorded op that depends on a mapped input, again."""
+    value = {id(s): b for s, b in zip(sources, batches)}
+    for t in _recorded_steps(outputs, value):
+        batched = [isinstance(p, Tensor) and id(p) in value for p in t._parents]
+        if any(batched):  # otherwise the value recorded holds for every example
+            arrays = [value[id(p)] if b else _value(p) for p, b in zip(t._parents, batched)]
+            value[id(t)] = _run_batched(t, arrays, batched, n)
+    return [value[id(o)] if id(o) in value else np.broadcast_to(o._data, (n,) + o.shape) for o in outputs]
+
+
+def _axes_per_argument(in_axes, n: int) -> tuple:
+    if in_axes is None or isinstance(in_axes, int):
+        return (in_axes,) * n
+    axes = tuple(in_axes)
+    if len(axes) != n:
+        raise ValueError(f"vmap: in_axes has {len(axes)} entries for {n} positional argument(s)")
+    for ax in axes:
+        if ax is not None and not isinstance(ax, int):
+            raise TypeError(f"vmap: each entry of in_axes must be an int or None, got {ax!r}")
+    return axes
+
+
+def vmap(f, in_axes=0, out_axes=0):
+    """Vectorise ``f`` over a batch axis: ``vmap(f)(X)`` equals ``stack([f(x) for x in X])``.
+
+    ``f`` is recorded once, on the first example of each mapped input, and
+    the recording is replayed on the whole batch, each op by its batching
+    rule (elementwise ops broadcast with the batch axis in front,
+    reductions shift their axis, ``matmul`` and indexing keep the batch
+    axis apart, ...).  So ``vmap(grad(loss), in_axes=(None, 0, 0))`` gives
+    per-example gradients as one vectorised computation.  An op without a
+    batching rule runs once per example, with a one-time warning naming it.
+
+    Parameters
+    ----------
+    f
+        A function of Tensors (or arrays), returning a Tensor or a tuple,
+        list or dict of them.
+    in_axes
+        The batch axis of each positional argument (an int for all, or one
+        entry per argument; ``None``: not mapped, the same for every
+        example).  A mapped argument may be a tuple, list or dict of arrays,
+        all mapped along that axis.
+    out_axes
+        Where the batch axis goes in each output (an int).
+
+    Notes
+    -----
+    Because ``f`` is recorded on one example, it must not take Python
+    decisions from the mapped values: reading one (``item()``, ``bool()``,
+    ``float()``, ``np.asarray``) raises.  Use ``mg.where`` for choices, and
+    one-hot targets (or ``take_along_axis``) instead of integer labels.
+    ``.data`` reads are not detected.  The results are plain tensors:
+    differentiate inside ``vmap`` (``vmap(grad(f))``), not through it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> from microgradnp.func import grad, vmap
+    >>> w = np.array([1.0, -1.0])
+    >>> X = np.array([[1.0, 2.0], [3.0, 5.0], [0.0, 1.0]])
+    >>> loss = lambda w, x: (mg.tanh(x @ w) ** 2).sum()
+    >>> per_example = vmap(grad(loss), in_axes=(None, 0))(w, X)   # one gradient per row of X
+    >>> per_example.shape
+    (3, 2)
+    >>> np.allclose(per_example.numpy(), [grad(loss)(w, x).numpy() for x in X])
+    True
+    """
+    if not isinstance(out_axes, int):
+        raise TypeError(f"vmap: out_axes must be an int, got {out_axes!r}")
+
+    @functools.wraps(f)
+    def batched_f(*args):
+        axes = _axes_per_argument(in_axes, len(args))
+        n, sources, batches, traced_args = None, [], [], []
+        for i, (arg, ax) in enumerate(zip(args, axes)):
+            if ax is None:
+                traced_args.append(arg)
+                continue
+            leaves, spec = _flatten(arg)
+            examples = []
+            for leaf in leaves:
+                arr = np.asarray(_value(leaf))
+                if not -arr.ndim <= ax < arr.ndim:
+                    raise ValueError(f"vmap: in_axes {ax} is out of range for argument {i} of shape {arr.shape}")
+                arr = np.moveaxis(arr, ax, 0)
+                if n is None:
+                    n = arr.shape[0]
+                elif arr.shape[0] != n:
+                    raise ValueError(f"vmap: argument {i} has {arr.shape[0]} examples along axis {ax}, "
+                                     f"the others {n}; every mapped input needs the same batch size")
+                if n == 0:
+                    raise ValueError("vmap: the batch is empty (size 0 along the mapped axis)")
+                source = _make(arr[0], requires_grad=True)
+                sources.append(source)
+                batches.append(arr)
+                examples.append(source)
+            traced_args.append(_unflatten(spec, examples))
+        if n is None:
+            raise ValueError("vmap: in_axes maps no argument; at least one needs a batch axis")
+        start_trace(_Trace(sources))
+        try:
+            with enable_grad():
+                result = f(*traced_args)
+        finally:
+            end_trace()
+        out_leaves, out_spec = _flatten(result)
+        out_leaves = [_as_output(o, "vmap") for o in out_leaves]
+        values = _replay(out_leaves, sources, batches, n)
+        outs = [_make(np.ascontiguousarray(np.moveaxis(v, 0, out_axes))) for v in values]
+        return _unflatten(out_spec, outs)
+
+    return batched_f

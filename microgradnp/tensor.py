@@ -5,7 +5,7 @@ This module is the data model only.  A Tensor holds its array, its gradient,
 reads: the op, its inputs, the arrays the op saw and its attributes.  The
 operations (``x.sum()``, ``a @ b``, ``x.exp()``), ``backward`` and the NumPy
 ufunc table are installed on the class by ``microgradnp.api`` from the op
-registry; this module imports nothing else of microgradnp.
+registry; this module imports nothing else of microgradnp but the grad mode.
 
 In-place safety.  Every write into a tensor's memory (``t.data[...] = v``,
 ``t.data -= lr * g``, ``t -= lr * g`` under ``no_grad``, ``t.data = new``)
@@ -25,6 +25,8 @@ import operator
 from weakref import ref as _weakref
 
 import numpy as np
+
+from . import _mode as _modes
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy"]
 
@@ -395,16 +397,22 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
+        if _modes.tracing:
+            _modes.read_during_trace(self)
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied; writes through it are not tracked, as in PyTorch)."""
+        if _modes.tracing:
+            _modes.read_during_trace(self)
         return self._data
 
     def tolist(self):
         """The value as (nested) Python lists."""
+        if _modes.tracing:
+            _modes.read_during_trace(self)
         return self._data.tolist()
 
     def __len__(self) -> int:
@@ -418,6 +426,8 @@ class Tensor:
         return (self[i] for i in range(len(self._data)))
 
     def __bool__(self) -> bool:
+        if _modes.tracing:
+            _modes.read_during_trace(self)
         if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
@@ -447,6 +457,8 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __array__(self, dtype=None, copy=None):
+        if _modes.tracing:
+            _modes.read_during_trace(self)
         if dtype is not None and dtype != self._data.dtype:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data

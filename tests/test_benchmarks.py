@@ -21,3 +21,14 @@ def test_benchmark_quick_run_writes_its_table(tmp_path):
     assert {f"{w}/microgradnp" for w in ("ng", "sgd", "moons", "wide", "chain")} <= set(results["medians_s"])
     assert results["memory"]["growth over 10k sgd steps (KB)"]["microgradnp"] < 1000  # flat memory
     assert (tmp_path / "ratios.png").stat().st_size > 1000
+
+
+def test_per_example_benchmark_checks_every_row_against_numpy(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "per_example.py"), "--quick", "--rounds", "1",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # a row that disagrees with NumPy fails the run
+    table = (tmp_path / "per_example.md").read_text()
+    assert "| microgradnp vmap(grad) |" in table and "784-256-10" in table and "20-64-3" in table

@@ -1,5 +1,7 @@
 """microgradnp.func: function transforms against closed forms and finite differences (float64)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -253,3 +255,105 @@ def test_jvpcheck_passes_on_a_random_registry_op(data):
         return  # sign-ambiguous results: checked through their gauge in tests/ops
     inputs, attrs = data.draw(mst.op_inputs(op))
     assert jvpcheck(lambda *xs: mg.engine.apply(op, xs, attrs), inputs, name=name, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# vmap
+# ---------------------------------------------------------------------------
+
+
+def _mlp_loss(params, x, y):
+    """A ReLU MLP's softmax cross-entropy on one example with a one-hot target."""
+    h = mg.relu(mg.linear(x, params["W1"], params["b1"]))
+    return -(mg.log_softmax(mg.linear(h, params["W2"], params["b2"])) * y).sum()
+
+
+def _mlp(rng, n_in=6, n_hidden=5, n_out=3):
+    return {"W1": rng.standard_normal((n_hidden, n_in)), "b1": rng.standard_normal(n_hidden),
+            "W2": rng.standard_normal((n_out, n_hidden)), "b2": rng.standard_normal(n_out)}
+
+
+def test_vmap_of_grad_gives_the_per_example_gradients_of_an_mlp():
+    rng = np.random.default_rng(1)
+    params = _mlp(rng)
+    X = rng.standard_normal((7, 6))
+    Y = np.eye(3)[rng.integers(0, 3, 7)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every op of an MLP and of its backward pass has a batching rule
+        per_example = func.vmap(func.grad(_mlp_loss), in_axes=(None, 0, 0))(params, X, Y)
+    for i in range(7):
+        one = func.grad(_mlp_loss)(params, X[i], Y[i])
+        for k in params:
+            np.testing.assert_allclose(per_example[k].data[i], one[k].data, rtol=1e-12, atol=1e-14)
+    # ReLU masks differ between examples: the replay computes each one again
+    assert len({tuple((X[i] @ params["W1"].T + params["b1"] > 0).tolist()) for i in range(7)}) > 1
+
+
+def test_vmap_axes_and_structures():
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((3, 4, 5))  # batch along axis 1
+    f = lambda a, b: {"sum": (a * b).sum(axis=0), "outer": mg.outer(a[0], b)}  # noqa: E731
+    b = rng.standard_normal(5)
+    out = func.vmap(f, in_axes=(1, None), out_axes=1)(A, b)
+    for i in range(4):
+        ref = f(mg.tensor(A[:, i]), mg.tensor(b))
+        np.testing.assert_allclose(out["sum"].data[:, i], ref["sum"].data, rtol=1e-14)
+        np.testing.assert_allclose(out["outer"].data[:, i], ref["outer"].data, rtol=1e-14)
+    # an output that does not depend on the batch is repeated for every example
+    const = func.vmap(lambda x: (x * 2, mg.tensor([1.0, 2.0])))(np.ones((3, 2)))
+    assert const[1].shape == (3, 2) and const[1].data.tolist() == [[1.0, 2.0]] * 3
+
+
+def test_vmap_of_jvp_and_of_hessian():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 3))
+    f = lambda x: (mg.tanh(x) ** 3).sum()  # noqa: E731
+    H = func.vmap(func.hessian(f))(X)
+    for i in range(4):
+        np.testing.assert_allclose(H.data[i], func.hessian(f)(X[i]).data, rtol=1e-12)
+    V = rng.standard_normal((4, 3))
+    _, tangents = func.vmap(lambda x, v: func.jvp(mg.sin, (x,), (v,)))(X, V)
+    np.testing.assert_allclose(tangents.data, np.cos(X) * V, rtol=1e-14)
+
+
+def test_an_op_without_a_batching_rule_loops_and_says_so_once():
+    X = np.arange(12.0).reshape(3, 4)
+    f = lambda x: mg.cumsum(x.reshape(2, 2), axis=None)  # noqa: E731  (axis=None flattens: no rule)
+    func._WARNED.discard("cumsum")
+    with pytest.warns(RuntimeWarning, match="cumsum has no batching rule"):
+        out = func.vmap(f)(X)
+    np.testing.assert_array_equal(out.data, np.cumsum(X, axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        func.vmap(f)(X)  # once only
+
+
+def test_vmap_refuses_python_decisions_taken_from_mapped_values():
+    X = np.array([[1.0, -1.0], [-2.0, 3.0]])
+    for read in (lambda t: t.sum().item(), lambda t: bool(t.sum() > 0), lambda t: float(t[0]),
+                 lambda t: np.asarray(t).sum(), lambda t: t.tolist()):
+        with pytest.raises(RuntimeError, match="reads the value of a tensor computed from a mapped input"):
+            func.vmap(lambda x, read=read: x * read(x))(X)
+    # the tensor way of the same choice batches
+    out = func.vmap(lambda x: mg.where(x.sum() > 0, x, -x))(X)
+    np.testing.assert_array_equal(out.data, [[-1.0, 1.0], [-2.0, 3.0]])
+    # reading values that do not depend on the mapped inputs is fine
+    w = mg.tensor([2.0, 3.0])
+    np.testing.assert_array_equal(func.vmap(lambda x: x * w.sum().item())(X).data, X * 5.0)
+
+
+def test_vmap_misuse_errors():
+    with pytest.raises(ValueError, match="same batch size"):
+        func.vmap(lambda a, b: a + b)(np.ones((2, 3)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="maps no argument"):
+        func.vmap(lambda a: a, in_axes=None)(np.ones(2))
+    with pytest.raises(ValueError, match="empty"):
+        func.vmap(lambda a: a)(np.ones((0, 2)))
+    with pytest.raises(ValueError, match="in_axes has 1 entries for 2"):
+        func.vmap(lambda a, b: a, in_axes=(0,))(np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="out of range"):
+        func.vmap(lambda a: a, in_axes=2)(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="Cube cannot be batched"):
+        func.vmap(_power_function("Cube", 3, 1.0, 1.0).apply)(np.ones((2, 2)))
+    with pytest.raises(RuntimeError, match="vmap inside vmap"):
+        func.vmap(lambda x: func.vmap(lambda y: y * 2)(x.reshape(1, 2)))(np.ones((2, 2)))

@@ -40,6 +40,7 @@ def _pow_vjp_exponent(ns, g, out, a, b):
     forward="add",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: g),
     jvp="elementwise",
+    batch="elementwise",
     formula="a + b;  da = g, db = g",
     test=OpTest("binary", ref=lambda a, b: a + b),
     operators=("__add__", "__radd__"), ufunc="add",
@@ -60,6 +61,7 @@ def add(a, b):
     forward="subtract",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g),
     jvp="elementwise",
+    batch="elementwise",
     formula="a - b;  da = g, db = -g",
     test=OpTest("binary", ref=lambda a, b: a + (-b)),
     operators=("__sub__", "__rsub__"), ufunc="subtract", aliases="subtract",
@@ -80,6 +82,7 @@ def sub(a, b):
     forward="multiply",
     vjp=(lambda ns, g, out, a, b: g * b, lambda ns, g, out, a, b: g * a),
     jvp="elementwise",
+    batch="elementwise",
     formula="a * b;  da = g * b, db = g * a",
     test=OpTest("binary", ref=lambda a, b: a * b),
     operators=("__mul__", "__rmul__"), ufunc="multiply", aliases="multiply",
@@ -101,6 +104,7 @@ def mul(a, b):
     forward="true_divide",
     vjp=(lambda ns, g, out, a, b: g / b, lambda ns, g, out, a, b: -g * out / b),
     jvp="elementwise",
+    batch="elementwise",
     formula="a / b;  da = g / b, db = -g * a / b^2",
     test=OpTest("binary", ref=lambda a, b: a * (1.0 / b), domain=((-3.0, 3.0), (0.5, 3.0))),
     operators=("__truediv__", "__rtruediv__"), ufunc=("true_divide", "divide"), aliases="divide",
@@ -121,6 +125,7 @@ def div(a, b):
     forward=lambda xp, a, b: a ** b,  # the operator: ndarray.__pow__ squares twice as fast as np.power(a, 2)
     vjp=(_pow_vjp_base, _pow_vjp_exponent),
     jvp="elementwise",
+    batch="elementwise",
     formula="a ** b;  da = g * b * a^(b-1), db = g * a^b * log(a)",
     test=OpTest("binary", ref=lambda a, b: np.exp(b * np.log(a)), domain=((0.2, 3.0), (-2.0, 2.0)), rtol=1e-10),
     operators=("__pow__", "__rpow__"), ufunc="power", aliases="power",
@@ -144,6 +149,7 @@ def pow(a, b):
     forward="negative",
     vjp=lambda ns, g, out, a: -g,
     jvp="elementwise",
+    batch="elementwise",
     formula="-a;  da = -g",
     test=OpTest("unary", ref=lambda a: 0.0 - a),
     method="neg", operators="__neg__", ufunc="negative", aliases="negative",
@@ -164,6 +170,7 @@ def neg(a):
     forward="positive",
     vjp=lambda ns, g, out, a: g,
     jvp="elementwise",
+    batch="elementwise",
     formula="+a (a copy);  da = g",
     test=OpTest("unary", ref=lambda a: a.copy()),
     operators="__pos__", ufunc="positive",
@@ -192,6 +199,7 @@ def _quotient(ns, out, a, b):
     forward="remainder",
     vjp=(lambda ns, g, out, a, b: g, lambda ns, g, out, a, b: -g * _quotient(ns, out, a, b)),
     jvp="elementwise",
+    batch="elementwise",
     formula="a - b * floor(a / b);  da = g, db = -g * floor(a / b)  (jumps where a / b is an integer)",
     test=OpTest("remainder", ref=lambda a, b: a - b * np.floor(a / b), rtol=1e-9),
     method=True, operators=("__mod__", "__rmod__"), ufunc="remainder", aliases="mod",
@@ -241,6 +249,7 @@ def _comparison(name: str, symbol: str):
     return defop(
         forward=lambda xp, a, b: getattr(xp, name)(a, b),
         formula=f"a {symbol} b;  no gradient (piecewise constant)",
+        batch="elementwise",
         test=OpTest("binary", ref=lambda a, b: forward(a, b)),
         operators=(_COMPARISONS[name][1],), ufunc=name, differentiable=False,
     )(compare)
@@ -248,3 +257,64 @@ def _comparison(name: str, symbol: str):
 
 for _name, (_symbol, _) in _COMPARISONS.items():
     _comparison(_name, _symbol)
+
+
+# Logical operators on boolean tensors (masks): ``&``, ``|`` and ``~`` are
+# NumPy's logical ufuncs here, since tensors are floating point or boolean.
+@defop(
+    forward="logical_and",
+    batch="elementwise",
+    formula="a and b;  no gradient (boolean)",
+    test=OpTest("binary", ref=lambda a, b: (a != 0) * (b != 0) == 1),
+    operators=("__and__", "__rand__"), ufunc="logical_and", differentiable=False,
+)
+def logical_and(a, b):
+    """Elementwise logical and (``a & b`` on boolean tensors), without gradient.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-1.0, 0.5, 2.0])
+    >>> (x > 0) & (x < 1)
+    tensor([False,  True, False], dtype=bool)
+    """
+    return (a, b), None
+
+
+@defop(
+    forward="logical_or",
+    batch="elementwise",
+    formula="a or b;  no gradient (boolean)",
+    test=OpTest("binary", ref=lambda a, b: (a != 0) + (b != 0) > 0),
+    operators=("__or__", "__ror__"), ufunc="logical_or", differentiable=False,
+)
+def logical_or(a, b):
+    """Elementwise logical or (``a | b`` on boolean tensors), without gradient.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([-1.0, 0.5, 2.0])
+    >>> (x < 0) | (x > 1)
+    tensor([ True, False,  True], dtype=bool)
+    """
+    return (a, b), None
+
+
+@defop(
+    forward="logical_not",
+    batch="elementwise",
+    formula="not a;  no gradient (boolean)",
+    test=OpTest("unary", ref=lambda a: a == 0),
+    operators="__invert__", ufunc="logical_not", differentiable=False,
+)
+def logical_not(a):
+    """Elementwise logical not (``~a`` on a boolean tensor), without gradient.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> ~(mg.tensor([1.0, -1.0]) > 0)
+    tensor([False,  True], dtype=bool)
+    """
+    return (a,), None

@@ -60,6 +60,20 @@ def _fresh(taken: str) -> str:
     return next(c for c in _LETTERS if c not in taken)
 
 
+def _contraction_batch(xp, arrays, batched, out_shape, spec, shapes=None, **_):
+    """vmap's rule for the ops written as one einsum: a letter of its own for the batch axis."""
+    z = _fresh(spec)
+    lhs, out = spec.split("->")
+    operands, parts = [], []
+    for a, b, part, shape in zip(arrays, batched, lhs.split(","), shapes or (None,) * len(arrays)):
+        if shape is not None:  # an op on flattened operands (outer, vdot)
+            a = xp.reshape(a, a.shape[:1] + tuple(shape) if b else tuple(shape))
+        operands.append(a)
+        parts.append(z + part if b else part)
+    n = next(a.shape[0] for a, b in zip(arrays, batched) if b)
+    return xp.reshape(xp.einsum(f"{','.join(parts)}->{z}{out}", *operands), (n,) + tuple(out_shape))
+
+
 def _eye(ns, n: int, dtype):
     return ns.tri(n, n, 0, dtype=dtype) - ns.tri(n, n, -1, dtype=dtype)
 
@@ -115,6 +129,7 @@ def _explicit(inputs: list, output: str) -> str:
 
 @defop(
     forward=lambda xp, *arrays, spec: xp.einsum(spec, *arrays),
+    batch=_contraction_batch,
     vjp_all=_einsum_vjp,
     jvp="multilinear",
     formula="sum of products over the letters not in the output;  d(operand k) = einsum of g with the others "
@@ -194,6 +209,7 @@ def _dot_spec(na: int, nb: int) -> str:
 
 @defop(
     forward=lambda xp, a, b, spec: xp.dot(a, b),
+    batch=_contraction_batch,
     vjp_all=_product_vjp,
     jvp="multilinear",
     formula="NumPy's dot (last axis of a with the second-to-last of b);  da, db by einsum",
@@ -219,6 +235,7 @@ def dot(a, b):
 
 @defop(
     forward=lambda xp, a, b, spec: xp.inner(a, b),
+    batch=_contraction_batch,
     vjp_all=_product_vjp,
     jvp="multilinear",
     formula="sum over the last axes of a and b;  da, db by einsum",
@@ -243,6 +260,7 @@ def inner(a, b):
 
 @defop(
     forward=lambda xp, a, b, spec, shapes: xp.outer(a, b),
+    batch=_contraction_batch,
     vjp_all=_product_vjp,
     jvp="multilinear",
     formula="every product a_i b_j of the flattened inputs;  da = g @ b, db = g^T @ a (by einsum)",
@@ -263,6 +281,7 @@ def outer(a, b):
 
 @defop(
     forward=lambda xp, a, b, spec, shapes: xp.vdot(a, b),
+    batch=_contraction_batch,
     vjp_all=_product_vjp,
     jvp="multilinear",
     formula="sum of a_i b_i over the flattened inputs;  da = g * b, db = g * a",
@@ -298,6 +317,7 @@ def _tensordot_axes(axes, na: int, nb: int) -> tuple:
 
 @defop(
     forward=lambda xp, a, b, axes, spec: xp.tensordot(a, b, axes),
+    batch=_contraction_batch,
     vjp_all=_product_vjp,
     jvp="multilinear",
     formula="sum over the paired axes of a and b;  da, db by einsum",

@@ -28,6 +28,7 @@ import numpy as np
 
 from .reduce import _eye, _kept_shape, _others_generic, checked_axis
 from .registry import OpTest, defop
+from .shape import batch_aligned
 
 
 def _mT(ns, x):
@@ -78,9 +79,34 @@ def _matmul_ref(a, b):
     return r
 
 
+def _matmul_batch(xp, arrays, batched, out_shape):
+    # Vectors become matrices (a row on the left, a column on the right), a
+    # batched operand gets size-1 axes after its batch axis so that the batch
+    # axis stays in front of the other operand's stack axes; the product is
+    # then the batch of products, reshaped to drop the added axes.
+    (a, b), (ba, bb) = arrays, batched
+    n = (a if ba else b).shape[0]
+    if a.ndim - ba == 1:
+        a = a[..., None, :]
+    if b.ndim - bb == 1:
+        b = b[..., None]
+    nd = max(a.ndim - ba, b.ndim - bb)
+    if ba:
+        a = batch_aligned(xp, a, nd)
+    if bb:
+        b = batch_aligned(xp, b, nd)
+    if a.shape[-1] == 1:
+        # An outer product (per-example weight gradients: g^T x): broadcasting
+        # multiplies 4x faster than a stack of matmuls with an inner size of 1
+        # (0.29 s -> 0.07 s for 256 outer products of 256 x 784, measured).
+        return xp.reshape(a * b, (n,) + tuple(out_shape))
+    return xp.reshape(xp.matmul(a, b), (n,) + tuple(out_shape))
+
+
 @defop(
     forward="matmul",
     vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    batch=_matmul_batch,
     jvp="multilinear",
     formula="a @ b;  da = g @ b^T, db = a^T @ g  (batch axes summed back)",
     test=OpTest("matmul", ref=_matmul_ref, rtol=1e-10),
@@ -135,6 +161,17 @@ def _linear_jvp(ns, ts, out, x, W, b=None):
     return res
 
 
+def _linear_batch(xp, arrays, batched, out_shape):
+    if batched[0] and not any(batched[1:]):
+        return _linear(xp, *arrays)  # a batch of inputs through one layer: the forward takes any leading axes
+    x, W = arrays[0], arrays[1]
+    out = _matmul_batch(xp, [x, xp.swapaxes(W, -1, -2)], batched[:2], out_shape)
+    if len(arrays) > 2:
+        b = arrays[2]
+        out = out + (batch_aligned(xp, b, len(out_shape)) if batched[2] else b)
+    return out
+
+
 def _linear_vjp_W(ns, g, out, x, W, b=None):
     # Sum over every batch axis: dW = sum_n g_n x_n^T.
     return ns.matmul(ns.transpose(_rows(ns, g, W.shape[0])), _rows(ns, x, W.shape[1]))
@@ -148,6 +185,7 @@ def _linear_vjp_W(ns, g, out, x, W, b=None):
         lambda ns, g, out, x, W, b=None: ns.sum(_rows(ns, g, W.shape[0]), axis=0),  # summed over the batch
     ),
     jvp=_linear_jvp,
+    batch=_linear_batch,
     formula="x @ W^T + b;  dx = g @ W, dW = sum over batch of g^T x, db = sum over batch of g",
     test=OpTest(
         "linear",
@@ -920,6 +958,7 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
     forward="vector_norm",
     vjp=_vector_norm_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="(sum |x|^p)^(1/p) over axis;  dx = g sign(x) |x|^(p-1) / norm^(p-1)  (p = inf: at the max of |x|)",
     test=OpTest("vector_norm", ref=lambda x, ord, axis, keepdims: _vector_norm_ref(x, ord, axis, keepdims), rtol=1e-10),
     namespace="linalg",

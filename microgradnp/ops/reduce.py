@@ -263,6 +263,7 @@ def _with_ddof(name, x, axis, ddof, keepdims, dim, keepdim):
     forward=lambda xp, a, axis=None, keepdims=False: xp.sum(a, axis=axis, keepdims=keepdims),
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims),
     jvp="linear",
+    batch="reduce",
     formula="sum of a over axis;  da = g broadcast over the reduced axes",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)),
     method=True,
@@ -290,6 +291,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g * _per_element(a.shape, axis), a.shape,
                                                                  axis, keepdims),
     jvp="linear",
+    batch="reduce",
     formula="mean of a over axis (n elements);  da = g / n broadcast over the reduced axes",
     test=OpTest(
         "reduce",
@@ -313,6 +315,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.max_reduce(a, axis=axis, keepdims=keepdims),
     vjp=_extreme_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="max of a over axis;  da = g at the maximum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.min(-a, axis=axis, keepdims=keepdims),
                 distinct=True),
@@ -336,6 +339,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.min_reduce(a, axis=axis, keepdims=keepdims),
     vjp=_extreme_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="min of a over axis;  da = g at the minimum (shared evenly on ties)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: -np.max(-a, axis=axis, keepdims=keepdims),
                 distinct=True),
@@ -357,6 +361,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, ddof=0, keepdims=False: xp.var(a, axis=axis, ddof=ddof, keepdims=keepdims),
     vjp=_var_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="sum((a - mean)^2) / (n - ddof);  da = g * 2 (a - mean) / (n - ddof)",
     test=OpTest(
         "var",
@@ -387,6 +392,7 @@ def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims)
     * ns.exp(a - ns.reshape(out, _kept_shape(a.shape, axis))),
     jvp="reduction",
+    batch="reduce",
     formula="log(sum(exp(a))) over axis;  da = g * exp(a - out) = g * softmax(a)",
     test=OpTest(
         "reduce",
@@ -412,6 +418,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=_softmax,
     vjp=lambda ns, g, out, a, axis=-1: out * (g - ns.sum(g * out, axis=axis, keepdims=True)),
     jvp="elementwise",  # not elementwise, but the Jacobian diag(s) - s s^T is symmetric: the JVP is the VJP
+    batch="axis",
     formula="exp(a) / sum(exp(a)) along axis;  da = s * (g - sum(g * s))",
     test=OpTest("axis", ref=lambda a, axis=-1: np.exp(a) / np.sum(np.exp(a), axis=axis, keepdims=True)),
     method=True,
@@ -434,6 +441,7 @@ def softmax(x, axis=-1, *, dim=None):
     forward=_log_softmax,
     vjp=lambda ns, g, out, a, axis=-1: g - ns.exp(out) * ns.sum(g, axis=axis, keepdims=True),
     jvp=lambda ns, ts, out, a, axis=-1: ts[0] - ns.sum(ns.exp(out) * ts[0], axis=axis, keepdims=True),
+    batch="axis",
     formula="a - logsumexp(a) along axis;  da = g - softmax(a) * sum(g)",
     test=OpTest(
         "axis",
@@ -461,6 +469,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     vjp=_prod_vjp(_others_generic),
     numpy_vjp=_prod_vjp(_others_numpy),
     jvp="reduction",
+    batch="reduce",
     formula="product of a over axis;  da = g * (product of the other elements)  (exact with zeros)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.multiply.reduce(a, axis=axis, keepdims=keepdims),
                 domain=(-2.0, 2.0), rtol=1e-10),
@@ -490,6 +499,7 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, ddof=0, keepdims=False: xp.std(a, axis=axis, ddof=ddof, keepdims=keepdims),
     vjp=_std_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="sqrt(var(a));  da = g * (a - mean) / ((n - ddof) * out)",
     test=OpTest(
         "std",
@@ -521,6 +531,7 @@ def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.ptp(a, axis=axis, keepdims=keepdims),
     vjp=_ptp_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="max - min over axis;  da = g at the maximum minus g at the minimum (ties share evenly)",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims)
                 - np.min(a, axis=axis, keepdims=keepdims), distinct=True),
@@ -591,6 +602,7 @@ def average(x, axis=None, weights=None):
     forward=lambda xp, a, axis=None, keepdims=False: xp.nansum(a, axis=axis, keepdims=keepdims),
     vjp=lambda ns, g, out, a, axis=None, keepdims=False: _unreduce(ns, g, a.shape, axis, keepdims) * _present(ns, a),
     jvp="reduction",
+    batch="reduce",
     formula="sum over axis, NaN counted as 0;  da = g where a is a number, 0 at NaN",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)),
     method=True,
@@ -617,6 +629,7 @@ def _nanmean_vjp(ns, g, out, a, axis=None, keepdims=False):
     forward=lambda xp, a, axis=None, keepdims=False: xp.nanmean(a, axis=axis, keepdims=keepdims),
     vjp=_nanmean_vjp,
     jvp="reduction",
+    batch="reduce",
     formula="mean over axis of the elements that are not NaN (m of them);  da = g / m there, 0 at NaN",
     test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims)
                 / count(a.shape, axis)),
@@ -644,6 +657,7 @@ def _arg_reduction(name, x, axis, keepdims, dim, keepdim):
 
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.argmax(a, axis=axis, keepdims=keepdims),
+    batch="axis",
     formula="index of the maximum along axis;  no gradient (integer result)",
     test=OpTest("argreduce", ref=lambda a, axis=None, keepdims=False: np.argmin(-a, axis=axis, keepdims=keepdims)),
     method=True, differentiable=False,
@@ -664,6 +678,7 @@ def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 @defop(
     forward=lambda xp, a, axis=None, keepdims=False: xp.argmin(a, axis=axis, keepdims=keepdims),
+    batch="axis",
     formula="index of the minimum along axis;  no gradient (integer result)",
     test=OpTest("argreduce", ref=lambda a, axis=None, keepdims=False: np.argmax(-a, axis=axis, keepdims=keepdims)),
     method=True, differentiable=False,
@@ -678,3 +693,31 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     tensor(1, dtype=int64)
     """
     return _arg_reduction("argmin", x, axis, keepdims, dim, keepdim)
+
+
+def _truth(name: str, numpy_name: str, word: str):
+    def adapter(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _reduction(name, x, axis, keepdims, dim, keepdim)
+
+    adapter.__name__ = adapter.__qualname__ = name
+    adapter.__doc__ = f"""Whether {word} element along ``axis`` is true (nonzero): a boolean tensor without gradient.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([[1.0, 0.0], [2.0, 3.0]])
+    >>> (x > 0).{name}(axis=1)
+    tensor([{"False,  True" if name == "all" else " True,  True"}], dtype=bool)
+    """
+    reference = getattr(np, name)
+    return defop(
+        forward=lambda xp, a, axis=None, keepdims=False: getattr(xp, numpy_name)(a, axis=axis, keepdims=keepdims),
+        batch="reduce",
+        formula=f"{word} element true along axis;  no gradient (boolean result)",
+        test=OpTest("reduce", ref=lambda a, axis=None, keepdims=False: reference(a, axis=axis, keepdims=keepdims)),
+        method=True, differentiable=False,
+    )(adapter)
+
+
+_truth("all", "all_reduce", "every")
+_truth("any", "any_reduce", "some")

@@ -16,6 +16,9 @@ An :class:`Op` holds everything about one operation, in one place:
   already there (elementwise ops: the VJP applied to the tangent; linear
   ops: the forward applied to it; ...), or ``None``: derived by transposing
   the VJP (always right, costs one recorded VJP and one VJP of it);
+* ``batch``: how :func:`microgradnp.func.vmap` runs the op on a batch of
+  inputs at once (one of :data:`BATCH_KINDS`, or a function); ops without
+  one run once per example, in a loop;
 * ``numpy_vjps``: optionally, a NumPy-only form of the same rule that is
   measurably faster; the registry tests check that it agrees with ``vjps``;
 * ``formula``: the forward and the VJP in one line of math;
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-__all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "defop"]
+__all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "BATCH_KINDS", "defop"]
 
 #: Every registered op, by name.  The name is the graph label and the test id.
 REGISTRY: dict[str, "Op"] = {}
@@ -60,6 +63,21 @@ REGISTRY: dict[str, "Op"] = {}
 #: * ``"reduction"``: one input, each output element reducing its own slice
 #:   over ``axis`` (``keepdims`` as given): ``sum(vjp(1) * t, axis)``.
 JVP_KINDS = ("elementwise", "linear", "multilinear", "reduction")
+
+#: The batching rules of :func:`microgradnp.func.vmap`, the batch axis first:
+#:
+#: * ``"elementwise"``: NumPy broadcasting, with the batch axis of each batched
+#:   input kept in front (size-1 axes inserted after it);
+#: * ``"reshape"``: the op only reshapes (row-major order kept): the batch
+#:   reshaped to the batch size plus the example's result shape;
+#: * ``"reduce"``: the ``axis`` attribute shifted past the batch axis, ``None``
+#:   meaning every axis of the example;
+#: * ``"axis"``: the same, but ``axis=None`` (which flattens) runs once per example.
+#:
+#: A function ``batch(xp, arrays, batched, out_shape, **attrs)`` gets the
+#: arrays (batch axis first where ``batched[i]``) and the example's result
+#: shape, and returns the batched result (or ``None``: run once per example).
+BATCH_KINDS = ("elementwise", "reshape", "reduce", "axis")
 
 
 @dataclass(frozen=True)
@@ -122,13 +140,13 @@ class Op:
     """
 
     __slots__ = (
-        "name", "forward", "vjps", "vjp_all", "jvp", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
+        "name", "forward", "vjps", "vjp_all", "jvp", "batch", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
         "methods", "properties", "operators", "ufuncs", "aliases", "public", "namespace", "unpack", "differentiable",
         "run",
         "__weakref__",
     )
 
-    def __init__(self, name, forward, *, vjps=None, vjp_all=None, jvp=None, numpy_vjps=None, numpy_vjp_all=None,
+    def __init__(self, name, forward, *, vjps=None, vjp_all=None, jvp=None, batch=None, numpy_vjps=None, numpy_vjp_all=None,
                  formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
                  public=True, namespace=None, unpack=None, differentiable=True):
         self.name = name
@@ -138,6 +156,9 @@ class Op:
         if isinstance(jvp, str) and jvp not in JVP_KINDS:
             raise ValueError(f"op {name!r}: jvp must be a function or one of {JVP_KINDS}, got {jvp!r}")
         self.jvp = jvp
+        if isinstance(batch, str) and batch not in BATCH_KINDS:
+            raise ValueError(f"op {name!r}: batch must be a function or one of {BATCH_KINDS}, got {batch!r}")
+        self.batch = batch
         # The rules the engine uses on arrays: the NumPy-only form where there is one.
         self.numpy_vjps = numpy_vjps if numpy_vjps is not None else vjps
         self.numpy_vjp_all = numpy_vjp_all if numpy_vjp_all is not None else vjp_all
@@ -181,7 +202,7 @@ def _names(x) -> tuple:
     return (x,) if isinstance(x, str) else tuple(x)
 
 
-def defop(*, forward, vjp=None, vjp_all=None, jvp=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
+def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
           name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
           public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True):
     """Register an op; used as a decorator on its adapter, the public function's signature.
@@ -209,6 +230,9 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, numpy_vjp=None, numpy_vj
         with one tangent (or ``None``) per input, returning the output's
         tangent; or one of :data:`JVP_KINDS`; or ``None`` (the VJP
         transposed).
+    batch
+        The batching rule of ``vmap``: one of :data:`BATCH_KINDS`, a function
+        (see there), or ``None`` (once per example).
     numpy_vjp, numpy_vjp_all
         A faster NumPy-only form of the same rule (optional).
     formula
@@ -251,7 +275,7 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, numpy_vjp=None, numpy_vj
         methods = _names(method) if method is not True else (adapter.__name__,)
         op = Op(
             op_name, forward,
-            vjps=_per_input(vjp), vjp_all=vjp_all, jvp=jvp, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
+            vjps=_per_input(vjp), vjp_all=vjp_all, jvp=jvp, batch=batch, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
             formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
             operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
             namespace=namespace, unpack=unpack, differentiable=differentiable,

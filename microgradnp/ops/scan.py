@@ -58,6 +58,7 @@ def _scan(name, x, axis):
     forward=lambda xp, a, axis=None: xp.cumsum(a, axis=axis),
     vjp=_along_last(lambda ns, g, y, x: _reverse_cumsum(ns, g)),
     jvp="linear",
+    batch="axis",
     formula="running sums of a along axis;  da = running sums of g from the end",
     test=OpTest("scan", ref=lambda a, axis=None: np.add.accumulate(a.reshape(-1) if axis is None else a,
                                                                    axis=0 if axis is None else axis)),
@@ -82,6 +83,7 @@ def cumsum(x, axis=None, *, dim=None):
     forward=lambda xp, a, axis=None: xp.cumprod(a, axis=axis),
     vjp=_along_last(_cumprod_rule_generic),
     numpy_vjp=_along_last(_cumprod_rule_numpy),
+    batch="axis",
     formula="running products of a along axis;  da_j = sum over i >= j of g_i * prod(a_k, k <= i, k != j)",
     test=OpTest("scan", ref=lambda a, axis=None: np.multiply.accumulate(a.reshape(-1) if axis is None else a,
                                                                         axis=0 if axis is None else axis),
@@ -125,6 +127,7 @@ def _diff_vjp(ns, g, out, a, n=1, axis=-1):
     forward=lambda xp, a, n=1, axis=-1: xp.diff(a, n=n, axis=axis),
     vjp=_diff_vjp,
     jvp="linear",
+    batch="axis",
     formula="a[k + 1] - a[k] along axis, n times;  da = g shifted by one minus g, n times",
     test=OpTest("diff", ref=lambda a, n=1, axis=-1: _repeated_difference(a, n, axis)),
 )
@@ -171,6 +174,7 @@ def _sort_jvp(ns, ts, out, a, axis=-1):
     forward=lambda xp, a, axis=-1: xp.sort(a, axis=axis),
     vjp=_sort_vjp,
     jvp=_sort_jvp,
+    batch="axis",
     formula="a sorted along axis (a permutation);  da = g sent back through the permutation",
     test=OpTest("sort", ref=lambda a, axis=-1: np.sort(a, axis=axis, kind="heapsort"), distinct=True),
     method=True,
@@ -197,6 +201,7 @@ def sort(x, axis=-1, *, dim=None):
 
 @defop(
     forward=lambda xp, a, axis=-1: xp.argsort(a, axis=axis),
+    batch="axis",
     formula="the permutation that sorts a along axis;  no gradient (integer result)",
     test=OpTest("sort", ref=lambda a, axis=-1: np.argsort(a, axis=axis, kind="mergesort"), distinct=True),
     method=True, differentiable=False,
@@ -217,6 +222,7 @@ def argsort(x, axis=-1, *, dim=None):
     forward=lambda xp, a, axis=None: xp.flip(a, axis=axis),
     vjp=lambda ns, g, out, a, axis=None: ns.flip(g, axis),
     jvp="linear",
+    batch="reduce",
     formula="a reversed along axis;  da = g reversed along axis",
     test=OpTest("flip", ref=lambda a, axis=None: a[tuple(slice(None, None, -1) if axis is None or i in
                 (axis if isinstance(axis, tuple) else (axis,)) or i - a.ndim in

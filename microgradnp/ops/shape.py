@@ -49,6 +49,49 @@ def _stack_vjp(ns, g, out, inputs, attrs, needs):
     return [g[(slice(None),) * ax + (i,)] if need else None for i, need in enumerate(needs)]
 
 
+# Batching rules (``func.vmap``): the batch axis is axis 0 of each batched array.
+
+
+def batch_aligned(xp, a, ndim: int):
+    """A batched array with size-1 axes after the batch axis, so the example has ``ndim`` axes."""
+    return xp.reshape(a, a.shape[:1] + (1,) * (ndim - (a.ndim - 1)) + a.shape[1:])
+
+
+def _batch_size(arrays, batched) -> int:
+    return next(a.shape[0] for a, b in zip(arrays, batched) if b)
+
+
+def _permute_batch(xp, arrays, batched, out_shape, axes=None, perm=None):
+    a = arrays[0]
+    order = perm if perm is not None else axes
+    nd = a.ndim - 1
+    order = tuple(reversed(range(nd))) if order is None else tuple(ax % nd for ax in order)
+    return xp.transpose(a, (0,) + tuple(ax + 1 for ax in order))
+
+
+def _broadcast_batch(xp, arrays, batched, out_shape, shape):
+    a = batch_aligned(xp, arrays[0], len(out_shape))
+    return xp.broadcast_view(a, a.shape[:1] + tuple(out_shape))
+
+
+def _getitem_batch(xp, arrays, batched, out_shape, key):
+    # The key indexes the example: keep the batch axis whole in front of it.
+    # (Advanced indices apart from each other would move the batch axis: the
+    # shape check of vmap then falls back to one example at a time.)
+    return arrays[0][(slice(None),) + (key if isinstance(key, tuple) else (key,))]
+
+
+def _joined_batch(name: str):
+    def rule(xp, arrays, batched, out_shape, axis=0):
+        if axis is None:
+            return None  # concatenating flattened inputs: once per example
+        n = _batch_size(arrays, batched)
+        full = [a if b else xp.broadcast_view(a, (n,) + a.shape) for a, b in zip(arrays, batched)]
+        return getattr(xp, name)(full, axis=axis + 1 if axis >= 0 else axis)
+
+    return rule
+
+
 def _shape_arg(shape) -> tuple:
     """``f(x, 2, 3)``, ``f(x, (2, 3))`` and ``f(x, [2, 3])`` all mean the shape ``(2, 3)``."""
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
@@ -60,6 +103,7 @@ def _shape_arg(shape) -> tuple:
     forward=lambda xp, a, shape: xp.reshape(a, shape),
     vjp=_back_to_input_shape,
     jvp="linear",
+    batch="reshape",
     formula="a with a new shape;  da = g reshaped back",
     test=OpTest("reshape", ref=lambda a, shape: np.asarray(a).reshape(shape)),
     method=("reshape", "view"),
@@ -81,6 +125,7 @@ def reshape(x, *shape):
 
 @defop(
     forward=lambda xp, a, axes=None: xp.transpose(a, axes),
+    batch=_permute_batch,
     vjp=lambda ns, g, out, a, axes=None: ns.transpose(g, None if axes is None else _inverse(axes)),
     jvp="linear",
     formula="a with axes permuted;  da = g with the inverse permutation",
@@ -114,6 +159,7 @@ def transpose(x, *axes):
     forward=lambda xp, a, axis=None: xp.squeeze(a, axis=axis),
     vjp=_back_to_input_shape,
     jvp="linear",
+    batch="reshape",
     formula="a without size-1 axes;  da = g reshaped back",
     test=OpTest("squeeze", ref=lambda a, axis=None: np.squeeze(a.copy(), axis=axis)),
     method=True,
@@ -134,6 +180,7 @@ def squeeze(x, axis=None, *, dim=None):
     forward=lambda xp, a, axis: xp.expand_dims(a, axis),
     vjp=_back_to_input_shape,
     jvp="linear",
+    batch="reshape",
     formula="a with new size-1 axes;  da = g reshaped back",
     test=OpTest("expand_dims", ref=lambda a, axis: np.expand_dims(a.copy(), axis)),
     method=("expand_dims", "unsqueeze"), aliases="unsqueeze",
@@ -159,6 +206,7 @@ def expand_dims(x, axis=None, *, dim=None):
     forward=_flatten,
     vjp=_back_to_input_shape,
     jvp="linear",
+    batch="reshape",
     formula="axes start_dim..end_dim merged into one;  da = g reshaped back",
     test=OpTest("flatten", ref=lambda a, start_dim=0, end_dim=-1: np.asarray(a).reshape(
         _flatten(np, a, start_dim, end_dim).shape)),
@@ -180,6 +228,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 @defop(
     forward=lambda xp, a, shape: xp.broadcast_view(a, shape),
+    batch=_broadcast_batch,
     vjp=lambda ns, g, out, a, shape: g,  # the engine sums g back over the broadcast axes
     jvp="linear",
     formula="a repeated to shape;  da = g summed over the repeated axes",
@@ -218,6 +267,7 @@ def _index_key(key):
 
 @defop(
     forward=lambda xp, a, key: a[key],
+    batch=_getitem_batch,
     vjp=lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
     jvp="linear",
     formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
@@ -274,6 +324,7 @@ def _sequence(name: str, tensors) -> tuple:
 
 @defop(
     forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis=axis),
+    batch=_joined_batch("concatenate"),
     vjp_all=_concatenate_vjp,
     jvp="linear",
     formula="inputs joined along axis;  d(input i) = g's slice of input i",
@@ -294,6 +345,7 @@ def concatenate(tensors, axis=0, *, dim=None):
 
 @defop(
     forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis=axis),
+    batch=_joined_batch("stack"),
     vjp_all=_stack_vjp,
     jvp="linear",
     formula="inputs stacked along a new axis;  d(input i) = g[..., i, ...]",
@@ -337,6 +389,7 @@ def _axis_list(name, x, axes) -> tuple:
 
 @defop(
     forward=_permute,
+    batch=_permute_batch,
     vjp=_unpermute,
     jvp="linear",
     formula="a with two axes exchanged;  da = g with them exchanged back",
@@ -360,6 +413,7 @@ def swapaxes(x, axis1, axis2):
 
 @defop(
     forward=_permute,
+    batch=_permute_batch,
     vjp=_unpermute,
     jvp="linear",
     formula="axes of a moved to new positions;  da = g with them moved back",
@@ -389,6 +443,7 @@ def moveaxis(x, source, destination):
     forward=lambda xp, a: xp.reshape(a, (-1,)),
     vjp=_back_to_input_shape,
     jvp="linear",
+    batch="reshape",
     formula="a as a vector (row-major order);  da = g reshaped back",
     test=OpTest("unary", ref=lambda a: np.array([a[i] for i in np.ndindex(*a.shape)]).reshape(-1)),
     method=True,
@@ -451,6 +506,7 @@ def _tile_by_blocks(a, reps):
     forward=lambda xp, a, shift, axis=None: xp.roll(a, shift, axis),
     vjp=lambda ns, g, out, a, shift, axis=None: ns.roll(g, _negated(shift), axis),
     jvp="linear",
+    batch="axis",
     formula="a shifted cyclically along axis;  da = g shifted back",
     test=OpTest("roll", ref=lambda a, shift, axis=None: _roll_by_index(a, shift, axis)),
     method=True,

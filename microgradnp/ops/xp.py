@@ -94,6 +94,9 @@ multiply = np.multiply
 true_divide = np.true_divide
 negative = np.negative
 positive = np.positive
+logical_and = np.logical_and
+logical_or = np.logical_or
+logical_not = np.logical_not
 less = np.less
 less_equal = np.less_equal
 greater = np.greater
@@ -128,6 +131,8 @@ def sort(a, axis=-1):
 
 var = np.var
 all = np.all
+all_reduce = np.all  # the reductions all()/any() of the registry (xp.any would hide the builtin here)
+any_reduce = np.any
 max_reduce = np.maximum.reduce
 min_reduce = np.minimum.reduce
 
@@ -137,6 +142,7 @@ expand_dims = np.expand_dims
 squeeze = np.squeeze
 concatenate = np.concatenate
 stack = np.stack
+swapaxes = np.swapaxes
 ones = np.ones
 zeros = np.zeros
 empty = np.empty

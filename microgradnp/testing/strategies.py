@@ -379,7 +379,8 @@ def _index_key(draw, shape):
 def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     """Valid ``(inputs, attrs)`` for a registry op, drawn from its :class:`~microgradnp.ops.OpTest` metadata.
 
-    ``inputs`` is a tuple of Tensors with ``requires_grad=True``; ``attrs`` is
+    ``inputs`` is a tuple of Tensors with ``requires_grad=True`` (boolean
+    inputs, the condition of ``where``, are Tensors without grad); ``attrs`` is
     the keyword arguments the op takes.  Kinks, ties and domain edges are
     avoided by construction.
 
@@ -409,7 +410,8 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     @st.composite
     def draw(draw_):
         arrays_, attrs = builder(draw_, meta, dtype)
-        return tuple(Tensor(a, requires_grad=True, dtype=dtype) for a in arrays_), attrs
+        return tuple(Tensor(a, dtype=np.bool_) if a.dtype == np.bool_ else Tensor(a, requires_grad=True, dtype=dtype)
+                     for a in arrays_), attrs
 
     return draw()
 
@@ -779,7 +781,7 @@ def _sig_select(draw, meta, dtype):
 def _sig_where(draw, meta, dtype):
     sc, sa, sb = draw(broadcastable_shapes(3))
     cond = draw(hnp.arrays(np.bool_, sc))
-    return [_plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb)], {"cond": cond}
+    return [_plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb), cond], {}
 
 
 def _sig_linear(draw, meta, dtype):

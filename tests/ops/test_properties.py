@@ -4,6 +4,8 @@ Adding an op to the registry adds it to every test here; the completeness
 test fails if its metadata is missing.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,7 +87,7 @@ def test_low_precision_in_low_precision_out(name, dtype, data):
             assert out.dtype == dtype, f"{name} turned {np.dtype(dtype)} into {out.dtype}"
         if out.size:
             out.backward(np.ones(out.shape, dtype=out.dtype))
-            for x in inputs:
+            for x in (x for x in inputs if x.requires_grad):
                 assert x.grad is not None and x.grad.dtype == dtype and x.grad.shape == x.shape
 
 
@@ -97,9 +99,23 @@ def test_second_derivatives_match_finite_differences(name, data):
     assert gradgradcheck(_call(op, attrs), inputs, name=name)
 
 
+def _of_differentiable(op, inputs, attrs):
+    """The op as a function of its inputs that require grad (the others, masks, held fixed), and those inputs."""
+    call = _call(op, attrs)
+    where = [i for i, x in enumerate(inputs) if x.requires_grad]
+
+    def f(*xs):
+        args = list(inputs)
+        for i, x in zip(where, xs):
+            args[i] = x
+        return call(*args)
+
+    return f, tuple(inputs[i] for i in where)
+
+
 def _dot_product_sides(op, inputs, attrs, rng):
     """``<J v, u>`` by forward mode and ``<v, J^T u>`` by reverse mode, for random ``v`` and ``u``."""
-    f = _call(op, attrs)
+    f, inputs = _of_differentiable(op, inputs, attrs)
     vs = tuple(rng.standard_normal(x.shape) for x in inputs)
     out, jv = func.jvp(f, tuple(inputs), vs)
     u = rng.standard_normal(out.shape)
@@ -131,8 +147,8 @@ def test_native_jvp_rules_agree_with_the_transposed_vjp(name, data):
     # (the double-VJP method); on the ops that have one, the two must agree.
     op = REGISTRY[name]
     inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
+    f, inputs = _of_differentiable(op, inputs, attrs)
     vs = tuple(np.random.default_rng(0).standard_normal(x.shape) for x in inputs)
-    f = _call(op, attrs)
     _, native = func.jvp(f, tuple(inputs), vs)
     rule = op.jvp
     try:
@@ -141,3 +157,74 @@ def test_native_jvp_rules_agree_with_the_transposed_vjp(name, data):
     finally:
         op.jvp = rule
     np.testing.assert_allclose(native.data, transposed.data, rtol=1e-9, atol=1e-12)
+
+
+def _batch_case(name, data):
+    """An op, drawn inputs, and a batch of ``n`` examples of them (each scaled a little more), and the op as a function.
+
+    The function has no gauge: a gauge reads values, and vmap and the loop
+    agree on the signs anyway.
+    """
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
+    n = data.draw(st.integers(1, 3), label="batch")
+    batch = [np.stack([x.data * (1.0 + 0.05 * k) if x.requires_grad else x.data for k in range(n)]) for x in inputs]
+    return op, inputs, attrs, n, batch, lambda *xs: apply(op, xs, attrs)
+
+
+@pytest.mark.parametrize("name", OPS)
+@settings(max_examples=max(10, settings().max_examples // 2))
+@given(data=st.data())
+def test_vmap_equals_the_loop_over_examples(name, data):
+    op, inputs, attrs, n, batch, f = _batch_case(name, data)
+    try:
+        loop = np.stack([f(*[b[k] for b in batch]).data for k in range(n)])
+    except (np.linalg.LinAlgError, ValueError):
+        return  # a scaled input left the op's domain (not positive definite, ...): nothing to compare
+    fallback = func._loop
+    flattens = op.batch == "axis" and attrs.get("axis", -1) is None  # axis=None flattens: loops by design
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError(f"{name} has a batching rule but fell back to the loop")
+
+    try:
+        if op.batch is not None and not flattens:
+            func._loop = no_fallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            batched = func.vmap(f)(*batch)
+    finally:
+        func._loop = fallback
+    np.testing.assert_allclose(batched.data, loop, rtol=1e-12, atol=1e-14)
+    assert batched.dtype == loop.dtype
+
+
+# VJPs that take a Python decision from values (det: is the matrix singular?;
+# sort: its permutation becomes take_along_axis's index attribute) cannot be
+# recorded once for the whole batch: vmap refuses them with a clear error.
+DECIDE_FROM_VALUES = {"det", "sort"}
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@settings(max_examples=max(10, settings().max_examples // 4))
+@given(data=st.data())
+def test_vmap_of_the_gradient_equals_the_loop(name, data):
+    # Per-example gradients: the backward pass is recorded, then batched too,
+    # masks computed from values included.
+    op, inputs, attrs, n, batch, f = _batch_case(name, data)
+    u = np.random.default_rng(0).standard_normal(f(*inputs).shape)
+    argnums = tuple(i for i, x in enumerate(inputs) if x.requires_grad)
+    g = func.grad(lambda *xs: (f(*xs) * u).sum(), argnums=argnums)
+    try:
+        loop = [g(*[b[k] for b in batch]) for k in range(n)]
+    except (np.linalg.LinAlgError, ValueError):
+        return
+    if name in DECIDE_FROM_VALUES:
+        with pytest.raises(RuntimeError, match="reads the value of a tensor computed from a mapped input"):
+            func.vmap(g)(*batch)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # ops without a batching rule loop
+        batched = func.vmap(g)(*batch)
+    for i in argnums:
+        np.testing.assert_allclose(batched[i].data, np.stack([r[i].data for r in loop]), rtol=1e-10, atol=1e-12)
