@@ -797,6 +797,8 @@ def _run_batched(t: Tensor, arrays, batched, n: int):
         res = op.bind(xp)(*args, **attrs)
     elif rule == "reshape":
         res = xp.reshape(arrays[0], (n,) + out_shape)
+    elif rule == "trailing":
+        res = op.bind(xp)(*arrays, **attrs)
     elif rule in ("reduce", "axis"):
         if "axis" not in attrs:
             attrs["axis"] = inspect.signature(op.forward).parameters["axis"].default

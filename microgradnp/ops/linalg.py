@@ -337,6 +337,7 @@ def _gauge_signs(m):
     forward="inv",
     vjp=lambda ns, g, out, a: -ns.matmul(ns.matmul(_mT(ns, out), g), _mT(ns, out)),
     jvp=lambda ns, ts, out, a: -ns.matmul(ns.matmul(out, ts[0]), out),
+    batch="trailing",
     formula="A^-1;  dA = -A^-T g A^-T",
     test=OpTest("square", ref=np.linalg.inv, rtol=1e-10),
     namespace="linalg",
@@ -386,6 +387,7 @@ def _det_vjp(ns, g, out, a):
     vjp=_det_vjp,
     # d det = <cofactor, dA>: the VJP's cofactor matrix (the SVD's adjugate when A is singular).
     jvp=lambda ns, ts, out, a: ns.sum(_det_vjp(ns, ns.zeros_like(ns.value(out)) + 1.0, out, a) * ts[0], axis=(-2, -1)),
+    batch="trailing",
     formula="det A;  dA = g det(A) A^-T  (g adj(A)^T, from the SVD, when A is singular)",
     test=OpTest("square", ref=np.linalg.det, rtol=1e-10),
     namespace="linalg",
@@ -556,6 +558,7 @@ def _cholesky_ref(a, upper=False):
     forward=_cholesky_forward,
     vjp=_cholesky_vjp,
     jvp=_cholesky_jvp,
+    batch="trailing",
     formula="L with L L^T = A (lower triangle read);  dA = from_triangle(L^-T Phi(L^T g) L^-1)",
     test=OpTest("spd", ref=_cholesky_ref, rtol=1e-10),
     namespace="linalg",
@@ -864,6 +867,7 @@ def _pinv_forward(xp, a, rcond=1e-15):
 @defop(
     forward=_pinv_forward,
     vjp=lambda ns, g, out, a, rcond=1e-15: _pinv_adjoint(ns, g, out, a),
+    batch="trailing",
     formula="A^+;  dA = -X^T g X^T + (I - A X) g^T X X^T + X^T X g^T (I - X A)  (X = A^+, rank constant)",
     test=OpTest("full_rank", ref=np.linalg.pinv, rtol=1e-9),
     namespace="linalg",

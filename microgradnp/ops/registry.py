@@ -72,12 +72,14 @@ JVP_KINDS = ("elementwise", "linear", "multilinear", "reduction")
 #:   reshaped to the batch size plus the example's result shape;
 #: * ``"reduce"``: the ``axis`` attribute shifted past the batch axis, ``None``
 #:   meaning every axis of the example;
-#: * ``"axis"``: the same, but ``axis=None`` (which flattens) runs once per example.
+#: * ``"axis"``: the same, but ``axis=None`` (which flattens) runs once per example;
+#: * ``"trailing"``: the forward already treats leading axes as a stack (``inv``,
+#:   ``tril``): the batch runs through it as it is.
 #:
 #: A function ``batch(xp, arrays, batched, out_shape, **attrs)`` gets the
 #: arrays (batch axis first where ``batched[i]``) and the example's result
 #: shape, and returns the batched result (or ``None``: run once per example).
-BATCH_KINDS = ("elementwise", "reshape", "reduce", "axis")
+BATCH_KINDS = ("elementwise", "reshape", "reduce", "axis", "trailing")
 
 
 @dataclass(frozen=True)
