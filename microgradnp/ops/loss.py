@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .registry import OpTest, defop
+from .shape import batch_aligned
 
 
 def _divisor(shape: tuple, reduction: str) -> int:
@@ -44,6 +45,21 @@ def _reduce(xp, values, reduction: str, scale: float):
     if reduction == "none":
         return values * scale if scale != 1.0 else values
     return xp.sum(values) * (scale / _divisor(values.shape, reduction))
+
+
+def _loss_batch(forward):
+    """vmap's rule for a loss: the elementwise terms of the whole batch, then each example reduced."""
+
+    def rule(xp, arrays, batched, out_shape, reduction="mean", **attrs):
+        ndim = max(a.ndim - b for a, b in zip(arrays, batched))
+        args = [batch_aligned(xp, a, ndim) if b else a for a, b in zip(arrays, batched)]
+        terms = forward(xp, *args, reduction="none", **attrs)
+        if reduction == "none":
+            return terms
+        per_example = xp.sum(xp.reshape(terms, terms.shape[:1] + (math.prod(terms.shape[1:]),)), axis=1)
+        return per_example / _divisor(terms.shape[1:], reduction)
+
+    return rule
 
 
 def _squared_error(xp, a, b, reduction="sum", scale=1.0):
@@ -164,6 +180,7 @@ def _ref_bce(z, y, reduction="mean"):
 @defop(
     forward=_squared_error,
     vjp=(_squared_error_vjp(1.0), _squared_error_vjp(-1.0)),
+    batch=_loss_batch(_squared_error),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _squared_error_vjp(1.0),
                                                         _squared_error_vjp(-1.0)),
     numpy_vjp=(_squared_error_vjp_numpy(1.0), _squared_error_vjp_numpy(-1.0)),
@@ -179,6 +196,7 @@ def squared_error(input, target, reduction="sum", scale=1.0):
 @defop(
     forward=_bce_with_logits,
     vjp=(_bce_vjp_z, _bce_vjp_y),
+    batch=_loss_batch(_bce_with_logits),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_z, _bce_vjp_y),
     numpy_vjp=(_bce_vjp_z_numpy, _bce_vjp_y),
     formula="reduce(softplus(z) - y z);  dz = g (sigmoid(z) - y) / n, dy = -g z / n",
@@ -193,6 +211,7 @@ def bce_with_logits(logits, target, reduction="mean"):
 @defop(
     forward=_bce,
     vjp=(_bce_vjp_p, _bce_vjp_t),
+    batch=_loss_batch(_bce),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_p, _bce_vjp_t),
     formula="reduce(-(t log p + (1 - t) log(1 - p))), logs clamped at -100;  "
             "dp = g (p - t) / max(p (1 - p), 1e-12) / n, dt = g (log(1 - p) - log p) / n",
