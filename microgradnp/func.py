@@ -36,7 +36,7 @@ import numpy as np
 from ._mode import enable_grad, end_trace, is_grad_enabled, start_trace
 from .api import positive, reshape, stack
 from .api import sum as _sum
-from .engine import TENSOR_NS, _fit, apply
+from .engine import TENSOR_NS, _fit, _modified, apply
 from .engine import grad as _grad
 from .ops import xp
 from .tensor import Tensor, _make
@@ -470,10 +470,20 @@ def _recorded_steps(outputs, stops) -> list:
     return sorted(nodes.values(), key=lambda n: n._seq)
 
 
+def _check_unmodified(t: Tensor) -> None:
+    """Raise, as the backward pass does, when an input of ``t``'s op was written after the op used it."""
+    if t._written > t._seq:
+        raise _modified(t, t, 0)
+    for i, p in enumerate(t._parents):
+        if isinstance(p, Tensor) and p._written > t._seq:
+            raise _modified(t, p, i)
+
+
 def _sweep(outputs, sources, tangents, record: bool) -> list:
     """The tangents of ``outputs`` given those of ``sources``: every op visited once, in creation order."""
     tangent = {id(s): ti for s, ti in zip(sources, tangents) if ti is not None}
     for t in _recorded_steps(outputs, tangent):
+        _check_unmodified(t)
         ts = tuple(tangent.get(id(p)) if isinstance(p, Tensor) else None for p in t._parents)
         if any(ti is not None for ti in ts):
             ti = _tangent_of(t, ts, record)

@@ -357,3 +357,13 @@ def test_vmap_misuse_errors():
         func.vmap(_power_function("Cube", 3, 1.0, 1.0).apply)(np.ones((2, 2)))
     with pytest.raises(RuntimeError, match="vmap inside vmap"):
         func.vmap(lambda x: func.vmap(lambda y: y * 2)(x.reshape(1, 2)))(np.ones((2, 2)))
+
+
+def test_push_forward_refuses_a_graph_whose_inputs_were_written_since():
+    # As backward does: the recording holds the old values, so the tangent would be wrong.
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = mg.exp(x).sum()
+    with mg.no_grad():
+        x.data[...] = 5.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        func.push_forward(y, x, np.ones(2))

@@ -38,11 +38,19 @@ class _Flat:
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.size for p in self.params]
         self.x0 = np.concatenate([p.data.ravel() for p in self.params]).astype(np.float64)
+        self.writes = 0
 
     def set(self, x) -> None:
-        """Write the vector ``x`` into the parameters."""
+        """Write the vector ``x`` into the parameters.
+
+        A parameter that already holds its part is left alone, so a graph
+        recorded from it stays valid (a write would make its use raise, as
+        in-place safety demands); ``writes`` counts the writes.
+        """
         for p, part in zip(self.params, self.split(x)):
-            p.data[...] = part
+            if not np.array_equal(p.data, part):
+                p.data[...] = part
+                self.writes += 1
 
     def split(self, x) -> list:
         """The vector ``x`` cut into arrays of the parameters' shapes."""
@@ -148,7 +156,7 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
 
     def gradient_at(x):
         set_params(x)
-        key = x.tobytes()
+        key = (x.tobytes(), flat.writes)  # a parameter written since makes the recorded gradient stale
         if gradient_graph.get("key") != key:
             with enable_grad():
                 loss = loss_fn()
