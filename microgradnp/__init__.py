@@ -25,7 +25,7 @@ from .engine import backward, grad
 from .function import Function, FunctionCtx
 from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
-from .creation import arange, as_rng, full, ones, ones_like, randn, zeros, zeros_like
+from .creation import arange, as_rng, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
 from .split import array_split, dsplit, hsplit, split, vsplit
 from . import func, linalg
 from . import graph
@@ -38,7 +38,7 @@ __all__ = [
     "nn", "optim", "testing", "data", "viz", "graph", "linalg", "func",
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng",
+    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
     "split", "array_split", "hsplit", "vsplit", "dsplit",
     *api.__all__,
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from .tensor import Tensor, _to_array
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng"]
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
 
 
 def _shape(shape, what: str) -> tuple:
@@ -123,10 +123,38 @@ def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = Fal
     return _leaf(_to_array(arr, dtype, requires_grad), requires_grad)
 
 
+#: The generator ``rng=None`` means after :func:`manual_seed` (None: a fresh one each time).
+_seeded: np.random.Generator | None = None
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the generator every ``rng=None`` draws from (initialisers, ``randn``, shuffles), as PyTorch's.
+
+    After ``mg.manual_seed(s)`` a program that passes no ``rng`` makes the same
+    draws at every run.  NumPy's global state is not touched.  Returns the
+    generator.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> _ = mg.manual_seed(0)
+    >>> a = mg.randn(3)
+    >>> _ = mg.manual_seed(0)
+    >>> bool((mg.randn(3) == a).all())
+    True
+    """
+    global _seeded
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: the seed must be an int, got {type(seed).__name__}")
+    _seeded = np.random.default_rng(int(seed))
+    return _seeded
+
+
 def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     """Turn ``rng`` into a random generator without touching NumPy's global state.
 
-    ``None`` gives a freshly seeded ``Generator``; an int seeds one; a
+    ``None`` gives the generator seeded by :func:`manual_seed`, or a freshly
+    seeded ``Generator`` when there is none; an int seeds one; a
     ``Generator`` or a legacy ``RandomState`` is used as is (a
     ``RandomState`` lets you replay code written with ``np.random.seed``).
 
@@ -136,6 +164,8 @@ def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     >>> int(mg.as_rng(0).integers(10)) == int(mg.as_rng(0).integers(10))
     True
     """
+    if rng is None and _seeded is not None:
+        return _seeded
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):

@@ -1,4 +1,4 @@
-"""The reference data sets: two Gaussian blobs, two moons, handwritten digits.
+"""The reference data sets (two Gaussian blobs, two moons, handwritten digits) and minibatches of any data.
 
 Every random draw comes from the ``rng`` you pass (a ``np.random.Generator``,
 a legacy ``RandomState`` or a seed); NumPy's global state is never used.
@@ -13,8 +13,12 @@ import os
 import numpy as np
 
 from .creation import as_rng
+from .tensor import Tensor, as_tensor
 
-__all__ = ["gaussian_blobs", "make_moons", "load_digits", "load_mat", "train_test_split"]
+__all__ = [
+    "gaussian_blobs", "make_moons", "load_digits", "load_mat", "train_test_split",
+    "Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
+]
 
 BLOB_MEANS = ((0.0, 0.0), (5.0, 5.0))
 BLOB_COV = ((1.0, 0.75), (0.75, 1.0))
@@ -258,3 +262,211 @@ def _apportion(counts: np.ndarray, total: int) -> np.ndarray:
         order = np.argsort(-(shares - quotas), kind="stable")
         quotas[order[:left]] += 1
     return quotas
+
+
+# ---------------------------------------------------------------------------
+# Datasets and minibatches (PyTorch's names and semantics)
+# ---------------------------------------------------------------------------
+
+
+class Dataset:
+    """A map-style dataset: ``len(ds)`` examples, ``ds[i]`` the i-th (PyTorch's ``Dataset``).
+
+    Subclass it with ``__len__`` and ``__getitem__``; :class:`DataLoader`
+    batches any such object (and any sequence).
+
+    Examples
+    --------
+    >>> from microgradnp.data import Dataset
+    >>> class Squares(Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return float(i), float(i * i)
+    >>> Squares()[3]
+    (3.0, 9.0)
+    """
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __getitem__(self, index):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Examples along the first axis of arrays (or Tensors) of the same length: ``ds[i] = (a[i], b[i], ...)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import TensorDataset
+    >>> ds = TensorDataset(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]))
+    >>> len(ds), ds[1]
+    (3, (array([2., 3.]), np.int64(1)))
+    """
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        self.arrays = tuple(np.asarray(a.data if hasattr(a, "requires_grad") else a) for a in arrays)
+        n = len(self.arrays[0]) if self.arrays[0].ndim else None
+        for i, a in enumerate(self.arrays):
+            if a.ndim == 0 or len(a) != n:
+                raise ValueError(
+                    f"TensorDataset: every array needs the same number of examples along its first axis; array 0 "
+                    f"has shape {self.arrays[0].shape}, array {i} has shape {a.shape}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+
+class Subset(Dataset):
+    """The examples of ``dataset`` at ``indices``, in that order (what :func:`random_split` returns).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import Subset, TensorDataset
+    >>> part = Subset(TensorDataset(np.arange(5.0) * 10), [4, 0])
+    >>> len(part), part[0]
+    (2, (np.float64(40.0),))
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(self.dataset, TensorDataset):  # a slice or an index array at once
+            return tuple(a[self.indices[index]] for a in self.dataset.arrays)
+        return self.dataset[int(self.indices[index])]
+
+
+def random_split(dataset, lengths, rng=None) -> list:
+    """Split ``dataset`` into non-overlapping random subsets of the given ``lengths``.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to
+    1 (PyTorch's rule: the counts are floored, then the remainder is handed
+    out one by one from the first subset on).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import TensorDataset, random_split
+    >>> train, test = random_split(TensorDataset(np.arange(10.0)), [0.8, 0.2], rng=0)
+    >>> len(train), len(test), sorted(np.concatenate([train[:][0], test[:][0]]).tolist()) == list(range(10))
+    (8, 2, True)
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1.0) < 1e-9:
+        for x in lengths:
+            if not 0.0 <= x <= 1.0:
+                raise ValueError(f"random_split: a fraction must lie in [0, 1], got {x}")
+        counts = [int(np.floor(n * x)) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) or sum(lengths) != n:
+        raise ValueError(
+            f"random_split: lengths must be counts summing to the dataset's length ({n}) or fractions summing to 1, "
+            f"got {lengths}"
+        )
+    order = as_rng(rng).permutation(n)
+    splits, start = [], 0
+    for length in lengths:
+        splits.append(Subset(dataset, order[start:start + length]))
+        start += length
+    return splits
+
+
+def _collate(examples):
+    """A list of examples as one batch: tuples field by field, numbers and arrays stacked into Tensors."""
+    first = examples[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(_collate([e[i] for e in examples]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _collate([e[k] for e in examples]) for k in first}
+    return _batch_tensor(np.stack([np.asarray(e.data if isinstance(e, Tensor) else e) for e in examples]))
+
+
+def _batch_tensor(batch: np.ndarray) -> Tensor:
+    """A batch as a Tensor without a copy: floats keep their dtype, integer labels and masks theirs."""
+    return as_tensor(batch, dtype=None if batch.dtype.kind == "f" else batch.dtype)
+
+
+class DataLoader:
+    """Minibatches of a dataset, as Tensors (PyTorch's ``DataLoader``, without worker processes).
+
+    Parameters
+    ----------
+    dataset
+        A :class:`Dataset` or any sequence of examples.  A :class:`TensorDataset`
+        (or a :class:`Subset` of one) is batched by slicing its arrays at once.
+    batch_size
+        Examples per batch.
+    shuffle
+        Draw a new order at every pass (every ``iter()``) from ``rng``.
+    drop_last
+        Leave out a last batch smaller than ``batch_size``.
+    rng
+        Seed or generator of the shuffles: the same seed gives the same
+        sequence of epochs.
+    collate_fn
+        Turns a list of examples into a batch (default: stack each field into
+        a Tensor; floating fields keep their dtype, integer labels stay integer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from microgradnp.data import DataLoader, TensorDataset
+    >>> ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.array([0, 1, 0, 1, 1]))
+    >>> [x.shape for x, y in DataLoader(ds, batch_size=2)]
+    [(2, 2), (2, 2), (1, 2)]
+    >>> len(DataLoader(ds, batch_size=2, drop_last=True))
+    2
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, rng=None,
+                 collate_fn=None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.rng = as_rng(rng) if shuffle else None
+        self.collate_fn = collate_fn
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        stop = n - n % self.batch_size if self.drop_last else n
+        arrays = _arrays_of(self.dataset)
+        for start in range(0, stop, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if arrays is not None and self.collate_fn is None:  # slice every array at once
+                yield tuple(_batch_tensor(a[idx]) for a in arrays)
+            else:
+                yield (self.collate_fn or _collate)([self.dataset[int(i)] for i in idx])
+
+
+def _arrays_of(dataset):
+    """The arrays behind a TensorDataset (or a Subset of one), in example order; else None."""
+    if isinstance(dataset, TensorDataset):
+        return dataset.arrays
+    if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorDataset):
+        return tuple(a[dataset.indices] for a in dataset.dataset.arrays)
+    return None

@@ -47,3 +47,17 @@ def test_full_names_a_fill_value_that_is_not_a_number():
     with pytest.raises(TypeError, match="full: fill_value must be a number, got 'a'"):
         mg.full((2,), "a")
     assert mg.full(3, 1.5).data.tolist() == [1.5, 1.5, 1.5]
+
+
+def test_manual_seed_makes_every_unseeded_draw_reproducible(monkeypatch):
+    monkeypatch.setattr(mg.creation, "_seeded", None)  # restored after the test
+    mg.manual_seed(3)
+    a, layer = mg.randn(4), mg.nn.Linear(3, 2)
+    mg.manual_seed(3)
+    b, again = mg.randn(4), mg.nn.Linear(3, 2)
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(layer.weight.data, again.weight.data)
+    assert not np.array_equal(mg.randn(4).data, a.data)  # the stream goes on
+    assert np.array_equal(mg.as_rng(5).normal(size=2), np.random.default_rng(5).normal(size=2))  # seeds win
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mg.manual_seed(1.5)

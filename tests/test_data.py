@@ -130,3 +130,65 @@ def test_load_mat_checks_x_and_y_and_names_the_file(tmp_path):
         mg.data.load_mat(junk)
     ok = mg.data.load_mat(_mat(tmp_path, "ok.mat", X=np.ones((2, 2)), y=np.array([[10.0], [3.0]])))
     assert ok["y"].tolist() == [0, 3] and ok["y"].dtype == np.int64
+
+
+def test_tensor_dataset_and_dataloader_batch_as_pytorch_does():
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 3
+    ds = mg.data.TensorDataset(X, y)
+    assert len(ds) == 10 and ds[4][1] == 1
+    np.testing.assert_array_equal(ds[4][0], [8.0, 9.0])
+    batches = list(mg.data.DataLoader(ds, batch_size=4))
+    assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
+    assert batches[0][0].dtype == np.float64 and batches[0][1].dtype == np.int64  # labels stay integers
+    np.testing.assert_array_equal(np.concatenate([b[1].data for b in batches]), y)
+    assert len(mg.data.DataLoader(ds, batch_size=4)) == 3
+    dropped = list(mg.data.DataLoader(ds, batch_size=4, drop_last=True))
+    assert len(dropped) == 2 == len(mg.data.DataLoader(ds, batch_size=4, drop_last=True))
+
+
+def test_shuffling_is_a_new_permutation_each_epoch_and_reproducible_from_the_seed():
+    ds = mg.data.TensorDataset(np.arange(12.0))
+
+    def epochs(seed):
+        loader = mg.data.DataLoader(ds, batch_size=5, shuffle=True, rng=seed)
+        return [np.concatenate([b[0].data for b in loader]) for _ in range(3)]
+
+    first, again = epochs(7), epochs(7)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    for e in first:
+        assert sorted(e.tolist()) == list(range(12))  # every example exactly once per epoch
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_dataloader_collates_any_dataset_and_refuses_bad_batch_sizes():
+    class Pairs(mg.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": np.full(2, float(i)), "label": i}
+
+    (batch, last) = list(mg.data.DataLoader(Pairs(), batch_size=2))
+    assert batch["x"].shape == (2, 2) and batch["label"].data.tolist() == [0, 1]
+    assert last["x"].shape == (1, 2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            mg.data.DataLoader(Pairs(), batch_size=bad)
+    with pytest.raises(ValueError, match="same number of examples"):
+        mg.data.TensorDataset(np.ones((3, 2)), np.ones(4))
+
+
+def test_random_split_partitions_by_counts_or_fractions():
+    ds = mg.data.TensorDataset(np.arange(10.0))
+    parts = mg.data.random_split(ds, [0.5, 0.3, 0.2], rng=0)
+    assert [len(p) for p in parts] == [5, 3, 2]
+    seen = np.concatenate([p[:][0] for p in parts])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert [len(p) for p in mg.data.random_split(ds, [0.34, 0.33, 0.33], rng=0)] == [4, 3, 3]  # remainder first
+    assert [len(p) for p in mg.data.random_split(ds, [7, 3], rng=0)] == [7, 3]
+    loader = mg.data.DataLoader(parts[0], batch_size=2)
+    np.testing.assert_array_equal(np.concatenate([b[0].data for b in loader]), parts[0][:][0])
+    for bad in ([6, 3], [0.5, 0.6], [-1, 11]):
+        with pytest.raises(ValueError, match="lengths"):
+            mg.data.random_split(ds, bad)
