@@ -1,10 +1,12 @@
 """Neural-network building blocks, made of microgradnp operations (no hand-written backprop)."""
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import MLP, Identity, Linear, ReLU, Sequential, Sigmoid, Tanh, activation
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation",
-    "functional", "init",
+    "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "functional", "init", "utils",
 ]

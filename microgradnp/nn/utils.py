@@ -1,0 +1,77 @@
+"""Gradient clipping, as ``torch.nn.utils``: rescale or clamp the ``.grad`` of parameters in place."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(parameters) -> list:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p.grad for p in params if p.grad is not None]
+
+
+def _array(g) -> np.ndarray:
+    return g.data if isinstance(g, Tensor) else g
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale the gradients so that their total norm is at most ``max_norm``; return the norm before.
+
+    The norm is taken over all the gradients together, as if concatenated
+    (``norm_type`` 2 by default, ``inf`` for the largest absolute value).
+    When it exceeds ``max_norm`` every gradient is multiplied, in place, by
+    ``max_norm / (norm + 1e-6)`` (PyTorch's formula).  Parameters without a
+    gradient are skipped.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([3.0, 4.0], requires_grad=True)
+    >>> (w * w).sum().backward()            # grad (6, 8): norm 10
+    >>> mg.nn.utils.clip_grad_norm_([w], max_norm=1.0)
+    10.0
+    >>> w.grad.round(4)
+    array([0.6, 0.8])
+    """
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be a non-negative number, got {max_norm}")
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive (or inf), got {norm_type}")
+    grads = _grads(parameters)
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(_array(g)))) if _array(g).size else 0.0 for g in grads)
+    else:
+        total = float(sum(float(np.sum(np.abs(_array(g)) ** norm_type)) for g in grads) ** (1.0 / norm_type))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            _array(g)[...] *= coef
+    return total
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element, in place, to ``[-clip_value, clip_value]``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([3.0, -0.1], requires_grad=True)
+    >>> (w * w).sum().backward()            # grad (6, -0.2)
+    >>> mg.nn.utils.clip_grad_value_([w], 1.0)
+    >>> w.grad
+    array([ 1. , -0.2])
+    """
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be a non-negative number, got {clip_value}")
+    for g in _grads(parameters):
+        np.clip(_array(g), -clip_value, clip_value, out=_array(g))
