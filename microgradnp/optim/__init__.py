@@ -1,6 +1,6 @@
-"""Optimizers: SGD and Adam (PyTorch semantics) and bridges to ``scipy.optimize.minimize`` and ``least_squares``."""
+"""Optimizers: SGD, Adam, AdamW, RMSprop and Adagrad (PyTorch semantics) and bridges to ``scipy.optimize.minimize`` and ``least_squares``."""
 
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .scipy_bridge import least_squares, minimize
 
-__all__ = ["Optimizer", "SGD", "Adam", "minimize", "least_squares"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "minimize", "least_squares"]

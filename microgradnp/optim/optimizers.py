@@ -1,4 +1,4 @@
-"""Gradient-descent optimizers with PyTorch's semantics: SGD (momentum, Nesterov) and Adam.
+"""Gradient-descent optimizers with PyTorch's semantics: SGD (momentum, Nesterov), Adam, AdamW, RMSprop, Adagrad.
 
 An optimizer holds a list of parameters; ``step()`` updates their ``.data``
 in place from their ``.grad`` (no graph is recorded), ``zero_grad()`` clears
@@ -14,7 +14,7 @@ import numpy as np
 from .._mode import no_grad
 from ..tensor import Tensor, clear_grads
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 
 def _grad_array(optimizer: "Optimizer", p: Tensor):
@@ -206,3 +206,145 @@ class Adam(Optimizer):
             step_size = self.lr / (1 - b1 ** t)
             denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
             p.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), PyTorch's ``AdamW``.
+
+    Each step first shrinks every parameter, ``p -= lr * weight_decay * p``,
+    then takes the Adam step on the plain gradient (where ``Adam``'s
+    ``weight_decay`` adds ``wd * p`` to the gradient instead).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> opt = mg.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> (w * 0.0).sum().backward()       # a zero gradient: only the decay acts
+    >>> opt.step()
+    >>> w.data
+    array([0.95])
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr, betas, eps, 0.0)
+        self.decoupled_weight_decay = _hyperparameter("AdamW", "weight_decay", weight_decay)
+
+    @no_grad()
+    def step(self) -> None:
+        """Decay every parameter that has a gradient, then take the Adam step."""
+        shrink = 1.0 - self.lr * self.decoupled_weight_decay
+        if shrink != 1.0:
+            for p in self.params:
+                if p.grad is not None:
+                    p.data *= shrink
+        super().step()
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012) as PyTorch writes it: a running average of squared gradients scales each step.
+
+    ``v = alpha * v + (1 - alpha) * g^2``; with ``centered`` the running mean
+    of ``g`` is subtracted, ``v - mean^2``; the step is ``g / (sqrt(v) + eps)``,
+    accumulated with ``momentum`` when given, and ``p -= lr * step``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> opt = mg.optim.RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                      # v = 0.01 * 4, step = 2 / 0.2 = 10
+    >>> w.data.round(6)
+    array([0.9])
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False):
+        super().__init__(params, lr)
+        self.alpha = _hyperparameter("RMSprop", "alpha", alpha, 1.0 + 1e-12)
+        self.eps = _hyperparameter("RMSprop", "eps", eps)
+        self.weight_decay = _hyperparameter("RMSprop", "weight_decay", weight_decay)
+        self.momentum = _hyperparameter("RMSprop", "momentum", momentum)
+        self.centered = bool(centered)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        a = self.alpha
+        for p in self.params:
+            g = _grad_array(self, p)
+            if g is None:
+                continue
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            st = self.state.setdefault(id(p), {})
+            if not st:
+                st["square_avg"] = np.zeros_like(p.data)
+                if self.centered:
+                    st["grad_avg"] = np.zeros_like(p.data)
+                if self.momentum:
+                    st["momentum_buffer"] = np.zeros_like(p.data)
+            v = st["square_avg"]
+            v *= a
+            v += (1 - a) * (g * g)
+            if self.centered:
+                m = st["grad_avg"]
+                m *= a
+                m += (1 - a) * g
+                denom = np.sqrt(v - m * m) + self.eps
+            else:
+                denom = np.sqrt(v) + self.eps
+            if self.momentum:
+                buf = st["momentum_buffer"]
+                buf *= self.momentum
+                buf += g / denom
+                p.data -= self.lr * buf
+            else:
+                p.data -= self.lr * (g / denom)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011) as PyTorch writes it: each step divided by the root of all squared gradients so far.
+
+    ``sum += g^2`` and ``p -= lr_t * g / (sqrt(sum) + eps)``, with
+    ``lr_t = lr / (1 + (t - 1) * lr_decay)`` at step ``t``.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> w = mg.tensor([1.0], requires_grad=True)
+    >>> opt = mg.optim.Adagrad([w], lr=0.5)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                      # the first step has size lr
+    >>> w.data
+    array([0.5])
+    """
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        super().__init__(params, lr)
+        self.lr_decay = _hyperparameter("Adagrad", "lr_decay", lr_decay)
+        self.weight_decay = _hyperparameter("Adagrad", "weight_decay", weight_decay)
+        self.initial_accumulator_value = _hyperparameter("Adagrad", "initial_accumulator_value",
+                                                         initial_accumulator_value)
+        self.eps = _hyperparameter("Adagrad", "eps", eps)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for p in self.params:
+            g = _grad_array(self, p)
+            if g is None:
+                continue
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            st = self.state.setdefault(id(p), {})
+            if not st:
+                st["step"] = 0
+                st["sum"] = np.full_like(p.data, self.initial_accumulator_value)
+            st["step"] += 1
+            total = st["sum"]
+            total += g * g
+            clr = self.lr / (1 + (st["step"] - 1) * self.lr_decay)
+            p.data -= clr * (g / (np.sqrt(total) + self.eps))

@@ -140,3 +140,99 @@ def test_optimizers_train_a_model():
             opt.step()
         with mg.no_grad():
             assert np.mean(net(mg.tensor(X)).data.argmax(1) == y) > 0.95
+
+
+def _run(opt_cls, w0, grads, **kwargs):
+    w = mg.tensor(w0.copy(), requires_grad=True)
+    opt = opt_cls([w], **kwargs)
+    for g in grads:
+        w.grad = g.copy()
+        opt.step()
+    return w.data
+
+
+def _steps(w0, grads, update):
+    """A reference: ``update(w, g, t, state)`` applied step by step, written from PyTorch's documented algorithm."""
+    w, state = w0.copy(), {}
+    for t, g in enumerate(grads, start=1):
+        w = update(w, g, t, state)
+    return w
+
+
+_W0 = np.random.default_rng(3).standard_normal(4)
+_GRADS = [np.random.default_rng(10 + k).standard_normal(4) for k in range(5)]
+
+
+def test_adamw_decays_the_weights_apart_from_the_gradient():
+    lr, wd, (b1, b2), eps = 0.1, 0.3, (0.9, 0.999), 1e-8
+
+    def update(w, g, t, s):
+        w = w * (1 - lr * wd)
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        return w - lr / (1 - b1 ** t) * s["m"] / (np.sqrt(s["v"]) / np.sqrt(1 - b2 ** t) + eps)
+
+    np.testing.assert_allclose(_run(mg.optim.AdamW, _W0, _GRADS, lr=lr, weight_decay=wd), _steps(_W0, _GRADS, update),
+                               rtol=1e-13)
+    # with no decay it is Adam
+    np.testing.assert_allclose(_run(mg.optim.AdamW, _W0, _GRADS, lr=lr, weight_decay=0.0),
+                               _run(mg.optim.Adam, _W0, _GRADS, lr=lr), rtol=1e-15)
+
+
+@pytest.mark.parametrize("momentum,centered,wd", [(0.0, False, 0.0), (0.9, True, 0.1), (0.5, False, 0.0)])
+def test_rmsprop_follows_pytorchs_formulas(momentum, centered, wd):
+    lr, alpha, eps = 0.05, 0.99, 1e-8
+
+    def update(w, g, t, s):
+        g = g + wd * w
+        s["v"] = alpha * s.get("v", 0.0) + (1 - alpha) * g * g
+        v = s["v"]
+        if centered:
+            s["m"] = alpha * s.get("m", 0.0) + (1 - alpha) * g
+            v = v - s["m"] ** 2
+        step = g / (np.sqrt(v) + eps)
+        if momentum:
+            s["buf"] = momentum * s.get("buf", 0.0) + step
+            step = s["buf"]
+        return w - lr * step
+
+    got = _run(mg.optim.RMSprop, _W0, _GRADS, lr=lr, momentum=momentum, centered=centered, weight_decay=wd)
+    np.testing.assert_allclose(got, _steps(_W0, _GRADS, update), rtol=1e-13)
+
+
+@pytest.mark.parametrize("lr_decay,wd,init", [(0.0, 0.0, 0.0), (0.1, 0.2, 0.5)])
+def test_adagrad_follows_pytorchs_formulas(lr_decay, wd, init):
+    lr, eps = 0.3, 1e-10
+
+    def update(w, g, t, s):
+        g = g + wd * w
+        s["sum"] = s.get("sum", init) + g * g
+        return w - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s["sum"]) + eps)
+
+    got = _run(mg.optim.Adagrad, _W0, _GRADS, lr=lr, lr_decay=lr_decay, weight_decay=wd, initial_accumulator_value=init)
+    np.testing.assert_allclose(got, _steps(_W0, _GRADS, update), rtol=1e-13)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: mg.optim.AdamW(p, lr=0.05), lambda p: mg.optim.RMSprop(p, lr=0.05), lambda p: mg.optim.Adagrad(p, lr=0.5),
+])
+def test_the_new_optimizers_train_and_skip_missing_gradients(make):
+    w = mg.tensor([2.0, -3.0], requires_grad=True)
+    idle = mg.tensor([1.0], requires_grad=True)
+    opt = make([w, idle])
+    for _ in range(300):
+        opt.zero_grad()
+        ((w - 1.0) ** 2).sum().backward()
+        opt.step()
+    assert np.abs(w.data - 1.0).max() < 0.05
+    assert idle.data.tolist() == [1.0]
+
+
+def test_the_new_optimizers_refuse_bad_hyperparameters():
+    w = mg.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="alpha"):
+        mg.optim.RMSprop([w], alpha=1.5)
+    with pytest.raises(ValueError, match="lr_decay"):
+        mg.optim.Adagrad([w], lr_decay=-1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        mg.optim.AdamW([w], weight_decay=float("nan"))
