@@ -1,12 +1,26 @@
 """Neural-network building blocks, made of microgradnp operations (no hand-written backprop)."""
 
 from . import functional, init, utils
-from .layers import MLP, Identity, Linear, ReLU, Sequential, Sigmoid, Tanh, activation
+from .layers import (
+    MLP,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    activation,
+)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation",
+    "Flatten", "Dropout", "LayerNorm", "Embedding",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "functional", "init", "utils",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..api import linear, relu, sigmoid, tanh
+from ..api import flatten, linear, relu, sigmoid, sqrt, tanh
 from ..creation import as_rng
 from . import init as _init
 from .module import Module, Parameter
@@ -306,3 +306,137 @@ class MLP(Module):
     def to_thetas(self) -> list[np.ndarray]:
         """The Ng-style matrices ``[bias | weight]``, one per layer."""
         return [layer.to_theta() for layer in self.linears]
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim..end_dim`` into one (PyTorch's default keeps the batch axis: ``start_dim=1``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.Flatten()(mg.zeros(4, 2, 3)).shape
+    (4, 6)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x):
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` while training, scaling the rest by ``1 / (1 - p)``.
+
+    In evaluation mode (``model.eval()``) it is the identity, as in PyTorch.
+    The masks are drawn from ``rng`` (a seed gives the same masks at every
+    run; ``mg.manual_seed`` seeds the default).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> drop = mg.nn.Dropout(0.5, rng=0)
+    >>> y = drop(mg.ones(1000))
+    >>> sorted(set(y.data.tolist()))      # dropped, or scaled by 2
+    [0.0, 2.0]
+    >>> drop.eval()(mg.ones(3))
+    tensor([1., 1., 1.])
+    """
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__()
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
+        self.p = p
+        self._rng = as_rng(rng)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        keep = self._rng.random(x.shape) >= self.p
+        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalise over the last axes: ``(x - mean) / sqrt(var + eps) * weight + bias`` (Ba et al., 2016).
+
+    ``normalized_shape`` is the shape of those last axes (an int for one);
+    the variance is the biased one, as in PyTorch.  ``weight`` starts at 1
+    and ``bias`` at 0 (``elementwise_affine=False``: neither).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> y = mg.nn.LayerNorm(4)(mg.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> round(float(y.data.mean()), 12), round(float(y.data.std()), 4)
+    (0.0, 1.0)
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, dtype=np.float64):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape = tuple(_size("LayerNorm", "normalized_shape", n) for n in shape)
+        self.eps = float(eps)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if tuple(x.shape[-k:]) != self.normalized_shape:
+            raise ValueError(f"LayerNorm: expected the input's last axes to be {self.normalized_shape}, got shape "
+                             f"{x.shape}")
+        axes = tuple(range(-k, 0))
+        centered = x - x.mean(axis=axes, keepdims=True)
+        y = centered / sqrt(x.var(axis=axes, keepdims=True) + self.eps)
+        return y * self.weight + self.bias if self.weight is not None else y
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` vectors of size ``embedding_dim``, looked up by integer indices.
+
+    ``emb(indices)`` has shape ``indices.shape + (embedding_dim,)``; the
+    gradient of a row is the sum over every place it was looked up.  The
+    table starts standard normal, as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> emb = mg.nn.Embedding(10, 3, rng=0)
+    >>> emb(np.array([[1, 2], [1, 9]])).shape
+    (2, 2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, rng=None, dtype=np.float64):
+        super().__init__()
+        self.num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
+        self.weight = Parameter(as_rng(rng).standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype))
+
+    def forward(self, indices):
+        idx = np.asarray(indices.data if hasattr(indices, "requires_grad") else indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise IndexError(f"Embedding: indices must lie in [0, {self.num_embeddings}), got values from "
+                             f"{idx.min()} to {idx.max()}")
+        return self.weight[idx]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"

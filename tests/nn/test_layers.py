@@ -87,3 +87,63 @@ def test_zero_sized_linear_layers_work_as_in_pytorch(init, n_in, n_out):
     np.testing.assert_array_equal(y.data, 0.0)  # the bias starts at zero; the weight is empty
     y.sum().backward()
     assert x.grad.shape == (2, n_in) and layer.bias.grad.shape == (n_out,)
+
+
+def test_flatten_keeps_the_batch_axis():
+    x = mg.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    assert mg.nn.Flatten()(x).shape == (2, 12)
+    assert mg.nn.Flatten(0, 1)(x).shape == (6, 4)
+    assert gradcheck(lambda x: mg.nn.Flatten()(x) * 2.0, x)
+
+
+def test_dropout_scales_what_it_keeps_and_is_the_identity_in_eval_mode():
+    drop = mg.nn.Dropout(0.25, rng=0)
+    x = mg.tensor(np.ones(20000), requires_grad=True)
+    y = drop(x)
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, kept / 0.75)  # the gradient goes through the kept elements only
+    assert mg.nn.Dropout(0.25, rng=0)(x).data.tolist() == y.data.tolist()  # the seed fixes the masks
+    model = mg.nn.Sequential(mg.nn.Linear(3, 3, rng=0), mg.nn.Dropout(0.5, rng=1))
+    z = mg.tensor(np.ones((2, 3)))
+    assert model.eval()(z).data.tolist() == model[0](z).data.tolist()
+    assert not mg.nn.Dropout(1.0)(x).data.any() and mg.nn.Dropout(0.0)(x) is x
+    with pytest.raises(ValueError, match="p must lie"):
+        mg.nn.Dropout(1.5)
+
+
+def test_layer_norm_normalises_the_last_axes_and_passes_gradcheck():
+    rng = np.random.default_rng(0)
+    ln = mg.nn.LayerNorm((3, 4))
+    ln.weight.data[...] = rng.standard_normal((3, 4))
+    ln.bias.data[...] = rng.standard_normal((3, 4))
+    x = rng.standard_normal((2, 3, 4))
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * ln.weight.data + ln.bias.data
+    np.testing.assert_allclose(ln(mg.tensor(x)).data, expected, rtol=1e-12)
+    xt = mg.tensor(x, requires_grad=True)
+    assert gradcheck(lambda x, w, b: mg.nn.functional.mse_loss(
+        ((x - x.mean(axis=(1, 2), keepdims=True)) / mg.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-5)) * w + b,
+        np.zeros((2, 3, 4))), (xt, ln.weight, ln.bias))
+    assert gradcheck(lambda x: ln(x), xt)
+    bare = mg.nn.LayerNorm(4, elementwise_affine=False)
+    assert bare.weight is None and list(bare.parameters()) == []
+    with pytest.raises(ValueError, match="last axes"):
+        bare(mg.tensor(np.ones((2, 3))))
+
+
+def test_embedding_looks_up_rows_and_accumulates_their_gradients():
+    emb = mg.nn.Embedding(5, 2, rng=0)
+    idx = np.array([[1, 3], [1, 1]])
+    out = emb(idx)
+    np.testing.assert_array_equal(out.data, emb.weight.data[idx])
+    out.sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[:, 0], [0.0, 3.0, 0.0, 1.0, 0.0])  # row 1 used three times
+    assert gradcheck(lambda w: (mg.tensor(np.arange(2.0)) * w[idx]).sum(), emb.weight)
+    with pytest.raises(IndexError, match="must lie in"):
+        emb(np.array([5]))
+    with pytest.raises(TypeError, match="integers"):
+        emb(np.array([1.0]))
