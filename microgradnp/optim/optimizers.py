@@ -37,16 +37,26 @@ def _hyperparameter(owner: str, name: str, value, upper: float | None = None) ->
 
 
 class Optimizer:
-    """Base class: keeps the parameters and per-parameter state; subclasses define ``step()``.
+    """Base class: parameter groups, their hyperparameters and per-parameter state; subclasses define ``step()``.
+
+    ``params`` is an iterable of Tensors, or of dicts (parameter groups, as in
+    PyTorch): ``{"params": [...], "lr": 0.1}``, each key given in a group
+    overriding the optimizer's default for that group's parameters.  The
+    hyperparameters live in ``param_groups`` (a learning-rate scheduler
+    changes ``group["lr"]``); ``opt.lr`` reads the first group's and sets
+    every group's.
 
     Examples
     --------
     >>> import microgradnp as mg
     >>> class SignSGD(mg.optim.Optimizer):
+    ...     def __init__(self, params, lr):
+    ...         super().__init__(params, lr=lr)
     ...     def step(self):
-    ...         for p in self.params:
-    ...             if p.grad is not None:
-    ...                 p.data -= self.lr * (p.grad > 0) - self.lr * (p.grad < 0)
+    ...         for group in self.param_groups:
+    ...             for p in group["params"]:
+    ...                 if p.grad is not None:
+    ...                     p.data -= group["lr"] * ((p.grad > 0) * 1.0 - (p.grad < 0))
     >>> w = mg.tensor([1.0, -1.0], requires_grad=True)
     >>> opt = SignSGD([w], lr=0.5)
     >>> (w * w).sum().backward()
@@ -55,27 +65,68 @@ class Optimizer:
     array([ 0.5, -0.5])
     """
 
-    def __init__(self, params, lr: float):
+    #: How each hyperparameter is checked: ``bool``, ``"pair"`` (two numbers in
+    #: [0, 1)), an upper bound, or (absent) any finite number >= 0.
+    _kinds: dict = {}
+
+    def __init__(self, params, **defaults):
         name = type(self).__name__
         if isinstance(params, Tensor):
             raise TypeError(f"{name}: params must be an iterable of Tensors, got a single Tensor (wrap it in a list)")
-        self.params = [p for p in params]
+        given = list(params)
+        groups = given if given and isinstance(given[0], dict) else [{"params": given}]
+        self.defaults = {k: self._checked(k, v) for k, v in defaults.items()}
+        self.param_groups: list[dict] = []
+        self.params: list[Tensor] = []
+        seen: dict[int, int] = {}
+        for group in groups:
+            if not isinstance(group, dict) or "params" not in group:
+                raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry, got {group!r}")
+            unknown = set(group) - {"params"} - set(self.defaults)
+            if unknown:
+                raise TypeError(f"{name}: unknown hyperparameter(s) {sorted(unknown)} in a parameter group "
+                                f"(it takes {sorted(self.defaults)})")
+            ps = [group["params"]] if isinstance(group["params"], Tensor) else list(group["params"])
+            for p in ps:
+                i = len(self.params)
+                if not isinstance(p, Tensor) or not p.requires_grad:
+                    raise TypeError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
+                if not p.is_leaf:  # its .grad is never filled: backward fills leaves only
+                    raise ValueError(
+                        f"{name}: parameter {i} is not a leaf (it was computed by {p.op}); optimize the tensors it "
+                        "was computed from, or detach it: .detach().requires_grad_()"
+                    )
+                if id(p) in seen:  # it would be updated twice per step
+                    raise ValueError(f"{name}: parameters {seen[id(p)]} and {i} are the same tensor")
+                seen[id(p)] = i
+                self.params.append(p)
+            settings = {k: self._checked(k, v) for k, v in group.items() if k != "params"}
+            self.param_groups.append({**self.defaults, **settings, "params": ps})
         if not self.params:
             raise ValueError(f"{name} got an empty list of parameters")
-        seen = {}
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
-            if not p.is_leaf:  # its .grad is never filled: backward fills leaves only
-                raise ValueError(
-                    f"{name}: parameter {i} is not a leaf (it was computed by {p.op}); optimize the tensors it "
-                    "was computed from, or detach it: .detach().requires_grad_()"
-                )
-            if id(p) in seen:  # it would be updated twice per step
-                raise ValueError(f"{name}: parameters {seen[id(p)]} and {i} are the same tensor")
-            seen[id(p)] = i
-        self.lr = _hyperparameter(name, "lr", lr)
         self.state: dict[int, dict] = {}
+
+    def _checked(self, key: str, value):
+        owner = type(self).__name__
+        kind = self._kinds.get(key)
+        if kind is bool:
+            return bool(value)
+        if kind == "pair":
+            if len(value) != 2:
+                raise ValueError(f"{owner}: {key} must be a pair, got {value!r}")
+            return (_hyperparameter(owner, f"{key}[0]", value[0], 1.0), _hyperparameter(owner, f"{key}[1]", value[1], 1.0))
+        return _hyperparameter(owner, key, value, kind)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the first parameter group (setting it sets every group's)."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value) -> None:
+        value = self._checked("lr", value)
+        for group in self.param_groups:
+            group["lr"] = value
 
     def _wrong_shape(self, p: Tensor):
         i = next(i for i, q in enumerate(self.params) if q is p)
@@ -97,8 +148,52 @@ class Optimizer:
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def state_dict(self) -> dict:
+        """The hyperparameters of each group and the per-parameter state (copies), parameters by position.
+
+        As PyTorch's: ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, to
+        save with a checkpoint and give back to :meth:`load_state_dict` of an optimizer over the same
+        parameters.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> w = mg.tensor([1.0], requires_grad=True)
+        >>> opt = mg.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> opt.state_dict()["state"][0]["momentum_buffer"]
+        array([2.])
+        """
+        index = {id(p): i for i, p in enumerate(self.params)}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        state = {index[k]: {n: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for n, v in st.items()}
+                 for k, st in self.state.items() if k in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Take the hyperparameters and state of :meth:`state_dict` (from an optimizer over the same parameters)."""
+        name = type(self).__name__
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(g["params"]) != len(mine["params"]) for g, mine in zip(groups, self.param_groups)):
+            raise ValueError(f"{name}.load_state_dict: the saved parameter groups ({[len(g['params']) for g in groups]} "
+                             f"parameters) do not match this optimizer's "
+                             f"({[len(g['params']) for g in self.param_groups]})")
+        for g, mine in zip(groups, self.param_groups):
+            for k, v in g.items():
+                if k != "params":
+                    mine[k] = self._checked(k, v)
+        self.state = {}
+        for i, st in state_dict["state"].items():
+            p = self.params[int(i)]
+            self.state[id(p)] = {n: (np.array(v, dtype=p.dtype, copy=True) if isinstance(v, np.ndarray) else v)
+                                 for n, v in st.items()}
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+        groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
+        return f"{type(self).__name__}({len(self.params)} parameters{groups}, lr={self.lr})"
 
 
 class SGD(Optimizer):
@@ -120,42 +215,43 @@ class SGD(Optimizer):
     array([ 0.8, -1.6])
     """
 
+    _kinds = {"nesterov": bool}
+
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, lr)
-        self.momentum = _hyperparameter("SGD", "momentum", momentum)
-        self.weight_decay = _hyperparameter("SGD", "weight_decay", weight_decay)
-        if nesterov and self.momentum <= 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
-        self.nesterov = bool(nesterov)
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        for group in self.param_groups:
+            if group["nesterov"] and group["momentum"] <= 0:
+                raise ValueError("SGD: nesterov=True needs momentum > 0")
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        lr, mom, wd = self.lr, self.momentum, self.weight_decay
-        if not (mom or wd):  # plain SGD, the common case: one line per parameter
-            for p in self.params:
-                g = p.grad
-                if g is not None:
-                    if g.shape != p.shape:  # in-place broadcasting would hide it
-                        self._wrong_shape(p)
-                    p.data -= lr * (g.data if isinstance(g, Tensor) else g)
-            return
-        for p in self.params:
-            g = _grad_array(self, p)
-            if g is None:
+        for group in self.param_groups:
+            lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
+            if not (mom or wd):  # plain SGD, the common case: one line per parameter
+                for p in group["params"]:
+                    g = p.grad
+                    if g is not None:
+                        if g.shape != p.shape:  # in-place broadcasting would hide it
+                            self._wrong_shape(p)
+                        p.data -= lr * (g.data if isinstance(g, Tensor) else g)
                 continue
-            if wd:
-                g = g + wd * p.data
-            if mom:
-                st = self.state.setdefault(id(p), {})
-                buf = st.get("momentum_buffer")
-                if buf is None:
-                    buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
-                else:
-                    buf *= mom
-                    buf += g
-                g = g + mom * buf if self.nesterov else buf
-            p.data -= lr * g
+            for p in group["params"]:
+                g = _grad_array(self, p)
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                if mom:
+                    st = self.state.setdefault(id(p), {})
+                    buf = st.get("momentum_buffer")
+                    if buf is None:
+                        buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+                    else:
+                        buf *= mom
+                        buf += g
+                    g = g + mom * buf if group["nesterov"] else buf
+                p.data -= lr * g
 
 
 class Adam(Optimizer):
@@ -174,38 +270,40 @@ class Adam(Optimizer):
     3.0
     """
 
+    _kinds = {"betas": "pair"}
+    #: AdamW: the weight decay shrinks the parameters instead of joining the gradient.
+    _decoupled = False
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_hyperparameter("Adam", "betas[0]", betas[0], 1.0), _hyperparameter("Adam", "betas[1]", betas[1], 1.0))
-        self.eps = _hyperparameter("Adam", "eps", eps)
-        self.weight_decay = _hyperparameter("Adam", "weight_decay", weight_decay)
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        b1, b2 = self.betas
-        for p in self.params:
-            g = _grad_array(self, p)
-            if g is None:
-                continue
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            st = self.state.setdefault(id(p), {})
-            if not st:
-                st["step"] = 0
-                st["m"] = np.zeros_like(p.data)
-                st["v"] = np.zeros_like(p.data)
-            st["step"] += 1
-            t, m, v = st["step"], st["m"], st["v"]
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * (g * g)
-            step_size = self.lr / (1 - b1 ** t)
-            denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
-            p.data -= step_size * (m / denom)
+        for group in self.param_groups:
+            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                g = _grad_array(self, p)
+                if g is None:
+                    continue
+                if wd and self._decoupled:
+                    p.data *= 1.0 - lr * wd
+                elif wd:
+                    g = g + wd * p.data
+                st = self.state.setdefault(id(p), {})
+                if not st:
+                    st["step"] = 0
+                    st["m"] = np.zeros_like(p.data)
+                    st["v"] = np.zeros_like(p.data)
+                st["step"] += 1
+                t, m, v = st["step"], st["m"], st["v"]
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * (g * g)
+                step_size = lr / (1 - b1 ** t)
+                denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
+                p.data -= step_size * (m / denom)
 
 
 class AdamW(Adam):
@@ -226,19 +324,10 @@ class AdamW(Adam):
     array([0.95])
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
-        super().__init__(params, lr, betas, eps, 0.0)
-        self.decoupled_weight_decay = _hyperparameter("AdamW", "weight_decay", weight_decay)
+    _decoupled = True
 
-    @no_grad()
-    def step(self) -> None:
-        """Decay every parameter that has a gradient, then take the Adam step."""
-        shrink = 1.0 - self.lr * self.decoupled_weight_decay
-        if shrink != 1.0:
-            for p in self.params:
-                if p.grad is not None:
-                    p.data *= shrink
-        super().step()
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 class RMSprop(Optimizer):
@@ -261,47 +350,44 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False):
-        super().__init__(params, lr)
-        self.alpha = _hyperparameter("RMSprop", "alpha", alpha, 1.0 + 1e-12)
-        self.eps = _hyperparameter("RMSprop", "eps", eps)
-        self.weight_decay = _hyperparameter("RMSprop", "weight_decay", weight_decay)
-        self.momentum = _hyperparameter("RMSprop", "momentum", momentum)
-        self.centered = bool(centered)
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    _kinds = {"alpha": 1.0 + 1e-12, "centered": bool}
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        a = self.alpha
-        for p in self.params:
-            g = _grad_array(self, p)
-            if g is None:
-                continue
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            st = self.state.setdefault(id(p), {})
-            if not st:
-                st["square_avg"] = np.zeros_like(p.data)
-                if self.centered:
+        for group in self.param_groups:
+            lr, a, eps, wd, mom = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+            for p in group["params"]:
+                g = _grad_array(self, p)
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                st = self.state.setdefault(id(p), {})
+                if not st:
+                    st["square_avg"] = np.zeros_like(p.data)
                     st["grad_avg"] = np.zeros_like(p.data)
-                if self.momentum:
                     st["momentum_buffer"] = np.zeros_like(p.data)
-            v = st["square_avg"]
-            v *= a
-            v += (1 - a) * (g * g)
-            if self.centered:
-                m = st["grad_avg"]
-                m *= a
-                m += (1 - a) * g
-                denom = np.sqrt(v - m * m) + self.eps
-            else:
-                denom = np.sqrt(v) + self.eps
-            if self.momentum:
-                buf = st["momentum_buffer"]
-                buf *= self.momentum
-                buf += g / denom
-                p.data -= self.lr * buf
-            else:
-                p.data -= self.lr * (g / denom)
+                v = st["square_avg"]
+                v *= a
+                v += (1 - a) * (g * g)
+                if group["centered"]:
+                    m = st["grad_avg"]
+                    m *= a
+                    m += (1 - a) * g
+                    denom = np.sqrt(v - m * m) + eps
+                else:
+                    denom = np.sqrt(v) + eps
+                if mom:
+                    buf = st["momentum_buffer"]
+                    buf *= mom
+                    buf += g / denom
+                    p.data -= lr * buf
+                else:
+                    p.data -= lr * (g / denom)
 
 
 class Adagrad(Optimizer):
@@ -323,28 +409,26 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10):
-        super().__init__(params, lr)
-        self.lr_decay = _hyperparameter("Adagrad", "lr_decay", lr_decay)
-        self.weight_decay = _hyperparameter("Adagrad", "weight_decay", weight_decay)
-        self.initial_accumulator_value = _hyperparameter("Adagrad", "initial_accumulator_value",
-                                                         initial_accumulator_value)
-        self.eps = _hyperparameter("Adagrad", "eps", eps)
+        super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        for p in self.params:
-            g = _grad_array(self, p)
-            if g is None:
-                continue
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            st = self.state.setdefault(id(p), {})
-            if not st:
-                st["step"] = 0
-                st["sum"] = np.full_like(p.data, self.initial_accumulator_value)
-            st["step"] += 1
-            total = st["sum"]
-            total += g * g
-            clr = self.lr / (1 + (st["step"] - 1) * self.lr_decay)
-            p.data -= clr * (g / (np.sqrt(total) + self.eps))
+        for group in self.param_groups:
+            lr, decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
+            for p in group["params"]:
+                g = _grad_array(self, p)
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                st = self.state.setdefault(id(p), {})
+                if not st:
+                    st["step"] = 0
+                    st["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                st["step"] += 1
+                total = st["sum"]
+                total += g * g
+                clr = lr / (1 + (st["step"] - 1) * decay)
+                p.data -= clr * (g / (np.sqrt(total) + eps))

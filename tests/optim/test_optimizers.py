@@ -236,3 +236,98 @@ def test_the_new_optimizers_refuse_bad_hyperparameters():
         mg.optim.Adagrad([w], lr_decay=-1.0)
     with pytest.raises(ValueError, match="weight_decay"):
         mg.optim.AdamW([w], weight_decay=float("nan"))
+
+
+def test_parameter_groups_override_the_defaults_per_group():
+    a = mg.tensor([1.0], requires_grad=True)
+    b = mg.tensor([1.0], requires_grad=True)
+    opt = mg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5] and opt.param_groups[0]["momentum"] == 0.0
+    for _ in range(2):
+        a.grad, b.grad = np.array([1.0]), np.array([1.0])
+        opt.step()
+    np.testing.assert_allclose(a.data, [1.0 - 0.2])
+    np.testing.assert_allclose(b.data, [1.0 - 0.5 * 1.0 - 0.5 * 1.9])  # momentum buffer 1, then 1.9
+    opt.lr = 0.01  # sets every group
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.01] and opt.lr == 0.01
+    assert "2 groups" in repr(opt)
+    with pytest.raises(TypeError, match="unknown hyperparameter"):
+        mg.optim.Adam([{"params": [a], "momentum": 0.9}])
+    with pytest.raises(ValueError, match="same tensor"):
+        mg.optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be"):
+        mg.optim.SGD([{"params": [a], "lr": -1.0}], lr=0.1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: mg.optim.SGD(p, lr=0.1, momentum=0.9), lambda p: mg.optim.Adam(p, lr=0.1),
+    lambda p: mg.optim.RMSprop(p, lr=0.01, centered=True, momentum=0.5), lambda p: mg.optim.Adagrad(p, lr=0.3),
+])
+def test_state_dict_resumes_training_exactly(make):
+    def train(opt, w, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            ((w - 3.0) ** 2).sum().backward()
+            opt.step()
+
+    w = mg.tensor([1.0, -1.0], requires_grad=True)
+    opt = make([w])
+    train(opt, w, 3)
+    saved, w_saved = opt.state_dict(), w.data.copy()
+    train(opt, w, 3)
+    straight = w.data.copy()
+    w2 = mg.tensor(w_saved, requires_grad=True)
+    opt2 = make([w2])
+    opt2.load_state_dict(saved)
+    train(opt2, w2, 3)
+    np.testing.assert_array_equal(w2.data, straight)
+    saved["state"][0] = {k: (v * 0 if isinstance(v, np.ndarray) else v) for k, v in saved["state"][0].items()}
+    assert opt2.state_dict()["state"][0] != {}  # state_dict gave copies: changing them changed nothing
+    with pytest.raises(ValueError, match="do not match"):
+        make([w2, mg.tensor([0.0], requires_grad=True)]).load_state_dict(opt.state_dict())
+
+
+def _rates(sched, opt, epochs, metrics=None):
+    out = []
+    for e in range(epochs):
+        out.append(opt.lr)
+        sched.step(metrics[e]) if metrics else sched.step()
+    return out
+
+
+def _sgd(lr=1.0):
+    return mg.optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=lr)
+
+
+def test_closed_form_schedulers():
+    S = mg.optim.lr_scheduler
+    opt = _sgd()
+    assert _rates(S.StepLR(opt, step_size=2, gamma=0.5), opt, 6) == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    opt = _sgd()
+    np.testing.assert_allclose(_rates(S.ExponentialLR(opt, gamma=0.9), opt, 4), [1.0, 0.9, 0.81, 0.729])
+    opt = _sgd()
+    cos = _rates(S.CosineAnnealingLR(opt, T_max=4, eta_min=0.1), opt, 5)
+    np.testing.assert_allclose(cos, [0.1 + 0.9 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(5)])
+    a, b = mg.tensor([1.0], requires_grad=True), mg.tensor([1.0], requires_grad=True)
+    opt = mg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.1}], lr=1.0)
+    sched = S.LambdaLR(opt, [lambda e: 1 / (1 + e), lambda e: 2.0 ** e])
+    sched.step()
+    np.testing.assert_allclose(sched.get_last_lr(), [0.5, 0.2])
+    with pytest.raises(ValueError, match="step_size"):
+        S.StepLR(_sgd(), step_size=0)
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        S.LambdaLR(opt, [lambda e: 1.0])
+
+
+def test_reduce_lr_on_plateau_waits_for_patience_and_cooldown():
+    opt = _sgd()
+    sched = mg.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2, factor=0.5, cooldown=1)
+    losses = [5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0]
+    # bad epochs after the best (4.0): the third one reduces; then one epoch of cooldown
+    assert _rates(sched, opt, 9, losses) == [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    opt = _sgd()
+    sched = mg.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=0, min_lr=0.3)
+    _rates(sched, opt, 4, [0.5, 0.4, 0.4, 0.4])
+    assert opt.lr == 0.3  # never below min_lr
+    with pytest.raises(ValueError, match="mode"):
+        mg.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="up")
