@@ -148,6 +148,23 @@ class Optimizer:
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _gradients(self, groups=None, add_weight_decay: bool = True):
+        """``(group, p, g, state)`` for every parameter with a gradient: the loop every ``step`` shares.
+
+        ``g`` is the gradient array, plus ``weight_decay * p`` when the group
+        has a weight decay and ``add_weight_decay`` (AdamW decays apart);
+        ``state`` is the parameter's state dict (empty on its first step).
+        """
+        for group in self.param_groups if groups is None else groups:
+            wd = group.get("weight_decay", 0.0) if add_weight_decay else 0.0
+            for p in group["params"]:
+                g = _grad_array(self, p)
+                if g is None:
+                    continue
+                if wd:
+                    g = g + wd * p.data
+                yield group, p, g, self.state.setdefault(id(p), {})
+
     def state_dict(self) -> dict:
         """The hyperparameters of each group and the per-parameter state (copies), parameters by position.
 
@@ -236,14 +253,8 @@ class SGD(Optimizer):
                             self._wrong_shape(p)
                         p.data -= lr * (g.data if isinstance(g, Tensor) else g)
                 continue
-            for p in group["params"]:
-                g = _grad_array(self, p)
-                if g is None:
-                    continue
-                if wd:
-                    g = g + wd * p.data
+            for _, p, g, st in self._gradients([group]):
                 if mom:
-                    st = self.state.setdefault(id(p), {})
                     buf = st.get("momentum_buffer")
                     if buf is None:
                         buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
@@ -280,30 +291,23 @@ class Adam(Optimizer):
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        for group in self.param_groups:
+        for group, p, g, st in self._gradients(add_weight_decay=not self._decoupled):
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                g = _grad_array(self, p)
-                if g is None:
-                    continue
-                if wd and self._decoupled:
-                    p.data *= 1.0 - lr * wd
-                elif wd:
-                    g = g + wd * p.data
-                st = self.state.setdefault(id(p), {})
-                if not st:
-                    st["step"] = 0
-                    st["m"] = np.zeros_like(p.data)
-                    st["v"] = np.zeros_like(p.data)
-                st["step"] += 1
-                t, m, v = st["step"], st["m"], st["v"]
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * (g * g)
-                step_size = lr / (1 - b1 ** t)
-                denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
-                p.data -= step_size * (m / denom)
+            if wd and self._decoupled:
+                p.data *= 1.0 - lr * wd
+            if not st:
+                st["step"] = 0
+                st["m"] = np.zeros_like(p.data)
+                st["v"] = np.zeros_like(p.data)
+            st["step"] += 1
+            t, m, v = st["step"], st["m"], st["v"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            step_size = lr / (1 - b1 ** t)
+            denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
+            p.data -= step_size * (m / denom)
 
 
 class AdamW(Adam):
@@ -358,36 +362,29 @@ class RMSprop(Optimizer):
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            lr, a, eps, wd, mom = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
-            for p in group["params"]:
-                g = _grad_array(self, p)
-                if g is None:
-                    continue
-                if wd:
-                    g = g + wd * p.data
-                st = self.state.setdefault(id(p), {})
-                if not st:
-                    st["square_avg"] = np.zeros_like(p.data)
-                    st["grad_avg"] = np.zeros_like(p.data)
-                    st["momentum_buffer"] = np.zeros_like(p.data)
-                v = st["square_avg"]
-                v *= a
-                v += (1 - a) * (g * g)
-                if group["centered"]:
-                    m = st["grad_avg"]
-                    m *= a
-                    m += (1 - a) * g
-                    denom = np.sqrt(v - m * m) + eps
-                else:
-                    denom = np.sqrt(v) + eps
-                if mom:
-                    buf = st["momentum_buffer"]
-                    buf *= mom
-                    buf += g / denom
-                    p.data -= lr * buf
-                else:
-                    p.data -= lr * (g / denom)
+        for group, p, g, st in self._gradients():
+            lr, a, eps, mom = group["lr"], group["alpha"], group["eps"], group["momentum"]
+            if not st:
+                st["square_avg"] = np.zeros_like(p.data)
+                st["grad_avg"] = np.zeros_like(p.data)
+                st["momentum_buffer"] = np.zeros_like(p.data)
+            v = st["square_avg"]
+            v *= a
+            v += (1 - a) * (g * g)
+            if group["centered"]:
+                m = st["grad_avg"]
+                m *= a
+                m += (1 - a) * g
+                denom = np.sqrt(v - m * m) + eps
+            else:
+                denom = np.sqrt(v) + eps
+            if mom:
+                buf = st["momentum_buffer"]
+                buf *= mom
+                buf += g / denom
+                p.data -= lr * buf
+            else:
+                p.data -= lr * (g / denom)
 
 
 class Adagrad(Optimizer):
@@ -415,20 +412,13 @@ class Adagrad(Optimizer):
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            lr, decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
-            for p in group["params"]:
-                g = _grad_array(self, p)
-                if g is None:
-                    continue
-                if wd:
-                    g = g + wd * p.data
-                st = self.state.setdefault(id(p), {})
-                if not st:
-                    st["step"] = 0
-                    st["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
-                st["step"] += 1
-                total = st["sum"]
-                total += g * g
-                clr = lr / (1 + (st["step"] - 1) * decay)
-                p.data -= clr * (g / (np.sqrt(total) + eps))
+        for group, p, g, st in self._gradients():
+            lr, decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            if not st:
+                st["step"] = 0
+                st["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+            st["step"] += 1
+            total = st["sum"]
+            total += g * g
+            clr = lr / (1 + (st["step"] - 1) * decay)
+            p.data -= clr * (g / (np.sqrt(total) + eps))
