@@ -66,7 +66,22 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
 
     def forward(self, x):
+        shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+        if shape is None or not shape or shape[-1] != self.in_features or dtype != self.weight.dtype:
+            self._refuse(x)
         return linear(x, self.weight, self.bias)
+
+    def _refuse(self, x):
+        """Raise for an input this layer cannot take, naming the layer by its path (as the issue tracker asked)."""
+        who = f"{self.path + ' ' if self.path else ''}(Linear {self.in_features} -> {self.out_features})"
+        shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+        if shape is None:
+            raise TypeError(f"{who}: expected a Tensor or an array, got {type(x).__name__}")
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(f"{who}: input of shape {tuple(shape)} has {shape[-1] if shape else 0} features on its "
+                             f"last axis; the layer takes {self.in_features}")
+        raise TypeError(f"{who}: the input is {dtype} but the layer's weights are {self.weight.dtype}; convert the "
+                        f"input (x.astype(np.{self.weight.dtype})) or the layer, as PyTorch requires")
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

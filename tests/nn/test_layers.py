@@ -147,3 +147,22 @@ def test_embedding_looks_up_rows_and_accumulates_their_gradients():
         emb(np.array([5]))
     with pytest.raises(TypeError, match="integers"):
         emb(np.array([1.0]))
+
+
+def test_a_linear_layer_names_itself_when_refusing_an_input():
+    model = mg.nn.Sequential(mg.nn.Linear(3, 4, rng=0), mg.nn.Tanh(), mg.nn.Linear(4, 2, rng=1))
+    with pytest.raises(ValueError, match=r"^0 \(Linear 3 -> 4\): input of shape \(5, 7\) has 7 features"):
+        model(mg.tensor(np.ones((5, 7))))
+    mlp = mg.nn.MLP([4, 3, 2])
+    with pytest.raises(ValueError, match=r"^layers\.0 \(Linear 4 -> 3\)"):
+        mlp(np.ones(5))
+    with pytest.raises(TypeError, match="expected a Tensor or an array"):
+        mg.nn.Linear(2, 1)([1.0, 2.0])
+
+
+def test_a_float32_layer_refuses_float64_input_as_pytorch_does():
+    layer = mg.nn.Linear(3, 2, dtype=np.float32, rng=0)
+    with pytest.raises(TypeError, match=r"input is float64 but the layer's weights are float32"):
+        layer(mg.tensor(np.ones((2, 3))))  # NumPy would promote silently to float64
+    out = layer(mg.tensor(np.ones((2, 3)), dtype=np.float32))
+    assert out.dtype == np.float32
