@@ -39,7 +39,7 @@ from . import _mode as _modes
 from ._mode import _mode, enable_grad
 from .ops import REGISTRY, xp
 from .ops.registry import Op
-from .tensor import Tensor, _make, _new, next_seq
+from .tensor import Hooks, Tensor, _make, _new, next_seq
 
 __all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS"]
 
@@ -449,9 +449,14 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     while heap:
         t = heappop(heap)[1]
         g = grads.pop(id(t))
-        if t._retain or watching:  # rarely true: an interior node whose gradient is kept or wanted
+        if t._retain or watching:  # rarely true: an interior node whose gradient is kept, hooked or wanted
+            kept = t._retain
+            if kept.__class__ is Hooks:
+                g = _hooked(kept, g, t, record)
+                kept = kept.retain
             if not watching:
-                _store(t, g, given, record)
+                if kept:
+                    _store(t, g, given, record)
             elif id(t) in wanted:
                 captured[id(t)] = g
         op = t._op
@@ -506,6 +511,9 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
         if not retain:
             t._saved = None
 
+    for leaf in leaves:
+        if leaf._retain.__class__ is Hooks:  # a leaf's hooks see its complete gradient, before it is stored
+            grads[id(leaf)] = _hooked(leaf._retain, grads[id(leaf)], leaf, record)
     if watching:
         for leaf in leaves:
             if id(leaf) in wanted:
@@ -519,6 +527,14 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     finally:
         _leaf_lock.release()
     return None
+
+
+def _hooked(hooks: Hooks, g, t: Tensor, record: bool):
+    """``g`` through ``t``'s hooks; a replacement becomes an array again on the NumPy path."""
+    out = hooks.run(g, t)
+    if out is not g and not record:
+        out = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)
+    return out
 
 
 _UNIT_SEEDS: dict = {}

@@ -221,7 +221,7 @@ class Tensor:
         "_parents",  # the op's inputs, Tensors and constants, in order
         "_saved",  # the arrays the forward saw; None once released by backward
         "_attrs",  # the op's keyword attributes (axis, keepdims, ...)
-        "_retain",  # keep .grad on this interior node (retain_grad())
+        "_retain",  # keep .grad on this interior node (retain_grad()); a Hooks object once hooks are registered
         "_seq",  # creation number: larger means computed later
         "_written",  # stamp of the last write into the memory (0: never)
         "_module_call",  # see the module_call property; unset until a Module sets it
@@ -525,8 +525,81 @@ class Tensor:
         """Keep ``.grad`` on this interior tensor during backward (leaves always keep theirs)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        self._retain = True
+        if isinstance(self._retain, Hooks):
+            self._retain.retain = True
+        else:
+            self._retain = True
         return self
+
+    def register_hook(self, hook) -> "HookHandle":
+        """Call ``hook(grad)`` when the gradient with respect to this tensor is computed (PyTorch's hooks).
+
+        ``grad`` is what ``.grad`` would hold (an array; a Tensor under
+        ``create_graph=True``).  The hook may return a replacement of the same
+        shape, which is what flows on (and what a leaf accumulates), or
+        ``None`` to leave it.  Hooks run in the order registered, in
+        ``backward()`` and in ``mg.grad``.  Returns a handle whose
+        ``remove()`` unregisters the hook.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x * 3
+        >>> handle = y.register_hook(lambda g: g * 10)     # scale the gradient flowing through y
+        >>> y.sum().backward()
+        >>> x.grad
+        array([30., 30.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook() on a tensor that does not require grad: no gradient will reach it")
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a callable, got {type(hook).__name__}")
+        if not isinstance(self._retain, Hooks):
+            self._retain = Hooks(retain=self._retain is True)
+        self._retain.fns.append(hook)
+        return HookHandle(self._retain, hook)
+
+
+class Hooks:
+    """The gradient hooks of one tensor, kept in its ``_retain`` slot (with whether ``retain_grad()`` was called).
+
+    Stored there so that the backward pass finds them in the branch it
+    already takes for retained gradients: no tensor without hooks pays for them.
+    """
+
+    __slots__ = ("fns", "retain")
+
+    def __init__(self, retain: bool = False):
+        self.fns: list = []
+        self.retain = retain
+
+    def __bool__(self) -> bool:
+        return self.retain or bool(self.fns)
+
+    def run(self, grad, t: "Tensor"):
+        """``grad`` passed through every hook in order; a hook's non-None result replaces it."""
+        for fn in list(self.fns):
+            out = fn(grad)
+            if out is not None:
+                shape = getattr(out, "shape", None)
+                if shape != grad.shape:
+                    raise ValueError(f"a gradient hook of a tensor of shape {t.shape} returned shape {shape}; "
+                                     "it must return None or a gradient of the same shape")
+                grad = out
+        return grad
+
+
+class HookHandle:
+    """Returned by :meth:`Tensor.register_hook` and ``Module.register_forward_hook``; ``remove()`` unregisters."""
+
+    def __init__(self, owner, fn):
+        self._owner, self._fn = owner, fn
+
+    def remove(self) -> None:
+        fns = self._owner.fns if isinstance(self._owner, Hooks) else self._owner
+        if self._fn in fns:
+            fns.remove(self._fn)
 
 
 def _numpy_name(func) -> str:

@@ -166,3 +166,73 @@ def test_requires_grad_must_be_a_bool_not_any_truthy_value(flag):
 def test_requires_grad_accepts_numpy_bools_and_0_1():
     assert mg.tensor([1.0], requires_grad=np.True_).requires_grad
     assert not mg.tensor([1.0], requires_grad=0).requires_grad
+
+
+def test_tensor_hooks_see_and_may_replace_the_gradient():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    seen = []
+    y.register_hook(lambda g: seen.append(g.copy()))
+    handle = y.register_hook(lambda g: g * 10)  # runs second, on what the first passed on
+    (y * y).sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(seen[0], 2 * y.data)
+    np.testing.assert_array_equal(x.grad, 10 * 3 * 2 * y.data)
+    assert y.grad is None  # a hook does not keep the gradient: retain_grad() does
+    handle.remove()
+    x.grad = None
+    (y * y).sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad, 3 * 2 * y.data)
+
+
+def test_leaf_hooks_run_once_on_the_complete_gradient_before_it_is_stored():
+    w = mg.tensor([1.0, -1.0], requires_grad=True)
+    calls = []
+    w.register_hook(lambda g: calls.append(g.copy()) or g * 0.5)
+    (w * 2 + w * 4).sum().backward()  # two paths into w: one call with their sum
+    assert len(calls) == 1
+    np.testing.assert_array_equal(calls[0], [6.0, 6.0])
+    np.testing.assert_array_equal(w.grad, [3.0, 3.0])
+    (g,) = mg.grad((w * w).sum(), w)  # mg.grad runs them too
+    np.testing.assert_array_equal(g.data, w.data)
+
+
+def test_hooks_in_second_order_and_with_retain_grad():
+    x = mg.tensor(2.0, requires_grad=True)
+    y = x ** 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 2)
+    (dx,) = mg.grad(y, x, create_graph=True)  # 2 * 3x^2
+    assert dx.item() == 24.0
+    (d2,) = mg.grad(dx, x)
+    assert d2.item() == 24.0  # 2 * 6x
+    z = x * 1.0
+    z.retain_grad()
+    z.register_hook(lambda g: g + 1)
+    z.backward()
+    assert z.grad.item() == 2.0  # the kept gradient is the hooked one
+
+
+def test_hook_misuse_errors():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).register_hook(lambda g: g)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="callable"):
+        x.register_hook(3)
+    x.register_hook(lambda g: g[:1])
+    with pytest.raises(ValueError, match="same shape"):
+        (x * 2).sum().backward()
+
+
+def test_module_forward_hooks_record_and_replace():
+    model = mg.nn.Sequential(mg.nn.Linear(2, 3, rng=0), mg.nn.ReLU(), mg.nn.Linear(3, 1, rng=1))
+    acts = {}
+    h1 = model[1].register_forward_hook(lambda m, args, out: acts.update(relu=out.data.copy()))
+    h2 = model[0].register_forward_pre_hook(lambda m, args: (args[0] * 0.0,))
+    out = model(mg.tensor(np.ones((4, 2))))
+    np.testing.assert_array_equal(acts["relu"], np.maximum(model[0].bias.data, 0) * np.ones((4, 1)))
+    h2.remove()
+    h1.remove()
+    model[2].register_forward_hook(lambda m, args, out: out * 2)
+    x = mg.tensor(np.ones((4, 2)))
+    np.testing.assert_allclose(model(x).data, 2 * model[2].forward(model[1](model[0](x))).data)
+    assert out.shape == (4, 1)

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor, clear_grads
+from ..tensor import HookHandle, Tensor, clear_grads
 
 __all__ = ["Parameter", "Module"]
 
@@ -173,7 +173,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self.__dict__.get("_hooks")
+        if hooks and hooks["pre"]:
+            for fn in list(hooks["pre"]):
+                new = fn(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
         out = self.forward(*args, **kwargs)
+        if hooks and hooks["post"]:
+            for fn in list(hooks["post"]):
+                new = fn(self, args, out)
+                if new is not None:
+                    out = new
         if (isinstance(out, Tensor) and not out.is_leaf and out.module_call is None
                 and not any(out is a for a in args)):
             # Remember which module made this tensor from which inputs, so a
@@ -184,6 +195,45 @@ class Module:
             # reference counting.
             out.module_call = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
         return out
+
+    def register_forward_pre_hook(self, hook) -> HookHandle:
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the arguments.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> layer = mg.nn.Tanh()
+        >>> handle = layer.register_forward_pre_hook(lambda m, args: (args[0] * 0.0,))
+        >>> layer(mg.tensor([5.0]))
+        tensor([0.])
+        >>> handle.remove()
+        """
+        return self._add_hook("pre", hook)
+
+    def register_forward_hook(self, hook) -> HookHandle:
+        """Call ``hook(module, args, output)`` after each forward; a non-None result replaces the output.
+
+        Useful to record activations (a feature extractor) or to check them.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> model = mg.nn.MLP([2, 3, 1])
+        >>> seen = {}
+        >>> handle = model.layers[0].register_forward_hook(lambda m, args, out: seen.update(hidden=out.shape))
+        >>> _ = model(mg.ones(4, 2))
+        >>> seen
+        {'hidden': (4, 3)}
+        """
+        return self._add_hook("post", hook)
+
+    def _add_hook(self, kind: str, hook) -> HookHandle:
+        if not callable(hook):
+            raise TypeError(f"expected a callable hook, got {type(hook).__name__}")
+        if "_hooks" not in self.__dict__:
+            object.__setattr__(self, "_hooks", {"pre": [], "post": []})
+        self._hooks[kind].append(hook)
+        return HookHandle(self._hooks[kind], hook)
 
     # -- state ------------------------------------------------------------
 
