@@ -1,6 +1,7 @@
 """Neural-network building blocks, made of microgradnp operations (no hand-written backprop)."""
 
 from . import functional, init, utils
+from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     MLP,
     Dropout,
@@ -20,7 +21,7 @@ from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation",
-    "Flatten", "Dropout", "LayerNorm", "Embedding",
+    "Flatten", "Dropout", "LayerNorm", "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "functional", "init", "utils",
 ]

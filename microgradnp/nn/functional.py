@@ -31,11 +31,13 @@ from ..api import (
     tanh,
 )
 from ..tensor import Tensor
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 
 __all__ = [
     "mse_loss", "squared_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
     "nll_loss", "l2_penalty", "one_hot", "linear",
     "sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid",
+    "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
 ]
 
 _REDUCTIONS = ("mean", "sum", "batchmean", "none")
