@@ -32,3 +32,12 @@ def test_per_example_benchmark_checks_every_row_against_numpy(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr  # a row that disagrees with NumPy fails the run
     table = (tmp_path / "per_example.md").read_text()
     assert "| microgradnp vmap(grad) |" in table and "784-256-10" in table and "20-64-3" in table
+
+
+def test_conv_benchmark_checks_microgradnp_against_the_hand_written_im2col(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "conv.py"), "--quick", "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # gradients that disagree fail the run
+    assert "| microgradnp conv2d |" in (tmp_path / "conv.md").read_text()
