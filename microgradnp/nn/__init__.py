@@ -4,6 +4,8 @@ from . import functional, init, utils
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
     MLP,
+    BatchNorm1d,
+    BatchNorm2d,
     Dropout,
     Embedding,
     Flatten,
@@ -21,7 +23,7 @@ from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation",
-    "Flatten", "Dropout", "LayerNorm", "Embedding", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Flatten", "Dropout", "LayerNorm", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "functional", "init", "utils",
 ]

@@ -455,3 +455,88 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over every axis but the channels (axis 1) (Ioffe and Szegedy, 2015)."""
+
+    _ndims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype=np.float64):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = _size(name, "num_features", num_features)
+        self.eps, self.momentum = float(eps), float(momentum)
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must lie in [0, 1], got {momentum}")
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        self.track_running_stats = bool(track_running_stats)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x):
+        name = type(self).__name__
+        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
+            raise ValueError(f"{self.path + ' ' if self.path else ''}({name} {self.num_features}): expected an input of "
+                             f"{' or '.join(map(str, self._ndims))} dimensions with {self.num_features} channels on "
+                             f"axis 1, got shape {x.shape}")
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        if self.training or not self.track_running_stats:
+            n = x.size // self.num_features
+            if self.training and n < 2:
+                raise ValueError(f"{name}: training needs more than one value per channel, got input shape {x.shape}")
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)
+            if self.training and self.track_running_stats:  # PyTorch: the running variance is the unbiased one
+                m = self.momentum
+                self.running_mean *= 1 - m
+                self.running_mean += m * mean.data.reshape(-1)
+                self.running_var *= 1 - m
+                self.running_var += m * var.data.reshape(-1) * (n / (n - 1))
+            y = (x - mean) / sqrt(var + self.eps)
+        else:
+            y = (x - self.running_mean.reshape(shape)) / np.sqrt(self.running_var.reshape(shape) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)``: per channel, over the batch (and length).
+
+    While training it normalises with the batch's mean and (biased) variance
+    and updates ``running_mean``/``running_var`` (buffers, saved with the
+    model; the running variance is the unbiased one, as in PyTorch); in
+    evaluation mode it uses them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> bn = mg.nn.BatchNorm1d(2)
+    >>> y = bn(mg.tensor([[1.0, 10.0], [3.0, 30.0]]))
+    >>> y.data.round(4).tolist(), bn.running_mean.tolist()
+    ([[-1.0, -1.0], [1.0, 1.0]], [0.2, 2.0])
+    """
+
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of images ``(N, C, H, W)``: per channel, over the batch and the pixels.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.nn.BatchNorm2d(3)(mg.randn(4, 3, 5, 5, rng=0)).shape
+    (4, 3, 5, 5)
+    """
+
+    _ndims = (4,)

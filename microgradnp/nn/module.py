@@ -75,6 +75,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_name", "")  # path in the outermost module, e.g. "layers.0"
 
@@ -94,6 +95,10 @@ class Module:
                            f"got {name!r}")
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        if name in self.__dict__.get("_buffers", ()):
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"{type(self).__name__}.{name} is a buffer: assign an array")
+            self._buffers[name] = value
         if isinstance(value, Parameter):
             self._parameters[name] = value
             value.name = name
@@ -106,6 +111,34 @@ class Module:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, array) -> None:
+        """Keep an array that is part of the module's state but not a parameter (BatchNorm's running mean).
+
+        Buffers are saved by :meth:`state_dict` (after the parameters) and
+        restored by :meth:`load_state_dict`; optimizers never see them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import microgradnp as mg
+        >>> m = mg.nn.Module()
+        >>> m.register_buffer("count", np.zeros(1))
+        >>> list(m.state_dict())
+        ['count']
+        """
+        if "." in name or not name:
+            raise KeyError(f'{type(self).__name__}: a buffer name must be non-empty and free of ".", got {name!r}')
+        arr = np.array(array, copy=True)
+        self._buffers[name] = arr
+        object.__setattr__(self, name, arr)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """``(path, array)`` pairs of every buffer, depth first."""
+        for name, b in self._buffers.items():
+            yield (f"{prefix}.{name}" if prefix else name), b
+        for name, m in self._modules.items():
+            yield from m.named_buffers(f"{prefix}.{name}" if prefix else name)
 
     def add_module(self, name: str, module: "Module") -> None:
         """Register ``module`` under ``name`` (names need not be identifiers, e.g. ``"0"``)."""
@@ -246,7 +279,9 @@ class Module:
         >>> list(mg.nn.Linear(2, 3, rng=0).state_dict())
         ['weight', 'bias']
         """
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        state = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        state.update((name, b.copy()) for name, b in self.named_buffers())
+        return state
 
     def load_state_dict(self, state, strict: bool = True) -> None:
         """Copy arrays from ``state`` into the parameters of the same path.
@@ -257,6 +292,7 @@ class Module:
         changed unless everything fits.
         """
         params = OrderedDict(self.named_parameters())
+        params.update(self.named_buffers())
         if strict:
             missing = [k for k in params if k not in state]
             unexpected = [k for k in state if k not in params]
@@ -270,7 +306,7 @@ class Module:
             if name not in state:
                 continue
             arr = np.asarray(state[name])
-            if arr.shape != p.shape:
+            if np.shape(p) != arr.shape:
                 raise ValueError(
                     f"load_state_dict: parameter {name!r} has shape {p.shape} in the model but "
                     f"{arr.shape} in the state"
@@ -279,7 +315,7 @@ class Module:
                 raise TypeError(f"load_state_dict: parameter {name!r} holds {arr.dtype} data, not numbers")
             staged.append((p, arr))
         for p, arr in staged:
-            p.data[...] = arr
+            (p.data if isinstance(p, Tensor) else p)[...] = arr
 
     def save(self, path) -> None:
         """Write the parameters to an ``.npz`` file (plain arrays, no pickle).
@@ -298,10 +334,10 @@ class Module:
         """
         path = os.fspath(path)
         state = OrderedDict()
-        for name, p in self.named_parameters():
+        for name, arr in [(n, p.data) for n, p in self.named_parameters()] + list(self.named_buffers()):
             if name in state:  # cannot happen with names free of "."; never drop a parameter silently
                 raise ValueError(f"save: two parameters share the path {name!r}; rename one of them")
-            state[name] = p.data
+            state[name] = arr
         folder = os.path.dirname(os.path.abspath(path))
         tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
         try:

@@ -166,3 +166,62 @@ def test_a_float32_layer_refuses_float64_input_as_pytorch_does():
         layer(mg.tensor(np.ones((2, 3))))  # NumPy would promote silently to float64
     out = layer(mg.tensor(np.ones((2, 3)), dtype=np.float32))
     assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("cls,shape", [(mg.nn.BatchNorm1d, (6, 3)), (mg.nn.BatchNorm1d, (4, 3, 5)),
+                                       (mg.nn.BatchNorm2d, (2, 3, 4, 5))])
+def test_batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones(cls, shape):
+    rng = np.random.default_rng(0)
+    bn = cls(3, momentum=0.2)
+    bn.weight.data[...] = rng.standard_normal(3)
+    bn.bias.data[...] = rng.standard_normal(3)
+    axes = (0,) + tuple(range(2, len(shape)))
+    expand = (1, 3) + (1,) * (len(shape) - 2)
+    running_mean, running_var = np.zeros(3), np.ones(3)
+    for _ in range(3):
+        x = rng.standard_normal(shape) * 2 + 1
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        n = x.size // 3
+        y = bn(mg.tensor(x))
+        expected = (x - mean.reshape(expand)) / np.sqrt(var.reshape(expand) + 1e-5)
+        np.testing.assert_allclose(y.data, expected * bn.weight.data.reshape(expand) + bn.bias.data.reshape(expand),
+                                   rtol=1e-12, atol=1e-12)
+        running_mean = 0.8 * running_mean + 0.2 * mean
+        running_var = 0.8 * running_var + 0.2 * var * n / (n - 1)  # the unbiased variance, as PyTorch keeps
+    np.testing.assert_allclose(bn.running_mean, running_mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, running_var, rtol=1e-12)
+    x = rng.standard_normal(shape)
+    bn.eval()
+    y = bn(mg.tensor(x)).data
+    expected = (x - running_mean.reshape(expand)) / np.sqrt(running_var.reshape(expand) + 1e-5)
+    np.testing.assert_allclose(y, expected * bn.weight.data.reshape(expand) + bn.bias.data.reshape(expand), rtol=1e-12)
+    bn.train()
+    xt = mg.tensor(rng.standard_normal(shape), requires_grad=True)
+    assert gradcheck(lambda x: bn(x) ** 3, xt)
+
+
+def test_batch_norm_buffers_travel_with_the_state_dict(tmp_path):
+    bn = mg.nn.BatchNorm1d(2)
+    bn(mg.tensor(np.array([[1.0, 2.0], [3.0, 6.0]])))
+    state = bn.state_dict()
+    assert list(state) == ["weight", "bias", "running_mean", "running_var"]
+    fresh = mg.nn.BatchNorm1d(2)
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh.running_mean, bn.running_mean)
+    model = mg.nn.Sequential(mg.nn.Linear(2, 2, rng=0), mg.nn.BatchNorm1d(2))
+    model(mg.tensor(np.ones((3, 2)) * np.arange(3)[:, None]))
+    model.save(tmp_path / "m.npz")
+    other = mg.nn.Sequential(mg.nn.Linear(2, 2, rng=1), mg.nn.BatchNorm1d(2))
+    other.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(other[1].running_var, model[1].running_var)
+    assert [n for n, _ in other.named_buffers()] == ["1.running_mean", "1.running_var"]
+    assert len(list(model.parameters())) == 4  # buffers are not parameters
+
+
+def test_batch_norm_errors():
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        mg.nn.BatchNorm1d(3)(mg.tensor(np.ones((1, 3))))
+    with pytest.raises(ValueError, match="with 3 channels on axis 1"):
+        mg.nn.BatchNorm2d(3)(mg.tensor(np.ones((2, 4, 2, 2))))
+    with pytest.raises(TypeError, match="is a buffer"):
+        mg.nn.BatchNorm1d(3).running_mean = 1.0
