@@ -20,10 +20,11 @@ from .layers import (
 )
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .recurrent import GRUCell, RNNCell
 
 __all__ = [
     "Module", "Parameter", "Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation",
-    "Flatten", "Dropout", "LayerNorm", "Embedding", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Flatten", "Dropout", "LayerNorm", "Embedding", "BatchNorm1d", "BatchNorm2d", "RNNCell", "GRUCell", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "functional", "init", "utils",
 ]
