@@ -1,4 +1,4 @@
-"""The three reference workloads, shipped with the package so ``microgradnp demo`` runs anywhere.
+"""The reference workloads, shipped with the package so ``microgradnp demo`` runs anywhere.
 
 Each module builds its data and model, trains it the way its notebook does,
 and returns a summary from ``run(...)``; ``graph_loss()`` gives a small loss
@@ -12,7 +12,10 @@ the figures, scikit-learn for the bundled digits, tqdm for progress bars):
 * :mod:`~microgradnp.workloads.digits`: Ng's digit network, gradient check and
   conjugate gradients through ``scipy.optimize``;
 * :mod:`~microgradnp.workloads.moons`: a 2-5-5-2 net on two moons, full-batch
-  gradient descent and a decision-boundary plot.
+  gradient descent and a decision-boundary plot;
+* :mod:`~microgradnp.workloads.cnn`: a small convolutional network on the 8x8
+  digits, minibatches from a ``DataLoader`` and AdamW (not a seed notebook:
+  the layers a PyTorch user reaches for next).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ WORKLOADS = {
     "blobs": "2-2-2 net, Gaussian blobs, per-example SGD (the notebook's draws)",
     "digits": "Ng's digit network, CG through scipy.optimize",
     "moons": "2-5-5-2 net, two moons, full-batch gradient descent",
+    "cnn": "small CNN, 8x8 digits, minibatches and AdamW",
 }
 
 
