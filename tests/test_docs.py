@@ -52,3 +52,31 @@ def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
         assert f"| `{label}` |" in table
     for name in ("split", "array_split", "linalg.norm", "linalg.matrix_power", "linalg.lstsq"):
         assert f"| `{name}` |" in table
+
+
+def test_the_coming_from_pytorch_page_names_only_what_exists_and_its_loop_trains():
+    import pathlib
+    import re
+
+    import numpy as np
+
+    import microgradnp as mg
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "coming-from-pytorch.md").read_text()
+    table = text.split("## Name by name")[1].split("## Where it differs")[0]
+    names = set()
+    for row in table.splitlines()[4:]:
+        cols = row.split("|")
+        if len(cols) > 2:
+            names |= set(re.findall(r"`(mg\.[A-Za-z0-9_.]*[A-Za-z0-9_])", cols[2]))
+    assert len(names) > 40
+    for name in sorted(names):
+        obj = mg
+        for part in name.split(".")[1:]:
+            assert hasattr(obj, part), f"the page names {name}, which does not exist"
+            obj = getattr(obj, part)
+    namespace = {}
+    exec(text.split("```python")[1].split("```")[0], namespace)  # the training loop at the top runs
+    X, y = namespace["X"], namespace["y"]
+    with mg.no_grad():
+        assert np.mean(namespace["model"](mg.tensor(X)).data.argmax(axis=1) == y) > 0.9
