@@ -91,7 +91,7 @@ def matrix_norm(x, ord="fro", keepdims=False, dim=(-2, -1)):
 
 
 @implements(np.linalg.norm)
-def norm(x, ord=None, axis=None, keepdims=False):
+def norm(x, ord=None, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """A vector or matrix norm, chosen as ``np.linalg.norm`` chooses it.
 
     ``axis=None``: the 2-norm of all elements when ``ord`` is None;
@@ -114,6 +114,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
     >>> float(mg.linalg.norm(x, ord=2).data)  # the largest singular value
     4.0
     """
+    if dim is not None:  # PyTorch's names
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
     x = _tensor(x)
     if axis is None:
         if ord is None:

@@ -40,7 +40,7 @@ def _split(name: str, x, indices_or_sections, axis: int, even: bool) -> list:
 
 
 @implements(np.split)
-def split(x, indices_or_sections, axis: int = 0) -> list:
+def split(x, indices_or_sections, axis: int = 0, *, dim: int | None = None) -> list:
     """Split into equal sections (an int) or at the given indices along ``axis``, as NumPy's ``split``.
 
     Unlike PyTorch's ``split``, an int is the number of sections, not their size.
@@ -52,11 +52,11 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
     >>> b
     tensor([3., 4.], op=getitem)
     """
-    return _split("split", x, indices_or_sections, axis, even=True)
+    return _split("split", x, indices_or_sections, axis if dim is None else dim, even=True)
 
 
 @implements(np.array_split)
-def array_split(x, indices_or_sections, axis: int = 0) -> list:
+def array_split(x, indices_or_sections, axis: int = 0, *, dim: int | None = None) -> list:
     """As :func:`split`, but ``k`` sections need not be equal: the first ones get one more element.
 
     Examples
@@ -65,7 +65,7 @@ def array_split(x, indices_or_sections, axis: int = 0) -> list:
     >>> [p.shape for p in mg.array_split(mg.zeros(5), 3)]
     [(2,), (2,), (1,)]
     """
-    return _split("array_split", x, indices_or_sections, axis, even=False)
+    return _split("array_split", x, indices_or_sections, axis if dim is None else dim, even=False)
 
 
 @implements(np.hsplit)

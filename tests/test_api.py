@@ -92,3 +92,20 @@ def test_inplace_keeps_the_dtype_and_refuses_a_new_shape():
     assert t.dtype == np.float32 and t.tolist() == [2.0, 4.0]
     with pytest.raises(ValueError, match=r"shape \(2, 2\).*shape \(2,\)"):
         t += np.ones((2, 2))
+
+
+def test_dim_is_accepted_wherever_axis_is():
+    import inspect
+
+    from microgradnp.ops import REGISTRY
+
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    for f, args in [(mg.average, ()), (mg.take, ([0, 2],)), (mg.repeat, (2,)), (mg.linalg.vector_norm, ()),
+                    (mg.linalg.norm, ()), (mg.sum, ()), (mg.softmax, ()), (mg.cumsum, ())]:
+        np.testing.assert_array_equal(f(x, *args, dim=1).data, f(x, *args, axis=1).data)
+    assert [t.shape for t in mg.split(x, 3, dim=1)] == [(2, 1)] * 3
+    # every public op with an axis takes dim too (flip and roll take PyTorch's dims)
+    for name, op in REGISTRY.items():
+        params = inspect.signature(op.adapter).parameters
+        if op.public and "axis" in params and name != "take_along_axis":  # NumPy requires its axis argument
+            assert "dim" in params or "dims" in params, name

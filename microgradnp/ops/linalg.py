@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .reduce import _eye, _kept_shape, _others_generic, checked_axis
+from .reduce import _eye, _kept_shape, _others_generic, axis_arg, checked_axis
 from .registry import OpTest, defop
 from .shape import batch_aligned
 
@@ -967,7 +967,7 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
     test=OpTest("vector_norm", ref=lambda x, ord, axis, keepdims: _vector_norm_ref(x, ord, axis, keepdims), rtol=1e-10),
     namespace="linalg",
 )
-def vector_norm(x, ord=2, axis=None, keepdims=False):
+def vector_norm(x, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """The ``ord``-norm of ``x`` over ``axis`` as one vector (all axes by default), as ``np.linalg.vector_norm``.
 
     ``ord`` is any number, ``inf`` or ``-inf`` (``0`` counts non-zeros).  At
@@ -987,7 +987,8 @@ def vector_norm(x, ord=2, axis=None, keepdims=False):
     array([ 0.6, -0.8])
     """
     ndim = np.ndim(x)
-    axis = checked_axis("vector_norm", x, axis)
+    axis = checked_axis("vector_norm", x, axis_arg(axis, dim))
+    keepdims = keepdims if keepdim is None else keepdim
     if axis is not None:
         axis = tuple(sorted({a % max(ndim, 1) for a in (axis if isinstance(axis, tuple) else (axis,))}))
         if ndim == 0:

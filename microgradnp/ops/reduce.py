@@ -561,7 +561,7 @@ def ptp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         count(a.shape, axis) if w is None else np.sum(w.reshape(wshape or w.shape) * np.ones(a.shape), axis=axis)),
         rtol=1e-10),
 )
-def average(x, axis=None, weights=None):
+def average(x, axis=None, weights=None, *, dim=None):
     """Weighted mean over ``axis`` (NumPy's ``average``): ``sum(x * w) / sum(w)``.
 
     ``weights`` has the shape of ``x``, or is 1-D along the one ``axis``;
@@ -580,7 +580,7 @@ def average(x, axis=None, weights=None):
     >>> w.grad
     array([-0.375,  0.125])
     """
-    axis = checked_axis("average", x, axis_arg(axis, None))
+    axis = checked_axis("average", x, axis_arg(axis, dim))
     if weights is None:
         return (x,), {"axis": axis}
     xshape, wshape = np.shape(x), np.shape(weights)

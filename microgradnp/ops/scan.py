@@ -308,8 +308,10 @@ def _take_ref(a, key, flat_shape=None):
     formula="a at indices along axis (flattened when None);  da = zeros with g added at the indices",
     test=OpTest("take", ref=_take_ref),
 )
-def take(x, indices, axis=None):
+def take(x, indices, axis=None, *, dim=None):
     """Elements at integer ``indices`` along ``axis`` (of the flattened input when ``None``), as NumPy's ``take``.
+
+    PyTorch's ``dim=`` is accepted for ``axis``.
 
     Negative indices count from the end; repeated indices accumulate their gradients.
 
@@ -321,6 +323,7 @@ def take(x, indices, axis=None):
     >>> x.grad
     array([[1., 0., 2.]])
     """
+    axis = axis_arg(axis, dim)
     idx = _integer_indices("take", indices)
     shape = np.shape(x)
     if axis is None:
@@ -337,7 +340,7 @@ def take(x, indices, axis=None):
     formula="each element of a repeated along axis;  da = sum of g over the repeats",
     test=OpTest("repeat", ref=_take_ref),
 )
-def repeat(x, repeats, axis=None):
+def repeat(x, repeats, axis=None, *, dim=None):
     """Repeat each element ``repeats`` times along ``axis`` (flattened when ``None``), as NumPy's
     ``repeat`` (PyTorch's ``repeat_interleave``); ``repeats`` is an int or one count per element.
 
@@ -347,6 +350,7 @@ def repeat(x, repeats, axis=None):
     >>> mg.repeat(mg.tensor([1.0, 2.0]), [1, 3])
     tensor([1., 2., 2., 2.])
     """
+    axis = axis_arg(axis, dim)
     shape = np.shape(x)
     n = int(np.prod(shape)) if axis is None else shape[checked_axis("repeat", x, axis) % max(len(shape), 1)]
     counts = np.asarray(repeats)
