@@ -1,6 +1,6 @@
 """The ``microgradnp`` command: ``demo`` runs the reference workloads, ``graph`` draws one of their losses.
 
-``microgradnp demo [blobs|digits|moons|cnn|all]`` trains each workload with
+``microgradnp demo [blobs|digits|moons|cnn|sequence|all]`` trains each workload with
 sensible defaults (progress bars with the live loss), prints a summary table
 and writes the figures and a drawing of the loss's graph into ``--out``.
 ``python -m microgradnp`` is the same command.
@@ -70,6 +70,8 @@ def _writable_folder(folder: str, what: str) -> str:
 
 
 def _fmt_result(s: dict) -> str:
+    if s["workload"] == "sequence":
+        return f"test MSE {s['test mse']:.4f} (repeating the last value: {s['baseline mse']:.4f})"
     if s["workload"] in ("digits", "cnn"):
         return f"held-out {100 * s['accuracy']:.1f}% of {s['n']}"
     return f"{100 * s['accuracy']:.1f}% of {s['n']} right"
@@ -82,6 +84,7 @@ def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list
         "digits": {"maxiter": 20 if quick else 100},
         "moons": {"long_iters": 500 if quick else 5000, "iters": 200 if quick else 1000},
         "cnn": {"epochs": 2 if quick else 30},
+        "sequence": {"epochs": 3 if quick else 40},
     }
     summaries = []
     for name in workloads:

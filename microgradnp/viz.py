@@ -250,7 +250,7 @@ class _Drawing:
                     if not isinstance(p, Tensor) or id(p) not in self.ids:
                         continue
                     if id(p) in input_ids or id(p) in params or p.is_leaf or id(p) in owner:
-                        if id(p) not in params and p not in inputs:
+                        if id(p) not in params and all(p is not q for q in inputs):  # identity: == is elementwise
                             inputs.append(p)
                     else:
                         stack.append(p)

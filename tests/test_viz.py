@@ -205,3 +205,13 @@ def test_control_characters_in_names_are_shown_escaped_never_written_raw():
     if shutil.which("dot"):
         done = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
         assert done.returncode == 0 and b"w\\x00evil" in done.stdout
+
+
+def test_folding_modules_whose_inputs_are_several_tensors_compares_them_by_identity():
+    # A module fed two different tensors once compared them with ==, which is elementwise on tensors.
+    cell = mg.nn.GRUCell(1, 2, rng=0)
+    x = mg.tensor(np.ones((3, 1)))
+    h = cell(x[:, 0:1])
+    loss = (cell(x[:, 0:1] * 2.0, h) ** 2).sum()
+    dot = mg.viz.to_dot(loss, collapse="modules")
+    assert "GRUCell" in dot

@@ -15,7 +15,9 @@ the figures, scikit-learn for the bundled digits, tqdm for progress bars):
   gradient descent and a decision-boundary plot;
 * :mod:`~microgradnp.workloads.cnn`: a small convolutional network on the 8x8
   digits, minibatches from a ``DataLoader`` and AdamW (not a seed notebook:
-  the layers a PyTorch user reaches for next).
+  the layers a PyTorch user reaches for next);
+* :mod:`~microgradnp.workloads.sequence`: a GRU cell that learns to continue
+  noisy sine waves, trained through time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ WORKLOADS = {
     "digits": "Ng's digit network, CG through scipy.optimize",
     "moons": "2-5-5-2 net, two moons, full-batch gradient descent",
     "cnn": "small CNN, 8x8 digits, minibatches and AdamW",
+    "sequence": "GRU forecasting noisy sine waves, backpropagation through time",
 }
 
 
