@@ -5,7 +5,7 @@ What the workloads compute is tested in tests/workloads/; here, the scripts over
 
 import pytest
 
-from examples import check_notebook_rule, digits, gaussian_blobs, gaussian_process, moons
+from examples import check_notebook_rule, cnn, digits, gaussian_blobs, gaussian_process, moons, sequence
 from microgradnp.testing import GradcheckError, gradcheck
 
 
@@ -90,3 +90,12 @@ def test_the_case_study_shows_the_real_output(capsys):
     out = capsys.readouterr().out.rstrip("\n")
     root = pathlib.Path(__file__).resolve().parents[1]
     assert out in (root / "docs" / "notebook-rule.md").read_text()
+
+
+def test_cnn_and_sequence_mains(tmp_path, capsys):
+    assert cnn.main(["--epochs", "1", "--out", str(tmp_path)]) == 0
+    assert sequence.main(["--epochs", "1", "--train", "32", "--test", "8", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out accuracy" in out and "one-step MSE" in out
+    for name in ("cnn_training.png", "cnn_filters.png", "sequence_forecast.png"):
+        assert (tmp_path / name).stat().st_size > 1000
