@@ -212,7 +212,13 @@ class Module:
                 new = fn(self, args)
                 if new is not None:
                     args = new if isinstance(new, tuple) else (new,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            located = self._located(exc)
+            if located is exc:
+                raise
+            raise located from exc
         if hooks and hooks["post"]:
             for fn in list(hooks["post"]):
                 new = fn(self, args, out)
@@ -228,6 +234,18 @@ class Module:
             # reference counting.
             out.module_call = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
         return out
+
+    def _located(self, exc: Exception) -> Exception:
+        """``exc`` with this module named in front, as ``layers.2 (Conv2d): ...``, once (by the innermost module)."""
+        msg = str(exc)
+        name = type(self).__name__
+        if getattr(exc, "module_located", False) or type(exc) not in (ValueError, TypeError, IndexError):
+            return exc
+        if f"({name}" not in msg:  # the layer did not name itself already
+            where = f"{self.path} ({name})" if self.path else f"({name})"
+            exc = type(exc)(f"{where}: {msg}")
+        exc.module_located = True  # the modules around this one leave it as it is
+        return exc
 
     def register_forward_pre_hook(self, hook) -> HookHandle:
         """Call ``hook(module, args)`` before each forward; a non-None result replaces the arguments.

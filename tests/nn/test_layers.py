@@ -225,3 +225,17 @@ def test_batch_norm_errors():
         mg.nn.BatchNorm2d(3)(mg.tensor(np.ones((2, 4, 2, 2))))
     with pytest.raises(TypeError, match="is a buffer"):
         mg.nn.BatchNorm1d(3).running_mean = 1.0
+
+
+def test_any_layer_that_refuses_its_input_is_named_by_its_path_once():
+    model = mg.nn.Sequential(mg.nn.Conv2d(1, 2, 3, rng=0), mg.nn.ReLU(), mg.nn.Conv2d(3, 4, 3, rng=0))
+    with pytest.raises(ValueError, match=r"^2 \(Conv2d\): conv2d: the input has 2 channels") as info:
+        model(mg.zeros(1, 1, 8, 8))
+    assert "(Sequential)" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^\(BatchNorm1d 3\)"):
+        mg.nn.BatchNorm1d(3)(mg.zeros(4, 2))
+
+
+def test_dropout_passes_gradcheck_with_its_mask_held_fixed():
+    x = mg.tensor(np.linspace(-1.0, 1.0, 12), requires_grad=True)
+    assert gradcheck(lambda x: mg.nn.Dropout(0.4, rng=3)(x) ** 2, x)  # the same seed: the same mask at every call
