@@ -266,12 +266,13 @@ def _scatter(ns, g, out, a, key, flat_shape=None):
     formula="a at indices along axis;  da = zeros with g added at those indices (repeats accumulate)",
     test=OpTest("take_along_axis", ref=lambda a, key, flat_shape=None: a.reshape(flat_shape or a.shape)[key]),
 )
-def take_along_axis(x, indices, axis):
+def take_along_axis(x, indices, axis=-1, *, dim=None):
     """Pick elements along ``axis`` at integer ``indices`` (NumPy's ``take_along_axis``, PyTorch's ``gather``).
 
     ``indices`` has as many dimensions as ``x`` (``axis=None``: ``x`` is
-    flattened and ``indices`` is 1-D).  VJP: the gradient is added back at
-    the picked positions; repeated indices accumulate.
+    flattened and ``indices`` is 1-D).  ``axis`` defaults to the last, as in
+    NumPy 2.3 and later; PyTorch's ``dim=`` is accepted.  VJP: the gradient is
+    added back at the picked positions; repeated indices accumulate.
 
     Examples
     --------
@@ -281,6 +282,7 @@ def take_along_axis(x, indices, axis):
     >>> mg.take_along_axis(x, np.array([[1, 1]]), axis=1)
     tensor([[30., 30.]], op=take_along_axis)
     """
+    axis = axis_arg(axis, dim, -1)
     idx = _integer_indices("take_along_axis", indices)
     shape = np.shape(x)
     if axis is None:
