@@ -17,12 +17,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import microgradnp as mg  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import interleaved_medians, publish  # noqa: E402
 
 LAYERS = [(1, 16), (16, 32)]  # (in, out) channels, 3x3 kernels, padding 1
 
@@ -112,23 +114,12 @@ def main(argv=None) -> int:
     got = runs["microgradnp conv2d"]()
     for k in expected:
         np.testing.assert_allclose(got[k], expected[k], rtol=1e-10, atol=1e-10, err_msg=k)
-    times = {name: [] for name in runs}
-    names = list(runs)
-    for r in range(rounds):
-        for name in names[r % 2:] + names[:r % 2]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(t) for name, t in times.items()}
+    medians = interleaved_medians(runs, rounds)
     base = medians["NumPy im2col by hand"]
     lines = [f"Conv2d forward + backward, batch 64 of 1x8x8, layers 1->16->32 (3x3, padding 1), float64, one thread; "
              f"median of {rounds} rounds.", "", "| | time (ms) | x NumPy by hand |", "|---|---:|---:|"]
     lines += [f"| {name} | {1000 * m:.2f} | {m / base:.2f} |" for name, m in medians.items()]
-    table = "\n".join(lines)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "conv.md"), "w") as fh:
-        fh.write(table + "\n")
+    publish("\n".join(lines), args.out, "conv.md")
     return 0
 
 

@@ -29,14 +29,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import microgradnp as mg  # noqa: E402
 from microgradnp.func import grad, vmap  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import interleaved_medians, publish  # noqa: E402
 
 KEYS = ("W1", "b1", "W2", "b2")
 
@@ -174,11 +175,7 @@ def main(argv=None) -> int:
     n = 32 if args.quick else 256
     rounds = args.rounds or (2 if args.quick else 7)
     tables = [_measure(make_data(n, sizes), sizes, n, rounds) for sizes in NETWORKS]
-    table = "\n\n".join(tables)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "per_example.md"), "w") as fh:
-        fh.write(table + "\n")
+    publish("\n\n".join(tables), args.out, "per_example.md")
     return 0
 
 
@@ -194,15 +191,8 @@ def _measure(d: dict, sizes: tuple, n: int, rounds: int) -> str:
         got = run()
         for k in KEYS:
             np.testing.assert_allclose(got[k], expected[k], rtol=1e-9, atol=1e-12, err_msg=f"{name}: {k}")
-    times = {name: [] for name in runs}
+    medians = interleaved_medians(runs, rounds)
     names = list(runs)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order each round
-            gc.collect()
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(t) for name, t in times.items()}
     loop = medians["microgradnp loop of func.grad"]
     lines = [
         f"Per-example gradients, {'-'.join(map(str, sizes))} ReLU MLP, {n} examples, float64, one thread; "
