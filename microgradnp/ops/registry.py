@@ -67,7 +67,8 @@ JVP_KINDS = ("elementwise", "linear", "multilinear", "reduction")
 #: The batching rules of :func:`microgradnp.func.vmap`, the batch axis first:
 #:
 #: * ``"elementwise"``: NumPy broadcasting, with the batch axis of each batched
-#:   input kept in front (size-1 axes inserted after it);
+#:   input kept in front (size-1 axes inserted after it); the default of every
+#:   op whose ``jvp`` is ``"elementwise"``;
 #: * ``"reshape"``: the op only reshapes (row-major order kept): the batch
 #:   reshaped to the batch size plus the example's result shape;
 #: * ``"reduce"``: the ``axis`` attribute shifted past the batch axis, ``None``
@@ -158,6 +159,8 @@ class Op:
         if isinstance(jvp, str) and jvp not in JVP_KINDS:
             raise ValueError(f"op {name!r}: jvp must be a function or one of {JVP_KINDS}, got {jvp!r}")
         self.jvp = jvp
+        if batch is None and jvp == "elementwise":
+            batch = "elementwise"  # an elementwise op batches by broadcasting: one fact, stated once
         if isinstance(batch, str) and batch not in BATCH_KINDS:
             raise ValueError(f"op {name!r}: batch must be a function or one of {BATCH_KINDS}, got {batch!r}")
         self.batch = batch
@@ -234,7 +237,8 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=No
         transposed).
     batch
         The batching rule of ``vmap``: one of :data:`BATCH_KINDS`, a function
-        (see there), or ``None`` (once per example).
+        (see there), or ``None`` (once per example; ``"elementwise"`` for an op
+        whose ``jvp`` is ``"elementwise"``).
     numpy_vjp, numpy_vjp_all
         A faster NumPy-only form of the same rule (optional).
     formula
