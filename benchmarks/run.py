@@ -17,6 +17,9 @@ Workloads (see data.py):
 * ``chain``  forward and backward through 20,000 elementwise ops on a (16,) vector;
 * memory: peak of ``chain``, growth over 10,000 ``sgd`` steps, and a 10^6-op chain.
 
+``microgradnp compiled`` runs microgradnp's programs with each step compiled
+(``mg.compile``); its one-time trace cost is reported apart.
+
 Run ``python benchmarks/run.py`` (``--quick`` for a fast look).  It prints the
 table and writes ``results.md``, ``results.json`` and ``ratios.png`` into
 ``--out`` (default ``benchmarks/results``).
@@ -47,16 +50,17 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as benchdata  # noqa: E402
 
-FRAMEWORKS = ["numpy_ref", "microgradnp_impl", "torch_impl", "autograd_impl", "mygrad_impl", "jax_impl",
-              "micrograd_impl"]
+FRAMEWORKS = ["numpy_ref", "microgradnp_impl", "microgradnp_compiled_impl", "torch_impl", "autograd_impl",
+              "mygrad_impl", "jax_impl", "micrograd_impl"]
 WORKLOADS = ["ng", "sgd", "moons", "wide", "chain"]
-#: microgradnp's targets, as ratios to hand-written NumPy.
+#: microgradnp's targets, as ratios to hand-written NumPy: eager, and with each step compiled (``mg.compile``).
 TARGETS = {"ng": 1.05, "sgd": 3.0, "moons": 1.3, "wide": 1.03, "chain": 3.0}
+COMPILED_TARGETS = {"ng": 1.05, "sgd": 1.3, "moons": 1.2, "wide": 1.02, "chain": 1.2}
 #: Tolerances of the result check against NumPy (wide runs in float32).
 TOLERANCE = {"ng": (1e-8, 1e-12), "sgd": (1e-7, 1e-12), "moons": (1e-7, 1e-12), "wide": (5e-3, 1e-5),
              "chain": (1e-9, 1e-14)}
 #: Frameworks whose memory NumPy's allocator reports to tracemalloc.
-TRACEABLE = {"numpy", "microgradnp", "autograd", "mygrad", "micrograd"}
+TRACEABLE = {"numpy", "microgradnp", "microgradnp compiled", "autograd", "mygrad", "micrograd"}
 
 
 def load_frameworks(names):
@@ -155,6 +159,8 @@ def memory(frameworks, data, quick: bool) -> dict:
             continue
         if "chain" in mod.WORKLOADS:
             run = mod.WORKLOADS["chain"](data.chain)
+            if hasattr(mod, "TRACE_SECONDS"):
+                run()  # a compiled step: its first call traces; the peak of interest is the replay's
             gc.collect()
             tracemalloc.start()
             try:
@@ -208,6 +214,9 @@ def table(medians, notes, frameworks, missing) -> str:
                 cells.append("-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("| microgradnp target | " + " | ".join(f"<= {TARGETS[w]}x" for w in WORKLOADS) + " |")
+    if "microgradnp compiled" in frameworks:
+        lines.append("| microgradnp compiled target | " + " | ".join(f"<= {COMPILED_TARGETS[w]}x" for w in WORKLOADS)
+                     + " |")
     if missing:
         lines.append("")
         lines.append("Not installed, skipped: " + ", ".join(f"{k} ({v})" for k, v in missing.items()))
@@ -233,11 +242,14 @@ def bar_chart(medians, frameworks, path: str) -> None:
                linewidth=1.5 if name == "microgradnp" else 0)
     for j, wl in enumerate(WORKLOADS):
         ax.hlines(TARGETS[wl], j - 0.45, j + 0.45, colors="k", linestyles="dotted")
+        if "microgradnp compiled" in names:
+            ax.hlines(COMPILED_TARGETS[wl], j - 0.45, j + 0.45, colors="k", linestyles="dashed", linewidth=0.8)
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(WORKLOADS)), WORKLOADS)
     ax.set_ylabel("time / hand-written NumPy (log scale)")
-    ax.set_title("Median time relative to hand-written NumPy, 1 thread (dotted: microgradnp's targets)")
+    ax.set_title("Median time relative to hand-written NumPy, 1 thread\n(dotted: microgradnp's targets; "
+                 "dashed: compiled)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -281,6 +293,10 @@ def main(argv=None) -> int:
         "",
         table(medians, notes, frameworks, missing),
     ]
+    traced = getattr(frameworks.get("microgradnp compiled"), "TRACE_SECONDS", {})
+    if traced:
+        md += ["", "Trace cost of microgradnp compiled (the first call of each step, not in the timings above): "
+               + ", ".join(f"{w} {traced[w] * 1e3:.1f} ms" for w in WORKLOADS if w in traced) + "."]
     if mem:
         md += ["", "## Memory", ""]
         for key, val in mem.items():
@@ -297,6 +313,7 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump({"medians_s": {f"{w}/{n}": t for (w, n), t in medians.items()},
                    "notes": {f"{w}/{n}": v for (w, n), v in notes.items()}, "memory": mem,
+                   "trace_s": dict(traced),
                    "versions": versions(), "machine": machine(), "rounds": rounds, "quick": args.quick}, fh, indent=2)
     try:
         bar_chart(medians, frameworks, os.path.join(args.out, "ratios.png"))

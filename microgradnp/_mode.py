@@ -61,6 +61,52 @@ def read_during_trace(t) -> None:
         tracer.on_read(t)
 
 
+def copied_during_trace(source, copy) -> None:
+    """Called when a Tensor is made from another (``mg.tensor(x)``) while a trace records."""
+    tracer = _mode.tracer
+    if tracer is None:
+        return
+    on_copy = getattr(tracer, "on_copy", None)
+    if on_copy is not None:
+        on_copy(source, copy)
+    else:
+        tracer.on_read(source)  # the copy holds the values: as good as reading them
+
+
+def records_backward() -> bool:
+    """Whether the trace in this thread records backward passes as ops (``mg.compile`` does)."""
+    return getattr(_mode.tracer, "records_backward", False)
+
+
+def replayed(fn):
+    """Mark ``fn`` as a call a compiled function makes again, as it is, at each replay.
+
+    ``mg.compile`` records what a function does to tensors; a call it cannot
+    see into (an optimizer's ``step()``, which updates arrays in place) is
+    recorded whole instead: run during the trace, and called again with the
+    same arguments at the same place in every replay.  Outside a trace the
+    mark costs one integer read.
+    """
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if tracing:
+            tracer = _mode.tracer
+            if tracer is not None and hasattr(tracer, "host_call"):
+                return tracer.host_call(fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    call.replayed = fn
+    return call
+
+
+def note_random(what: str) -> None:
+    """Called where random numbers are drawn: a trace that replays cannot draw them again."""
+    if tracing:
+        on_random = getattr(_mode.tracer, "on_random", None)
+        if on_random is not None:
+            on_random(what)
+
+
 def _set(enabled: bool) -> None:
     global disabled_threads
     if _mode.enabled != enabled:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _mode as _modes
 from . import engine
 from .engine import function, is_recording
 from .ops import REGISTRY
@@ -56,7 +57,8 @@ def _inplace(f, name: str):
                     "update parameters inside `with mg.no_grad():` (as an optimizer step does)"
                 )
             return f(self, other)
-        result = f(self, other)._data
+        res = f(self, other)
+        result = res._data
         try:
             self._data[...] = result
         except ValueError as exc:
@@ -65,6 +67,8 @@ def _inplace(f, name: str):
                 f"{self._data.shape} in place ({exc})"
             ) from exc
         mark_written(self)
+        if _modes.tracing and _modes.records_backward():
+            _modes._mode.tracer.on_write(self, res)  # mg.compile replays the write
         return self
 
     method.__name__ = method.__qualname__ = name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _mode as _modes
 from .tensor import Tensor, _to_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
@@ -184,6 +185,8 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Te
     >>> bool((mg.randn(3, rng=1).data == mg.randn(3, rng=1).data).all())
     True
     """
+    if not isinstance(rng, (int, np.integer)):  # a seed draws the same numbers each call: a constant
+        _modes.note_random("randn")
     gen = as_rng(rng)
     shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)

@@ -372,6 +372,8 @@ def _store(t: Tensor, g, given: set, record: bool) -> None:
     """Accumulate ``g`` into ``t.grad`` (PyTorch semantics)."""
     cur = t._grad
     if record:
+        if _modes.tracing and _modes.records_backward():  # mg.compile: the replay accumulates, see compiler.py
+            cur = _mode.tracer.on_store(t, cur)
         # With create_graph=True the gradient is itself a differentiable Tensor.
         t._grad = g if cur is None else cur + g
     elif cur is None:
@@ -559,7 +561,8 @@ def _unit_seed(shape: tuple, dtype) -> np.ndarray:
 def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
     if not isinstance(root, Tensor):
         raise TypeError(f"{what}: expected a Tensor output, got {type(root).__name__}")
-    if not root.requires_grad:
+    if not root.requires_grad or _modes.tracing and root._op is not None and root._op.vjp_all is _no_gradient:
+        # (inside a trace an op without gradient is recorded too, flagged as requiring grad; see apply)
         raise RuntimeError(
             f"{what}: the output does not require grad: it was not computed from any tensor "
             "with requires_grad=True (or it was computed under no_grad())"
@@ -630,6 +633,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     >>> x.grad
     array([2., 4.])
     """
+    if _modes.tracing and _modes.records_backward():
+        create_graph = True  # mg.compile: the backward pass is recorded, to be replayed with the forward
     if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
         # The common case, loss.backward(): straight to the walk.
         _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph))
@@ -690,6 +695,8 @@ def grad(
     >>> d2y.item()
     12.0
     """
+    if _modes.tracing and _modes.records_backward():
+        create_graph = True  # mg.compile, as in backward()
     outs = _as_list(outputs, "outputs")
     ins = _as_list(inputs, "inputs")
     for i, x in enumerate(ins):

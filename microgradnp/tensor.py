@@ -246,7 +246,11 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if requires_grad.__class__ is not bool:
             requires_grad = _flag(requires_grad, "requires_grad")
-        _init_leaf(self, _to_array(data, dtype, requires_grad), requires_grad)
+        if _modes.tracing and isinstance(data, Tensor):  # a copy of a tensor a trace may follow
+            _init_leaf(self, _to_array(data._data, dtype, requires_grad), requires_grad)
+            _modes.copied_during_trace(data, self)
+        else:
+            _init_leaf(self, _to_array(data, dtype, requires_grad), requires_grad)
         if name is not None:
             self._name = name
 
@@ -300,6 +304,8 @@ class Tensor:
                 raise TypeError(f"grad of dtype {arr.dtype} assigned to a tensor of dtype {self._data.dtype}")
             if arr.__class__ is _DataView:
                 value = arr.view(np.ndarray)
+        if _modes.tracing and _modes.records_backward():
+            _modes._mode.tracer.on_grad_set(self, value)  # mg.compile replays `.grad = None`
         self._grad = value
 
     # Read through attrgetter, a C function: 45 ns instead of 70 for a Python
@@ -468,6 +474,14 @@ class Tensor:
         # ufuncs we differentiate to their ops; refuse the rest loudly rather
         # than silently dropping the tensor from the graph.
         fn = self._ufuncs.get(ufunc) if method == "__call__" and not kwargs else None
+        if fn is None and _modes.tracing and _modes.records_backward():
+            # Inside mg.compile, ``.grad`` is a Tensor: ``w.data -= lr * w.grad`` is NumPy on its values,
+            # as in eager code.  The trace notes the read (so the call stays eager) and NumPy runs.
+            for x in (*inputs, *kwargs.get("out", ())):
+                if isinstance(x, Tensor):
+                    _modes.read_during_trace(x)
+            plain = [x._data if isinstance(x, Tensor) else x for x in inputs]
+            return getattr(ufunc, method)(*plain, **kwargs)
         if fn is None:
             raise TypeError(
                 f"np.{ufunc.__name__} ({method}) is not differentiable in microgradnp; use the "
@@ -701,6 +715,7 @@ _VALUE_ONLY = frozenset(
 ) | frozenset({np.linalg.matrix_rank})
 
 
+@_modes.replayed
 def clear_grads(params, set_to_none: bool = True) -> None:
     """Clear the gradients of ``params``: the ``zero_grad`` of modules and optimizers.
 

@@ -16,9 +16,12 @@ def test_benchmark_quick_run_writes_its_table(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     table = (tmp_path / "results.md").read_text()
-    assert "| microgradnp |" in table and "wrong result" not in table
+    assert "| microgradnp |" in table and "| microgradnp compiled |" in table and "wrong result" not in table
+    assert "Trace cost of microgradnp compiled" in table
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {f"{w}/microgradnp" for w in ("ng", "sgd", "moons", "wide", "chain")} <= set(results["medians_s"])
+    for name in ("microgradnp", "microgradnp compiled"):
+        assert {f"{w}/{name}" for w in ("ng", "sgd", "moons", "wide", "chain")} <= set(results["medians_s"])
+    assert set(results["trace_s"]) == {"ng", "sgd", "moons", "wide", "chain"}
     assert results["memory"]["growth over 10k sgd steps (KB)"]["microgradnp"] < 1000  # flat memory
     assert (tmp_path / "ratios.png").stat().st_size > 1000
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _mode as _modes
 from ..api import flatten, linear, relu, sigmoid, sqrt, tanh
 from ..creation import as_rng
 from . import init as _init
@@ -375,6 +376,7 @@ class Dropout(Module):
             return x
         if self.p == 1.0:
             return x * 0.0
+        _modes.note_random("Dropout (in training mode)")
         keep = self._rng.random(x.shape) >= self.p
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import _mode as _modes
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -20,6 +21,7 @@ def _array(g) -> np.ndarray:
     return g.data if isinstance(g, Tensor) else g
 
 
+@_modes.replayed
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:
     """Scale the gradients so that their total norm is at most ``max_norm``; return the norm before.
 
@@ -58,6 +60,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> floa
     return total
 
 
+@_modes.replayed
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element, in place, to ``[-clip_value, clip_value]``.
 

@@ -77,9 +77,7 @@ def sigmoid(x):
     """``expit(x)``: no overflow and no warning at +-1000.  SciPy has no float16
     loop for it (it would return float64), so half precision goes through
     float32 and back, keeping the dtype as every other op does."""
-    if x.dtype is _HALF:
-        return expit(x.astype(np.float32)).astype(np.float16)
-    return expit(x)
+    return expit(x) if x.dtype is not _HALF else expit(x.astype(np.float32)).astype(np.float16)
 
 
 logaddexp = np.logaddexp

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from .. import _mode as _modes
 from .optimizers import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
@@ -48,6 +49,7 @@ class LRScheduler:
     def _lr_at(self, i: int, base_lr: float, epoch: int) -> float:
         return self.lr_at(base_lr, epoch)
 
+    @_modes.replayed
     def step(self) -> None:
         """Advance one epoch and set every group's learning rate."""
         self.last_epoch += 1
@@ -219,6 +221,7 @@ class ReduceLROnPlateau:
         bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
         return value > bound
 
+    @_modes.replayed
     def step(self, metric) -> None:
         """Record this epoch's ``metric`` (a number or a one-element Tensor) and reduce the rate if it stalls."""
         value = float(metric)

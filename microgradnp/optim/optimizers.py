@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .. import _mode as _modes
 from .._mode import no_grad
 from ..tensor import Tensor, clear_grads
 
@@ -68,6 +69,12 @@ class Optimizer:
     #: How each hyperparameter is checked: ``bool``, ``"pair"`` (two numbers in
     #: [0, 1)), an upper bound, or (absent) any finite number >= 0.
     _kinds: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not hasattr(step, "replayed"):
+            cls.step = _modes.replayed(step)  # mg.compile calls every optimizer's step again at each replay
 
     def __init__(self, params, **defaults):
         name = type(self).__name__

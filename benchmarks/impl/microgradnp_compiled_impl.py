@@ -1,0 +1,146 @@
+"""microgradnp with ``mg.compile``: the eager programs of microgradnp_impl.py, each step compiled once.
+
+Each workload compiles its step when it is built; ``run()`` puts the initial
+parameters back (in place, so the compiled step keeps reading the same
+tensors) and replays.  The first call of a step traces it; the benchmark's
+warm-up run makes that call, and :data:`TRACE_SECONDS` keeps what it cost,
+reported apart from the timings.
+"""
+
+from __future__ import annotations
+
+import microgradnp as mg
+from microgradnp.nn import functional as F
+
+NAME = "microgradnp compiled"
+
+#: Seconds each workload spent tracing (its first call), filled as the workloads run.
+TRACE_SECONDS: dict = {}
+
+
+def _params(d, keys, dtype=None):
+    return [mg.tensor(d[k], requires_grad=True, dtype=dtype) for k in keys]
+
+
+def _reset(params, d, keys):
+    for p, k in zip(params, keys):
+        p.data[...] = d[k]
+
+
+def _traced(name, step):
+    TRACE_SECONDS[name] = step.stats["trace_seconds"]
+
+
+def ng(d):
+    X, Y, lam = d["X"], d["Y"], d["lam"]
+    m = len(d["X"])
+    params = _params(d, ("W1", "b1", "W2", "b2"))
+    W1, b1, W2, b2 = params
+
+    @mg.compile
+    def cost_and_gradient(X, Y):
+        logits = mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)
+        J = F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
+        J = J + (lam / (2 * m)) * ((W1 * W1).sum() + (W2 * W2).sum())
+        return J, mg.grad(J, params)
+
+    def run():
+        J, grads = cost_and_gradient(X, Y)
+        _traced("ng", cost_and_gradient)
+        return {"J": J.item(), **{k: g.data for k, g in zip(("W1", "b1", "W2", "b2"), grads)}}
+
+    return run
+
+
+def sgd(d):
+    Xs, Ts, lr = d["X"], d["T"], d["lr"]
+    keys = ("W1", "W2")
+    params = _params(d, keys)
+    W1, W2 = params
+
+    @mg.compile
+    def step(x, t):
+        o = mg.sigmoid(W2 @ mg.sigmoid(W1 @ x))
+        loss = F.squared_loss(o, t)  # 1/2 sum((o - t)^2)
+        loss.backward()
+        with mg.no_grad():
+            for p in params:
+                p -= lr * p.grad
+                p.grad = None
+
+    def run():
+        _reset(params, d, keys)
+        for x, t in zip(Xs, Ts):
+            step(x, t)
+        _traced("sgd", step)
+        return {"W1": W1.data.copy(), "W2": W2.data.copy()}
+
+    return run
+
+
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
+
+
+def _train(d, lr, loss_of, name, dtype=None):
+    """``d["steps"]`` full-batch SGD steps of a three-layer net, each step compiled."""
+    params = _params(d, KEYS, dtype)
+    opt = mg.optim.SGD(params, lr=lr)
+
+    @mg.compile
+    def step():
+        loss = loss_of(*params)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def run():
+        _reset(params, d, KEYS)
+        for _ in range(d["steps"]):
+            step()
+        _traced(name, step)
+        return {k: p.data.copy() for k, p in zip(KEYS, params)}
+
+    return run
+
+
+def moons(d):
+    X, Y = mg.tensor(d["X"]), d["Y"]
+
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = mg.linear(mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
+
+    return _train(d, d["alpha"], loss_of, "moons")
+
+
+def wide(d):
+    X, y = mg.tensor(d["X"]), d["y"]
+
+    def loss_of(W1, b1, W2, b2, W3, b3):
+        logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
+        return F.cross_entropy(logits, y)
+
+    return _train(d, d["lr"], loss_of, "wide")
+
+
+def chain(d):
+    x0, n = d["x"], d["n"]
+    x = mg.tensor(x0, requires_grad=True)
+
+    @mg.compile
+    def forward_backward(x):
+        y = x
+        for i in range(n):
+            y = mg.tanh(y) if i % 2 == 0 else y * 1.1
+        y.sum().backward()
+
+    def run():
+        x.grad = None
+        forward_backward(x)
+        _traced("chain", forward_backward)
+        return {"x": x.grad}
+
+    return run
+
+
+WORKLOADS = {"ng": ng, "sgd": sgd, "moons": moons, "wide": wide, "chain": chain}
