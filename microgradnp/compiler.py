@@ -57,7 +57,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._mode import _mode, end_trace, is_grad_enabled, start_trace
-from .engine import _no_gradient, _store
+from .engine import _store
 from .func import _flatten, _unflatten
 from .ops import xp
 from .tensor import Tensor, _make, mark_written, next_seq
@@ -406,7 +406,7 @@ class _Writer:
     """Names and lines of the generated function."""
 
     def __init__(self):
-        self.namespace = {"_make": _make, "_grad_array": _grad_array, "_set_grad": _set_grad,
+        self.namespace = {"Tensor": Tensor, "ndarray": np.ndarray, "_make": _make, "_plus": _plus, "_set_grad": _set_grad,
                           "mark_written": mark_written, "next_seq": next_seq, "np": np, "xp": xp}
         self.names: dict[int, str] = {id(v): k for k, v in self.namespace.items()}  # id(object) -> global name
         self.lines: list[str] = []
@@ -432,7 +432,7 @@ class _Writer:
 class _Program:
     """The generated function of one traced signature, with the guards it checks itself."""
 
-    def __init__(self, trace: _Trace, arg_leaves: list, sources: list, outputs: list, out_spec):
+    def __init__(self, trace: _Trace, arg_leaves: list, sources: list, outputs: list, out_spec, grad_enabled: bool):
         self.out_spec = out_spec
         self.trace = trace
         self.buffers = threading.local()
@@ -466,7 +466,6 @@ class _Program:
             if s is not None:
                 self._var[id(s)] = f"a{i}"
                 body.append(f"a{i} = A[{i}]._data" if isinstance(arg_leaves[i], Tensor) else f"a{i} = A[{i}]")
-        guard_at = len(body)
         if any(e[1] == "store" for e in events):
             body.append("given = set()")
         for item in self._ordered(steps, events):
@@ -475,24 +474,28 @@ class _Program:
             else:
                 self._emit_event(item)
         results = [self._output(o) for o in outputs]
-        body.append(f"return [{', '.join(results)}{',' if len(results) == 1 else ''}]")
-        # The guards on the closure's tensors come first: a mismatch traces again before anything changes.
-        guards = []
+        if out_spec is None:  # one result, returned as it is
+            body.append(f"return {results[0]}")
+        else:
+            body.append(f"return _unflatten({w.constant(out_spec, 'structure')}, [{', '.join(results)}])")
+        # The guards come first: on a mismatch the call traces again before anything has changed.
+        guards = [f"len(A) != {len(arg_leaves)}", f"_mode.enabled is not {grad_enabled}"]
+        guards += [_argument_guard(f"A[{i}]", leaf, w) for i, leaf in enumerate(arg_leaves)]
         for key, name in self._holders.items():
             t = self._tensor_of[key]
             dtype = w.constant(t._data.dtype, t._data.dtype.name)
             guards.append(f"{name}._data.shape != {t._data.shape!r} or {name}._data.dtype != {dtype} or "
                           f"{name}.requires_grad is not {t.requires_grad}")
-        if guards:
-            lines = ["if " + guards[0]] + [f"        or {g}" for g in guards[1:]]
-            lines[-1] += ":"
-            if len(lines) > 1:
-                lines[0] = "if (" + lines[0][3:]
-                lines[-1] = lines[-1][:-1] + "):"
-            body[guard_at:guard_at] = lines + ["    return None  # a tensor of the closure changed: trace again"]
-        self.code = "def replay(A, B):\n" + "".join(f"    {line}\n" for line in body)
+        lines = ["if (" + guards[0]] + [f"        or {g}" for g in guards[1:]]
+        lines[-1] += "):"
+        lines.append("    return STALE  # traced for other arguments, or a tensor of the closure changed")
+        if self._pool:
+            lines.append("B = _buffers()")
+        body[0:0] = lines
+        w.namespace.update(_mode=_mode, STALE=_STALE, _unflatten=_unflatten, _buffers=self._buffers)
+        self.code = "def replay(A):\n" + "".join(f"    {line}\n" for line in body)
         exec(self.code, w.namespace)  # noqa: S102 - our own generated source, shown as step.code
-        self._replay = w.namespace["replay"]
+        self.run = w.namespace["replay"]
         del self._w, self._loaded, self._var, self._computed
 
     # The recording, in order.
@@ -541,7 +544,7 @@ class _Program:
                 return self._results[id(p)]
             stored = self.trace.stored.get(id(p))
             if stored is not None and stored[1] is p:  # a .grad read as an array after it was stored
-                return f"_grad_array({self._target(stored[0])})"
+                return f"{self._target(stored[0])}._grad"
             return self._w.constant(p, "k")
         key = id(p)
         if key in self._var:
@@ -585,7 +588,7 @@ class _Program:
         if t._op.name == "add" and isinstance(parents[0], Tensor) and id(parents[0]) in self.trace.reads:
             # A gradient added to what .grad held: None holds nothing (eager backward stores the gradient alone).
             held, g = self._operand(parents[0]), self._operand(parents[1])
-            call = f"{g} if {held} is None else {held} + {g}"
+            call = f"{g} if {held} is None else _plus({held}, {g})"
         elif poolable and run in _POOLABLE and not attrs and value.nbytes >= POOL_BYTES:
             k = len(self._pool)
             self._pool.append((value.shape, value.dtype))
@@ -665,7 +668,7 @@ class _Program:
         elif kind == "read":
             name = f"g{len(lines)}"
             self._var[id(e[3])] = name
-            lines.append(f"{name} = _grad_array({self._target(e[2])})")
+            lines.append(f"{name} = {self._target(e[2])}._grad")
         elif kind == "store":
             lines.append(f"_set_grad({self._target(e[2])}, {self._operand(e[3], array=True)}, given)")
         elif kind == "grad":
@@ -673,9 +676,9 @@ class _Program:
         elif kind == "write":
             target = self._holder(e[2])
             res = e[3]
-            if id(res) in self._fused:
+            if id(res) in self._fused:  # the in-place operator: no new array, no copy
                 own, other = self._operand(res._parents[0]), self._operand(res._parents[1])
-                lines.append(f"{self._w.constant(_run_of(res), res._op.name)}({own}, {other}, out={own})")
+                lines.append(f"{own} {_OPERATORS[_run_of(res)]}= {other}")
             else:
                 lines.append(f"{target}._data[...] = {self._operand(res)}")
             lines.append(f"{target}._written = next_seq()")
@@ -692,16 +695,34 @@ class _Program:
             return self._holder(o)
         return f"_make({self._operand(o, array=True)})"
 
-    def __call__(self, leaves):
-        pool = None
-        if self._pool:  # buffers per thread: two threads replaying at once never share one
-            pool = getattr(self.buffers, "arrays", None)
-            if pool is None:
-                pool = self.buffers.arrays = [np.empty(shape, dtype) for shape, dtype in self._pool]
-        out = self._replay(leaves, pool)
-        if out is None:
-            return _STALE
-        return out[0] if self.out_spec is None else _unflatten(self.out_spec, out)
+    def release(self) -> None:
+        """Drop what only code generation needed: the trace's graph (and the arrays it saved) above all."""
+        del self.trace, self._tensor_of, self._holders, self._args, self._sources, self._scalar, self._results
+        del self._fused
+
+    def _buffers(self) -> list:
+        """This thread's buffers: two threads replaying at once never share one."""
+        pool = getattr(self.buffers, "arrays", None)
+        if pool is None:
+            pool = self.buffers.arrays = [np.empty(shape, dtype) for shape, dtype in self._pool]
+        return pool
+
+
+def _argument_guard(name: str, leaf, w: "_Writer") -> str:
+    """The generated test that argument ``name`` differs from ``leaf`` in what a trace depends on."""
+    if isinstance(leaf, Tensor):
+        d = leaf._data
+        return (f"not isinstance({name}, Tensor) or {name}._data.shape != {d.shape!r} or {name}._data.dtype != "
+                f"{w.constant(d.dtype, d.dtype.name)} or {name}.requires_grad is not {leaf.requires_grad}"
+                + (f" or {name}._op is not None" if leaf.requires_grad else ""))
+    if isinstance(leaf, np.ndarray):
+        return (f"{name}.__class__ is not ndarray or {name}.shape != {leaf.shape!r} or {name}.dtype != "
+                f"{w.constant(leaf.dtype, leaf.dtype.name)}")
+    try:
+        hash(leaf)
+    except TypeError:
+        return f"{name} is not {w.constant(leaf, 'argument')}"
+    return f"{name}.__class__ is not {w.constant(type(leaf), type(leaf).__name__)} or {name} != {w.constant(leaf, 'argument')}"
 
 
 def _unchanged(t: Tensor):
@@ -757,10 +778,9 @@ def _balanced(src: str) -> bool:
     return depth == 0
 
 
-def _grad_array(t: Tensor):
-    """``t.grad`` as the replay adds to it: None, or its array."""
-    g = t._grad
-    return g._data if isinstance(g, Tensor) else g
+def _plus(held, g):
+    """What ``.grad`` held (an array, or a Tensor after ``create_graph=True``) plus ``g``, as an array."""
+    return (held._data if isinstance(held, Tensor) else held) + g
 
 
 def _set_grad(t: Tensor, g, given: set) -> None:
@@ -829,7 +849,30 @@ def _spec_key(spec):
 
 
 class Compiled:
-    """A compiled function: call it as the original; ``code`` shows what runs (see :func:`compile`)."""
+    """A compiled function (made by :func:`compile`): call it as the original.
+
+    ``code`` is the generated source of the signature that ran last,
+    ``stats`` counts traces, replays and eager calls and the seconds spent
+    tracing, ``fn`` is the original function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> double = mg.compile(lambda x: 2.0 * x)
+    >>> double(np.arange(3.0))
+    tensor([0., 2., 4.])
+    >>> print(double.code)
+    def replay(A):
+        if (len(A) != 1
+                or _mode.enabled is not True
+                or A[0].__class__ is not ndarray or A[0].shape != (3,) or A[0].dtype != float64):
+            return STALE  # traced for other arguments, or a tensor of the closure changed
+        a0 = A[0]
+        v1 = 2.0 * a0
+        return _make(v1)
+    <BLANKLINE>
+    """
 
     def __init__(self, fn, fullgraph: bool, cache_size: int):
         functools.update_wrapper(self, fn)
@@ -839,7 +882,7 @@ class Compiled:
         self._cache: OrderedDict = OrderedDict()  # signature -> list of programs, or "eager" and the reason
         self._lock = threading.Lock()
         self._last: _Program | None = None
-        self._hot_key = None  # the guard key of the last replay (or trace), tried first
+        self._hot: _Program | None = None  # the last program, if called with plain positional arguments
         self._specs: dict = {}  # number of positional arguments -> the structure of (args, {})
         self.stats = {"traces": 0, "replays": 0, "eager_calls": 0, "trace_seconds": 0.0}
 
@@ -849,12 +892,12 @@ class Compiled:
         return self._last.code if self._last is not None else ""
 
     def __call__(self, *args, **kwargs):
-        key = None if kwargs else _positional_key(args)
-        if key is not None and key == self._hot_key:  # the signature of the last call, as in a training loop
-            out = self._last(args)
+        if self._hot is not None and not kwargs:  # the program of the last call first, as in a training loop
+            out = self._hot.run(args)  # it checks its guards itself
             if out is not _STALE:
                 self.stats["replays"] += 1
                 return out
+        key = None if kwargs else _positional_key(args)
         if key is not None:  # arrays, tensors and numbers alone
             leaves, spec = args, self._specs.get(len(args))
             if spec is None:
@@ -872,10 +915,13 @@ class Compiled:
                 self.stats["eager_calls"] += 1
                 return self.fn(*args, **kwargs)
             for program in entry:
-                out = program(leaves)
+                out = program.run(leaves)
                 if out is not _STALE:
-                    self._cache.move_to_end(key)
-                    self._last, self._hot_key = program, key
+                    with self._lock:
+                        if key in self._cache:
+                            self._cache.move_to_end(key)
+                    self._last = program
+                    self._hot = program if program.flat else None
                     self.stats["replays"] += 1
                     return out
             if self.fullgraph:
@@ -919,45 +965,48 @@ class Compiled:
         self.stats["traces"] += 1
         program = None
         if trace.broken is None:
-            program = _Program(trace, leaves, sources, out_leaves, out_spec)
+            program = _Program(trace, leaves, sources, out_leaves, out_spec, key[0])
+            program.flat = isinstance(key[1], int)  # made by _positional_key: the hot path may try it
             for key_t, name in program._holders.items():
                 if trace.unexplained_write(program._tensor_of[key_t]):
                     trace.fail(f"{name} (shape {program._tensor_of[key_t].shape}) is written through .data or "
                                "NumPy inside the function; write it with an in-place operator under no_grad "
                                "(`w -= lr * w.grad`) or through an optimizer")
+            program.release()
         if trace.broken is not None:
             warnings.warn(f"compile: {self.__name__} runs eagerly for these arguments: {trace.broken}",
                           RuntimeWarning, stacklevel=3)
             self._remember(key, trace.broken)
         else:
-            entries = self._cache.get(key)
-            self._remember(key, ([program] + entries[:3]) if isinstance(entries, list) else [program])
-            self._last, self._hot_key = program, key
+            self._remember(key, [program])
+            self._last = program
+            self._hot = program if program.flat else None
         self.stats["trace_seconds"] += time.perf_counter() - t0
-        return _result_of(result, sources, leaves)
+        return _result_of(result, sources, leaves, trace.start)
 
     def _remember(self, key, entry) -> None:
-        if isinstance(entry, str) and key == self._hot_key:
-            self._hot_key = None
-        self._cache[key] = entry
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:  # threads may trace the same function at once
+            if isinstance(entry, list) and isinstance(self._cache.get(key), list):
+                entry = entry + self._cache[key][:3]  # other programs of this key (another closure state)
+            self._cache[key] = entry
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
 
-def _result_of(result, sources, leaves):
-    """The traced call's result as eager returns it.
+def _result_of(result, sources, leaves, start: int):
+    """The traced call's result as a replay returns it.
 
-    No tensor of the trace's own in place of an argument, and no graph on a
-    result computed without gradient (the trace records those ops too).
+    Tensors computed in the call come back without their graph (the trace's
+    graph reaches tensors of its own), and an argument comes back as itself.
     """
     swap = {id(s): leaf for s, leaf in zip(sources, leaves) if s is not None and s is not leaf}
     out_leaves, spec = _flatten(result)
 
     def eager(o):
         if id(o) in swap:
-            return swap[id(o)]
-        if isinstance(o, Tensor) and o._op is not None and o._op.vjp_all is _no_gradient:
+            return swap[id(o)] if isinstance(swap[id(o)], Tensor) else _make(_value(o))
+        if isinstance(o, Tensor) and o._op is not None and o._seq > start:
             return _make(o._data)
         return o
 

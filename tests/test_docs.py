@@ -8,7 +8,7 @@ import pytest
 MODULES = [
     "microgradnp", "microgradnp.nn", "microgradnp.nn.functional", "microgradnp.nn.init", "microgradnp.optim",
     "microgradnp.data", "microgradnp.testing", "microgradnp.testing.strategies", "microgradnp.viz",
-    "microgradnp.linalg", "microgradnp.func", "microgradnp.nn.utils", "microgradnp.optim.lr_scheduler",
+    "microgradnp.linalg", "microgradnp.func", "microgradnp.compiler", "microgradnp.nn.utils", "microgradnp.optim.lr_scheduler",
 ]
 
 
