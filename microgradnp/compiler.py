@@ -481,11 +481,23 @@ class _Program:
         # The guards come first: on a mismatch the call traces again before anything has changed.
         guards = [f"len(A) != {len(arg_leaves)}", f"_mode.enabled is not {grad_enabled}"]
         guards += [_argument_guard(f"A[{i}]", leaf, w) for i, leaf in enumerate(arg_leaves)]
-        for key, name in self._holders.items():
+        # A closure tensor's array is compared by identity first: an array keeps its shape and dtype, so
+        # only a new one is checked (about 0.1 us per tensor less on every call than checking each time).
+        checks, same = [], []
+        for k, (key, name) in enumerate(self._holders.items()):
             t = self._tensor_of[key]
-            dtype = w.constant(t._data.dtype, t._data.dtype.name)
-            guards.append(f"{name}._data.shape != {t._data.shape!r} or {name}._data.dtype != {dtype} or "
-                          f"{name}.requires_grad is not {t.requires_grad}")
+            guards.append(f"{name}.requires_grad is not {t.requires_grad}")
+            same.append(f"{name}._data is SEEN[{k}]")
+            checks.append(f"{name}._data.shape != {t._data.shape!r} or "
+                          f"{_differs(f'{name}._data.dtype', t._data.dtype, w)}")
+        if checks:
+            guards.append(f"not ({' and '.join(same)}) and _closure_changed()")
+            changed = ["def _closure_changed():", "    if (" + checks[0]]
+            changed += [f"            or {c}" for c in checks[1:]]
+            changed[-1] += "):"
+            changed += ["        return True", f"    SEEN[:] = [{', '.join(f'{n}._data' for n in self._holders.values())}]",
+                        "    return False"]
+            w.namespace["SEEN"] = [None] * len(checks)
         lines = ["if (" + guards[0]] + [f"        or {g}" for g in guards[1:]]
         lines[-1] += "):"
         lines.append("    return STALE  # traced for other arguments, or a tensor of the closure changed")
@@ -494,6 +506,8 @@ class _Program:
         body[0:0] = lines
         w.namespace.update(_mode=_mode, STALE=_STALE, _unflatten=_unflatten, _buffers=self._buffers)
         self.code = "def replay(A):\n" + "".join(f"    {line}\n" for line in body)
+        if checks:
+            self.code += "\n\n" + "".join(f"{line}\n" for line in changed)
         exec(self.code, w.namespace)  # noqa: S102 - our own generated source, shown as step.code
         self.run = w.namespace["replay"]
         del self._w, self._loaded, self._var, self._computed
@@ -708,16 +722,26 @@ class _Program:
         return pool
 
 
+def _differs(expr: str, dtype: np.dtype, w: "_Writer") -> str:
+    """The generated test that ``expr`` is not ``dtype``.
+
+    NumPy's built-in dtypes are singletons, so identity is the test (50 ns
+    less than ``!=``, a few per call); any other dtype is compared.
+    """
+    name = w.constant(dtype, dtype.name)
+    return f"{expr} is not {name}" if np.dtype(dtype.name) is dtype else f"{expr} != {name}"
+
+
 def _argument_guard(name: str, leaf, w: "_Writer") -> str:
     """The generated test that argument ``name`` differs from ``leaf`` in what a trace depends on."""
     if isinstance(leaf, Tensor):
         d = leaf._data
-        return (f"not isinstance({name}, Tensor) or {name}._data.shape != {d.shape!r} or {name}._data.dtype != "
-                f"{w.constant(d.dtype, d.dtype.name)} or {name}.requires_grad is not {leaf.requires_grad}"
+        return (f"not isinstance({name}, Tensor) or {name}._data.shape != {d.shape!r} or "
+                f"{_differs(f'{name}._data.dtype', d.dtype, w)} or {name}.requires_grad is not {leaf.requires_grad}"
                 + (f" or {name}._op is not None" if leaf.requires_grad else ""))
     if isinstance(leaf, np.ndarray):
-        return (f"{name}.__class__ is not ndarray or {name}.shape != {leaf.shape!r} or {name}.dtype != "
-                f"{w.constant(leaf.dtype, leaf.dtype.name)}")
+        return (f"{name}.__class__ is not ndarray or {name}.shape != {leaf.shape!r} or "
+                f"{_differs(f'{name}.dtype', leaf.dtype, w)}")
     try:
         hash(leaf)
     except TypeError:
@@ -866,7 +890,7 @@ class Compiled:
     def replay(A):
         if (len(A) != 1
                 or _mode.enabled is not True
-                or A[0].__class__ is not ndarray or A[0].shape != (3,) or A[0].dtype != float64):
+                or A[0].__class__ is not ndarray or A[0].shape != (3,) or A[0].dtype is not float64):
             return STALE  # traced for other arguments, or a tensor of the closure changed
         a0 = A[0]
         v1 = 2.0 * a0
@@ -882,7 +906,7 @@ class Compiled:
         self._cache: OrderedDict = OrderedDict()  # signature -> list of programs, or "eager" and the reason
         self._lock = threading.Lock()
         self._last: _Program | None = None
-        self._hot: _Program | None = None  # the last program, if called with plain positional arguments
+        self._hot = None  # the generated function of the last call, if it had plain positional arguments
         self._specs: dict = {}  # number of positional arguments -> the structure of (args, {})
         self.stats = {"traces": 0, "replays": 0, "eager_calls": 0, "trace_seconds": 0.0}
 
@@ -892,8 +916,9 @@ class Compiled:
         return self._last.code if self._last is not None else ""
 
     def __call__(self, *args, **kwargs):
-        if self._hot is not None and not kwargs:  # the program of the last call first, as in a training loop
-            out = self._hot.run(args)  # it checks its guards itself
+        hot = self._hot
+        if hot is not None and not kwargs:  # the program of the last call first, as in a training loop
+            out = hot(args)  # it checks its guards itself
             if out is not _STALE:
                 self.stats["replays"] += 1
                 return out
@@ -921,7 +946,7 @@ class Compiled:
                         if key in self._cache:
                             self._cache.move_to_end(key)
                     self._last = program
-                    self._hot = program if program.flat else None
+                    self._hot = program.run if program.flat else None
                     self.stats["replays"] += 1
                     return out
             if self.fullgraph:
@@ -980,7 +1005,7 @@ class Compiled:
         else:
             self._remember(key, [program])
             self._last = program
-            self._hot = program if program.flat else None
+            self._hot = program.run if program.flat else None
         self.stats["trace_seconds"] += time.perf_counter() - t0
         return _result_of(result, sources, leaves, trace.start)
 

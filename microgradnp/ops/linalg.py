@@ -51,6 +51,8 @@ def _matmul_vjp_a(ns, g, out, a, b):
     if b.ndim == 1:
         if a.ndim == 1:  # (k,) @ (k,) -> scalar
             return g * b
+        if a.ndim == 2:  # one outer product g b^T: a matrix product with an inner size of 1 beats broadcasting
+            return ns.matmul(_col(g), _row(ns, b))  # (1.0 vs 1.3 us on 2x2, 442 vs 575 us on 1024x784)
         return _col(g) * b  # (..., m, k) @ (k,) -> (..., m): outer products g b^T
     if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n); batch axes are summed by the engine
         return ns.matmul(b, g) if b.ndim == 2 else ns.reshape(ns.matmul(b, _col(g)), b.shape[:-1])
@@ -61,6 +63,8 @@ def _matmul_vjp_b(ns, g, out, a, b):
     if a.ndim == 1:
         if b.ndim == 1:
             return g * a
+        if b.ndim == 2:  # one outer product a g^T, as in _matmul_vjp_a
+            return ns.matmul(_col(a), _row(ns, g))
         return _col(a) * _row(ns, g)  # outer products a g^T
     if b.ndim == 1:  # (..., m, k) @ (k,): g has shape (..., m)
         if a.ndim == 2:
