@@ -19,9 +19,9 @@ public interface, as a user's program is) <- ``cli``.
 
 from __future__ import annotations
 
-from ._mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ._mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor, as_tensor, from_numpy, tensor
-from .engine import backward, grad
+from .engine import AnomalyError, backward, grad
 from .function import Function, FunctionCtx
 from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "nn", "optim", "testing", "data", "viz", "graph", "linalg", "func", "compile", "CompileError",
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
     "split", "array_split", "hsplit", "vsplit", "dsplit",
     *api.__all__,

@@ -6,11 +6,12 @@ never switches off recording in another.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly"]
 
 
 class _GradMode(threading.local):
@@ -20,6 +21,8 @@ class _GradMode(threading.local):
     # The trace recording in this thread (``microgradnp.func.vmap`` records its
     # function once, then replays it on the batch), or None.
     tracer = None
+    # Whether detect_anomaly() is on in this thread.
+    anomaly = False
 
 
 _mode = _GradMode()
@@ -35,6 +38,9 @@ _count_lock = threading.Lock()
 # How many traces are recording right now, in any thread: a plain integer the
 # engine and Tensor read first, so that no trace costs nothing but that read.
 tracing = 0
+
+# How many threads have anomaly detection on: read first, as ``tracing`` is.
+anomaly_threads = 0
 
 
 def start_trace(tracer) -> None:
@@ -283,3 +289,49 @@ class set_grad_enabled(_GradModeContext):
     def __call__(self, func):
         _set(self._prev)  # as a decorator: undo the effect of the call that made it
         return super().__call__(func)
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Find the first operation that makes a NaN or an infinity, forward or backward (a context or decorator).
+
+    Inside it (in this thread), every op checks its result: the first one
+    whose result holds NaN or inf raises :class:`microgradnp.AnomalyError`
+    naming the op, its inputs' shapes and the line of your code that called
+    it; a backward pass run inside it checks every gradient an op's VJP
+    returns the same way, and names the line that made that op.  The error's
+    ``tensor`` is the op's result, to draw (``mg.viz.render(err.tensor, ...,
+    highlight=err.tensor)``).  It costs a check per op, so it is for
+    debugging, as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0, -1.0], requires_grad=True)
+    >>> with mg.detect_anomaly(), np.errstate(invalid="ignore"):
+    ...     try:
+    ...         y = mg.log(x)
+    ...     except mg.AnomalyError as err:
+    ...         print(err.op, err.phase)
+    log forward
+    """
+
+    def _recreate_cm(self):
+        return type(self)()  # a decorated function may run inside itself: one "before" per call
+
+    def __enter__(self):
+        self._before = _mode.anomaly
+        _set_anomaly(True)
+        return self
+
+    def __exit__(self, *exc):
+        _set_anomaly(self._before)
+        return False
+
+
+def _set_anomaly(on: bool) -> None:
+    global anomaly_threads
+    if _mode.anomaly != on:
+        with _count_lock:
+            anomaly_threads += 1 if on else -1
+        _mode.anomaly = on

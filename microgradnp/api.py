@@ -75,7 +75,8 @@ def _inplace(f, name: str):
     return method
 
 
-def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False,
+              record_grad_norms: bool = False) -> None:
     """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
 
     Parameters
@@ -88,6 +89,10 @@ def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = 
     create_graph
         Record the backward pass (``.grad`` becomes a differentiable
         Tensor), for higher-order derivatives.
+    record_grad_norms
+        Note the norm of every gradient the pass computes, interior tensors'
+        included (:attr:`Tensor.grad_norm`): a drawing made afterwards shows
+        the whole gradient flow.
 
     Examples
     --------
@@ -97,7 +102,7 @@ def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = 
     >>> a.grad
     array(7.)
     """
-    engine.backward(self, grad, retain_graph, create_graph)
+    engine.backward(self, grad, retain_graph, create_graph, record_grad_norms)
 
 
 _backward.__name__ = _backward.__qualname__ = "backward"

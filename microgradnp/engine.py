@@ -29,7 +29,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
+import os
+import sys
 import threading
+import weakref
 from heapq import heapify, heappop, heappush
 from types import SimpleNamespace
 
@@ -39,9 +43,9 @@ from . import _mode as _modes
 from ._mode import _mode, enable_grad
 from .ops import REGISTRY, xp
 from .ops.registry import Op
-from .tensor import Hooks, Tensor, _make, _new, next_seq
+from .tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm
 
-__all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS"]
+__all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS", "AnomalyError"]
 
 _ndarray = np.ndarray
 
@@ -157,6 +161,8 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         t._parents = ()
         t._saved = None
         t._attrs = None
+    if _modes.anomaly_threads and _mode.anomaly:
+        _check_forward(t, op, arrays)
     return t
 
 
@@ -258,6 +264,82 @@ def _short(v) -> str:
         return f"<{v.dtype} array {v.shape}>"
     r = repr(v)
     return r if len(r) <= 60 else r[:57] + "..."
+
+
+# ---------------------------------------------------------------------------
+# Anomaly detection (detect_anomaly)
+# ---------------------------------------------------------------------------
+
+
+class AnomalyError(RuntimeError):
+    """Raised inside ``detect_anomaly()`` by the first op whose result, or whose VJP's result, holds NaN or inf.
+
+    ``op`` names the op, ``phase`` is ``"forward"`` or ``"backward"``,
+    ``where`` the line of user code that called the op, and ``tensor`` the
+    op's result (drawable, with ``highlight=err.tensor``).
+    """
+
+    def __init__(self, message: str, op: str, phase: str, where: str, tensor):
+        super().__init__(message)
+        self.op, self.phase, self.where, self.tensor = op, phase, where, tensor
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+#: id(tensor) -> (a weak reference to it, where it was made inside detect_anomaly()), for the
+#: backward pass's messages.  (Not a WeakKeyDictionary: that compares keys with ==, elementwise on Tensors.)
+_MADE_AT: dict = {}
+
+
+def _made_at(t: Tensor) -> str:
+    entry = _MADE_AT.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else "<made outside detect_anomaly()>"
+
+
+def _user_line() -> str:
+    """``file:line: source`` of the innermost frame outside this package."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE):
+        f = f.f_back
+    if f is None:
+        return "<unknown>"
+    source = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f"{f.f_code.co_filename}:{f.f_lineno}" + (f": {source}" if source else "")
+
+
+def _nonfinite(a) -> str | None:
+    """``"nan"``, ``"inf"`` or None: what ``a`` holds that is not finite (floating arrays only)."""
+    a = _value(a)
+    if not isinstance(a, (np.ndarray, np.generic)) or a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return None
+    return "nan" if np.isnan(a).any() else "inf"
+
+
+def _check_forward(t: Tensor, op: Op, arrays) -> None:
+    where = _user_line()
+    key = id(t)
+    _MADE_AT[key] = (weakref.ref(t, lambda _, key=key: _MADE_AT.pop(key, None)), where)
+    bad = _nonfinite(t._data)
+    if bad is None:
+        return
+    inputs = ", ".join(f"{np.shape(a)}" + (f" (already {b})" if (b := _nonfinite(a)) else "") for a in arrays)
+    raise AnomalyError(
+        f"detect_anomaly: {op.name} produced {bad} in the forward pass ({np.count_nonzero(~np.isfinite(t._data))} "
+        f"of {t._data.size} values), from inputs of shape {inputs}; called at {where}",
+        op.name, "forward", where, t)
+
+
+def _check_gradient(t: Tensor, i: int, gi, g) -> None:
+    bad = _nonfinite(gi)
+    if bad is None or _nonfinite(g) is not None:
+        return  # finite, or the upstream gradient was already not: an op later in the forward pass is the first
+    where = _made_at(t)
+    shapes = ", ".join(str(np.shape(_value(p))) for p in t._parents)
+    raise AnomalyError(
+        f"detect_anomaly: the backward pass of {t._op.name} produced {bad} in the gradient of its input {i}, from "
+        f"a finite upstream gradient of shape {np.shape(_value(g))} (inputs of shape {shapes}); {t._op.name} was "
+        f"called at {where}",
+        t._op.name, "backward", where, t)
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +494,7 @@ def _reaching(roots, targets) -> set:
     return needed
 
 
-def _walk(roots, seeds, record: bool, retain: bool, targets=None):
+def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False):
     """The backward pass: every gradient from ``roots`` (with upstream ``seeds``) down to the leaves.
 
     ``record``: run the VJPs on Tensors with the Tensor namespace, so the
@@ -420,10 +502,12 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     each op's NumPy-only rule where it has one.  ``targets``: return the
     gradients of these tensors (for :func:`grad`), propagating only along
     paths that reach them, and touch no ``.grad``; otherwise accumulate into
-    the leaves' ``.grad``.
+    the leaves' ``.grad``.  ``norms``: note the norm of every gradient the
+    pass computes (``Tensor.grad_norm``), interior tensors' included.
     """
     # Every choice is made here, before the loop.
     ns = TENSOR_NS if record else xp
+    anomaly = _modes.anomaly_threads and _mode.anomaly  # detect_anomaly(): every gradient is checked
     watching = targets is not None  # grad(): capture the targets' gradients, prune, touch no .grad
     if watching:
         needed, wanted, captured = _reaching(roots, targets), {id(t) for t in targets}, {}
@@ -451,6 +535,8 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     while heap:
         t = heappop(heap)[1]
         g = grads.pop(id(t))
+        if norms:
+            note_grad_norm(t, g)
         if t._retain or watching:  # rarely true: an interior node whose gradient is kept, hooked or wanted
             kept = t._retain
             if kept.__class__ is Hooks:
@@ -500,6 +586,8 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
             # cheap test; _fit compares properly when it fails.  Tensors always go to _fit.
             if gi.__class__ is not _ndarray or gi.shape != pd.shape or gi.dtype is not pd.dtype:
                 gi = _fit(ns, gi, p, op.name, i, record)
+            if anomaly:
+                _check_gradient(t, i, gi, g)
             pk = id(p)
             prev = grads.get(pk)
             if prev is None:
@@ -516,6 +604,8 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None):
     for leaf in leaves:
         if leaf._retain.__class__ is Hooks:  # a leaf's hooks see its complete gradient, before it is stored
             grads[id(leaf)] = _hooked(leaf._retain, grads[id(leaf)], leaf, record)
+        if norms:
+            note_grad_norm(leaf, grads[id(leaf)])
     if watching:
         for leaf in leaves:
             if id(leaf) in wanted:
@@ -608,7 +698,8 @@ def _as_list_any(x, n: int) -> list:
     return x
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
+             record_grad_norms: bool = False) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
 
     Parameters
@@ -624,6 +715,9 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     create_graph
         Record the backward pass itself; ``.grad`` then holds Tensors that can
         be differentiated again.
+    record_grad_norms
+        Note the norm of the gradient of every tensor the pass goes through,
+        interior ones included (:attr:`Tensor.grad_norm`; drawings show them).
 
     Examples
     --------
@@ -637,7 +731,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         create_graph = True  # mg.compile: the backward pass is recorded, to be replayed with the forward
     if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
         # The common case, loss.backward(): straight to the walk.
-        _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph))
+        _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph),
+              norms=record_grad_norms)
         return
     roots = _as_list(tensors, "tensors")
     gts = _as_list_any(grad_tensors, len(roots))
@@ -645,9 +740,9 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     seeds = [_seed(r, g, create_graph) for r, g in zip(roots, gts)]
     if create_graph:
         with enable_grad():
-            _walk(roots, seeds, record=True, retain=retain)
+            _walk(roots, seeds, record=True, retain=retain, norms=record_grad_norms)
     else:
-        _walk(roots, seeds, record=False, retain=retain)
+        _walk(roots, seeds, record=False, retain=retain, norms=record_grad_norms)
 
 
 def grad(

@@ -61,6 +61,17 @@ def _init_leaf(t: "Tensor", data: np.ndarray, requires_grad: bool) -> None:
     t._written = 0
 
 
+#: id(tensor) -> (a weak reference to it, the norm of the gradient that reached it in the last
+#: ``backward(record_grad_norms=True)``): read by :attr:`Tensor.grad_norm` (and graph drawings).
+GRAD_NORMS: dict = {}
+
+
+def note_grad_norm(t: "Tensor", g) -> None:
+    key = id(t)
+    g = g._data if isinstance(g, Tensor) else g
+    GRAD_NORMS[key] = (_weakref(t, lambda _, key=key: GRAD_NORMS.pop(key, None)), float(np.linalg.norm(g)))
+
+
 def mark_written(t: "Tensor") -> None:
     """Note that ``t``'s memory was just written (see the module docstring)."""
     t._written = next_seq()
@@ -307,6 +318,27 @@ class Tensor:
         if _modes.tracing and _modes.records_backward():
             _modes._mode.tracer.on_grad_set(self, value)  # mg.compile replays `.grad = None`
         self._grad = value
+
+    @property
+    def grad_norm(self) -> float | None:
+        """The norm of the gradient that reached this tensor in the last ``backward(record_grad_norms=True)``.
+
+        Interior tensors keep no gradient, but with ``record_grad_norms=True``
+        the backward pass notes the norm of each one it passes (one norm per
+        node), so that a drawing made after a plain backward shows the whole
+        gradient flow.  ``None`` when none was recorded.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> x = mg.tensor([3.0, 4.0], requires_grad=True)
+        >>> y = x * 2.0
+        >>> y.sum().backward(record_grad_norms=True)
+        >>> y.grad_norm, x.grad_norm
+        (1.4142135623730951, 2.8284271247461903)
+        """
+        entry = GRAD_NORMS.get(id(self))
+        return entry[1] if entry is not None and entry[0]() is self else None
 
     # Read through attrgetter, a C function: 45 ns instead of 70 for a Python
     # getter (an optimizer reads every parameter's .grad on every step).

@@ -117,11 +117,13 @@ def test_random_programs_replay_equals_eager(program, optimizer, seed):
     eager, eager_params = make()
     compiled_fn, params = make()
     compiled = mg.compile(compiled_fn)
-    for k in range(4):
-        x = X * (1.0 + 0.1 * k)
-        _assert_same(compiled(x).data, eager(x).data)
+    with np.errstate(all="ignore"):  # a program of squares may diverge: then both must diverge alike
+        for k in range(4):
+            x = X * (1.0 + 0.1 * k)
+            np.testing.assert_allclose(compiled(x).data, eager(x).data, rtol=1e-12, atol=1e-12)
     for p, q in zip(params, eager_params):
-        _assert_same(p.data, q.data)
+        assert p.dtype == q.dtype
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-12)
     assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 3
 
 

@@ -2,6 +2,7 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 import microgradnp as mg
@@ -137,3 +138,48 @@ def test_no_grad_on_a_generator_holds_only_while_it_runs():
         next(g)
     assert stop.value.value == "done" and mg.is_grad_enabled()
     assert list(gen())[0] is False  # iterating as usual
+
+
+# ---------------------------------------------------------------------------
+# detect_anomaly
+# ---------------------------------------------------------------------------
+
+
+def test_detect_anomaly_names_the_first_op_that_makes_a_nan_and_the_users_line():
+    x = mg.tensor([1.0, -1.0], requires_grad=True)
+    y = x * 2.0
+    with mg.detect_anomaly(), np.errstate(invalid="ignore"):
+        with pytest.raises(mg.AnomalyError) as info:
+            z = mg.sqrt(y - 1.0)  # the line named
+            z.sum()
+    err = info.value
+    assert err.op == "sqrt" and err.phase == "forward"
+    assert "test_mode.py" in err.where and "z = mg.sqrt(y - 1.0)" in err.where
+    assert "sqrt produced nan in the forward pass (1 of 2 values), from inputs of shape (2,)" in str(err)
+    assert np.isnan(err.tensor.data[1])
+
+
+def test_detect_anomaly_in_the_backward_pass_names_the_op_whose_vjp_failed():
+    x = mg.tensor([0.0, 4.0], requires_grad=True)
+    with mg.detect_anomaly():
+        y = mg.sqrt(x)  # finite forward, infinite derivative at 0
+        loss = (y * 3.0).sum()
+        with pytest.raises(mg.AnomalyError) as info, np.errstate(divide="ignore"):
+            loss.backward()
+    err = info.value
+    assert err.op == "sqrt" and err.phase == "backward" and "y = mg.sqrt(x)" in err.where
+    assert "the backward pass of sqrt produced inf in the gradient of its input 0" in str(err)
+
+
+def test_without_detect_anomaly_nothing_is_checked_and_the_flag_is_per_call():
+    x = mg.tensor([-1.0], requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(mg.log(x).item())  # no error outside
+
+        @mg.detect_anomaly()
+        def f(v):
+            return mg.log(v)
+
+        with pytest.raises(mg.AnomalyError):
+            f(x)
+        assert np.isnan(mg.log(x).item())  # off again after the decorated call

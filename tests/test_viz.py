@@ -15,7 +15,7 @@ from microgradnp.viz import GraphvizNotFoundError, draw_graph, render, to_dot
 
 HEADER = (
     "digraph microgradnp {\n"
-    '  graph [rankdir=LR, fontname="Helvetica", fontsize=10]\n'
+    '  graph [rankdir=LR, fontname="Helvetica", fontsize=10, size="12,200"]\n'
     '  node [fontname="Helvetica", fontsize=10]\n'
     "  edge [arrowsize=0.7]\n"
 )
@@ -76,7 +76,35 @@ def test_released_graph_shows_leaf_grads_and_says_why_not_more():
     loss = (x * x).sum()
     loss.backward()
     text = to_dot(loss)
-    assert "grad [2., 4.]" in text and "retain_graph=True" in text
+    assert "grad [2., 4.]" in text and "record_grad_norms=True" in text
+
+
+def test_recorded_gradient_norms_show_the_interior_flow_after_a_plain_backward():
+    x = mg.tensor(np.ones((3, 4)), requires_grad=True)
+    h = mg.tanh(x * 3.0)
+    loss = (h * h).sum()
+    loss.backward(record_grad_norms=True)
+    text = to_dot(loss)
+    assert f"|grad| {h.grad_norm:.3g}" in text and "released the graph" not in text
+    assert h.grad_norm == pytest.approx(np.linalg.norm(2 * np.tanh(3.0) * np.ones((3, 4))))
+    assert text.count("penwidth=1.6") >= 3  # every edge coloured by the norm that flowed along it
+
+
+def test_small_graphs_go_left_to_right_and_larger_ones_top_to_bottom():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    assert "rankdir=LR" in to_dot((x * x).sum())
+    net = mg.nn.MLP([4, 8, 8, 3], rng=0)
+    loss = mg.nn.functional.cross_entropy(net(mg.randn(16, 4, rng=0)), np.arange(16) % 3)
+    assert "rankdir=TB" in to_dot(loss)
+    assert "rankdir=LR" in to_dot(loss, rankdir="LR")
+
+
+def test_highlight_outlines_what_detect_anomaly_names():
+    x = mg.tensor([1.0, -1.0], requires_grad=True)
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError) as info, np.errstate(invalid="ignore"):
+        mg.log(x * 2.0)
+    text = to_dot(info.value.tensor, highlight=info.value.tensor)
+    assert 'color="#d7191c", penwidth=3' in text and "NaN in value" in text
 
 
 def test_nan_and_inf_are_flagged_in_red():
@@ -185,7 +213,7 @@ def test_rendering_without_dot_explains_and_leaves_nothing(tmp_path, monkeypatch
 @pytest.mark.parametrize("rankdir", ["LR; node [shape=star]", "lr", "", None, "TB]"])
 def test_rankdir_is_checked_before_it_reaches_the_dot_text(rankdir):
     y = (mg.tensor([1.0], requires_grad=True) * 2.0).sum()
-    with pytest.raises(ValueError, match="rankdir must be one of TB, LR, BT, RL"):
+    with pytest.raises(ValueError, match="rankdir must be .auto. or one of TB, LR, BT, RL"):
         to_dot(y, rankdir=rankdir)
 
 
@@ -215,3 +243,83 @@ def test_folding_modules_whose_inputs_are_several_tensors_compares_them_by_ident
     loss = (cell(x[:, 0:1] * 2.0, h) ** 2).sum()
     dot = mg.viz.to_dot(loss, collapse="modules")
     assert "GRUCell" in dot
+
+
+@needs_dot
+def test_a_30_step_rnn_renders_within_the_layout_budget(tmp_path):
+    # Laid out the full way, dot did not finish this graph (289 nodes) in 13 minutes; the budget
+    # bounds dot's passes instead, so the drawing comes back (the subprocess is time-limited:
+    # nothing here can hang).
+    cell, head = mg.nn.RNNCell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
+    x, h = mg.randn(30, 4, 3, rng=0), mg.zeros(4, 8)
+    for t in range(30):
+        h = cell(x[t], h)
+    loss = ((head(h) - 1.0) ** 2).mean()
+    loss.backward(record_grad_norms=True)
+    out = render(loss, tmp_path / "rnn.svg", names=cell)
+    svg = (tmp_path / "rnn.svg").read_text()
+    assert out.endswith("rnn.svg") and svg.rstrip().endswith("</svg>")
+    assert svg.count('class="node"') > 250 and "rankdir" not in svg
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_a_layout_that_cannot_finish_falls_back_to_fewer_nodes_with_a_warning(tmp_path, monkeypatch):
+    from microgradnp import viz
+
+    calls = []
+
+    def layout(source, fmt, budget=None):
+        calls.append(source.count("[label="))
+        if len(calls) == 1:
+            raise viz.LayoutTimeout("Graphviz could not lay this graph out within 5.0 s")
+        return b"<svg></svg>"
+
+    monkeypatch.setattr(viz, "_layout", layout)
+    net = mg.nn.MLP([4, 8, 3], rng=0)
+    loss = net(mg.randn(2, 4, rng=0)).sum()
+    with pytest.warns(UserWarning, match="drawing it with its modules folded"):
+        render(loss, tmp_path / "g.svg")
+    assert calls[1] < calls[0] and (tmp_path / "g.svg").read_text() == "<svg></svg>"
+
+
+@needs_dot
+def test_what_jupyter_shows_is_laid_out_within_the_budget():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    bundle = draw_graph((x * x).sum())._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith(("<?xml", "<svg"))
+
+
+needs_chromium = pytest.mark.skipif(__import__("tests.browser", fromlist=["CHROMIUM"]).CHROMIUM is None,
+                                    reason="headless Chromium is not installed")
+
+
+@needs_dot
+@needs_chromium
+def test_the_html_view_loads_offline_shows_every_node_and_a_nodes_arrays_on_click(tmp_path):
+    import html
+    import json
+    import re
+
+    from tests.browser import dom_after
+
+    W = mg.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True, name="W")
+    loss = mg.tanh(W @ mg.tensor([1.0, 3.0])).sum()
+    loss.backward(record_grad_norms=True)
+    path = render(loss, tmp_path / "graph.html")
+    page = (tmp_path / "graph.html").read_text()
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # nothing to fetch
+    probe = """
+      var nodes = document.querySelectorAll('#mg-canvas g.node');
+      var data = JSON.parse(document.getElementById('mg-data').textContent), w = null;
+      nodes.forEach(function (g) { var d = data[g.querySelector('title').textContent]; if (d && d.title === 'W') w = g; });
+      w.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+      var before = document.querySelector('svg').getAttribute('viewBox');
+      document.getElementById('mg-canvas').dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: 50, clientY: 50, bubbles: true, cancelable: true}));
+      document.body.dataset.probe = JSON.stringify({nodes: nodes.length, panel: document.getElementById('mg-panel').textContent,
+        zoomed: before !== document.querySelector('svg').getAttribute('viewBox')});
+    """
+    dom = dom_after(path, probe)
+    found = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert found["nodes"] == page.count('class="node"') == 9  # 5 tensors, 3 ops, the legend
+    assert "[[ 0.5 , -1.  ],\n [ 2.  ,  0.25]]" in found["panel"] and "grad" in found["panel"]
+    assert found["zoomed"]
