@@ -102,7 +102,13 @@ class _Trace:
     # Called by the engine and the Tensor while the trace records.
 
     def on_read(self, t: Tensor) -> None:
-        if t.requires_grad:
+        if id(t) in self.sources and t._op is None and t._data.dtype.kind in "iub":
+            self.fail(
+                f"an op reads the values of argument {self.sources[id(t)]} ({t._data.dtype}, shape {t.shape}) as "
+                "Python indices (integer class labels in cross_entropy or nll_loss); a replay would keep the traced "
+                "call's. Pass one-hot float targets instead (np.eye(num_classes)[labels], made outside the function)"
+            )
+        elif t.requires_grad:
             self.fail(
                 f"the function reads the value of a tensor of shape {t.shape} into Python or NumPy (item(), float(), "
                 "bool(), tolist(), np.asarray(), NumPy on .data such as `w.data -= lr * w.grad`); a replay would "

@@ -163,6 +163,10 @@ class _Drawing:
         self._walk()
         self.grads, self.grad_note = self._gradients() if show_grads else ({}, None)
         self.groups = self._module_groups() if collapse == "modules" else {}
+        self.hidden: set[int] = set()  # ids of tensors folded into a repeated step's node
+        self.repeats: dict[str, int] = {}  # module node -> how many calls it stands for
+        if self.groups:
+            self._fold_repeats()
         if rankdir == "auto":
             self.rankdir = _auto_rankdir(self.tensors, self.groups)
 
@@ -185,7 +189,8 @@ class _Drawing:
         """Breadth-first from the root: tensors get ids in traversal order (stable text)."""
         queue = deque([self.root])
         self.ids[id(self.root)] = "t0"
-        budget = self.max_nodes
+        # Folding modules draws many ops as one node: walk further then (the drawing stays small).
+        budget = self.max_nodes * (20 if self.collapse else 1)
         while queue:
             t = queue.popleft()
             self.tensors.append(t)
@@ -272,6 +277,53 @@ class _Drawing:
         self.owner = owner
         return groups
 
+    def _fold_repeats(self, least: int = 3) -> None:
+        """Fold a chain of calls of one module, each fed the previous one's output (RNN steps), into its last call.
+
+        The chain's node says "x30"; the inputs each call got from the same
+        op on the same tensors (``x[t]`` of a sequence) are drawn once, as
+        "x30" too.  Chains shorter than ``least`` stay as they are.
+        """
+        out_of = {id(g["out"]): k for k, g in self.groups.items()}
+        prev = {}
+        for k, g in self.groups.items():
+            for p in g["inputs"]:
+                j = out_of.get(id(p))
+                if j is not None and j != k and self.groups[j]["module"] is g["module"]:
+                    prev[k] = j
+        nxt = {j: k for k, j in prev.items()}
+        for start in [k for k in self.groups if k not in prev and k in nxt]:
+            chain = [start]
+            while chain[-1] in nxt and len(chain) <= len(self.groups):
+                chain.append(nxt[chain[-1]])
+            if len(chain) < least:
+                continue
+            last = self.groups[chain[-1]]
+            outs = {id(self.groups[k]["out"]) for k in chain}
+            inputs, kinds = [], {}
+            for k in chain:
+                for p in self.groups[k]["inputs"]:
+                    if id(p) in outs or any(p is q for q in inputs):
+                        continue
+                    if p.is_leaf:  # data given to each step (a slice made without recording): by shape and dtype
+                        kind = None if p.requires_grad else ("data", p.shape, p.dtype)
+                    else:
+                        kind = (p.op, tuple(id(q) for q in p.parents if isinstance(q, Tensor)))
+                    if kind is not None and kind in kinds:  # the same op on the same tensors: one node stands for all
+                        kinds[kind][1] += 1
+                        self.hidden.add(id(p))
+                        continue
+                    if kind is not None:
+                        kinds[kind] = [p, 1]
+                    inputs.append(p)
+            for k in chain[:-1]:
+                self.hidden.add(id(self.groups.pop(k)["out"]))
+            last["inputs"] = inputs
+            self.repeats[chain[-1]] = len(chain)
+            for p, n in kinds.values():
+                if n > 1:
+                    self.repeats[self.ids[id(p)]] = n
+
     # -- labels -------------------------------------------------------------
 
     def _role(self, t: Tensor) -> str:
@@ -343,9 +395,12 @@ class _Drawing:
         # tensor nodes
         for t in self.tensors:
             tid = self.ids[id(t)]
-            if (id(t) in owner and t is not self.groups[owner[id(t)]]["out"]) or id(t) in folded_params:
-                continue  # folded into its module's node
+            if id(t) in owner and (owner[id(t)] not in self.groups or t is not self.groups[owner[id(t)]]["out"]) \
+                    or id(t) in folded_params or id(t) in self.hidden:
+                continue  # folded into its module's node, or into a repeated step
             label, bad = self._tensor_label(t)
+            if tid in self.repeats:
+                label = f"x{self.repeats[tid]} (one per step)\n" + label
             role = "bad" if bad else self._role(t)
             extra = ", peripheries=2" if t is self.root else ""
             if id(t) in self.highlight:  # what detect_anomaly() named: a thick red outline
@@ -353,7 +408,7 @@ class _Drawing:
             out.append(f'{tid} [label="{_esc(label)}", shape=box, style="rounded,filled", fillcolor="{_FILL[role]}"{extra}]')
         # op nodes and edges
         for t in self.tensors:
-            if t.is_leaf or id(t) in owner:
+            if t.is_leaf or id(t) in owner or id(t) in self.hidden:
                 continue
             tid = self.ids[id(t)]
             mark = ', color="#d7191c", penwidth=3' if id(t) in self.highlight else ""
@@ -379,6 +434,8 @@ class _Drawing:
         module, t = grp["module"], grp["out"]
         tid = self.ids[id(t)]
         lines = [f"{type(module).__name__} {module.path}".strip()]
+        if key in self.repeats:
+            lines[0] += f"  x{self.repeats[key]} (steps folded)"
         if module.extra_repr():
             lines.append(module.extra_repr())
         for p in grp["params"]:
@@ -457,7 +514,9 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
         ``UserWarning`` is issued.
     collapse
         ``"modules"`` folds the operations of each ``Linear``/activation call
-        into one node.
+        into one node, and a chain of calls of one module, each fed the
+        previous one's output (the steps of an RNN), into one node marked
+        "x30".
     highlight
         A tensor (or several) to outline in red: the ``tensor`` of an
         :class:`~microgradnp.AnomalyError`, say.

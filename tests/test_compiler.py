@@ -504,3 +504,28 @@ def test_inlined_forwards_decide_dtype_conditions_from_the_trace():
 
 def test_pool_threshold_is_a_named_constant():
     assert compiler.POOL_BYTES == 1 << 18
+
+
+def test_integer_labels_run_eagerly_with_a_hint_and_one_hot_targets_compile():
+    def make():
+        net = mg.nn.MLP([4, 8, 3], rng=0)
+        opt = mg.optim.Adam(net.parameters(), lr=0.01)
+
+        def step(X, target):
+            opt.zero_grad()
+            loss = F.cross_entropy(net(X), target)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((16, 4)), rng.integers(0, 3, 16)) for _ in range(4)]
+    labels = mg.compile(make())
+    with pytest.warns(RuntimeWarning, match="one-hot float targets"):
+        labels(*batches[0])
+    eager, one_hot = make(), mg.compile(make())
+    for X, y in batches:
+        _assert_same(one_hot(X, np.eye(3)[y]).data, eager(mg.tensor(X), y).data)
+    assert one_hot.stats["replays"] == 3

@@ -323,3 +323,16 @@ def test_the_html_view_loads_offline_shows_every_node_and_a_nodes_arrays_on_clic
     assert found["nodes"] == page.count('class="node"') == 9  # 5 tensors, 3 ops, the legend
     assert "[[ 0.5 , -1.  ],\n [ 2.  ,  0.25]]" in found["panel"] and "grad" in found["panel"]
     assert found["zoomed"]
+
+
+def test_folding_modules_folds_the_steps_of_an_rnn_into_one_node_marked_x30():
+    cell, head = mg.nn.GRUCell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
+    x, h = mg.randn(30, 4, 3, rng=0), mg.zeros(4, 8)
+    for t in range(30):
+        h = cell(x[t], h)
+    loss = ((head(h) - 1.0) ** 2).mean()
+    loss.backward(record_grad_norms=True)
+    text = to_dot(loss, collapse="modules")
+    assert "GRUCell  x30 (steps folded)" in text and "x30 (one per step)\\n(4, 3) float64" in text
+    assert text.count("[label=") < 30  # 611 tensors, folded
+    assert "weight_hh (24, 8)  |grad|" in text  # the recorded norms of the shared parameters

@@ -76,6 +76,20 @@ def _graphs():
 
     both("vanishing", deep, collapse="modules", rankdir="TB")
 
+    # A 30-step GRU, its steps folded into one node, after a plain backward that recorded the norms.
+    cell, head = mg.nn.GRUCell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
+    xs, h = mg.randn(30, 4, 3, rng=0), mg.zeros(4, 8)
+    for t in range(30):
+        h = cell(xs[t], h)
+    rnn_loss = ((head(h) - 1.0) ** 2).mean()
+    rnn_loss.backward(record_grad_norms=True)
+    viz.render(rnn_loss, os.path.join(FIGURES, "rnn_folded.svg"), collapse="modules")
+
+    # The interactive view of the moons network (pan, zoom, arrays on click), as a page of its own.
+    moons_loss = moons.graph_loss()
+    moons_loss.backward(record_grad_norms=True)
+    viz.render(moons_loss, os.path.join(FIGURES, "net_2552.html"))
+
 
 def _ng_400(digits):
     """Ng's 400-25-10 network on five 8x8 digits enlarged to 20x20 (the exercise's input size)."""
