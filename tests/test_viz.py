@@ -245,17 +245,23 @@ def test_folding_modules_whose_inputs_are_several_tensors_compares_them_by_ident
     assert "GRUCell" in dot
 
 
+def _rnn_loss(Cell, steps: int = 30):
+    """The loss of a ``steps``-step recurrent net on a batch of 4, after backward(record_grad_norms=True)."""
+    cell, head = Cell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
+    x, h = mg.randn(steps, 4, 3, rng=0), mg.zeros(4, 8)
+    for t in range(steps):
+        h = cell(x[t], h)
+    loss = ((head(h) - 1.0) ** 2).mean()
+    loss.backward(record_grad_norms=True)
+    return loss, cell
+
+
 @needs_dot
 def test_a_30_step_rnn_renders_within_the_layout_budget(tmp_path):
     # Laid out the full way, dot did not finish this graph (289 nodes) in 13 minutes; the budget
     # bounds dot's passes instead, so the drawing comes back (the subprocess is time-limited:
     # nothing here can hang).
-    cell, head = mg.nn.RNNCell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
-    x, h = mg.randn(30, 4, 3, rng=0), mg.zeros(4, 8)
-    for t in range(30):
-        h = cell(x[t], h)
-    loss = ((head(h) - 1.0) ** 2).mean()
-    loss.backward(record_grad_norms=True)
+    loss, cell = _rnn_loss(mg.nn.RNNCell)
     out = render(loss, tmp_path / "rnn.svg", names=cell)
     svg = (tmp_path / "rnn.svg").read_text()
     assert out.endswith("rnn.svg") and svg.rstrip().endswith("</svg>")
@@ -326,12 +332,7 @@ def test_the_html_view_loads_offline_shows_every_node_and_a_nodes_arrays_on_clic
 
 
 def test_folding_modules_folds_the_steps_of_an_rnn_into_one_node_marked_x30():
-    cell, head = mg.nn.GRUCell(3, 8, rng=0), mg.nn.Linear(8, 1, rng=1)
-    x, h = mg.randn(30, 4, 3, rng=0), mg.zeros(4, 8)
-    for t in range(30):
-        h = cell(x[t], h)
-    loss = ((head(h) - 1.0) ** 2).mean()
-    loss.backward(record_grad_norms=True)
+    loss, _ = _rnn_loss(mg.nn.GRUCell)
     text = to_dot(loss, collapse="modules")
     assert "GRUCell  x30 (steps folded)" in text and "x30 (one per step)\\n(4, 3) float64" in text
     assert text.count("[label=") < 30  # 611 tensors, folded

@@ -12,6 +12,8 @@ from __future__ import annotations
 import microgradnp as mg
 from microgradnp.nn import functional as F
 
+from .microgradnp_impl import moons_loss, wide_loss
+
 NAME = "microgradnp compiled"
 
 #: Seconds each workload spent tracing (its first call), filled as the workloads run.
@@ -104,23 +106,11 @@ def _train(d, lr, loss_of, name, dtype=None):
 
 
 def moons(d):
-    X, Y = mg.tensor(d["X"]), d["Y"]
-
-    def loss_of(W1, b1, W2, b2, W3, b3):
-        logits = mg.linear(mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
-        return F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
-
-    return _train(d, d["alpha"], loss_of, "moons")
+    return _train(d, d["alpha"], moons_loss(d), "moons")
 
 
 def wide(d):
-    X, y = mg.tensor(d["X"]), d["y"]
-
-    def loss_of(W1, b1, W2, b2, W3, b3):
-        logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
-        return F.cross_entropy(logits, y)
-
-    return _train(d, d["lr"], loss_of, "wide")
+    return _train(d, d["lr"], wide_loss(d), "wide")
 
 
 def chain(d):
