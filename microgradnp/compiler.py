@@ -104,9 +104,9 @@ class _Trace:
     def on_read(self, t: Tensor) -> None:
         if id(t) in self.sources and t._op is None and t._data.dtype.kind in "iub":
             self.fail(
-                f"an op reads the values of argument {self.sources[id(t)]} ({t._data.dtype}, shape {t.shape}) as "
-                "Python indices (integer class labels in cross_entropy or nll_loss); a replay would keep the traced "
-                "call's. Pass one-hot float targets instead (np.eye(num_classes)[labels], made outside the function)"
+                f"the function reads the values of argument {self.sources[id(t)]} ({t._data.dtype}, shape {t.shape}) "
+                "as Python indices (x[idx]); a replay would keep the traced call's. Index with one-hot rows instead "
+                "(mg.where, or a product with np.eye(n)[idx] made outside the function), or leave this step eager"
             )
         elif t.requires_grad:
             self.fail(

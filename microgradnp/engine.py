@@ -385,6 +385,7 @@ def _tensor_namespace() -> SimpleNamespace:
         "value": _traced_value,
         "zeros_like": lambda x: _make(xp.zeros_like(_value(x))),
         "tri": xp.tri,  # a constant mask: arrays mix with Tensors in arithmetic
+        "arange": xp.arange,  # a constant too (pick's VJP compares labels with it)
         "eps": xp.eps,
         "sign": _on_value(xp.sign, "sign"),
         "max_reduce": _on_value(xp.max_reduce, "max"),

@@ -762,8 +762,8 @@ class _Trace:
                 "vmap: the function reads the value of a tensor computed from a mapped input (item(), bool(), "
                 "float(), tolist(), numpy() or np.asarray()): vmap records the function once, on one example, "
                 "and replays the recording on the whole batch, so a Python decision or index taken from one "
-                "example's values cannot hold for the others. Write it with tensor operations (mg.where, "
-                "one-hot targets instead of integer labels, mg.take_along_axis), or loop over the examples"
+                "example's values cannot hold for the others. Write it with tensor operations (mg.where, or "
+                "one-hot rows instead of an integer index), or loop over the examples"
             )
 
 
@@ -875,8 +875,10 @@ def vmap(f, in_axes=0, out_axes=0):
     -----
     Because ``f`` is recorded on one example, it must not take Python
     decisions from the mapped values: reading one (``item()``, ``bool()``,
-    ``float()``, ``np.asarray``) raises.  Use ``mg.where`` for choices, and
-    one-hot targets (or ``take_along_axis``) instead of integer labels.
+    ``float()``, ``np.asarray``) raises.  Use ``mg.where`` for choices.
+    Integer class labels in ``cross_entropy`` and ``nll_loss`` are batched
+    (they are an input of the ``pick`` op); an integer index read as values
+    (``x[idx]`` with a mapped ``idx``) raises.
     ``.data`` reads are not detected.  The results are plain tensors:
     differentiate inside ``vmap`` (``vmap(grad(f))``), not through it.
 

@@ -506,14 +506,14 @@ def test_pool_threshold_is_a_named_constant():
     assert compiler.POOL_BYTES == 1 << 18
 
 
-def test_integer_labels_run_eagerly_with_a_hint_and_one_hot_targets_compile():
+def test_integer_labels_compile_as_inputs_and_an_integer_index_runs_eagerly_with_a_hint():
     def make():
         net = mg.nn.MLP([4, 8, 3], rng=0)
         opt = mg.optim.Adam(net.parameters(), lr=0.01)
 
-        def step(X, target):
+        def step(X, labels):
             opt.zero_grad()
-            loss = F.cross_entropy(net(X), target)
+            loss = F.cross_entropy(net(X), labels)  # the labels are an input of pick: the trace follows them
             loss.backward()
             opt.step()
             return loss
@@ -522,10 +522,10 @@ def test_integer_labels_run_eagerly_with_a_hint_and_one_hot_targets_compile():
 
     rng = np.random.default_rng(0)
     batches = [(rng.standard_normal((16, 4)), rng.integers(0, 3, 16)) for _ in range(4)]
-    labels = mg.compile(make())
-    with pytest.warns(RuntimeWarning, match="one-hot float targets"):
-        labels(*batches[0])
-    eager, one_hot = make(), mg.compile(make())
+    eager, compiled = make(), mg.compile(make())
     for X, y in batches:
-        _assert_same(one_hot(X, np.eye(3)[y]).data, eager(mg.tensor(X), y).data)
-    assert one_hot.stats["replays"] == 3
+        _assert_same(compiled(X, y).data, eager(mg.tensor(X), y).data)
+    assert compiled.stats["replays"] == 3
+    rows = mg.compile(lambda x, idx: x[idx].sum())  # an index read as Python values: not followed
+    with pytest.warns(RuntimeWarning, match="reads the values of argument 1"):
+        rows(np.ones((5, 2)), np.array([0, 2]))

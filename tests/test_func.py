@@ -367,3 +367,16 @@ def test_push_forward_refuses_a_graph_whose_inputs_were_written_since():
         x.data[...] = 5.0
     with pytest.raises(RuntimeError, match="modified in place"):
         func.push_forward(y, x, np.ones(2))
+
+
+def test_vmap_of_grad_batches_integer_class_labels():
+    # The labels are an input of the pick op (not an index attribute), so they are mapped like any input.
+    W = np.random.default_rng(0).standard_normal((4, 3))
+    X, Y = np.random.default_rng(1).standard_normal((5, 4)), np.array([0, 2, 1, 1, 0])
+
+    def loss(W, x, y):
+        return mg.nn.functional.cross_entropy(x @ W, y)
+
+    per_example = func.vmap(func.grad(loss), in_axes=(None, 0, 0))(W, X[:, None, :], Y[:, None])
+    loop = np.stack([func.grad(loss)(W, x[None, :], y[None]).numpy() for x, y in zip(X, Y)])
+    np.testing.assert_allclose(per_example.numpy(), loop, rtol=1e-12, atol=1e-14)

@@ -30,6 +30,9 @@ from ..api import (
     squared_error,
     tanh,
 )
+from ..api import (
+    pick as _pick,
+)
 from ..tensor import Tensor
 from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 
@@ -210,8 +213,11 @@ def _nll(log_probs, target, reduction: str, name: str):
         raise ValueError(f"{name}: expected log-probabilities of shape (N, C), got {log_probs.shape}")
     n, c = log_probs.shape
     _check_reduction(reduction, name, log_probs)
-    labels = _labels(target, n, c, name)
-    picked = log_probs[np.arange(n), labels]
+    labels = target if isinstance(target, Tensor) else np.asarray(target)
+    try:
+        picked = _pick(log_probs, labels)  # the labels are an input: checked by the op, followed by vmap and compile
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc.__cause__ or exc}") from None  # the op's own words, under our name
     return _reduce(-picked, reduction)
 
 

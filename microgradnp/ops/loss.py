@@ -221,3 +221,77 @@ def bce_with_logits(logits, target, reduction="mean"):
 def bce(probs, target, reduction="mean"):
     """Binary cross-entropy of probabilities as one node; see ``nn.functional.binary_cross_entropy``."""
     return (probs, target), {"reduction": reduction}
+
+
+# pick: each row's entry at its class label.  The labels are an input (integer,
+# without gradient), not an index attribute, so that a trace follows them: vmap
+# batches integer labels and mg.compile replays a step with new ones.
+
+
+def _label_indices(xp, labels, n: int, num_classes: int):
+    """``labels`` checked (whole numbers in ``[0, num_classes)``, one per row) and as integers."""
+    if labels.dtype.kind == "f":
+        if not xp.all_reduce(xp.isfinite(labels)) or not xp.all_reduce(labels == xp.rint(labels)):
+            raise ValueError(f"class labels must be whole numbers, got {labels.dtype} values that are not")
+        labels = labels.astype("int64")
+    elif labels.dtype.kind not in "iu":
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
+    if labels.shape[-1:] != (n,):
+        raise ValueError(f"{n} examples of logits but labels of shape {labels.shape}; give one label per example")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; "
+                         f"got {bad.reshape(-1)[:5].tolist()}")
+    return labels
+
+
+def _pick(xp, a, labels):
+    n, c = a.shape
+    return a[xp.arange(n), _label_indices(xp, labels, n, c)]
+
+
+def _pick_vjp(ns, g, out, a, labels):
+    # g scattered to the labelled entries: a one-hot mask times g, so the
+    # backward pass, recorded, is elementwise ops on the labels (no index).
+    n, c = a.shape
+    hot = ns.reshape(labels, (n, 1)) == ns.arange(c)
+    return ns.reshape(g, (n, 1)) * hot
+
+
+def _pick_batch(xp, arrays, batched, out_shape):
+    (a, labels), (ba, bl) = arrays, batched
+    size = (a if ba else labels).shape[0]
+    a = a if ba else xp.broadcast_to(a, (size,) + a.shape)
+    labels = labels if bl else xp.broadcast_to(labels, (size,) + labels.shape)
+    n, c = a.shape[1:]
+    return a[xp.arange(size)[:, None], xp.arange(n), _label_indices(xp, labels, n, c)]
+
+
+@defop(
+    forward=_pick,
+    vjp=(_pick_vjp, lambda ns, g, out, a, labels: ns.zeros_like(labels)),  # labels: no gradient
+    jvp="linear",
+    batch=_pick_batch,
+    formula="out_i = a[i, labels_i];  da = g at each row's label, zero elsewhere",
+    test=OpTest("pick", ref=lambda a, labels: np.asarray(a)[np.arange(len(a)), labels]),
+    public=False,
+)
+def pick(log_probs, labels):
+    """Each row's entry at its class label: ``log_probs[i, labels[i]]`` (``nll_loss`` and ``cross_entropy``).
+
+    ``labels`` are integers (or whole-number floats) in ``[0, C)``, an array
+    or a Tensor; they get no gradient.  VJP: ``g`` at each row's label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> from microgradnp.engine import function
+    >>> from microgradnp.ops import REGISTRY
+    >>> logp = mg.tensor([[0.1, 0.9], [0.7, 0.3]], requires_grad=True)
+    >>> function(REGISTRY["pick"])(logp, np.array([1, 0]))
+    tensor([0.9, 0.7], op=pick)
+    """
+    if not hasattr(labels, "requires_grad"):
+        labels = np.asarray(labels)
+    return (log_probs, labels), None

@@ -24,7 +24,7 @@ VJP_VOCABULARY = (
     "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
     "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
-    "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps",
+    "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps", "arange",
 )
 
 ndarray = np.ndarray
@@ -86,6 +86,7 @@ minimum = np.minimum
 clip = np.clip
 where = np.where
 isfinite = np.isfinite
+rint = np.rint
 add = np.add
 subtract = np.subtract
 multiply = np.multiply
@@ -136,6 +137,7 @@ min_reduce = np.minimum.reduce
 
 # Shapes and construction
 asarray = np.asarray
+arange = np.arange
 expand_dims = np.expand_dims
 squeeze = np.squeeze
 concatenate = np.concatenate

@@ -380,7 +380,7 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     """Valid ``(inputs, attrs)`` for a registry op, drawn from its :class:`~microgradnp.ops.OpTest` metadata.
 
     ``inputs`` is a tuple of Tensors with ``requires_grad=True`` (boolean
-    inputs, the condition of ``where``, are Tensors without grad); ``attrs`` is
+    inputs, the condition of ``where``, and integer ones, the labels of ``pick``, are Tensors without grad); ``attrs`` is
     the keyword arguments the op takes.  Kinks, ties and domain edges are
     avoided by construction.
 
@@ -410,7 +410,7 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     @st.composite
     def draw(draw_):
         arrays_, attrs = builder(draw_, meta, dtype)
-        return tuple(Tensor(a, dtype=np.bool_) if a.dtype == np.bool_ else Tensor(a, requires_grad=True, dtype=dtype)
+        return tuple(Tensor(a, dtype=a.dtype) if a.dtype.kind in "biu" else Tensor(a, requires_grad=True, dtype=dtype)
                      for a in arrays_), attrs
 
     return draw()
@@ -784,6 +784,12 @@ def _sig_where(draw, meta, dtype):
     return [_plain(draw, meta, dtype, sa), _plain(draw, meta, dtype, sb), cond], {}
 
 
+def _sig_pick(draw, meta, dtype):
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    labels = np.asarray(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
+    return [_plain(draw, meta, dtype, (n, c)), labels], {}
+
+
 def _sig_linear(draw, meta, dtype):
     batch = draw(shapes(min_dims=0, max_dims=2))
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -947,6 +953,7 @@ _SIGNATURES = {
     "concatenate": _sig_concatenate,
     "stack": _sig_stack,
     "where": _sig_where,
+    "pick": _sig_pick,
     "remainder": _sig_remainder,
     "std": _sig_std,
     "average": _sig_average,
