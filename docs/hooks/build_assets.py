@@ -148,6 +148,25 @@ def _composites_table() -> list:
     ]
 
 
+#: How the operators the registry installs on Tensor are written.
+_OPERATOR_SIGNS = {
+    "__add__": "a + b", "__radd__": "b + a", "__sub__": "a - b", "__rsub__": "b - a", "__mul__": "a * b",
+    "__rmul__": "b * a", "__truediv__": "a / b", "__rtruediv__": "b / a", "__pow__": "a ** b", "__rpow__": "b ** a",
+    "__matmul__": "a @ b", "__rmatmul__": "b @ a", "__neg__": "-a", "__pos__": "+a", "__abs__": "abs(a)",
+    "__getitem__": "a[key]", "__lt__": "a < b", "__le__": "a <= b", "__gt__": "a > b", "__ge__": "a >= b",
+    "__eq__": "a == b", "__ne__": "a != b", "__and__": "a & b", "__or__": "a | b", "__invert__": "~a",
+    "__mod__": "a % b", "__rmod__": "b % a", "__rand__": "b & a", "__ror__": "b | a", "__xor__": "a ^ b",
+    "__rxor__": "b ^ a", "__floordiv__": "a // b", "__rfloordiv__": "b // a",
+}
+
+
+def _on_tensor(op) -> str:
+    """The Tensor methods, properties and operators an op is installed as (the Tensor page points here)."""
+    names = [f"`a.{m}()`" for m in op.methods] + [f"`a.{p}`" for p in op.properties]
+    names += [f"`{_OPERATOR_SIGNS.get(o, o)}`".replace("|", "\\|") for o in op.operators]
+    return ", ".join(names) or "-"
+
+
 def _op_table():
     from microgradnp.ops import REGISTRY
 
@@ -159,15 +178,15 @@ def _op_table():
         "and vector-Jacobian product, and the input signature its test draws. `g` is the upstream",
         "gradient. See [Design](../design.md#the-op-registry) for how to add one.",
         "",
-        "| op | forward; VJP | test signature | second order checked |",
-        "|---|---|---|---|",
+        "| op | forward; VJP | on a Tensor | test signature | second order checked |",
+        "|---|---|---|---|---|",
     ]
     for name in sorted(REGISTRY):
         op = REGISTRY[name]
         formula = op.formula.replace("|", "\\|").replace(";", ";<br>", 1)
         smooth = "yes" if op.test and op.test.smooth else "no"
         label = f"{op.namespace}.{name}" if op.namespace else name
-        lines.append(f"| `{label}` | {formula} | `{op.test.sig}` | {smooth} |")
+        lines.append(f"| `{label}` | {formula} | {_on_tensor(op)} | `{op.test.sig}` | {smooth} |")
     lines += ["", f"{len(REGISTRY)} ops.", ""]
     lines += _composites_table()
     path = os.path.join(ROOT, "docs", "reference", "op-table.md")
