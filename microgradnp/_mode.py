@@ -105,12 +105,16 @@ def replayed(fn):
     return call
 
 
-def note_random(what: str) -> None:
-    """Called where random numbers are drawn: a trace that replays cannot draw them again."""
+def note_unreplayable(what: str, why: str) -> None:
+    """Called where a computation leaves the tensors (random draws, statistics kept in arrays): a replay would not see it.
+
+    ``mg.compile`` then runs the function eagerly (``fullgraph=True``:
+    raises); ``vmap`` raises, as ``torch.func.vmap`` does for randomness.
+    """
     if tracing:
-        on_random = getattr(_mode.tracer, "on_random", None)
-        if on_random is not None:
-            on_random(what)
+        tracer = _mode.tracer
+        if tracer is not None:
+            tracer.on_unreplayable(what, why)
 
 
 def _set(enabled: bool) -> None:

@@ -125,8 +125,8 @@ class _Trace:
         else:
             self.on_read(source)
 
-    def on_random(self, what: str) -> None:
-        self.fail(f"{what} draws random numbers; a replay would reuse the traced call's draws")
+    def on_unreplayable(self, what: str, why: str) -> None:
+        self.fail(f"{what} {why}")
 
     def on_store(self, t: Tensor, current):
         """A backward pass is about to add to ``t.grad`` (now ``current``): what it adds to, as a traced tensor.
@@ -944,7 +944,7 @@ class Compiled:
         if entry is not None:
             if isinstance(entry, str):
                 self.stats["eager_calls"] += 1
-                return self.fn(*args, **kwargs)
+                return self.fn(*_tensors_for_arrays(args), **_tensors_for_arrays(kwargs))
             for program in entry:
                 out = program.run(leaves)
                 if out is not _STALE:
@@ -968,7 +968,7 @@ class Compiled:
             raise CompileError(f"compile(fullgraph=True): {why}")
         warnings.warn(f"compile: {self.__name__} runs eagerly: {why}", RuntimeWarning, stacklevel=3)
         self.stats["eager_calls"] += 1
-        return self.fn(*args, **kwargs)
+        return self.fn(*_tensors_for_arrays(args), **_tensors_for_arrays(kwargs))
 
     def _trace(self, key, leaves, spec):
         t0 = time.perf_counter()
@@ -1023,6 +1023,12 @@ class Compiled:
             self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+
+def _tensors_for_arrays(tree):
+    """``tree`` with its arrays wrapped as Tensors (no copy): the function sees what a traced call gives it."""
+    leaves, spec = _flatten(tree)
+    return _unflatten(spec, [_make(x) if isinstance(x, np.ndarray) else x for x in leaves])
 
 
 def _result_of(result, sources, leaves, start: int):

@@ -186,7 +186,7 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Te
     True
     """
     if not isinstance(rng, (int, np.integer)):  # a seed draws the same numbers each call: a constant
-        _modes.note_random("randn")
+        _modes.note_unreplayable("randn", "draws random numbers without a seed: a replay would reuse its draws")
     gen = as_rng(rng)
     shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)

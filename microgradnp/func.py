@@ -756,6 +756,10 @@ class _Trace:
             stack.extend(p for p in x._parents if isinstance(p, Tensor) and p.requires_grad)
         return False
 
+    def on_unreplayable(self, what: str, why: str) -> None:
+        raise RuntimeError(f"vmap: {what} {why}; vmap records the function once and replays the recording on "
+                           "the batch. Loop over the examples instead")
+
     def on_read(self, t: Tensor) -> None:
         if self.depends(t):
             raise RuntimeError(

@@ -291,11 +291,24 @@ def test_reading_a_value_runs_eagerly_with_a_warning_and_the_right_results():
     assert step.stats["eager_calls"] == 1 and step.stats["replays"] == 0
 
 
-def test_random_draws_and_data_writes_are_detected():
+def test_random_draws_statistics_in_arrays_and_data_writes_are_detected():
     drop = mg.nn.Dropout(0.5, rng=0)
     step = mg.compile(lambda x: drop(x).sum())
     with pytest.warns(RuntimeWarning, match="Dropout .* draws random numbers"):
         step(np.ones(8))
+    bn = mg.nn.BatchNorm1d(3)
+    train = mg.compile(lambda x: bn(x).sum())
+    with pytest.warns(RuntimeWarning, match="BatchNorm1d updates its running statistics"):
+        train(np.arange(12.0).reshape(4, 3))
+    train(np.arange(12.0).reshape(4, 3) * 2)  # eagerly: the statistics move every call
+    means = np.arange(12.0).reshape(4, 3).mean(axis=0)
+    np.testing.assert_allclose(bn.running_mean, 0.9 * 0.1 * means + 0.1 * 2 * means, rtol=1e-12)
+    bn.eval()
+    evaluate = mg.compile(lambda x: bn(x))
+    x = np.ones((4, 3))
+    evaluate(x)
+    np.testing.assert_allclose(evaluate(x).data, bn(mg.tensor(x)).data, rtol=1e-12)
+    assert evaluate.stats["replays"] == 1
     w = mg.tensor([1.0, 2.0], requires_grad=True)
 
     def raw_update(x):

@@ -376,7 +376,7 @@ class Dropout(Module):
             return x
         if self.p == 1.0:
             return x * 0.0
-        _modes.note_random("Dropout (in training mode)")
+        _modes.note_unreplayable("Dropout (in training mode)", "draws random numbers: a replay would reuse its draws")
         keep = self._rng.random(x.shape) >= self.p
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 
@@ -494,6 +494,8 @@ class _BatchNorm(Module):
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True)
             if self.training and self.track_running_stats:  # PyTorch: the running variance is the unbiased one
+                _modes.note_unreplayable(name, "updates its running statistics in NumPy, from the batch's values: "
+                                               "a replay would not update them (use eval() for a step without)")
                 m = self.momentum
                 self.running_mean *= 1 - m
                 self.running_mean += m * mean.data.reshape(-1)
