@@ -30,7 +30,8 @@ reading a value into Python (``item()``, ``float()``, ``bool()``, ``np.asarray``
 random draws (``Dropout`` in training mode), writes through ``.data`` or
 NumPy into a tensor the replay reads.  Not detected, and documented: arrays
 and Python numbers from the closure are constants of the trace; ``.grad``
-read after an optimizer call is an array, so a constant.
+read after an optimizer call is an array, followed where that array goes
+into an op, a constant once computed on in NumPy.
 
 Each compiled signature is guarded by the arguments' shapes, dtypes and
 ``requires_grad``, Python arguments by value, the grad mode, and the

@@ -132,6 +132,17 @@ def test_random_programs_replay_equals_eager(program, optimizer, seed):
 # ---------------------------------------------------------------------------
 
 
+def _train_step(opt, loss_of):
+    """A training step: the loss of the arguments, backward, an optimizer step; returns the loss."""
+    def step(*args):
+        loss = loss_of(*args)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _twins(build):
     """Two identical (model, optimizer) pairs from ``build(rng)``."""
     return build(np.random.default_rng(0)), build(np.random.default_rng(0))
@@ -150,13 +161,7 @@ def test_blobs_per_example_sgd_compiled_equals_eager():
     (m1, o1), (m2, o2) = _twins(build)
 
     def step(model, opt):
-        def one(x, t):
-            loss = F.squared_loss(model(mg.tensor(x)), t)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-        return one
+        return _train_step(opt, lambda x, t: F.squared_loss(model(mg.tensor(x)), t))
 
     eager, compiled = step(m1, o1), mg.compile(step(m2, o2))
     for i in range(200):
@@ -201,13 +206,7 @@ def test_moons_full_batch_training_compiled_equals_eager():
     (m1, o1), (m2, o2) = _twins(lambda rng: (lambda m: (m, mg.optim.SGD(m.parameters(), lr=0.5)))(moons.make_model(rng)))
 
     def step(model, opt):
-        def one():
-            opt.zero_grad()
-            J = moons.cost(model, X, Y)
-            J.backward()
-            opt.step()
-            return J
-        return one
+        return _train_step(opt, lambda: moons.cost(model, X, Y))
 
     eager, compiled = step(m1, o1), mg.compile(step(m2, o2))
     for _ in range(30):
@@ -542,3 +541,23 @@ def test_integer_labels_compile_as_inputs_and_an_integer_index_runs_eagerly_with
     rows = mg.compile(lambda x, idx: x[idx].sum())  # an index read as Python values: not followed
     with pytest.warns(RuntimeWarning, match="reads the values of argument 1"):
         rows(np.ones((5, 2)), np.array([0, 2]))
+
+
+def test_a_grad_read_after_the_optimizer_step_is_followed_where_it_goes_into_an_op():
+    def make():
+        w = mg.tensor([1.0, -2.0], requires_grad=True)
+        opt = mg.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            ((w * x) ** 2).sum().backward()
+            opt.step()
+            return (w * w.grad).sum()  # .grad is an array here, stored by the step: read again at replay
+
+        return step
+
+    eager, compiled = make(), mg.compile(make())
+    for k in range(3):
+        x = np.array([1.0, 2.0]) * (k + 1)
+        _assert_same(compiled(x).data, eager(mg.tensor(x)).data)
+    assert compiled.stats["replays"] == 2 and "._grad" in compiled.code
