@@ -350,10 +350,14 @@ def _same_code(node: ast.Lambda, code, fn) -> bool:
     return lam is not None and lam.co_code == code.co_code and lam.co_varnames == code.co_varnames
 
 
+_ATTRIBUTE_TYPES = (type(None), bool, int, str, tuple)  # axis=, keepdims=, reduction=: fixed in the generated code
+
+
 def _decide(test, known: dict, fn, closure: dict):
-    """The value of ``test`` when it reads only the operands' dtype, shape, ndim or size; else None."""
+    """The value of ``test`` when it reads only the operands' dtype, shape, ndim or size, and constants
+    (an op's attributes, fixed in the generated code); else None."""
     for node in ast.walk(test):
-        if isinstance(node, ast.Name) and node.id in known:
+        if isinstance(node, ast.Name) and node.id in known and not isinstance(known[node.id], _ATTRIBUTE_TYPES):
             parent_ok = any(isinstance(p, ast.Attribute) and p.value is node and p.attr in ("dtype", "shape", "ndim", "size")
                             for p in ast.walk(test))
             if not parent_ok:

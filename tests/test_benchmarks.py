@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,3 +46,25 @@ def test_conv_benchmark_checks_microgradnp_against_the_hand_written_im2col(tmp_p
     )
     assert done.returncode == 0, done.stdout + done.stderr  # gradients that disagree fail the run
     assert "| microgradnp conv2d |" in (tmp_path / "conv.md").read_text()
+
+
+def test_against_an_earlier_commit_runs_both_trees_and_checks_their_results(tmp_path):
+    if subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "against.py"), "HEAD", "--quick", "--rounds", "1",
+         "--only", "sgd", "moons", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # results that differ between the trees fail the run
+    table = (tmp_path / "against.md").read_text()
+    assert "| workload | HEAD | this tree | change |" in table
+    assert "| sgd |" in table and "| moons |" in table and "| ng |" not in table
+
+
+def test_against_refuses_an_unknown_workload(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "against.py"), "HEAD", "--only", "nope", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "unknown workloads ['nope']" in done.stderr

@@ -23,10 +23,12 @@ _LN10 = float(np.log(10.0))
 
 
 def _sigmoid_vjp_numpy(ns, g, out, a):
-    d = 1.0 - out
+    # s (1 - s) as s - s * s: an array minus a Python float costs 0.25 us more than
+    # an array minus an array (NumPy 2 converts the float on every call; 2-element arrays).
+    d = out * out
     if d.__class__ is not ns.ndarray:  # a 0-d input gives a NumPy scalar
-        return g * out * d
-    d *= out
+        return g * (out - d)
+    ns.subtract(out, d, out=d)
     d *= g
     return d
 

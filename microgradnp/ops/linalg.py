@@ -42,9 +42,10 @@ def _col(x):
     return x[..., None]
 
 
-def _row(ns, x):
-    """``x`` with an axis of size 1 before its last one."""
-    return ns.reshape(x, x.shape[:-1] + (1, x.shape[-1]))
+def _row(x):
+    """``x`` with an axis of size 1 before its last one (indexing: 0.2 us, where building the
+    shape for a reshape takes 0.5 us on the small arrays of per-example training)."""
+    return x[..., None, :]
 
 
 def _matmul_vjp_a(ns, g, out, a, b):
@@ -52,7 +53,7 @@ def _matmul_vjp_a(ns, g, out, a, b):
         if a.ndim == 1:  # (k,) @ (k,) -> scalar
             return g * b
         if a.ndim == 2:  # one outer product g b^T: a matrix product with an inner size of 1 beats broadcasting
-            return ns.matmul(_col(g), _row(ns, b))  # (1.0 vs 1.3 us on 2x2, 442 vs 575 us on 1024x784)
+            return ns.matmul(g[:, None], b[None, :])  # (1.0 vs 1.3 us on 2x2, 442 vs 575 us on 1024x784)
         return _col(g) * b  # (..., m, k) @ (k,) -> (..., m): outer products g b^T
     if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n); batch axes are summed by the engine
         return ns.matmul(b, g) if b.ndim == 2 else ns.reshape(ns.matmul(b, _col(g)), b.shape[:-1])
@@ -64,8 +65,8 @@ def _matmul_vjp_b(ns, g, out, a, b):
         if b.ndim == 1:
             return g * a
         if b.ndim == 2:  # one outer product a g^T, as in _matmul_vjp_a
-            return ns.matmul(_col(a), _row(ns, g))
-        return _col(a) * _row(ns, g)  # outer products a g^T
+            return ns.matmul(a[:, None], g[None, :])
+        return _col(a) * _row(g)  # outer products a g^T
     if b.ndim == 1:  # (..., m, k) @ (k,): g has shape (..., m)
         if a.ndim == 2:
             return ns.matmul(g, a)
@@ -375,7 +376,7 @@ def _cofactor(ns, a):
     """
     U, s, Vh = ns.svd(a, full_matrices=False)
     sign = ns.det(ns.value(ns.matmul(U, Vh)))  # +-1, piecewise constant
-    return _col(_col(sign)) * ns.matmul(U * _row(ns, _others_generic(ns, s)), Vh)
+    return _col(_col(sign)) * ns.matmul(U * _row(_others_generic(ns, s)), Vh)
 
 
 def _det_vjp(ns, g, out, a):
@@ -470,7 +471,7 @@ def _solve_vjp_all(ns, g, out, inputs, attrs, needs):
     gb = ns.solve(_mT(ns, a), _col(g))[..., 0] if vector else ns.solve(_mT(ns, a), g)
     if not needs[0]:
         return None, gb
-    ga = -(_col(gb) * _row(ns, out)) if vector else -ns.matmul(gb, _mT(ns, out))
+    ga = -(_col(gb) * _row(out)) if vector else -ns.matmul(gb, _mT(ns, out))
     return ga, gb
 
 
@@ -603,7 +604,7 @@ def _eigh_vjp(ns, g, out, a, UPLO="L", layout=None):
     # Giles (2008): dw = diag(V^T dS V), dV = V (F o (V^T dS V)), F_ij = 1/(w_j - w_i).
     gw, gV = _parts(ns, g, layout)
     w, V = _parts(ns, out, layout)
-    F = _reciprocal_or_zero(ns, _row(ns, w) - _col(w), _rounding(ns, w))
+    F = _reciprocal_or_zero(ns, _row(w) - _col(w), _rounding(ns, w))
     Vt = _mT(ns, V)
     inner = _diag_embed(ns, gw) + F * ns.matmul(Vt, gV)
     return _from_triangle(ns, ns.matmul(ns.matmul(V, inner), Vt), UPLO == "U")
@@ -671,22 +672,22 @@ def _svd_vjp(ns, g, out, a, full_matrices=True, compute_uv=True, layout=None):
     k = min(m, n)
     if not compute_uv:  # the vectors were not kept: computed again
         U, _, Vh = ns.svd(a, full_matrices=False)
-        return ns.matmul(U * _row(ns, g), Vh)
+        return ns.matmul(U * _row(g), Vh)
     U, s, Vh = _parts(ns, out, layout)
     gU, gS, gVh = _parts(ns, g, layout)
     if full_matrices and m != n:  # the extra columns are not unique: their gradient is left out
         U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
     # Townsend (2016), real case, F_ij = 1/(s_j^2 - s_i^2).
     s2 = s * s
-    F = _reciprocal_or_zero(ns, _row(ns, s2) - _col(s2), 2 * _rounding(ns, s2))
+    F = _reciprocal_or_zero(ns, _row(s2) - _col(s2), 2 * _rounding(ns, s2))
     UtgU = ns.matmul(_mT(ns, U), gU)
     VtgV = ns.matmul(Vh, _mT(ns, gVh))
-    inner = _diag_embed(ns, gS) + (F * (UtgU - _mT(ns, UtgU))) * _row(ns, s) + _col(s) * (F * (VtgV - _mT(ns, VtgV)))
+    inner = _diag_embed(ns, gS) + (F * (UtgU - _mT(ns, UtgU))) * _row(s) + _col(s) * (F * (VtgV - _mT(ns, VtgV)))
     ga = ns.matmul(ns.matmul(U, inner), Vh)
     if m > k or n > k:
         sinv = _reciprocal_or_zero(ns, s, _rounding(ns, s)[..., 0])
         if m > k:
-            ga = ga + ns.matmul((gU - ns.matmul(U, UtgU)) * _row(ns, sinv), Vh)
+            ga = ga + ns.matmul((gU - ns.matmul(U, UtgU)) * _row(sinv), Vh)
         if n > k:
             ga = ga + ns.matmul(U, (gVh - ns.matmul(_mT(ns, VtgV), Vh)) * _col(sinv))
     return ga

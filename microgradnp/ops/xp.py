@@ -158,7 +158,16 @@ trace = np.trace
 diag = np.diag
 tril = np.tril
 triu = np.triu
-vdot = np.vdot
+
+
+def vdot(a, b):
+    """``np.vdot`` (real arrays only reach it).  Two vectors go to ``ndarray.dot``, the same
+    BLAS product: 0.5 us instead of 0.8 on the small vectors of per-example training."""
+    if a.ndim == 1 and b.ndim == 1 and a.shape == b.shape:
+        return a.dot(b)
+    return np.vdot(a, b)
+
+
 einsum = np.einsum
 tensordot = np.tensordot
 dot = np.dot
@@ -173,9 +182,35 @@ def value(x):
     return x
 
 
+_DOUBLE = np.dtype(np.float64)
+_ONES: dict = {}
+
+
+def _column_sums(x):
+    """The column sums of a float64 matrix as one matrix-vector product, ``ones @ x``.
+
+    NumPy reduces down the first axis a row at a time, so a bias gradient
+    (the sum over a batch of a few columns) costs far more than its
+    arithmetic: on (1000, 5) 20 us against 2.7 us for the product, (5000, 25)
+    122 against 26, (256, 1024) 58 against 44.  The product sums in BLAS's
+    order, not pairwise: float64 only, where the difference is a few ulps
+    even over a million rows (float32 would lose digits over large batches).
+    """
+    n = x.shape[0]
+    ones = _ONES.get(n)
+    if ones is None:
+        ones = np.ones(n)
+        ones.flags.writeable = False
+        if len(_ONES) < 64:
+            _ONES[n] = ones
+    return ones.dot(x)
+
+
 def sum(x, axis=None, keepdims=False):
-    """``x`` summed over ``axis``; ``add.reduce`` skips ``np.sum``'s Python wrapper."""
-    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+    """``x`` summed over ``axis``; ``add.reduce`` skips ``np.sum``'s Python wrapper.
+    (One expression, so that ``mg.compile`` inlines it, deciding the condition once.)"""
+    return (_column_sums(x) if (axis == 0 or axis == (0,)) and not keepdims and x.ndim == 2 and x.dtype is _DOUBLE
+            else np.add.reduce(x, axis=axis, keepdims=keepdims))
 
 
 def reshape(x, shape):

@@ -32,3 +32,20 @@ def test_fused_losses_match_their_composed_twins(reduction):
         y2.backward(up)
         np.testing.assert_allclose(a1.grad, a2.grad, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b1.grad, b2.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_squared_loss_gradient_is_exactly_the_difference():
+    """The 1/2 makes the gradient input - target, bit for bit, in every float dtype (the NumPy-only
+    VJP skips its factor when it is exactly 1); another upstream gradient scales it."""
+    from microgradnp.nn import functional as F
+
+    rng = np.random.default_rng(5)
+    for dtype in (np.float64, np.float32, np.float16):
+        o0, t0 = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
+        o = mg.tensor(o0, requires_grad=True)
+        F.squared_loss(o, t0).backward()
+        assert o.grad.dtype == dtype
+        np.testing.assert_array_equal(o.grad, o0 - t0)
+        o.grad = None
+        F.squared_loss(o, t0).backward(np.array(3.0, dtype))
+        np.testing.assert_allclose(o.grad, 3.0 * (o0 - t0), rtol=1e-6 if dtype is np.float64 else 1e-3)
