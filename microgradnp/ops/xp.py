@@ -201,7 +201,7 @@ def _column_sums(x):
     if ones is None:
         ones = np.ones(n)
         ones.flags.writeable = False
-        if len(_ONES) < 64:
+        if n <= 16384 and len(_ONES) < 64:  # at most 8 MB kept; a longer one costs little next to its sum
             _ONES[n] = ones
     return ones.dot(x)
 
