@@ -106,8 +106,9 @@ class _Trace:
         if id(t) in self.sources and t._op is None and t._data.dtype.kind in "iub":
             self.fail(
                 f"the function reads the values of argument {self.sources[id(t)]} ({t._data.dtype}, shape {t.shape}) "
-                "as Python indices (x[idx]); a replay would keep the traced call's. Index with one-hot rows instead "
-                "(mg.where, or a product with np.eye(n)[idx] made outside the function), or leave this step eager"
+                "as Python indices (x[idx]); a replay would keep the traced call's. For rows of a table use "
+                "F.embedding(idx, table) (its indices are an input); else index with one-hot rows (mg.where, or a "
+                "product with np.eye(n)[idx] made outside the function), or leave this step eager"
             )
         elif t.requires_grad:
             self.fail(

@@ -881,8 +881,9 @@ def vmap(f, in_axes=0, out_axes=0):
     decisions from the mapped values: reading one (``item()``, ``bool()``,
     ``float()``, ``np.asarray``) raises.  Use ``mg.where`` for choices.
     Integer class labels in ``cross_entropy`` and ``nll_loss`` are batched
-    (they are an input of the ``pick`` op); an integer index read as values
-    (``x[idx]`` with a mapped ``idx``) raises.
+    (they are an input of the ``pick`` op), as are the indices of
+    ``F.embedding``; an integer index read as values (``x[idx]`` with a
+    mapped ``idx``) raises.
     ``.data`` reads are not detected.  The results are plain tensors:
     differentiate inside ``vmap`` (``vmap(grad(f))``), not through it.
 

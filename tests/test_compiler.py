@@ -543,6 +543,34 @@ def test_integer_labels_compile_as_inputs_and_an_integer_index_runs_eagerly_with
         rows(np.ones((5, 2)), np.array([0, 2]))
 
 
+def test_an_embedding_step_compiles_with_new_indices_on_every_call():
+    def make():
+        emb, head = mg.nn.Embedding(10, 4, rng=0), mg.nn.Linear(4, 3, rng=1)
+        opt = mg.optim.SGD([*emb.parameters(), *head.parameters()], lr=0.1)
+
+        def step(tokens, labels):
+            opt.zero_grad()
+            loss = F.cross_entropy(head(emb(tokens).mean(axis=1)), labels)  # the indices are an input
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, emb
+
+    rng = np.random.default_rng(0)
+    batches = [(rng.integers(0, 10, (6, 5)), rng.integers(0, 3, 6)) for _ in range(4)]
+    (eager, emb_e), (step, emb_c) = make(), make()
+    compiled = mg.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no eager fallback
+        for tokens, y in batches:
+            _assert_same(compiled(tokens, y).data, eager(tokens, y).data)
+    assert compiled.stats["replays"] == 3
+    _assert_same(emb_c.weight.data, emb_e.weight.data)
+    with pytest.raises(IndexError, match="must lie in"):  # the check runs at replay too
+        compiled(np.full((6, 5), 10), batches[0][1])
+
+
 def test_a_grad_read_after_the_optimizer_step_is_followed_where_it_goes_into_an_op():
     def make():
         w = mg.tensor([1.0, -2.0], requires_grad=True)

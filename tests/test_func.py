@@ -380,3 +380,19 @@ def test_vmap_of_grad_batches_integer_class_labels():
     per_example = func.vmap(func.grad(loss), in_axes=(None, 0, 0))(W, X[:, None, :], Y[:, None])
     loop = np.stack([func.grad(loss)(W, x[None, :], y[None]).numpy() for x, y in zip(X, Y)])
     np.testing.assert_allclose(per_example.numpy(), loop, rtol=1e-12, atol=1e-14)
+
+
+def test_vmap_of_grad_batches_embedding_indices():
+    # The indices are an input of the embedding op, so per-example lookups are mapped like any input.
+    W = np.random.default_rng(0).standard_normal((6, 3))
+    tokens = np.random.default_rng(1).integers(0, 6, (5, 4))
+    w = np.arange(3.0)
+
+    def loss(W, t):
+        return (mg.nn.functional.embedding(t, W) * w).sum() ** 2
+
+    per_example = func.vmap(func.grad(loss), in_axes=(None, 0))(W, tokens)
+    loop = np.stack([func.grad(loss)(W, t).numpy() for t in tokens])
+    np.testing.assert_allclose(per_example.numpy(), loop, rtol=1e-12, atol=1e-14)
+    per_weights = func.vmap(loss, in_axes=(0, None))(np.stack([W, 2 * W]), tokens[0])  # a batch of tables
+    np.testing.assert_allclose(per_weights.numpy(), [loss(W, tokens[0]).item(), loss(2 * W, tokens[0]).item()])

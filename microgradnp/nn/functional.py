@@ -31,6 +31,9 @@ from ..api import (
     tanh,
 )
 from ..api import (
+    embedding as _embedding,
+)
+from ..api import (
     pick as _pick,
 )
 from ..tensor import Tensor
@@ -38,7 +41,7 @@ from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 
 __all__ = [
     "mse_loss", "squared_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "nll_loss", "l2_penalty", "one_hot", "linear",
+    "nll_loss", "l2_penalty", "one_hot", "linear", "embedding",
     "sigmoid", "relu", "tanh", "softmax", "log_softmax", "log_sigmoid",
     "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
 ]
@@ -303,6 +306,28 @@ def l2_penalty(params, lam: float, m: int):
         sq = (w * w).sum()
         total = sq if total is None else total + sq
     return total * (lam / (2.0 * m))
+
+
+def embedding(input, weight):
+    """The rows of ``weight`` at the integer indices ``input``, as ``torch.nn.functional.embedding``.
+
+    ``input`` (an integer array, list or Tensor) may have any shape; the
+    result has shape ``input.shape + (weight.shape[1],)``.  Indices outside
+    ``[0, weight.shape[0])`` raise ``IndexError``.  Gradients of repeated
+    rows accumulate.  The indices are an input of the op, so ``vmap`` and
+    ``mg.compile`` follow new indices on every call.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> F = mg.nn.functional
+    >>> w = mg.tensor([[0.0, 1.0], [2.0, 3.0]], requires_grad=True)
+    >>> F.embedding([1, 1, 0], w).sum().backward()
+    >>> w.grad
+    array([[1., 1.],
+           [2., 2.]])
+    """
+    return _embedding(weight, input)
 
 
 def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _mode as _modes
-from ..api import flatten, linear, relu, sigmoid, sqrt, tanh
+from ..api import embedding, flatten, linear, relu, sigmoid, sqrt, tanh
 from ..creation import as_rng
 from . import init as _init
 from .module import Module, Parameter
@@ -447,13 +447,7 @@ class Embedding(Module):
         self.weight = Parameter(as_rng(rng).standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype))
 
     def forward(self, indices):
-        idx = np.asarray(indices.data if hasattr(indices, "requires_grad") else indices)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"Embedding: indices must lie in [0, {self.num_embeddings}), got values from "
-                             f"{idx.min()} to {idx.max()}")
-        return self.weight[idx]
+        return embedding(self.weight, indices)  # checks the indices; vmap and mg.compile follow them
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -335,6 +335,79 @@ def take(x, indices, axis=None, *, dim=None):
     return (x,), {"key": (slice(None),) * axis + (_in_range("take", idx, shape[axis]),)}
 
 
+def _row_indices(indices, rows: int):
+    """``indices`` checked: integers in ``[0, rows)`` (the lookup of :func:`embedding`)."""
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        raise IndexError(f"embedding indices must lie in [0, {rows}), got values from {indices.min()} "
+                         f"to {indices.max()}")
+    return indices
+
+
+def _embedding(xp, weight, indices):
+    return weight[_row_indices(indices, weight.shape[0])]
+
+
+def _embedding_vjp(ns, g, out, weight, indices):
+    # The rows of g added into the looked-up rows: a one-hot matrix product, so that the
+    # backward pass, recorded, is ops on the indices (no index attribute: vmap and
+    # mg.compile follow new indices).  The NumPy path adds in place instead.
+    rows, width = weight.shape
+    m = indices.size
+    hot = ns.reshape(indices, (m, 1)) == ns.arange(rows)
+    return ns.matmul(ns.transpose(hot), ns.reshape(g, (m, width)))
+
+
+def _embedding_vjp_numpy(ns, g, out, weight, indices):
+    return ns.index_put(g, (indices,), weight.shape)  # np.add.at: no (m, rows) one-hot matrix
+
+
+def _embedding_batch(xp, arrays, batched, out_shape):
+    (weight, indices), (bw, bi) = arrays, batched
+    if not bw:
+        return _embedding(xp, weight, indices)  # a stack of index arrays is an index array
+    size = weight.shape[0]
+    lead = xp.reshape(xp.arange(size), (size,) + (1,) * (indices.ndim - (1 if bi else 0)))
+    return weight[lead, _row_indices(indices, weight.shape[1])]
+
+
+@defop(
+    forward=_embedding,
+    vjp=(_embedding_vjp, lambda ns, g, out, weight, indices: ns.zeros_like(indices)),  # indices: no gradient
+    numpy_vjp=(_embedding_vjp_numpy, lambda ns, g, out, weight, indices: ns.zeros_like(indices)),
+    jvp="linear",
+    batch=_embedding_batch,
+    formula="out[..., :] = weight[indices[...], :];  dweight = the rows of g added at their indices",
+    test=OpTest("embedding", ref=lambda weight, indices: np.asarray(weight)[indices]),
+    public=False,
+)
+def embedding(weight, indices):
+    """The rows of ``weight`` at integer ``indices``: ``weight[indices]``, shape ``indices.shape + (dim,)``.
+
+    ``indices`` are an input (an array or an integer Tensor), not an index
+    attribute, so :func:`~microgradnp.func.vmap` and ``mg.compile`` follow new
+    indices; they get no gradient.  ``nn.functional.embedding`` and
+    ``nn.Embedding`` use it.  VJP: each row of ``g`` added at its index
+    (repeated indices accumulate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> from microgradnp.engine import function
+    >>> from microgradnp.ops import REGISTRY
+    >>> w = mg.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], requires_grad=True)
+    >>> function(REGISTRY["embedding"])(w, np.array([2, 0, 2]))
+    tensor([[4., 5.],
+            [0., 1.],
+            [4., 5.]], op=embedding)
+    """
+    if not hasattr(indices, "requires_grad"):
+        indices = np.asarray(indices)
+    return (weight, indices), None
+
+
 @defop(
     forward=_gather,
     vjp=_scatter,

@@ -380,8 +380,9 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     """Valid ``(inputs, attrs)`` for a registry op, drawn from its :class:`~microgradnp.ops.OpTest` metadata.
 
     ``inputs`` is a tuple of Tensors with ``requires_grad=True`` (boolean
-    inputs, the condition of ``where``, and integer ones, the labels of ``pick``, are Tensors without grad); ``attrs`` is
-    the keyword arguments the op takes.  Kinks, ties and domain edges are
+    inputs, the condition of ``where``, and integer ones, the labels of
+    ``pick`` and the indices of ``embedding``, are Tensors without grad);
+    ``attrs`` is the keyword arguments the op takes.  Kinks, ties and domain edges are
     avoided by construction.
 
     Examples
@@ -790,6 +791,13 @@ def _sig_pick(draw, meta, dtype):
     return [_plain(draw, meta, dtype, (n, c)), labels], {}
 
 
+def _sig_embedding(draw, meta, dtype):
+    rows, width = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    shape = draw(shapes(min_dims=0, max_dims=2))
+    indices = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, rows - 1)))
+    return [_plain(draw, meta, dtype, (rows, width)), indices], {}
+
+
 def _sig_linear(draw, meta, dtype):
     batch = draw(shapes(min_dims=0, max_dims=2))
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -954,6 +962,7 @@ _SIGNATURES = {
     "stack": _sig_stack,
     "where": _sig_where,
     "pick": _sig_pick,
+    "embedding": _sig_embedding,
     "remainder": _sig_remainder,
     "std": _sig_std,
     "average": _sig_average,

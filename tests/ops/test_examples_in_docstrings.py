@@ -18,7 +18,7 @@ FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 def test_the_docstring_example_runs(name):
     adapter = REGISTRY[name].adapter
     finder = doctest.DocTestFinder(recurse=False)
-    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    runner = doctest.DocTestRunner(optionflags=FLAGS, verbose=False)  # not from pytest -v: its output would fail
     for test in finder.find(adapter, name, globs={}):
         result = runner.run(test, out=lambda s: pytest.fail(s, pytrace=False))
         assert result.failed == 0 and result.attempted > 0
