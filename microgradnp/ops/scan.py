@@ -393,12 +393,9 @@ def embedding(weight, indices):
 
     Examples
     --------
-    >>> import numpy as np
     >>> import microgradnp as mg
-    >>> from microgradnp.engine import function
-    >>> from microgradnp.ops import REGISTRY
     >>> w = mg.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], requires_grad=True)
-    >>> function(REGISTRY["embedding"])(w, np.array([2, 0, 2]))
+    >>> mg.nn.functional.embedding([2, 0, 2], w)  # PyTorch's order: indices first
     tensor([[4., 5.],
             [0., 1.],
             [4., 5.]], op=embedding)
