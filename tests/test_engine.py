@@ -387,3 +387,31 @@ def test_real_constants_keep_numpy_type_promotion():
     assert (x * 0.5).dtype == np.float32  # a Python float stays "weak"
     for c in (np.float64(0.5), np.array([0.5]), [0.5], 2, True):
         assert (x * c).dtype == (x.numpy() * c).dtype, c
+
+
+def test_grad_runs_only_the_vjps_on_paths_to_what_it_is_asked_for():
+    calls = []
+
+    class Counted(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            calls.append(1)
+            return grad * 3.0
+
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    x = mg.tensor([0.5, -1.0], requires_grad=True)
+    h = Counted.apply(w)
+    y = (h * x).sum() + (x * x).sum()
+    (gx,) = mg.grad(y, x, retain_graph=True)
+    np.testing.assert_allclose(gx.data, h.data + 2 * x.data)
+    assert calls == []  # the branch through w leads to no target
+    (gh,) = mg.grad(y, h, retain_graph=True)  # an interior target: nothing below it is needed
+    np.testing.assert_allclose(gh.data, x.data)
+    assert calls == []
+    gw, gx2 = mg.grad(y, [w, x])
+    np.testing.assert_allclose(gw.data, 3.0 * x.data)
+    assert calls == [1] and w.grad is None and x.grad is None  # grad() touches no .grad
