@@ -11,7 +11,7 @@ import functools
 import inspect
 import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "Trace", "TransformError"]
 
 
 class _GradMode(threading.local):
@@ -23,6 +23,8 @@ class _GradMode(threading.local):
     tracer = None
     # Whether detect_anomaly() is on in this thread.
     anomaly = False
+    # The interpreters (function transforms) running in this thread, innermost last; see Trace.
+    traces = ()
 
 
 _mode = _GradMode()
@@ -42,12 +44,102 @@ tracing = 0
 # How many threads have anomaly detection on: read first, as ``tracing`` is.
 anomaly_threads = 0
 
+# How many interpreters (vmap, jvp) are running now, in any thread: the one integer the
+# engine reads on every op; while it is 0 no op looks for a tracer among its inputs.
+interpreting = 0
+
+
+# ---------------------------------------------------------------------------
+# The interpreter protocol (function transforms that run the function on tracers)
+# ---------------------------------------------------------------------------
+
+
+class TransformError(RuntimeError):
+    """A combination a function transform does not support: the message names it and the way out."""
+
+
+class Trace:
+    """One interpreter: how a function transform runs each operation on its own tracers.
+
+    A transform (``vmap``, ``jvp``) pushes a trace with :func:`new_trace`; the
+    trace gets the next *level*.  Inside, the function's inputs are tracers
+    of that trace (``microgradnp.tensor.Tracer``), each carrying values of the
+    level below (a batch of examples, a primal and its tangent).  Every op
+    the function applies to a tracer reaches the trace of the highest level
+    among its inputs, through :meth:`process_primitive`, which computes the
+    op's result on the level below (by applying ops there, which may reach
+    the next trace down) and wraps it in a tracer of its own.  So transforms
+    nest in any order, and the same transform inside itself (``vmap`` of
+    ``vmap``) works: each has its own level.
+
+    Reverse mode is not a trace: the engine's tape records ops on tracers as
+    on any tensor (``mg.grad`` inside ``vmap`` walks it with the tracers'
+    rules), and a tracer's values of the level below are recorded by that
+    level's tape (``grad`` of ``vmap``).
+
+    Anything an interpreter does not support reaches :meth:`unsupported`,
+    which raises :class:`TransformError` naming the transform and the way
+    out: an interpreter never falls through to a wrong number.
+    """
+
+    #: The transform's name, as users call it (``"vmap"``).
+    name = "transform"
+
+    level = 0
+    active = False
+
+    def process_primitive(self, op, inputs: tuple, attrs: dict | None):
+        """Apply the registry op ``op`` to ``inputs``, some of them this trace's tracers."""
+        self.unsupported(f"the op {op.name}", "")
+
+    def read(self, tracer, what: str, implicit: bool = False):
+        """The concrete value of ``tracer`` for ``what`` (``item()``, ``.data``), or raise.
+
+        ``implicit``: NumPy converts the tensor without the code asking for its
+        value by name (``np.asarray``, an ndarray assignment).
+        """
+        self.unsupported(f"reading the value of a traced tensor ({what})", "")
+
+    def escaped(self):
+        """Raise for a tracer of this trace used after the transform returned."""
+        raise TransformError(
+            f"a tensor traced by {self.name} is used after {self.name} returned (it was kept in a variable, a "
+            f"closure or a .grad): it stands for values that exist only inside {self.name}. Return it from the "
+            "function instead")
+
+    def unsupported(self, what: str, way_out: str):
+        raise TransformError(f"{self.name}: {what} is not supported inside {self.name}" + (f"; {way_out}" if way_out else ""))
+
+
+@contextlib.contextmanager
+def new_trace(trace: Trace):
+    """Run the body with ``trace`` as the innermost interpreter of this thread (the next level)."""
+    global interpreting
+    stack = _mode.traces
+    trace.level = len(stack) + 1
+    trace.active = True
+    _mode.traces = stack + (trace,)
+    with _count_lock:
+        interpreting += 1
+    try:
+        yield trace
+    finally:
+        trace.active = False
+        _mode.traces = stack
+        with _count_lock:
+            interpreting -= 1
+
+
+def active_traces() -> tuple:
+    """The interpreters running in this thread, outermost first."""
+    return _mode.traces
+
 
 def start_trace(tracer) -> None:
     """Record every op on the tracer's tensors in this thread, until :func:`end_trace`."""
     global tracing
     if _mode.tracer is not None:
-        raise RuntimeError("a trace is already recording in this thread (vmap inside vmap is not supported)")
+        raise RuntimeError("a trace is already recording in this thread (mg.compile inside mg.compile is not supported)")
     with _count_lock:
         tracing += 1
     _mode.tracer = tracer
@@ -109,8 +201,14 @@ def note_unreplayable(what: str, why: str) -> None:
     """Called where a computation leaves the tensors (random draws, statistics kept in arrays): a replay would not see it.
 
     ``mg.compile`` then runs the function eagerly (``fullgraph=True``:
-    raises); ``vmap`` raises, as ``torch.func.vmap`` does for randomness.
+    raises); ``vmap`` raises, as ``torch.func.vmap`` does for randomness
+    (one draw would serve every example).
     """
+    if interpreting:
+        for trace in _mode.traces:
+            on_unreplayable = getattr(trace, "on_unreplayable", None)
+            if on_unreplayable is not None:
+                on_unreplayable(what, why)
     if tracing:
         tracer = _mode.tracer
         if tracer is not None:

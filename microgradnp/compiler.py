@@ -59,7 +59,8 @@ import numpy as np
 
 from ._mode import _mode, end_trace, is_grad_enabled, start_trace
 from .engine import _store
-from .func import _flatten, _unflatten
+from .func._tree import flatten as _flatten
+from .func._tree import unflatten as _unflatten
 from .ops import xp
 from .tensor import Tensor, _make, mark_written, next_seq
 

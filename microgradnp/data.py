@@ -309,6 +309,12 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
+        for i, a in enumerate(arrays):
+            if getattr(a, "requires_grad", False):
+                raise TypeError(
+                    f"TensorDataset: array {i} is a Tensor that requires grad; the dataset holds arrays, so its "
+                    "examples would carry no gradient. Pass t.detach() for data, or index the tensor itself "
+                    "(t[idx]) where the gradient must reach it")
         self.arrays = tuple(np.asarray(a.data if hasattr(a, "requires_grad") else a) for a in arrays)
         n = len(self.arrays[0]) if self.arrays[0].ndim else None
         for i, a in enumerate(self.arrays):

@@ -96,7 +96,15 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     This runs once per operation, so the one- and two-input cases (nearly
     every op) are written out instead of looped over: 0.3 us of the 1.5 us
     an op costs on a small array.
+
+    While a function transform runs (``_modes.interpreting``), an op with a
+    tracer among its inputs goes to the innermost such tracer's trace
+    instead (see ``microgradnp._mode.Trace``).
     """
+    if _modes.interpreting:
+        trace = _top_trace(inputs)
+        if trace is not None:
+            return trace.process_primitive(op, inputs, attrs)
     n = len(inputs)
     if n == 2:
         a, b = inputs
@@ -164,6 +172,36 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         t._attrs = None
     if _modes.anomaly_threads and _mode.anomaly:
         _check_forward(t, op, arrays)
+    return t
+
+
+def _top_trace(inputs):
+    """The trace of the highest level among the tracers in ``inputs`` (None if there is none)."""
+    top = None
+    for x in inputs:
+        trace = getattr(x, "_trace", None)
+        if trace is not None and (top is None or trace.level > top.level):
+            top = trace
+    if top is not None and not top.active:
+        top.escaped()
+    return top
+
+
+def record(t: Tensor, op: Op, inputs: tuple, attrs) -> Tensor:
+    """Record ``t`` as made by ``op`` from ``inputs`` when grad mode is on and an input requires grad.
+
+    What :func:`apply` does for its result, for the results a trace makes
+    (a tracer is a node of the graph like any tensor: ``mg.grad`` inside
+    ``vmap`` walks it).  The values saved are the inputs' own (the VJPs of a
+    tracer run on the tracers, never on saved arrays).
+    """
+    if op.differentiable and (_modes.disabled_threads == 0 or _mode.enabled) and any(
+            isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        t.requires_grad = True
+        t._op = op
+        t._parents = tuple(x if isinstance(x, Tensor) else _constant(x) for x in inputs)
+        t._saved = tuple(x._data if isinstance(x, Tensor) else x for x in t._parents)
+        t._attrs = attrs
     return t
 
 
@@ -357,8 +395,9 @@ _VALUE = Op("value", "positive", differentiable=False, batch="elementwise", form
 
 
 def _traced_value(x):
-    """``x``'s value: an array, or inside a trace a gradient-free step the replay computes again."""
-    if _modes.tracing and _mode.tracer is not None and isinstance(x, Tensor) and x.requires_grad:
+    """``x``'s value: an array; a gradient-free step for a tracer, or inside ``mg.compile``'s trace."""
+    if isinstance(x, Tensor) and (x._trace is not None or _modes.tracing and _mode.tracer is not None
+                                  and x.requires_grad):
         return apply(_VALUE, (x,))
     return _value(x)
 
@@ -393,8 +432,19 @@ def _tensor_namespace() -> SimpleNamespace:
         "min_reduce": _on_value(xp.min_reduce, "min"),
         "argsort": _on_value(xp.argsort, "argsort"),
     }
-    ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY if name not in plain}
-    return SimpleNamespace(ndarray=Tensor, **plain, **ops)
+    ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY + xp.RULE_VOCABULARY if name not in plain}
+    rules = {  # what the JVP and batching rules need beyond the VJPs' names (see ops/rules.py)
+        "call": _call,
+        "leaf": lambda array: _make(array, requires_grad=True),
+        "grad": lambda outputs, inputs, **kwargs: grad(outputs, inputs, **kwargs),
+        "sum_to": lambda g, shape: _sum_to(TENSOR_NS, g, tuple(shape), "sum_to", 0),
+    }
+    return SimpleNamespace(ndarray=Tensor, **plain, **ops, **rules)
+
+
+def _call(op, *args, **attrs):
+    """``op`` (an Op or a registry name) applied to ``args``: what a rule uses to run an op itself."""
+    return apply(REGISTRY[op] if isinstance(op, str) else op, args, attrs or None)
 
 
 TENSOR_NS = _tensor_namespace()
@@ -452,9 +502,18 @@ def _owned(g, given: set) -> np.ndarray:
     return g
 
 
-def _store(t: Tensor, g, given: set, record: bool) -> None:
-    """Accumulate ``g`` into ``t.grad`` (PyTorch semantics)."""
+def _store(t: Tensor, g, given: set, record: bool, keep: bool = True) -> None:
+    """Accumulate ``g`` into ``t.grad`` (PyTorch semantics); ``keep=False``: a traced gradient without its graph."""
     cur = t._grad
+    if record and g._trace is not None:
+        if t._trace is not g._trace:
+            g._trace.unsupported(
+                f"backward() into the .grad of a tensor of shape {t.shape} made outside it (a closure parameter, "
+                f"whose gradient is not one array there)",
+                "compute it with mg.grad(loss, w) or microgradnp.func.grad and return it from the function (for "
+                "per-example gradients: vmap(grad(loss), in_axes=(None, 0))), or call backward() outside")
+        if not keep:
+            g = g._trace.logical_leaf(g)
     if record:
         if _modes.tracing and _modes.records_backward():  # mg.compile: the replay accumulates, see compiler.py
             cur = _mode.tracer.on_store(t, cur)
@@ -505,77 +564,43 @@ def _reaching(roots, targets) -> set:
     return needed
 
 
-def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False):
+def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False, keep: bool = True):
     """The backward pass: every gradient from ``roots`` (with upstream ``seeds``) down to the leaves.
 
     ``record``: run the VJPs on Tensors with the Tensor namespace, so the
-    pass is itself recorded (``create_graph=True``); otherwise on arrays, with
+    pass is itself recorded (``create_graph=True``, and always for tracers:
+    their VJPs run through their interpreters); otherwise on arrays, with
     each op's NumPy-only rule where it has one.  ``targets``: return the
     gradients of these tensors (for :func:`grad`), propagating only along
     paths that reach them, and touch no ``.grad``; otherwise accumulate into
-    the leaves' ``.grad``.  ``norms``: note the norm of every gradient the
-    pass computes (``Tensor.grad_norm``), interior tensors' included.
+    the leaves' ``.grad`` (``keep``: as recorded Tensors).  ``norms``: note the
+    norm of every gradient the pass computes (``Tensor.grad_norm``),
+    interior tensors' included.
     """
     # Every choice is made here, before the loop.
     ns = TENSOR_NS if record else xp
-    anomaly = _modes.anomaly_threads and _mode.anomaly  # detect_anomaly(): every gradient is checked
-    watching = targets is not None  # grad(): capture the targets' gradients, prune, touch no .grad
-    if watching:
-        needed, wanted, captured = _reaching(roots, targets), {id(t) for t in targets}, {}
-    else:
-        needed = wanted = captured = None
-    if len(roots) == 1:  # loss.backward()
-        r, s = roots[0], seeds[0]
-        grads, given = {id(r): s}, {id(s)}
-        heap, leaves = ([], [r]) if r._op is None else ([(-r._seq, r)], [])
-    else:
-        grads, heap, leaves = {}, [], []
-        for r, s in zip(roots, seeds):
-            k = id(r)
-            if k in grads:
-                grads[k] = grads[k] + s
-            elif r._op is None:
-                grads[k] = s
-                leaves.append(r)
-            else:
-                grads[k] = s
-                heap.append((-r._seq, r))
-        heapify(heap)
-        given = set(map(id, seeds))
-
+    check = _check_gradient if _modes.anomaly_threads and _mode.anomaly else None
+    needed = _reaching(roots, targets) if targets is not None else None
+    grads, heap, leaves, given = _start(roots, seeds)
+    special = norms or targets is not None  # every interior node is visited, not only hooked ones
+    interior = _Interior(record, targets, norms, given) if special else None
     while heap:
         t = heappop(heap)[1]
         g = grads.pop(id(t))
-        if norms:
-            note_grad_norm(t, g)
-        if t._retain or watching:  # rarely true: an interior node whose gradient is kept, hooked or wanted
-            kept = t._retain
-            if kept.__class__ is Hooks:
-                g = _hooked(kept, g, t, record)
-                kept = kept.retain
-            if not watching:
-                if kept:
-                    _store(t, g, given, record)
-            elif id(t) in wanted:
-                captured[id(t)] = g
-        op = t._op
-        saved = t._saved
+        if t._retain or special:  # rarely true: an interior node whose gradient is kept, hooked, noted or wanted
+            interior = interior or _Interior(record, targets, norms, given)
+            g = interior.visit(t, g)
+        saved, seq, parents = t._saved, t._seq, t._parents
         if saved is None:
             raise RuntimeError(_RELEASED)
-        seq = t._seq
         if t._written > seq:
             raise _modified(t, t, 0)
-        parents = t._parents
-        attrs = t._attrs
-        if record:
-            ins, out, vjps = parents, t, op.vjps
-        else:
-            ins, out, vjps = saved, t._data, op.numpy_vjps
+        op, attrs = t._op, t._attrs
+        ins, out, vjps = (parents, t, op.vjps) if record else (saved, t._data, op.numpy_vjps)
         if vjps is None:
-            needs = tuple(isinstance(p, Tensor) and p.requires_grad and (not watching or id(p) in needed)
+            needs = tuple(isinstance(p, Tensor) and p.requires_grad and (needed is None or id(p) in needed)
                           for p in parents)
-            # Not called when no input needs a gradient (an interior target of grad(): nothing
-            # below it is wanted); the loop below then reads no entry of gis.
+            # Not called when no input needs a gradient (an interior target of grad(): nothing below it is wanted).
             gis = (op.vjp_all if record else op.numpy_vjp_all)(ns, g, out, ins, attrs, needs) if any(needs) else None
         i = -1
         for p in parents:
@@ -584,23 +609,21 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
                 continue
             if p._written > seq:
                 raise _modified(t, p, i)
-            if not p.requires_grad or watching and id(p) not in needed:
+            if not p.requires_grad or needed is not None and id(p) not in needed:
                 continue
             if vjps is None:
                 gi = gis[i]
                 if gi is None:
                     continue  # a custom Function may return None for "no gradient"
-            elif attrs:
-                gi = vjps[i](ns, g, out, *ins, **attrs)
             else:
-                gi = vjps[i](ns, g, out, *ins)
+                gi = vjps[i](ns, g, out, *ins, **attrs) if attrs else vjps[i](ns, g, out, *ins)
             pd = p._data
             # dtype objects of the built-in types are singletons, so "is not" is the
             # cheap test; _fit compares properly when it fails.  Tensors always go to _fit.
             if gi.__class__ is not _ndarray or gi.shape != pd.shape or gi.dtype is not pd.dtype:
                 gi = _fit(ns, gi, p, op.name, i, record)
-            if anomaly:
-                _check_gradient(t, i, gi, g)
+            if check is not None:
+                check(t, i, gi, g)
             pk = id(p)
             prev = grads.get(pk)
             if prev is None:
@@ -613,22 +636,75 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
                 grads[pk] = prev + gi
         if not retain:
             t._saved = None
+    return _end(leaves, grads, given, record, keep, norms, interior, targets)
 
+
+def _start(roots, seeds):
+    """The walk's starting state: gradients by id, the heap of interior nodes, the leaves, the seeds given."""
+    if len(roots) == 1:  # loss.backward()
+        r, s = roots[0], seeds[0]
+        return {id(r): s}, ([] if r._op is None else [(-r._seq, r)]), ([r] if r._op is None else []), {id(s)}
+    grads, heap, leaves = {}, [], []
+    for r, s in zip(roots, seeds):
+        k = id(r)
+        if k in grads:
+            grads[k] = grads[k] + s
+        else:
+            grads[k] = s
+            if r._op is None:
+                leaves.append(r)
+            else:
+                heap.append((-r._seq, r))
+    heapify(heap)
+    return grads, heap, leaves, set(map(id, seeds))
+
+
+class _Interior:
+    """What the walk does at an interior node besides passing its gradient on: hooks, kept and wanted gradients, norms.
+
+    Made (once per walk) only when some node needs it.
+    """
+
+    __slots__ = ("record", "norms", "given", "wanted", "captured")
+
+    def __init__(self, record: bool, targets, norms: bool, given: set):
+        self.record, self.norms, self.given = record, norms, given
+        self.wanted = None if targets is None else {id(t) for t in targets}
+        self.captured: dict = {}
+
+    def visit(self, t: Tensor, g):
+        if self.norms:
+            note_grad_norm(t, g)
+        kept = t._retain
+        if kept.__class__ is Hooks:
+            g = _hooked(kept, g, t, self.record)
+            kept = kept.retain
+        if self.wanted is None:
+            if kept:
+                _store(t, g, self.given, self.record, True)
+        elif id(t) in self.wanted:
+            self.captured[id(t)] = g
+        return g
+
+
+def _end(leaves, grads, given, record: bool, keep: bool, norms: bool, interior, targets):
+    """The leaves' hooks and norms, then the targets' gradients returned (grad) or the leaves' stored (backward)."""
     for leaf in leaves:
         if leaf._retain.__class__ is Hooks:  # a leaf's hooks see its complete gradient, before it is stored
             grads[id(leaf)] = _hooked(leaf._retain, grads[id(leaf)], leaf, record)
         if norms:
             note_grad_norm(leaf, grads[id(leaf)])
-    if watching:
+    if targets is not None:
+        captured = interior.captured
         for leaf in leaves:
-            if id(leaf) in wanted:
+            if id(leaf) in interior.wanted:
                 captured[id(leaf)] = grads[id(leaf)]
         return [_owned(captured[id(t)], given) if id(t) in captured and not record else captured.get(id(t))
                 for t in targets]
     _leaf_lock.acquire()  # try/finally: half the cost of "with" on this lock (0.15 us per backward)
     try:
         for leaf in leaves:
-            _store(leaf, grads[id(leaf)], given, record)
+            _store(leaf, grads[id(leaf)], given, record, keep)
     finally:
         _leaf_lock.release()
     return None
@@ -742,7 +818,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     """
     if _modes.tracing and _modes.records_backward():
         create_graph = True  # mg.compile: the backward pass is recorded, to be replayed with the forward
-    if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)):
+    if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)) \
+            and not _modes.interpreting:
         # The common case, loss.backward(): straight to the walk.
         _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph),
               norms=record_grad_norms)
@@ -750,12 +827,19 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     roots = _as_list(tensors, "tensors")
     gts = _as_list_any(grad_tensors, len(roots))
     retain = create_graph if retain_graph is None else bool(retain_graph)
-    seeds = [_seed(r, g, create_graph) for r, g in zip(roots, gts)]
-    if create_graph:
+    record = create_graph or _traced(roots, gts)
+    seeds = [_seed(r, g, record) for r, g in zip(roots, gts)]
+    if record:
         with enable_grad():
-            _walk(roots, seeds, record=True, retain=retain, norms=record_grad_norms)
+            _walk(roots, seeds, record=True, retain=retain, norms=record_grad_norms, keep=create_graph)
     else:
         _walk(roots, seeds, record=False, retain=retain, norms=record_grad_norms)
+
+
+def _traced(*groups) -> bool:
+    """Whether a tracer (of vmap, jvp) is among the tensors: the walk then runs its VJPs through the tracers."""
+    return bool(_modes.interpreting) and any(isinstance(x, Tensor) and x._trace is not None
+                                             for group in groups for x in group)
 
 
 def grad(
@@ -809,14 +893,18 @@ def grad(
     ins = _as_list(inputs, "inputs")
     for i, x in enumerate(ins):
         if not isinstance(x, Tensor) or not x.requires_grad:
+            inside = "" if getattr(x, "_trace", None) is None else (
+                f" (inside {x._trace.name} as everywhere: call x.requires_grad_() on it first, or use "
+                "microgradnp.func.grad, which differentiates with respect to its arguments)")
             raise RuntimeError(
                 f"grad(): input {i} does not require grad; only tensors with requires_grad=True "
-                "(or results computed from them) can be differentiated with respect to"
+                f"(or results computed from them) can be differentiated with respect to{inside}"
             )
     gos = _as_list_any(grad_outputs, len(outs))
     retain = create_graph if retain_graph is None else bool(retain_graph)
-    seeds = [_seed(r, g, create_graph, "grad()") for r, g in zip(outs, gos)]
-    if create_graph:
+    record = create_graph or _traced(outs, gos, ins)
+    seeds = [_seed(r, g, record, "grad()") for r, g in zip(outs, gos)]
+    if record:
         with enable_grad():
             res = _walk(outs, seeds, record=True, retain=retain, targets=ins)
     else:
@@ -830,6 +918,10 @@ def grad(
                     "pass allow_unused=True to get None for it"
                 )
             result.append(None)
+        elif not isinstance(g, Tensor):
+            result.append(_make(g))
+        elif record and not create_graph:  # walked through tracers: the results, without this level's graph
+            result.append(g._trace.logical_leaf(g) if g._trace is not None else _make(g._data))
         else:
-            result.append(g if isinstance(g, Tensor) else _make(g))
+            result.append(g)
     return tuple(result)

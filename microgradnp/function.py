@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode
-from .engine import TENSOR_NS
+from .engine import TENSOR_NS, apply
 from .ops.registry import Op
 from .tensor import Tensor, _make
 
@@ -74,11 +74,38 @@ _NOT_DIFFERENTIABLE = Op(
 )  # not in the registry: the engine needs no more than the Op itself
 
 
+def _refuse_traced(fn: str, what: str, x) -> None:
+    """A Function's rules run on NumPy arrays: a tracer (vmap, jvp) has no single array to give them."""
+    if isinstance(x, Tensor) and x._trace is not None:
+        x._trace.unsupported(
+            f"the {what} of the custom Function {fn}, which runs on NumPy arrays",
+            "write the function with microgradnp operations, or give it rules of microgradnp operations with "
+            "microgradnp.func.custom_vjp (or custom_jvp), which every transform can follow")
+
+
+def _function_forward(xp, *arrays, ctx, cls, function, static):
+    args = list(arrays)
+    for position, value in static:  # the arguments that are not arrays, back at their places
+        args.insert(position, value)
+    out = cls.forward(ctx, *args)
+    if isinstance(out, Tensor):
+        raise TypeError(f"{function}.forward must return a NumPy array, not a Tensor")
+    out = np.asarray(out)
+    if any(out is a for a in arrays):
+        out = out.copy()  # an identity forward must not alias its input
+    if any(ctx.needs_input_grad) and (_modes.disabled_threads == 0 or _mode.enabled) and out.dtype.kind != "f":
+        raise TypeError(f"{function}.forward returned a {out.dtype} array; an output that requires grad must be "
+                        "floating point")
+    return out
+
+
 def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     ctx = attrs["ctx"]
     fn = attrs["function"]
     cls = attrs["cls"]
     record = ns is TENSOR_NS
+    for x in (out, g, *inputs):
+        _refuse_traced(fn, "backward", x)
     garr = g._data if record else g
     if garr.__class__ is not _ndarray or not garr.flags.writeable:
         # The engine may pass a shared read-only array (the seed of a scalar
@@ -87,11 +114,15 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     result = cls.backward(ctx, garr)
     if not isinstance(result, (tuple, list)):
         result = (result,)
-    if len(result) != len(needs):
+    total = len(inputs) + len(attrs["static"])
+    if len(result) != total:
         raise ValueError(
-            f"{fn}.backward returned {len(result)} gradient(s) for {len(needs)} forward input(s); "
+            f"{fn}.backward returned {len(result)} gradient(s) for {total} forward input(s); "
             "return one per input (None where there is none)"
         )
+    static = dict(attrs["static"])
+    positions = [i for i in range(total) if i not in static]
+    result = [result[i] for i in positions]  # one per op input (the arrays)
     saved = ctx.saved_arrays
     grads = []
     for need, r in zip(needs, result):
@@ -117,7 +148,7 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     return grads
 
 
-def _function_jvp(ns, ts, out, *inputs, ctx, function, cls):
+def _function_jvp(ns, ts, out, *inputs, ctx, function, cls, static):
     rule = getattr(cls, "jvp", None)
     if rule is None:
         raise RuntimeError(
@@ -125,10 +156,30 @@ def _function_jvp(ns, ts, out, *inputs, ctx, function, cls):
             "Function needs a static method jvp(ctx, *tangents) returning the output's tangent "
             "(None stands for an input without one), as in PyTorch"
         )
+    for t in (out, *ts, *inputs):
+        _refuse_traced(function, "jvp", t)
+        if isinstance(t, Tensor) and t.requires_grad:
+            raise RuntimeError(f"{function}.jvp runs on NumPy arrays, so its tangent cannot be differentiated; "
+                               "write the function with microgradnp operations (or microgradnp.func.custom_jvp)")
     tangents = [None if t is None else np.array(t._data if isinstance(t, Tensor) else t) for t in ts]
-    result = np.asarray(rule(ctx, *tangents))
+    args = list(tangents)
+    for position, _ in static:
+        args.insert(position, None)  # an argument that is not an array has no tangent
+    result = np.asarray(rule(ctx, *args))
     # Like backward, jvp runs on arrays: its result is not differentiated again.
     return _make(result) if ns is TENSOR_NS else result
+
+
+def _function_batch(ns, args, batched, size, ctx, cls, function, static):
+    # One call per example, each with a context of its own: the forward and backward
+    # are NumPy code the batch cannot run through.
+    def example(i):
+        call = [a[i] if b else a for a, b in zip(args, batched)]
+        for position, value in static:
+            call.insert(position, value)
+        return cls.apply(*call)
+
+    return ns.stack([example(i) for i in range(size)], axis=0)
 
 
 class Function:
@@ -174,8 +225,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._op = Op(cls.__name__, None, vjp_all=_function_vjp_all, jvp=_function_jvp,
-                     formula=f"custom Function {cls.__qualname__}")
+        cls._op = Op(cls.__name__, _function_forward, vjp_all=_function_vjp_all, jvp=_function_jvp,
+                     batch=_function_batch, formula=f"custom Function {cls.__qualname__}")
 
     @staticmethod
     def forward(ctx, *args):  # pragma: no cover - abstract
@@ -187,28 +238,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs) -> Tensor:
-        """Run ``forward`` on the inputs' arrays and record the call for ``backward``."""
+        """Run ``forward`` on the inputs' arrays and record the call for ``backward`` (an op like any other)."""
         if cls is Function:
             raise TypeError("call apply() on a subclass of Function")
-        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
-        needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        ctx = FunctionCtx(needs)
-        out = cls.forward(ctx, *arrays)
-        if isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a NumPy array, not a Tensor")
-        out = np.asarray(out)
-        if any(out is a for a in arrays):
-            out = out.copy()  # an identity forward must not alias its input
-        t = _make(out)
-        if any(needs) and (_modes.disabled_threads == 0 or _mode.enabled):
-            if out.dtype.kind != "f":
-                raise TypeError(
-                    f"{cls.__name__}.forward returned a {out.dtype} array; an output that requires "
-                    "grad must be floating point"
-                )
-            t.requires_grad = True
-            t._op = cls._op
-            t._parents = inputs
-            t._saved = arrays
-            t._attrs = {"ctx": ctx, "function": cls.__name__, "cls": cls}
-        return t
+        arrays, static = [], []
+        for i, x in enumerate(inputs):
+            if isinstance(x, (Tensor, _ndarray)):
+                arrays.append(x)
+            else:
+                static.append((i, x))  # numbers and other arguments reach forward as they are
+        ctx = FunctionCtx(tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs))
+        return apply(cls._op, tuple(arrays), {"ctx": ctx, "cls": cls, "function": cls.__name__,
+                                             "static": tuple(static)})

@@ -83,6 +83,10 @@ def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None =
     ``copy=None`` keeps the caller's array when it already fits (zero copy).
     """
     if isinstance(data, Tensor):
+        if data._trace is not None:
+            data._trace.unsupported(
+                "copying a traced tensor into a new one (mg.tensor(x), Tensor(x))",
+                "use x itself, x.detach() to stop its gradient, or mg.as_tensor(x)")
         data = data._data
     try:
         if dtype is not None:
@@ -253,6 +257,9 @@ class Tensor:
 
     #: ``True`` on ``nn.Parameter``: a trainable part of a module (drawings colour it).
     is_parameter = False
+
+    #: The interpreter a :class:`Tracer` belongs to; ``None`` for every other tensor.
+    _trace = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if requires_grad.__class__ is not bool:
@@ -442,7 +449,14 @@ class Tensor:
         return self._data.item()
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied; writes through it are not tracked, as in PyTorch)."""
+        """The underlying array (shared, not copied; writes through it are not tracked, as in PyTorch).
+
+        Unlike PyTorch, a tensor that requires grad is not refused: asking for
+        the array by name says the gradient is not wanted there (see
+        docs/design.md).  NumPy's own conversions of such a tensor
+        (``np.asarray``, an ndarray assignment) are refused instead, since
+        nothing in the code says so.
+        """
         if _modes.tracing:
             _modes.read_during_trace(self)
         return self._data
@@ -495,7 +509,9 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __array__(self, dtype=None, copy=None):
-        if _modes.tracing:
+        if self.requires_grad:
+            _refuse_conversion(self, "NumPy (np.asarray, np.array, an ndarray assignment or a NumPy function)")
+        elif _modes.tracing:
             _modes.read_during_trace(self)
         if dtype is not None and dtype != self._data.dtype:
             return self._data.astype(dtype)
@@ -605,6 +621,92 @@ class Tensor:
             self._retain = Hooks(retain=self._retain is True)
         self._retain.fns.append(hook)
         return HookHandle(self._retain, hook)
+
+
+def _refuse_conversion(t: Tensor, what: str) -> None:
+    """Raise where a tensor being differentiated would become a plain array, losing its gradient.
+
+    Inside ``mg.compile``'s trace the trace decides (it runs such a step eagerly).
+    """
+    if _modes.tracing and _modes._mode.tracer is not None:
+        _modes.read_during_trace(t)
+        return
+    if not _modes._mode.enabled:
+        return  # under no_grad nothing is being differentiated
+    shape = f"shape {t.shape}, dtype {t.dtype}"
+    raise TypeError(
+        f"{what} was given a Tensor that requires grad ({shape}): as an array it would carry no gradient, "
+        "and every result computed from it would be silently cut from the graph. Use the microgradnp function "
+        "of the same name (mg.concatenate, mg.where, mg.stack, ...), or t.detach() if you mean to stop the "
+        "gradient there (see the 'Porting NumPy code' page of the docs)"
+    )
+
+
+class Tracer(Tensor):
+    """A tensor that a function transform (an interpreter, ``microgradnp._mode.Trace``) runs its function on.
+
+    To the function it is an ordinary Tensor of the *logical* shape (one
+    example, under ``vmap``); every op on it goes to its trace's
+    ``process_primitive``.  ``_data`` holds a value of that shape for the
+    shape and dtype only (the first example's values, under ``vmap``):
+    reading values goes through the trace, which refuses where no single
+    value exists.
+    """
+
+    __slots__ = ("_trace", "_example")
+
+    @property
+    def _data(self):
+        # Every use of a tracer reads this, the engine's eager path included: one kept after its
+        # transform returned (in a closure, a .grad) is refused there, never computed on.
+        if not self._trace.active:
+            self._trace.escaped()
+        return self._example
+
+    @_data.setter
+    def _data(self, value):
+        self._example = value
+
+    def item(self):
+        return self._trace.read(self, "item()").item()
+
+    def tolist(self):
+        return self._trace.read(self, "tolist()").tolist()
+
+    def __bool__(self) -> bool:
+        value = self._trace.read(self, "bool(), an if or a while on a tensor")
+        if value.size != 1:
+            raise ValueError(f"the truth value of a tensor with {value.size} elements is ambiguous")
+        return bool(value)
+
+    def __index__(self):
+        return int(self._trace.read(self, "an index (operator.index)"))
+
+    def numpy(self):
+        return self._trace.read(self, "Tensor.numpy()")
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._trace.read(self, "NumPy (np.asarray, np.array, an ndarray assignment or a NumPy function)",
+                                 implicit=True)
+        return value if dtype is None else value.astype(dtype)
+
+    @property
+    def data(self):
+        return self._trace.read(self, "Tensor.data")
+
+    @data.setter
+    def data(self, value):
+        self._trace.unsupported("assigning Tensor.data", "compute a new tensor instead")
+
+    def detach(self) -> Tensor:
+        """Cut from every graph, as ``detach()`` is, but still traced: ``stop_gradient`` under the transform."""
+        return self._trace.detach(self)
+
+    def __repr__(self) -> str:
+        state = "" if self._trace.active else ", its transform has returned"
+        return f"<{type(self).__name__} of {self._trace.name} (level {self._trace.level}): shape " \
+               f"{self._example.shape}, dtype {self._example.dtype}{', requires_grad' if self.requires_grad else ''}" \
+               f"{state}>"
 
 
 class Hooks:

@@ -60,18 +60,17 @@ def _fresh(taken: str) -> str:
     return next(c for c in _LETTERS if c not in taken)
 
 
-def _contraction_batch(xp, arrays, batched, out_shape, spec, shapes=None, **_):
+def _contraction_batch(ns, args, batched, size, spec, shapes=None, **_):
     """vmap's rule for the ops written as one einsum: a letter of its own for the batch axis."""
     z = _fresh(spec)
     lhs, out = spec.split("->")
     operands, parts = [], []
-    for a, b, part, shape in zip(arrays, batched, lhs.split(","), shapes or (None,) * len(arrays)):
+    for a, b, part, shape in zip(args, batched, lhs.split(","), shapes or (None,) * len(args)):
         if shape is not None:  # an op on flattened operands (outer, vdot)
-            a = xp.reshape(a, a.shape[:1] + tuple(shape) if b else tuple(shape))
+            a = ns.reshape(a, a.shape[:1] + tuple(shape) if b else tuple(shape))
         operands.append(a)
         parts.append(z + part if b else part)
-    n = next(a.shape[0] for a, b in zip(arrays, batched) if b)
-    return xp.reshape(xp.einsum(f"{','.join(parts)}->{z}{out}", *operands), (n,) + tuple(out_shape))
+    return ns.einsum(f"{','.join(parts)}->{z}{out}", *operands)
 
 
 def _eye(ns, n: int, dtype):

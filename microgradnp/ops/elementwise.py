@@ -525,6 +525,7 @@ def minimum(a, b):
          # so that vmap batches a condition computed from the mapped inputs.)
          lambda ns, g, out, a, b, cond: ns.zeros_like(cond)),
     jvp="elementwise",
+    indices=(2,),
     formula="cond ? a : b;  da = g * cond, db = g * (1 - cond)",
     test=OpTest("where", ref=lambda a, b, cond: a * cond + b * ~cond),
 )

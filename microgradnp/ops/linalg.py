@@ -28,7 +28,7 @@ import numpy as np
 
 from .reduce import _eye, _kept_shape, _others_generic, axis_arg, checked_axis
 from .registry import OpTest, defop
-from .shape import batch_aligned
+from .rules import batch_aligned, ndim_of
 
 
 def _mT(ns, x):
@@ -84,28 +84,35 @@ def _matmul_ref(a, b):
     return r
 
 
-def _matmul_batch(xp, arrays, batched, out_shape):
+def _matmul_batch(ns, args, batched, size):
     # Vectors become matrices (a row on the left, a column on the right), a
     # batched operand gets size-1 axes after its batch axis so that the batch
     # axis stays in front of the other operand's stack axes; the product is
     # then the batch of products, reshaped to drop the added axes.
-    (a, b), (ba, bb) = arrays, batched
-    n = (a if ba else b).shape[0]
-    if a.ndim - ba == 1:
-        a = a[..., None, :]
-    if b.ndim - bb == 1:
-        b = b[..., None]
-    nd = max(a.ndim - ba, b.ndim - bb)
+    (a, b), (ba, bb) = args, batched
+    row, column = ndim_of(a) - ba == 1, ndim_of(b) - bb == 1
+    if row:
+        a = ns.reshape(a, a.shape[:-1] + (1,) + a.shape[-1:])
+    if column:
+        b = ns.reshape(b, b.shape + (1,))
+    nd = max(ndim_of(a) - ba, ndim_of(b) - bb)
     if ba:
-        a = batch_aligned(xp, a, nd)
+        a = batch_aligned(ns, a, nd)
     if bb:
-        b = batch_aligned(xp, b, nd)
+        b = batch_aligned(ns, b, nd)
     if a.shape[-1] == 1:
         # An outer product (per-example weight gradients: g^T x): broadcasting
         # multiplies 4x faster than a stack of matmuls with an inner size of 1
         # (0.29 s -> 0.07 s for 256 outer products of 256 x 784, measured).
-        return xp.reshape(a * b, (n,) + tuple(out_shape))
-    return xp.reshape(xp.matmul(a, b), (n,) + tuple(out_shape))
+        out = a * b
+    else:
+        out = ns.matmul(a, b)
+    shape = out.shape
+    if column:
+        shape = shape[:-1]
+    if row:  # the row axis added to a, last once the column axis is gone
+        shape = shape[:-1] if column else shape[:-2] + shape[-1:]
+    return ns.reshape(out, shape) if shape != out.shape else out
 
 
 @defop(
@@ -166,14 +173,14 @@ def _linear_jvp(ns, ts, out, x, W, b=None):
     return res
 
 
-def _linear_batch(xp, arrays, batched, out_shape):
+def _linear_batch(ns, args, batched, size):
     if batched[0] and not any(batched[1:]):
-        return _linear(xp, *arrays)  # a batch of inputs through one layer: the forward takes any leading axes
-    x, W = arrays[0], arrays[1]
-    out = _matmul_batch(xp, [x, xp.swapaxes(W, -1, -2)], batched[:2], out_shape)
-    if len(arrays) > 2:
-        b = arrays[2]
-        out = out + (batch_aligned(xp, b, len(out_shape)) if batched[2] else b)
+        return ns.call("linear", *args)  # a batch of inputs through one layer: the forward takes any leading axes
+    x, W = args[0], args[1]
+    out = _matmul_batch(ns, [x, ns.swapaxes(W, -1, -2)], batched[:2], size)
+    if len(args) > 2:
+        b = args[2]
+        out = out + (batch_aligned(ns, b, out.ndim - 1) if batched[2] else b)
     return out
 
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .registry import OpTest, defop
-from .shape import batch_aligned
+from .rules import batch_aligned, ndim_of
 
 
 def _divisor(shape: tuple, reduction: str) -> int:
@@ -47,16 +47,16 @@ def _reduce(xp, values, reduction: str, scale: float):
     return xp.sum(values) * (scale / _divisor(values.shape, reduction))
 
 
-def _loss_batch(forward):
-    """vmap's rule for a loss: the elementwise terms of the whole batch, then each example reduced."""
+def _loss_batch(name: str):
+    """vmap's rule for a loss: the loss's elementwise terms of the whole batch, then each example reduced."""
 
-    def rule(xp, arrays, batched, out_shape, reduction="mean", **attrs):
-        ndim = max(a.ndim - b for a, b in zip(arrays, batched))
-        args = [batch_aligned(xp, a, ndim) if b else a for a, b in zip(arrays, batched)]
-        terms = forward(xp, *args, reduction="none", **attrs)
+    def rule(ns, args, batched, size, reduction="mean", **attrs):
+        ndim = max(ndim_of(a) - b for a, b in zip(args, batched))
+        args = [batch_aligned(ns, a, ndim) if b else a for a, b in zip(args, batched)]
+        terms = ns.call(name, *args, reduction="none", **attrs)
         if reduction == "none":
             return terms
-        per_example = xp.sum(xp.reshape(terms, terms.shape[:1] + (math.prod(terms.shape[1:]),)), axis=1)
+        per_example = ns.sum(ns.reshape(terms, (size, math.prod(terms.shape[1:]))), axis=1)
         return per_example / _divisor(terms.shape[1:], reduction)
 
     return rule
@@ -191,7 +191,7 @@ def _ref_bce(z, y, reduction="mean"):
 @defop(
     forward=_squared_error,
     vjp=(_squared_error_vjp(1.0), _squared_error_vjp(-1.0)),
-    batch=_loss_batch(_squared_error),
+    batch=_loss_batch("squared_error"),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _squared_error_vjp(1.0),
                                                         _squared_error_vjp(-1.0)),
     numpy_vjp=(_squared_error_vjp_numpy(1.0), _squared_error_vjp_numpy(-1.0)),
@@ -207,7 +207,7 @@ def squared_error(input, target, reduction="sum", scale=1.0):
 @defop(
     forward=_bce_with_logits,
     vjp=(_bce_vjp_z, _bce_vjp_y),
-    batch=_loss_batch(_bce_with_logits),
+    batch=_loss_batch("bce_with_logits"),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_z, _bce_vjp_y),
     numpy_vjp=(_bce_vjp_z_numpy, _bce_vjp_y),
     formula="reduce(softplus(z) - y z);  dz = g (sigmoid(z) - y) / n, dy = -g z / n",
@@ -222,7 +222,7 @@ def bce_with_logits(logits, target, reduction="mean"):
 @defop(
     forward=_bce,
     vjp=(_bce_vjp_p, _bce_vjp_t),
-    batch=_loss_batch(_bce),
+    batch=_loss_batch("bce"),
     jvp=lambda ns, ts, out, *inputs, **attrs: _loss_jvp(ns, ts, out, inputs, attrs, _bce_vjp_p, _bce_vjp_t),
     formula="reduce(-(t log p + (1 - t) log(1 - p))), logs clamped at -100;  "
             "dp = g (p - t) / max(p (1 - p), 1e-12) / n, dt = g (log(1 - p) - log p) / n",
@@ -269,13 +269,13 @@ def _pick_vjp(ns, g, out, a, labels):
     return ns.reshape(g, (n, 1)) * hot
 
 
-def _pick_batch(xp, arrays, batched, out_shape):
-    (a, labels), (ba, bl) = arrays, batched
-    size = (a if ba else labels).shape[0]
-    a = a if ba else xp.broadcast_to(a, (size,) + a.shape)
-    labels = labels if bl else xp.broadcast_to(labels, (size,) + labels.shape)
+def _pick_batch(ns, args, batched, size):
+    # The examples' rows one after another: one pick of size * n rows.
+    (a, labels), (ba, bl) = args, batched
+    a = a if ba else ns.broadcast_to(a, (size,) + a.shape)
+    labels = labels if bl else ns.broadcast_to(labels, (size,) + labels.shape)
     n, c = a.shape[1:]
-    return a[xp.arange(size)[:, None], xp.arange(n), _label_indices(xp, labels, n, c)]
+    return ns.reshape(ns.call("pick", ns.reshape(a, (size * n, c)), ns.reshape(labels, (size * n,))), (size, n))
 
 
 @defop(
@@ -283,6 +283,7 @@ def _pick_batch(xp, arrays, batched, out_shape):
     vjp=(_pick_vjp, lambda ns, g, out, a, labels: ns.zeros_like(labels)),  # labels: no gradient
     jvp="linear",
     batch=_pick_batch,
+    indices=(1,),
     formula="out_i = a[i, labels_i];  da = g at each row's label, zero elsewhere",
     test=OpTest("pick", ref=lambda a, labels: np.asarray(a)[np.arange(len(a)), labels]),
     public=False,

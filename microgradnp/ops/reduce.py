@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .registry import OpTest, defop
+from .registry import OpTest, concrete_value, defop
 
 
 def axis_arg(axis, dim, default=None):
@@ -140,8 +140,12 @@ def _ptp_vjp(ns, g, out, a, axis=None, keepdims=False):
 
 
 def _std_vjp(ns, g, out, a, axis=None, ddof=0, keepdims=False):
+    # Where the deviation is 0 (one element, or all equal) every element is at the
+    # kink of the square root: the subgradient 0, as PyTorch takes it, not 0/0.
     centered = a - ns.sum(a, axis=axis, keepdims=True) * _per_element(a.shape, axis)
-    return _unreduce(ns, g / out, a.shape, axis, keepdims) * centered * (1.0 / (count(a.shape, axis) - ddof))
+    flat = ns.value(out) == 0
+    scaled = ns.where(flat, 0.0, g / ns.where(flat, 1.0, out))
+    return _unreduce(ns, scaled, a.shape, axis, keepdims) * centered * (1.0 / (count(a.shape, axis) - ddof))
 
 
 def _present(ns, a):
@@ -592,8 +596,9 @@ def average(x, axis=None, weights=None, *, dim=None):
                 "give weights of the input's shape, or 1-D weights as long as that one axis"
             )
         reshape_to = tuple(wshape[0] if i == axis % len(xshape) else 1 for i in range(len(xshape)))
-    total = np.sum(np.asarray(weights).reshape(reshape_to or wshape) * np.ones(xshape), axis=axis)
-    if np.any(total == 0):
+    values = concrete_value(weights)
+    total = None if values is None else np.sum(values.reshape(reshape_to or wshape) * np.ones(xshape), axis=axis)
+    if total is not None and np.any(total == 0):
         raise ZeroDivisionError("average: the weights sum to zero along the averaged axis, so the mean is undefined")
     return (x, weights), {"axis": axis, "wshape": reshape_to}
 

@@ -19,6 +19,11 @@ An :class:`Op` holds everything about one operation, in one place:
 * ``batch``: how :func:`microgradnp.func.vmap` runs the op on a batch of
   inputs at once (one of :data:`BATCH_KINDS`, or a function); ops without
   one run once per example, in a loop;
+* ``jvp_rule`` and ``batch_rule``: those two rules as functions, built once
+  from the kinds when the op is made (:mod:`microgradnp.ops.rules`), which
+  is what the interpreters call;
+* ``indices``: the positions of inputs that are integer indices or boolean
+  masks (``pick``'s labels, ``where``'s condition): no gradient, no tangent;
 * ``numpy_vjps``: optionally, a NumPy-only form of the same rule that is
   measurably faster; the registry tests check that it agrees with ``vjps``;
 * ``formula``: the forward and the VJP in one line of math;
@@ -45,19 +50,23 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-__all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "BATCH_KINDS", "defop"]
+import numpy as np
+
+from . import rules
+
+__all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "BATCH_KINDS", "defop", "concrete_value"]
 
 #: Every registered op, by name.  The name is the graph label and the test id.
 REGISTRY: dict[str, "Op"] = {}
 
-#: The JVP rules derived from the rest of an entry (``microgradnp.func`` applies them):
+#: The JVP rules derived from the rest of an entry (:mod:`microgradnp.ops.rules` builds them):
 #:
 #: * ``"elementwise"``: each output element depends on the matching (broadcast)
 #:   element of each input, so the Jacobian is diagonal and the JVP is the VJP
 #:   applied to the tangent: ``sum_i vjp_i(t_i)``;
-#: * ``"linear"``: linear in its floating-point inputs taken together (integer
-#:   and boolean inputs are indices or masks): the JVP is the forward applied
-#:   to the tangents (zeros for inputs without one);
+#: * ``"linear"``: linear in its data inputs taken together (the inputs at
+#:   ``indices`` are indices or masks): the JVP is the forward applied to the
+#:   tangents (zeros for data inputs without one, an integer constant included);
 #: * ``"multilinear"``: linear in each floating-point input separately
 #:   (``matmul``, ``einsum``): ``sum_i f(..., t_i, ...)``;
 #: * ``"reduction"``: one input, each output element reducing its own slice
@@ -77,9 +86,11 @@ JVP_KINDS = ("elementwise", "linear", "multilinear", "reduction")
 #: * ``"trailing"``: the forward already treats leading axes as a stack (``inv``,
 #:   ``tril``): the batch runs through it as it is.
 #:
-#: A function ``batch(xp, arrays, batched, out_shape, **attrs)`` gets the
-#: arrays (batch axis first where ``batched[i]``) and the example's result
-#: shape, and returns the batched result (or ``None``: run once per example).
+#: A function ``batch(ns, args, batched, size, **attrs)`` gets the inputs
+#: (on the level below the transform, batch axis first where ``batched[i]``)
+#: and the batch size, and returns the batched result, computed with the
+#: namespace ``ns`` (or ``None``: run once per example); see
+#: :mod:`microgradnp.ops.rules`.
 BATCH_KINDS = ("elementwise", "reshape", "reduce", "axis", "trailing")
 
 
@@ -145,13 +156,13 @@ class Op:
     __slots__ = (
         "name", "forward", "vjps", "vjp_all", "jvp", "batch", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
         "methods", "properties", "operators", "ufuncs", "aliases", "public", "namespace", "unpack", "differentiable",
-        "run",
+        "indices", "jvp_rule", "batch_rule", "run",
         "__weakref__",
     )
 
     def __init__(self, name, forward, *, vjps=None, vjp_all=None, jvp=None, batch=None, numpy_vjps=None, numpy_vjp_all=None,
                  formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
-                 public=True, namespace=None, unpack=None, differentiable=True):
+                 public=True, namespace=None, unpack=None, differentiable=True, indices=()):
         self.name = name
         self.forward = forward
         self.vjps = vjps
@@ -179,6 +190,10 @@ class Op:
         self.namespace = namespace
         self.unpack = unpack
         self.differentiable = differentiable
+        self.indices = tuple(indices)
+        # The rules the interpreters call, built once from the kinds above.
+        self.jvp_rule = rules.jvp_rule(self)
+        self.batch_rule = rules.batch_rule(self)
         self.run = None  # the forward bound to the engine's namespace; the engine sets it on first use
 
     def bind(self, xp) -> Callable:
@@ -201,6 +216,18 @@ class Op:
         return f"<op {self.name}: {self.formula}>"
 
 
+def concrete_value(x):
+    """``x``'s values for an adapter's check (an array), or ``None`` for a traced tensor, which has none.
+
+    An adapter may look at its arguments' values to refuse bad input (weights
+    that sum to zero); a tracer of ``vmap`` stands for many values at once, so
+    such a check is left to the op's result there.
+    """
+    if getattr(x, "_trace", None) is not None:
+        return None
+    return x._data if hasattr(x, "_data") else np.asarray(x)
+
+
 def _names(x) -> tuple:
     if x is None or x is False:
         return ()
@@ -209,7 +236,8 @@ def _names(x) -> tuple:
 
 def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
           name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
-          public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True):
+          public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True,
+          indices: tuple = ()):
     """Register an op; used as a decorator on its adapter, the public function's signature.
 
     The decorated function takes the user's arguments and returns
@@ -270,6 +298,10 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=No
         the VJPs see the packed array; unused results get zero gradients.
     differentiable
         ``False`` for ops whose result never requires grad (comparisons).
+    indices
+        Positions of inputs that are integer indices or boolean masks: they
+        get no gradient and no tangent, and a linear op's JVP passes them as
+        they are.
     """
     if (vjp is None) == (vjp_all is None) and differentiable:
         raise ValueError("defop: give either vjp (one per input) or vjp_all")
@@ -284,7 +316,7 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=No
             vjps=_per_input(vjp), vjp_all=vjp_all, jvp=jvp, batch=batch, numpy_vjps=_per_input(numpy_vjp), numpy_vjp_all=numpy_vjp_all,
             formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
             operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
-            namespace=namespace, unpack=unpack, differentiable=differentiable,
+            namespace=namespace, unpack=unpack, differentiable=differentiable, indices=indices,
         )
         REGISTRY[op_name] = op
         return op

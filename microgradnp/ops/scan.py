@@ -363,13 +363,17 @@ def _embedding_vjp_numpy(ns, g, out, weight, indices):
     return ns.index_put(g, (indices,), weight.shape)  # np.add.at: no (m, rows) one-hot matrix
 
 
-def _embedding_batch(xp, arrays, batched, out_shape):
-    (weight, indices), (bw, bi) = arrays, batched
+def _embedding_batch(ns, args, batched, size):
+    (weight, indices), (bw, bi) = args, batched
     if not bw:
-        return _embedding(xp, weight, indices)  # a stack of index arrays is an index array
-    size = weight.shape[0]
-    lead = xp.reshape(xp.arange(size), (size,) + (1,) * (indices.ndim - (1 if bi else 0)))
-    return weight[lead, _row_indices(indices, weight.shape[1])]
+        return ns.call("embedding", weight, indices)  # a stack of index arrays is an index array
+    # A batch of tables: one table of their rows one after another, each example's
+    # indices moved to its own table's rows (checked against one table first).
+    rows = weight.shape[1]
+    if getattr(indices, "_trace", None) is None:
+        _row_indices(np.asarray(getattr(indices, "_data", indices)), rows)
+    offsets = ns.reshape(ns.arange(size) * rows, (size,) + (1,) * (indices.ndim - (1 if bi else 0)))
+    return ns.call("embedding", ns.reshape(weight, (size * rows,) + weight.shape[2:]), indices + offsets)
 
 
 @defop(
@@ -378,6 +382,7 @@ def _embedding_batch(xp, arrays, batched, out_shape):
     numpy_vjp=(_embedding_vjp_numpy, lambda ns, g, out, weight, indices: ns.zeros_like(indices)),
     jvp="linear",
     batch=_embedding_batch,
+    indices=(1,),
     formula="out[..., :] = weight[indices[...], :];  dweight = the rows of g added at their indices",
     test=OpTest("embedding", ref=lambda weight, indices: np.asarray(weight)[indices]),
     public=False,

@@ -14,6 +14,7 @@ import numpy as np
 from .reduce import axis_arg, checked_axis
 from .reduce import inverse_permutation as _inverse
 from .registry import OpTest, defop
+from .rules import batch_aligned
 
 
 def _back_to_input_shape(ns, g, out, a, **attrs):
@@ -34,8 +35,14 @@ def _flatten(xp, a, start_dim=0, end_dim=-1):
 
 def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
     ax = attrs["axis"]
-    ax = ax + len(out.shape) if ax < 0 else ax
     grads, start = [], 0
+    if ax is None:  # NumPy's axis=None: the inputs flattened, then joined
+        for x, need in zip(inputs, needs):
+            stop = start + math.prod(x.shape)
+            grads.append(ns.reshape(g[start:stop], x.shape) if need else None)
+            start = stop
+        return grads
+    ax = ax + len(out.shape) if ax < 0 else ax
     for x, need in zip(inputs, needs):
         stop = start + x.shape[ax]
         grads.append(g[(slice(None),) * ax + (slice(start, stop),)] if need else None)
@@ -52,42 +59,40 @@ def _stack_vjp(ns, g, out, inputs, attrs, needs):
 # Batching rules (``func.vmap``): the batch axis is axis 0 of each batched array.
 
 
-def batch_aligned(xp, a, ndim: int):
-    """A batched array with size-1 axes after the batch axis, so the example has ``ndim`` axes."""
-    return xp.reshape(a, a.shape[:1] + (1,) * (ndim - (a.ndim - 1)) + a.shape[1:])
-
-
-def _batch_size(arrays, batched) -> int:
-    return next(a.shape[0] for a, b in zip(arrays, batched) if b)
-
-
-def _permute_batch(xp, arrays, batched, out_shape, axes=None, perm=None):
-    a = arrays[0]
+def _permute_batch(ns, args, batched, size, axes=None, perm=None):
+    a = args[0]
     order = perm if perm is not None else axes
     nd = a.ndim - 1
     order = tuple(reversed(range(nd))) if order is None else tuple(ax % nd for ax in order)
-    return xp.transpose(a, (0,) + tuple(ax + 1 for ax in order))
+    return ns.transpose(a, (0,) + tuple(ax + 1 for ax in order))
 
 
-def _broadcast_batch(xp, arrays, batched, out_shape, shape):
-    a = batch_aligned(xp, arrays[0], len(out_shape))
-    return xp.broadcast_view(a, a.shape[:1] + tuple(out_shape))
+def _broadcast_batch(ns, args, batched, size, shape):
+    return ns.broadcast_to(batch_aligned(ns, args[0], len(shape)), (size,) + tuple(shape))
 
 
-def _getitem_batch(xp, arrays, batched, out_shape, key):
-    # The key indexes the example: keep the batch axis whole in front of it.
-    # (Advanced indices apart from each other would move the batch axis: the
-    # shape check of vmap then falls back to one example at a time.)
-    return arrays[0][(slice(None),) + (key if isinstance(key, tuple) else (key,))]
+def _is_advanced(k) -> bool:
+    return isinstance(k, (list, np.ndarray)) and np.ndim(k) > 0
+
+
+def _getitem_batch(ns, args, batched, size, key):
+    # The key indexes the example: keep the batch axis whole in front of it.  Advanced
+    # indices apart from each other (x[[0, 1], :, [1, 2]]) would put their axes first,
+    # in front of the batch axis: such a key runs once per example.
+    parts = key if isinstance(key, tuple) else (key,)
+    advanced = [i for i, k in enumerate(parts)
+                if _is_advanced(k) or isinstance(k, (int, np.integer)) and any(map(_is_advanced, parts))]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        return None
+    return args[0][(slice(None),) + parts]
 
 
 def _joined_batch(name: str):
-    def rule(xp, arrays, batched, out_shape, axis=0):
+    def rule(ns, args, batched, size, axis=0):
         if axis is None:
             return None  # concatenating flattened inputs: once per example
-        n = _batch_size(arrays, batched)
-        full = [a if b else xp.broadcast_view(a, (n,) + a.shape) for a, b in zip(arrays, batched)]
-        return getattr(xp, name)(full, axis=axis + 1 if axis >= 0 else axis)
+        full = [a if b else ns.broadcast_to(a, (size,) + tuple(np.shape(a))) for a, b in zip(args, batched)]
+        return getattr(ns, name)(full, axis=axis + 1 if axis >= 0 else axis)
 
     return rule
 
@@ -135,11 +140,11 @@ def reshape(x, *shape):
     ),
     method=True, properties="T",
 )
-def transpose(x, *axes):
+def transpose(x, *dims, axes=None):
     """Permute the axes (reverse them when no axes are given, like NumPy's ``.T``).
 
-    ``transpose(x, (1, 0))`` and ``transpose(x, 1, 0)`` are the same; negative
-    axes count from the end.
+    ``transpose(x, (1, 0))``, ``transpose(x, 1, 0)`` and NumPy's
+    ``transpose(x, axes=(1, 0))`` are the same; negative axes count from the end.
 
     Examples
     --------
@@ -147,8 +152,10 @@ def transpose(x, *axes):
     >>> mg.transpose(mg.tensor([[1.0, 2.0]])).shape
     (2, 1)
     """
-    if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
-        axes = axes[0]
+    if dims and axes is not None:
+        raise TypeError("transpose: give the axes positionally or as axes=, not both")
+    if axes is None:
+        axes = dims[0] if len(dims) == 1 and (dims[0] is None or not isinstance(dims[0], (int, np.integer))) else dims
     if axes is None or len(axes) == 0:
         return (x,), {"axes": None}
     nd = np.ndim(x)

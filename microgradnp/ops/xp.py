@@ -27,6 +27,10 @@ VJP_VOCABULARY = (
     "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps", "arange",
 )
 
+# The further names the JVP and batching rules may use (ops/rules.py); ``call``,
+# ``leaf``, ``grad`` and ``sum_to`` come with the Tensor namespace, where the rules run.
+RULE_VOCABULARY = ("stack", "swapaxes", "moveaxis")
+
 ndarray = np.ndarray
 float64 = np.float64
 bool_ = np.bool_
@@ -143,6 +147,7 @@ squeeze = np.squeeze
 concatenate = np.concatenate
 stack = np.stack
 swapaxes = np.swapaxes
+moveaxis = np.moveaxis
 ones = np.ones
 zeros = np.zeros
 empty = np.empty

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from microgradnp import func
 from microgradnp.engine import apply
-from microgradnp.ops import REGISTRY
+from microgradnp.func._batching import BatchTrace
+from microgradnp.ops import REGISTRY, rules
 from microgradnp.testing import gradcheck, gradgradcheck
 from microgradnp.testing import strategies as mst
 
@@ -151,12 +152,12 @@ def test_native_jvp_rules_agree_with_the_transposed_vjp(name, data):
     f, inputs = _of_differentiable(op, inputs, attrs)
     vs = tuple(np.random.default_rng(0).standard_normal(x.shape) for x in inputs)
     _, native = func.jvp(f, tuple(inputs), vs)
-    rule = op.jvp
+    rule = op.jvp_rule
     try:
-        op.jvp = None
+        op.jvp_rule = rules.transposed_jvp(op)
         _, transposed = func.jvp(f, tuple(inputs), vs)
     finally:
-        op.jvp = rule
+        op.jvp_rule = rule
     np.testing.assert_allclose(native.data, transposed.data, rtol=1e-9, atol=1e-12)
 
 
@@ -182,7 +183,7 @@ def test_vmap_equals_the_loop_over_examples(name, data):
         loop = np.stack([f(*[b[k] for b in batch]).data for k in range(n)])
     except (np.linalg.LinAlgError, ValueError):
         return  # a scaled input left the op's domain (not positive definite, ...): nothing to compare
-    fallback = func._loop
+    fallback = BatchTrace._one_by_one
     flattens = op.batch == "axis" and attrs.get("axis", -1) is None  # axis=None flattens: loops by design
 
     def no_fallback(*args, **kwargs):
@@ -190,12 +191,12 @@ def test_vmap_equals_the_loop_over_examples(name, data):
 
     try:
         if op.batch is not None and not flattens:
-            func._loop = no_fallback
+            BatchTrace._one_by_one = no_fallback
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             batched = func.vmap(f)(*batch)
     finally:
-        func._loop = fallback
+        BatchTrace._one_by_one = fallback
     np.testing.assert_allclose(batched.data, loop, rtol=1e-12, atol=1e-14)
     assert batched.dtype == loop.dtype
 
