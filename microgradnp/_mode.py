@@ -25,6 +25,8 @@ class _GradMode(threading.local):
     anomaly = False
     # The interpreters (function transforms) running in this thread, innermost last; see Trace.
     traces = ()
+    # How many reverse-mode function transforms (func.grad, vjp, jacrev) run a function in this thread.
+    reverse = 0
 
 
 _mode = _GradMode()
@@ -47,6 +49,37 @@ anomaly_threads = 0
 # How many interpreters (vmap, jvp) are running now, in any thread: the one integer the
 # engine reads on every op; while it is 0 no op looks for a tracer among its inputs.
 interpreting = 0
+
+
+# How many reverse-mode function transforms are running a function now, in any thread (read first,
+# as ``tracing`` is): backward() and mg.grad inside one record their pass (see ``differentiation``).
+differentiating = 0
+
+
+@contextlib.contextmanager
+def differentiation():
+    """Run the body as the function a reverse-mode transform (``func.grad``, ``vjp``, ``jacrev``) differentiates.
+
+    ``backward()`` and ``mg.grad`` called inside record their backward pass
+    (``create_graph=True``), so the transform differentiates through them
+    (``grad`` of a function that calls ``mg.grad``: the second derivative),
+    as an outer level of torch.func sees through ``torch.autograd.grad``.
+    """
+    global differentiating
+    with _count_lock:
+        differentiating += 1
+    _mode.reverse += 1
+    try:
+        yield
+    finally:
+        _mode.reverse -= 1
+        with _count_lock:
+            differentiating -= 1
+
+
+def records_inner_backward() -> bool:
+    """Whether a backward pass run now must be recorded for a transform around it (see :func:`differentiation`)."""
+    return bool(differentiating) and _mode.reverse > 0
 
 
 # ---------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _inplace(f, name: str):
     return method
 
 
-def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False,
+def _backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False,
               record_grad_norms: bool = False) -> None:
     """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on.
 
@@ -85,7 +85,8 @@ def _backward(self, grad=None, retain_graph: bool = False, create_graph: bool = 
         Upstream gradient, same shape as this tensor.  May be omitted for
         a one-element tensor (it is then 1).
     retain_graph
-        Keep the saved arrays so the graph can be differentiated again.
+        Keep the saved arrays so the graph can be differentiated again
+        (default: ``create_graph``, as in PyTorch).
     create_graph
         Record the backward pass (``.grad`` becomes a differentiable
         Tensor), for higher-order derivatives.

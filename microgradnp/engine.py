@@ -393,6 +393,23 @@ def _value(x):
 #: ``value`` inside a trace: the value as a tensor the trace follows, recorded without gradient.
 _VALUE = Op("value", "positive", differentiable=False, batch="elementwise", formula="the value of a;  no gradient")
 
+#: A recorded gradient that came out constant (every path to it went through values: relu's mask, abs's sign)
+#: still depends on the tensor it is the gradient of, with derivative zero almost everywhere; as in PyTorch,
+#: differentiating it again gives zeros, not "does not require grad".
+_LOCALLY_CONSTANT = Op(
+    "locally_constant", lambda xp, value, of: xp.positive(value),
+    vjps=(lambda ns, g, out, value, of: g, lambda ns, g, out, value, of: ns.zeros_like(of)),
+    jvp=lambda ns, ts, out, value, of: ts[0],  # the tangent of the value goes through; of's is dropped
+    batch=lambda ns, args, batched, size: args[0] if batched[0] else ns.broadcast_to(args[0], (size,) + args[0].shape),
+    formula="value, recorded as a function of `of` with derivative zero;  dvalue = g, dof = 0")
+
+
+def _tied(g: Tensor, of: Tensor) -> Tensor:
+    """``g`` as a recorded function of ``of`` when it came out constant (see ``_LOCALLY_CONSTANT``)."""
+    if g.requires_grad or not of.requires_grad or g.dtype.kind != "f":
+        return g
+    return apply(_LOCALLY_CONSTANT, (g, of))
+
 
 def _traced_value(x):
     """``x``'s value: an array; a gradient-free step for a tracer, or inside ``mg.compile``'s trace."""
@@ -514,6 +531,8 @@ def _store(t: Tensor, g, given: set, record: bool, keep: bool = True) -> None:
                 "per-example gradients: vmap(grad(loss), in_axes=(None, 0))), or call backward() outside")
         if not keep:
             g = g._trace.logical_leaf(g)
+    elif record and keep:
+        g = _tied(g, t)
     if record:
         if _modes.tracing and _modes.records_backward():  # mg.compile: the replay accumulates, see compiler.py
             cur = _mode.tracer.on_store(t, cur)
@@ -816,8 +835,10 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
     >>> x.grad
     array([2., 4.])
     """
-    if _modes.tracing and _modes.records_backward():
-        create_graph = True  # mg.compile: the backward pass is recorded, to be replayed with the forward
+    if _modes.tracing and _modes.records_backward() or _modes.differentiating and _modes.records_inner_backward():
+        # mg.compile: the backward pass is recorded, to be replayed with the forward; func.grad around
+        # the call: recorded, to be differentiated (see _mode.differentiation).
+        create_graph = True
     if not create_graph and isinstance(tensors, Tensor) and not isinstance(grad_tensors, (list, tuple)) \
             and not _modes.interpreting:
         # The common case, loss.backward(): straight to the walk.
@@ -887,8 +908,8 @@ def grad(
     >>> d2y.item()
     12.0
     """
-    if _modes.tracing and _modes.records_backward():
-        create_graph = True  # mg.compile, as in backward()
+    if _modes.tracing and _modes.records_backward() or _modes.differentiating and _modes.records_inner_backward():
+        create_graph = True  # mg.compile, or a reverse-mode transform around the call, as in backward()
     outs = _as_list(outputs, "outputs")
     ins = _as_list(inputs, "inputs")
     for i, x in enumerate(ins):
@@ -923,5 +944,5 @@ def grad(
         elif record and not create_graph:  # walked through tracers: the results, without this level's graph
             result.append(g._trace.logical_leaf(g) if g._trace is not None else _make(g._data))
         else:
-            result.append(g)
+            result.append(_tied(g, x) if record else g)
     return tuple(result)

@@ -461,6 +461,12 @@ class Tensor:
             _modes.read_during_trace(self)
         return self._data
 
+    def _concrete(self):
+        """The values, for a Python decision inside the package (``ops.registry.concrete_value``); noted as a read."""
+        if _modes.tracing:
+            _modes.read_during_trace(self)
+        return self._data
+
     def tolist(self):
         """The value as (nested) Python lists."""
         if _modes.tracing:
@@ -666,6 +672,9 @@ class Tracer(Tensor):
     @_data.setter
     def _data(self, value):
         self._example = value
+
+    def _concrete(self):
+        return None  # a tracer has no single value: the decision is taken another way (see concrete_value)
 
     def item(self):
         return self._trace.read(self, "item()").item()

@@ -21,7 +21,8 @@ import functools
 
 import numpy as np
 
-from .._mode import enable_grad, no_grad
+from .. import _mode as _modes
+from .._mode import enable_grad, is_grad_enabled, no_grad
 from ..engine import TENSOR_NS, apply
 from ..engine import grad as _grad
 from ..ops.registry import Op
@@ -67,7 +68,12 @@ class _Custom:
             if not isinstance(x, (Tensor, np.ndarray, np.generic, float, int)):
                 raise TypeError(f"{self.kind} {self.__name__}: argument {i} is a {type(x).__name__}; pass Tensors, "
                                 "arrays or numbers, and name any other argument in nondiff_argnums")
-        return apply(self.op, inputs, {"custom": self, "static": static, "box": {}})
+        if not any(isinstance(x, Tensor) and (x.requires_grad and is_grad_enabled() or x._trace is not None)
+                   or _modes.tracing for x in inputs):
+            # Nothing differentiates or traces the call: the function itself, as JAX evaluates it
+            # (so fwd may call the function it belongs to).
+            return _output(self.fun(*args), self.__name__, "the function")
+        return apply(self.op, inputs, {"custom": self, "static": static})
 
     def arguments(self, inputs, static) -> list:
         """The user's function's arguments: the inputs (as Tensors) with the static ones back in place."""
@@ -80,23 +86,18 @@ class _Custom:
         raise NotImplementedError
 
 
-def _forward(xp, *arrays, custom, static, box):
-    """The function itself, on arrays: the op's forward (custom_vjp keeps fwd's residuals for its backward)."""
+def _forward(xp, *arrays, custom, static):
+    """The function itself, on arrays: the op's forward (the rules run when a derivative is asked for)."""
     with no_grad():
-        args = custom.arguments([_make(a) for a in arrays], static)
-        if isinstance(custom, custom_vjp):
-            out, box["residuals"] = custom.fwd(*args)
-        else:
-            out = custom.fun(*args)
-    out = _output(out, custom.__name__, "the function")
-    return out._data
+        out = custom.fun(*custom.arguments([_make(a) for a in arrays], static))
+    return _output(out, custom.__name__, "the function")._data
 
 
-def _batch(ns, args, batched, size, custom, static, box):
+def _batch(ns, args, batched, size, custom, static):
     """Every input batched (an unbatched one repeated, so its gradient sums), then the batched twin of ``custom``."""
     full = [a if b else ns.broadcast_to(_as_tensor(a), (size,) + tuple(np.shape(a))) for a, b in zip(args, batched)]
     twin = custom.batched(static)
-    return apply(twin.op, tuple(full), {"custom": twin, "static": (), "box": {}})
+    return apply(twin.op, tuple(full), {"custom": twin, "static": ()})
 
 
 class custom_vjp(_Custom):
@@ -146,18 +147,16 @@ class custom_vjp(_Custom):
 
 
 def _vjp_of_custom_vjp(ns, g, out, inputs, attrs, needs):
+    # fwd runs here, when the gradient is asked for (the forward ran the function alone, so that fwd may
+    # call it).  Recorded (a second derivative, inside a transform): on the inputs themselves, so the
+    # rule's result depends on them; otherwise on their arrays, recording nothing.
     custom, static = attrs["custom"], attrs["static"]
     nondiff = [v for _, v in static]
-    if ns is TENSOR_NS:
-        # Recorded (a second derivative, or inside a transform): the residuals computed again from the
-        # inputs themselves, so that the rule's result depends on them.
-        with enable_grad():
-            _, residuals = custom.fwd(*custom.arguments(inputs, static))
-            grads = custom.bwd(*nondiff, residuals, g)
-    else:
-        with no_grad():
-            grads = custom.bwd(*nondiff, attrs["box"]["residuals"], _make(g))
-    return _checked_gradients(custom, grads, inputs, needs, ns is TENSOR_NS)
+    record = ns is TENSOR_NS
+    with enable_grad() if record else no_grad():
+        _, residuals = custom.fwd(*custom.arguments(inputs, static))
+        grads = custom.bwd(*nondiff, residuals, g if record else _make(g))
+    return _checked_gradients(custom, grads, inputs, needs, record)
 
 
 def _checked_gradients(custom, grads, inputs, needs, record: bool) -> list:
@@ -227,7 +226,7 @@ class custom_jvp(_Custom):
         return twin
 
 
-def _jvp_of_custom_jvp(ns, tangents, out, *inputs, custom, static, box):
+def _jvp_of_custom_jvp(ns, tangents, out, *inputs, custom, static):
     filled = [t if t is not None else _make(np.zeros(np.shape(x), dtype=out.dtype)) for t, x in zip(tangents, inputs)]
     return custom.tangent(inputs, filled, static)
 

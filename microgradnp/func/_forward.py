@@ -21,7 +21,7 @@ import functools
 import numpy as np
 
 from .._mode import Trace, TransformError, enable_grad, is_grad_enabled, new_trace
-from ..engine import TENSOR_NS, _modified, apply, record
+from ..engine import TENSOR_NS, _modified, _tied, apply, record
 from ..tensor import Tensor, Tracer, _init_leaf, _make, _new
 from ._reverse import Inputs, basis, finish, jacrev, needs_graph, split_aux, value_and_grad
 from ._tree import flatten, unflatten
@@ -122,11 +122,15 @@ def _zeros(x: Tensor) -> Tensor:
 
 
 def _leave(trace: JVPTrace, out, who: str):
-    """An output as ``(primal, tangent)`` of the level below (the tangent zeros where there is none)."""
+    """An output as ``(primal, tangent)`` of the level below (the tangent zeros where there is none).
+
+    A tangent that came out constant while its primal is followed by an outer graph is tied to the primal
+    (derivative zero), so that differentiating it gives zeros, as in PyTorch, not "does not require grad".
+    """
     if isinstance(out, Tensor) and out._trace is trace:
-        return out._primal, (_zeros(out) if out._tangent is None else out._tangent)
+        return out._primal, _tied(_zeros(out) if out._tangent is None else out._tangent, out._primal)
     if isinstance(out, Tensor):
-        return out, _zeros(out)
+        return out, _tied(_zeros(out), out)
     arr = np.asarray(out)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{who}: the function returned a {type(out).__name__}; it must return Tensors or arrays")

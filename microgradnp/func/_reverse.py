@@ -20,9 +20,9 @@ import functools
 
 import numpy as np
 
-from .._mode import enable_grad, is_grad_enabled
+from .._mode import differentiation, enable_grad, is_grad_enabled
 from ..api import positive
-from ..engine import TENSOR_NS
+from ..engine import TENSOR_NS, _tied
 from ..engine import grad as _grad
 from ..tensor import Tensor, _make
 from ._tree import count, flatten, unflatten
@@ -183,6 +183,16 @@ def _zeros_like(x: Tensor) -> Tensor:
     return _make(np.zeros(x.shape, dtype=x.dtype))
 
 
+def _no_gradient(source: Tensor, record: bool) -> Tensor:
+    """The gradient of a source the output does not reach: zeros, tied to the source when recorded.
+
+    Tied (derivative zero), so that an outer computation differentiating it
+    gets zeros, as from any other gradient, not "does not require grad".
+    """
+    zeros = _zeros_like(source)
+    return _tied(zeros, source) if record else zeros
+
+
 # ---------------------------------------------------------------------------
 # grad, value_and_grad, vjp
 # ---------------------------------------------------------------------------
@@ -190,7 +200,7 @@ def _zeros_like(x: Tensor) -> Tensor:
 
 def _value_and_grad(f, argnums, has_aux, args, kwargs, who):
     inputs = Inputs(args, argnums, who)
-    with enable_grad():
+    with enable_grad(), differentiation():
         result = f(*inputs.args, **kwargs)
     out, aux = split_aux(result, has_aux, who)
     out = _scalar_output(out, who)
@@ -198,7 +208,8 @@ def _value_and_grad(f, argnums, has_aux, args, kwargs, who):
     wanted = inputs.sources if out.requires_grad else []
     found = _grad(out, wanted, create_graph=record, allow_unused=True) if wanted else ()
     grads = dict(zip(map(id, wanted), found))
-    values = [finish(grads[id(s)], record) if grads.get(id(s)) is not None else _zeros_like(s) for s in inputs.sources]
+    values = [finish(grads[id(s)], record) if grads.get(id(s)) is not None else _no_gradient(s, record)
+              for s in inputs.sources]
     return finish(out, record), inputs.per_argnum(values, isinstance(argnums, int)), _finished_aux(aux, record)
 
 
@@ -281,7 +292,7 @@ def vjp(f, *primals, has_aux: bool = False):
     if not primals:
         raise TypeError("vjp: give at least one primal")
     inputs = Inputs(primals, tuple(range(len(primals))), "vjp")
-    with enable_grad():
+    with enable_grad(), differentiation():
         result = f(*inputs.args)
     out, aux = split_aux(result, has_aux, "vjp")
     out_leaves, out_spec = flatten(out)
@@ -308,7 +319,7 @@ def vjp(f, *primals, has_aux: bool = False):
                 grads = _grad(roots, inputs.sources, grad_outputs=seeds, retain_graph=True, create_graph=follow,
                               allow_unused=True)
             found = dict(zip(map(id, inputs.sources), grads))
-        values = [finish(found[id(s)], follow) if found.get(id(s)) is not None else _zeros_like(s)
+        values = [finish(found[id(s)], follow) if found.get(id(s)) is not None else _no_gradient(s, follow)
                   for s in inputs.sources]
         return inputs.per_argnum(values, False)
 
@@ -349,7 +360,7 @@ def jacrev(f, argnums=0, has_aux: bool = False):
     @functools.wraps(f)
     def jac_f(*args, **kwargs):
         inputs = Inputs(args, argnums, "jacrev")
-        with enable_grad():
+        with enable_grad(), differentiation():
             result = f(*inputs.args, **kwargs)
         out, aux = split_aux(result, has_aux, "jacrev")
         out_leaves, out_spec = flatten(out)
@@ -365,19 +376,20 @@ def jacrev(f, argnums=0, has_aux: bool = False):
                         grads = _grad(o, sources, grad_outputs=_make(e) if record else e, retain_graph=True,
                                       create_graph=record, allow_unused=True)
                     for j, (s, g) in enumerate(zip(sources, grads)):
-                        rows[j].append(_zeros_like(s) if g is None else g)
-            blocks.append([finish(_assemble(rows[j], o, s), record) for j, s in enumerate(sources)])
+                        rows[j].append(_no_gradient(s, record) if g is None else g)
+            blocks.append([finish(_assemble(rows[j], o, s, record), record) for j, s in enumerate(sources)])
         jac = unflatten(out_spec, [inputs.per_argnum(b, isinstance(argnums, int)) for b in blocks])
         return (jac, _finished_aux(aux, record)) if has_aux else jac
 
     return jac_f
 
 
-def _assemble(rows, out: Tensor, source: Tensor) -> Tensor:
+def _assemble(rows, out: Tensor, source: Tensor, record: bool) -> Tensor:
     """One Jacobian block, ``out.shape + source.shape``, from one gradient per output element."""
     shape = out.shape + source.shape
-    if not rows:
-        return _make(np.zeros(shape, dtype=out.dtype))
+    if not rows:  # an output that does not depend on the sources
+        zeros = _make(np.zeros(shape, dtype=out.dtype))
+        return _tied(zeros, source) if record else zeros
     if all(r._trace is None and not r.requires_grad for r in rows):
         return _make(np.stack([r._data for r in rows]).reshape(shape))
     return TENSOR_NS.reshape(TENSOR_NS.stack(rows, axis=0), shape)

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .reduce import _eye, _kept_shape, _others_generic, axis_arg, checked_axis
-from .registry import OpTest, defop
+from .registry import OpTest, concrete_value, defop
 from .rules import batch_aligned, ndim_of
 
 
@@ -387,7 +387,8 @@ def _cofactor(ns, a):
 
 
 def _det_vjp(ns, g, out, a):
-    if (ns.value(out) != 0).all():
+    values = concrete_value(out)  # None inside vmap: each example's inverse (a singular one raises there)
+    if values is None or (values != 0).all():
         cofactor = _col(_col(out)) * _mT(ns, ns.inv(a))
     else:  # a singular matrix: det(A) A^-T cannot be formed; the adjugate from the SVD
         cofactor = _cofactor(ns, a)

@@ -597,7 +597,7 @@ def average(x, axis=None, weights=None, *, dim=None):
             )
         reshape_to = tuple(wshape[0] if i == axis % len(xshape) else 1 for i in range(len(xshape)))
     values = concrete_value(weights)
-    total = None if values is None else np.sum(values.reshape(reshape_to or wshape) * np.ones(xshape), axis=axis)
+    total = None if values is None else np.sum(np.reshape(values, reshape_to or wshape) * np.ones(xshape), axis=axis)
     if total is not None and np.any(total == 0):
         raise ZeroDivisionError("average: the weights sum to zero along the averaged axis, so the mean is undefined")
     return (x, weights), {"axis": axis, "wshape": reshape_to}

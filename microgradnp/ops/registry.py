@@ -50,8 +50,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-import numpy as np
-
 from . import rules
 
 __all__ = ["Op", "OpTest", "REGISTRY", "JVP_KINDS", "BATCH_KINDS", "defop", "concrete_value"]
@@ -223,9 +221,8 @@ def concrete_value(x):
     that sum to zero); a tracer of ``vmap`` stands for many values at once, so
     such a check is left to the op's result there.
     """
-    if getattr(x, "_trace", None) is not None:
-        return None
-    return x._data if hasattr(x, "_data") else np.asarray(x)
+    concrete = getattr(x, "_concrete", None)  # a Tensor's: None for a tracer; noted by mg.compile's trace
+    return concrete() if concrete is not None else x  # an array already (the NumPy path)
 
 
 def _names(x) -> tuple:

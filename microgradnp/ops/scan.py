@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .reduce import axis_arg, checked_axis, from_last, to_last
-from .registry import OpTest, defop
+from .registry import OpTest, concrete_value, defop
 
 
 def _along_last(rule):
@@ -153,21 +153,47 @@ def _repeated_difference(a, n, axis):
     return a
 
 
+def _permutation(ns, a, axis):
+    """The sorting permutation of ``a`` along ``axis``: indices when its values are known, else a one-hot matrix.
+
+    Inside ``vmap`` the values are each example's own, so the permutation is
+    applied as a product with its one-hot matrix (ops on the order, batched
+    like any other) instead of as an index attribute.
+    """
+    order = ns.argsort(ns.value(a), axis)
+    if concrete_value(order) is not None:
+        return order, None
+    shape = a.shape if axis is not None else (a.size,)
+    rows, perm = to_last(ns, order if axis is not None else ns.reshape(order, (-1,)), -1 if axis is None else axis)
+    hot = (ns.reshape(rows, rows.shape + (1,)) == ns.arange(shape[perm[-1]])) * 1.0  # hot[.., i, j]: j goes to i
+    return hot, (shape, perm)
+
+
 def _sort_vjp(ns, g, out, a, axis=-1):
     # out = a taken at the sorting permutation, so g goes back through its inverse.
-    order = ns.argsort(ns.value(a), axis)
-    back = ns.argsort(order, -1 if axis is None else axis)
-    if axis is None:
-        return ns.reshape(ns.take_along_axis(g, back, 0), a.shape)
-    return ns.take_along_axis(g, back, axis)
+    order, layout = _permutation(ns, a, axis)
+    if layout is None:
+        back = ns.argsort(order, -1 if axis is None else axis)
+        if axis is None:
+            return ns.reshape(ns.take_along_axis(g, back, 0), a.shape)
+        return ns.take_along_axis(g, back, axis)
+    shape, perm = layout
+    rows, _ = to_last(ns, g if axis is not None else ns.reshape(g, (-1,)), -1 if axis is None else axis)
+    back = ns.matmul(ns.reshape(rows, rows.shape[:-1] + (1, rows.shape[-1])), order)  # g @ hot: place -> element
+    return ns.reshape(from_last(ns, back, shape, perm), a.shape)
 
 
 def _sort_jvp(ns, ts, out, a, axis=-1):
     # The tangent goes through the same permutation as the values.
-    order = ns.argsort(ns.value(a), axis)
-    if axis is None:
-        return ns.take_along_axis(ns.reshape(ts[0], (-1,)), order, 0)
-    return ns.take_along_axis(ts[0], order, axis)
+    order, layout = _permutation(ns, a, axis)
+    if layout is None:
+        if axis is None:
+            return ns.take_along_axis(ns.reshape(ts[0], (-1,)), order, 0)
+        return ns.take_along_axis(ts[0], order, axis)
+    shape, perm = layout
+    rows, _ = to_last(ns, ts[0] if axis is not None else ns.reshape(ts[0], (-1,)), -1 if axis is None else axis)
+    moved = ns.matmul(order, ns.reshape(rows, rows.shape + (1,)))  # hot @ t: element -> place
+    return from_last(ns, moved, shape, perm)
 
 
 @defop(
