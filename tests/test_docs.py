@@ -9,6 +9,7 @@ MODULES = [
     "microgradnp", "microgradnp.nn", "microgradnp.nn.functional", "microgradnp.nn.init", "microgradnp.optim",
     "microgradnp.data", "microgradnp.testing", "microgradnp.testing.strategies", "microgradnp.viz",
     "microgradnp.linalg", "microgradnp.func", "microgradnp.compiler", "microgradnp.nn.utils", "microgradnp.optim.lr_scheduler",
+    "microgradnp.testing.compositions",
 ]
 
 
@@ -54,6 +55,25 @@ def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
         assert f"| `{name}` |" in table
 
 
+def test_the_compositions_page_is_the_matrix_the_tests_run(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from microgradnp.testing import compositions
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "docs", "hooks"))
+    import build_assets
+
+    monkeypatch.setattr(build_assets, "ROOT", str(tmp_path))
+    (tmp_path / "docs" / "reference").mkdir(parents=True)
+    build_assets._compositions_page()
+    page = (tmp_path / "docs" / "reference" / "compositions.md").read_text()
+    assert compositions.support_markdown() in page
+    for subject in compositions.SUBJECTS:
+        assert f"| {subject} |" in page
+
+
 def test_the_coming_from_pytorch_page_names_only_what_exists_and_its_loop_trains():
     import pathlib
     import re
@@ -80,3 +100,16 @@ def test_the_coming_from_pytorch_page_names_only_what_exists_and_its_loop_trains
     X, y = namespace["X"], namespace["y"]
     with mg.no_grad():
         assert np.mean(namespace["model"](mg.tensor(X)).data.argmax(axis=1) == y) > 0.9
+
+
+def test_the_function_transforms_page_runs():
+    # Its code blocks, in order, in one namespace, as a reader runs them.
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "func.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 8
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/func.md", "exec"), namespace)

@@ -4,7 +4,9 @@
 * draws the graphs shown on the Concepts and Graph rendering pages, before and
   after backward, with microgradnp.viz (Graphviz's ``dot`` is required);
 * runs examples/gaussian_process.py for the "Porting NumPy code" page;
-* writes docs/reference/op-table.md from the op registry.
+* writes docs/reference/op-table.md from the op registry;
+* writes docs/reference/compositions.md from the composition matrix (microgradnp.testing.compositions),
+  the same data tests/func/test_matrix.py checks.
 
 Nothing here is committed: docs/figures/ and the generated page are rebuilt
 every time, so the pictures always come from the current code.
@@ -194,6 +196,25 @@ def _op_table():
         fh.write("\n".join(lines) + "\n")
 
 
+def _compositions_page():
+    from microgradnp.testing import compositions
+
+    lines = [
+        "# What composes: the transforms matrix",
+        "",
+        "Generated from `microgradnp.testing.compositions` when the documentation is built: what each kind of",
+        "function does under each transform of `microgradnp.func` and the engine (`backward`, `mg.grad`; `+cg`:",
+        "with `create_graph=True`), alone, in every ordered pair and in four triples. The test suite runs every",
+        "cell (`tests/func/test_matrix.py`): a ✓ equals its reference, any other cell raises the error it names.",
+        "See [Function transforms](../func.md#what-composes) for the guide.",
+        "",
+        compositions.support_markdown(),
+    ]
+    path = os.path.join(ROOT, "docs", "reference", "compositions.md")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+
+
 def on_pre_build(config, **kwargs):
     import matplotlib
 
@@ -212,3 +233,4 @@ def on_pre_build(config, **kwargs):
     _gaussian_process()
     _graphs()
     _op_table()
+    _compositions_page()
