@@ -33,7 +33,8 @@ import numpy as np
 
 from . import xp
 
-__all__ = ["jvp_rule", "transposed_jvp", "batch_rule", "batch_aligned", "ndim_of", "transposed_vjp"]
+__all__ = ["jvp_rule", "transposed_jvp", "batch_rule", "batch_aligned", "ndim_of", "transposed_vjp", "batched_key",
+           "keyed_batch"]
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +163,32 @@ def batch_aligned(ns, a, ndim: int):
     """A batched value with size-1 axes after the batch axis, so that each example has ``ndim`` axes."""
     extra = ndim - (a.ndim - 1)
     return ns.reshape(a, a.shape[:1] + (1,) * extra + a.shape[1:]) if extra else a
+
+
+def _is_advanced(k) -> bool:
+    return isinstance(k, (list, np.ndarray)) and np.ndim(k) > 0
+
+
+def batched_key(key):
+    """An index key of one example, for the batch: the batch axis kept whole in front, or ``None``.
+
+    ``None`` where advanced indices apart from each other (``x[[0, 1], :, [1, 2]]``) would
+    put their axes first, in front of the batch axis: such a key runs once per example.
+    """
+    parts = key if isinstance(key, tuple) else (key,)
+    advanced = [i for i, k in enumerate(parts)
+                if _is_advanced(k) or isinstance(k, (int, np.integer)) and any(map(_is_advanced, parts))]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        return None
+    return (slice(None),) + parts
+
+
+def keyed_batch(ns, args, batched, size, key, flat_shape=None, **_):
+    """The batching rule of the ops that index one input with a key attribute (``a[key]``, ``take``, ``repeat``)."""
+    if not batched[0] or (key := batched_key(key)) is None:
+        return None
+    a = args[0] if flat_shape is None else ns.reshape(args[0], (size,) + tuple(flat_shape))
+    return a[key]
 
 
 def _elementwise_batch(op):

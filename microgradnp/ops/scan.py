@@ -12,6 +12,7 @@ import numpy as np
 
 from .reduce import axis_arg, checked_axis, from_last, to_last
 from .registry import OpTest, concrete_value, defop
+from .rules import batch_aligned, keyed_batch, ndim_of
 
 
 def _along_last(rule):
@@ -288,6 +289,7 @@ def _scatter(ns, g, out, a, key, flat_shape=None):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    batch=keyed_batch,
     jvp="linear",
     formula="a at indices along axis;  da = zeros with g added at those indices (repeats accumulate)",
     test=OpTest("take_along_axis", ref=lambda a, key, flat_shape=None: a.reshape(flat_shape or a.shape)[key]),
@@ -332,6 +334,7 @@ def _take_ref(a, key, flat_shape=None):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    batch=keyed_batch,
     jvp="linear",
     formula="a at indices along axis (flattened when None);  da = zeros with g added at the indices",
     test=OpTest("take", ref=_take_ref),
@@ -439,6 +442,7 @@ def embedding(weight, indices):
 @defop(
     forward=_gather,
     vjp=_scatter,
+    batch=keyed_batch,
     jvp="linear",
     formula="each element of a repeated along axis;  da = sum of g over the repeats",
     test=OpTest("repeat", ref=_take_ref),
@@ -493,10 +497,17 @@ def _select_vjp(ns, g, out, inputs, attrs, needs):
     return grads
 
 
+def _select_batch(ns, args, batched, size, conds):
+    # Broadcasting, the batch axis in front; the conditions (of the example's shape) count for its rank.
+    ndim = max(*map(np.ndim, conds), *(ndim_of(a) - b for a, b in zip(args, batched)))
+    return ns.call("select", *(batch_aligned(ns, a, ndim) if b else a for a, b in zip(args, batched)), conds=conds)
+
+
 @defop(
     forward=lambda xp, *arrays, conds: xp.select(list(conds), list(arrays[:-1]), arrays[-1]),
     vjp_all=_select_vjp,
     jvp="linear",  # in the choices and the default together; the conditions are attributes
+    batch=_select_batch,
     formula="choice i where condition i is the first true one, else default;  d(choice i) = g where it was picked",
     test=OpTest("select", ref=lambda *arrays, conds: _select_by_where(conds, arrays)),
 )

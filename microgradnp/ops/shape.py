@@ -14,7 +14,7 @@ import numpy as np
 from .reduce import axis_arg, checked_axis
 from .reduce import inverse_permutation as _inverse
 from .registry import OpTest, defop
-from .rules import batch_aligned
+from .rules import batch_aligned, batched_key, keyed_batch
 
 
 def _back_to_input_shape(ns, g, out, a, **attrs):
@@ -71,20 +71,10 @@ def _broadcast_batch(ns, args, batched, size, shape):
     return ns.broadcast_to(batch_aligned(ns, args[0], len(shape)), (size,) + tuple(shape))
 
 
-def _is_advanced(k) -> bool:
-    return isinstance(k, (list, np.ndarray)) and np.ndim(k) > 0
-
-
-def _getitem_batch(ns, args, batched, size, key):
-    # The key indexes the example: keep the batch axis whole in front of it.  Advanced
-    # indices apart from each other (x[[0, 1], :, [1, 2]]) would put their axes first,
-    # in front of the batch axis: such a key runs once per example.
-    parts = key if isinstance(key, tuple) else (key,)
-    advanced = [i for i, k in enumerate(parts)
-                if _is_advanced(k) or isinstance(k, (int, np.integer)) and any(map(_is_advanced, parts))]
-    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+def _index_put_batch(ns, args, batched, size, key, shape):
+    if not batched[0] or (key := batched_key(key)) is None:
         return None
-    return args[0][(slice(None),) + parts]
+    return ns.index_put(args[0], key, (size,) + tuple(shape))
 
 
 def _joined_batch(name: str):
@@ -274,7 +264,7 @@ def _index_key(key):
 
 @defop(
     forward=lambda xp, a, key: a[key],
-    batch=_getitem_batch,
+    batch=keyed_batch,
     vjp=lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
     jvp="linear",
     formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
@@ -303,6 +293,7 @@ def getitem(x, key):
     forward=lambda xp, v, key, shape: xp.index_put(v, key, shape),
     vjp=lambda ns, g, out, v, key, shape: g[key],
     jvp="linear",
+    batch=_index_put_batch,
     formula="zeros(shape) with v added at key;  dv = g[key]",
     test=OpTest("index_put"),
 )
