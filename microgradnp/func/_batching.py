@@ -223,7 +223,8 @@ def vmap(f, in_axes=0, out_axes=0, *, in_dims=None, out_dims=None):
     ``float()``, ``np.asarray``, ``.data``) raises.  Use ``mg.where`` for
     choices.  Integer class labels in ``cross_entropy`` and ``nll_loss`` are
     batched (they are an input of the ``pick`` op), as are the indices of
-    ``F.embedding``.  Random draws (``Dropout`` in training mode, ``mg.randn``)
+    ``F.embedding`` and a mapped integer tensor used as an index (``x[i]``).
+    Random draws (``Dropout`` in training mode, ``mg.randn``)
     and ``backward()`` into a tensor outside ``vmap`` raise.
 
     Examples

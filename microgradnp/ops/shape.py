@@ -262,11 +262,43 @@ def _index_key(key):
     return tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
 
 
+def _getitem_vjp(ns, g, out, a, *index, key):
+    if not index:
+        return ns.index_put(g, key, a.shape)
+    # The rows of a at a traced integer tensor (see the adapter): g's rows added into them, as a one-hot
+    # product, so that the pass is ops on the indices (batched by vmap like any input).
+    rows, m = a.shape[0], math.prod(index[0].shape)
+    at = ns.reshape(index[0], (m, 1))
+    at = ns.where(at < 0, at + rows, at)  # NumPy's negative indices
+    hot = at == ns.arange(rows)
+    return ns.reshape(ns.matmul(ns.transpose(hot), ns.reshape(g, (m, math.prod(a.shape[1:])))), a.shape)
+
+
+def _getitem_vjp_numpy(ns, g, out, a, *index, key):
+    return ns.index_put(g, (index[0],) if index else key, a.shape)
+
+
+def _getitem_batch(ns, args, batched, size, key):
+    if len(args) == 1:
+        return keyed_batch(ns, args, batched, size, key)
+    (a, index), (ba, bi) = args, batched
+    if not bi:
+        return a[(slice(None), index)]  # the same rows of every example
+    if not ba:
+        return a[index]  # a batch of index arrays is one bigger index array
+    rows = a.shape[1]  # each example's rows of its own table: one table of them all, the indices moved
+    index = ns.where(index < 0, index + rows, index)
+    offsets = ns.reshape(ns.arange(size) * rows, (size,) + (1,) * (index.ndim - 1))
+    return ns.reshape(a, (size * rows,) + a.shape[2:])[index + offsets]
+
+
 @defop(
-    forward=lambda xp, a, key: a[key],
-    batch=keyed_batch,
-    vjp=lambda ns, g, out, a, key: ns.index_put(g, key, a.shape),
+    forward=lambda xp, a, *index, key: a[key] if not index else a[index[0]],
+    batch=_getitem_batch,
+    vjp=(_getitem_vjp, lambda ns, g, out, a, index, key: ns.zeros_like(index)),
+    numpy_vjp=(_getitem_vjp_numpy, lambda ns, g, out, a, index, key: ns.zeros_like(index)),
     jvp="linear",
+    indices=(1,),
     formula="a[key];  da = zeros with g added at key (repeated indices accumulate)",
     test=OpTest("getitem", ref=lambda a, key: np.asarray(a)[key]),
     operators="__getitem__",
@@ -286,6 +318,9 @@ def getitem(x, key):
     >>> x.grad
     array([2., 0., 1.])
     """
+    if getattr(key, "_trace", None) is not None and key.dtype.kind in "iu":
+        # An integer index traced by vmap has a value per example: an input of the op, not an attribute.
+        return (x, key), {"key": ()}
     return (x,), {"key": _index_key(key)}
 
 

@@ -237,3 +237,25 @@ def test_transforms_report_misuse_of_their_own_arguments():
     with pytest.raises(ValueError, match="out_axes 3 is out of range"):
         vmap(lambda x: x, out_axes=3)(X)
     assert func.TransformError is mg.func.TransformError
+
+
+def test_vmap_batches_integer_index_arguments():
+    X = np.arange(12.0).reshape(3, 4)
+    idx = np.array([0, 3, -1])
+    np.testing.assert_array_equal(vmap(lambda x, i: x[i])(X, idx).data, X[np.arange(3), idx])
+    table = np.arange(20.0).reshape(5, 4)
+    np.testing.assert_array_equal(vmap(lambda i: mg.tensor(table)[i])(idx).data, table[idx])  # rows of one table
+    np.testing.assert_array_equal(vmap(lambda x, i: x[i])(X, np.array([[0, 1], [2, 3], [1, 1]])).data,
+                                  [[0.0, 1.0], [6.0, 7.0], [9.0, 9.0]])
+    # gradients through the lookup, per example and summed over the batch (a negative index included)
+    per = vmap(grad(lambda t, i: (t[i] ** 2).sum()), in_axes=(None, 0))(table, idx)
+    for k, i in enumerate(idx):
+        expected = np.zeros_like(table)
+        expected[i] = 2 * table[i]
+        np.testing.assert_array_equal(per.data[k], expected)
+    w = mg.tensor(table, requires_grad=True)
+    vmap(lambda i: (w[i] ** 2).sum())(np.array([1, 1, -1])).sum().backward()
+    np.testing.assert_array_equal(w.grad[:, 0], [0.0, 2 * 2 * 4.0, 0.0, 0.0, 2 * 16.0])
+    # a mask computed from mapped values cannot be one index for the batch: named
+    with pytest.raises(TransformError, match="reads the value"):
+        vmap(lambda x: x[x > 2.0])(X)

@@ -29,7 +29,7 @@ def test_numpy_only_vjps_agree_with_the_generic_rule(name, data):
     arrays = [x.numpy() for x in inputs]
     out = np.asarray(op.bind(xp)(*arrays, **attrs))
     g = data.draw(mst.arrays(shape=out.shape), label="upstream")
-    for i, (fast, generic) in enumerate(zip(op.numpy_vjps, op.vjps)):
+    for i, (fast, generic) in enumerate(zip(op.numpy_vjps[:len(arrays)], op.vjps)):  # (getitem: 1 or 2 inputs)
         a = fast(xp, g.copy(), out, *arrays, **attrs)
         b = generic(xp, g.copy(), out, *arrays, **attrs)
         np.testing.assert_allclose(np.broadcast_to(a, np.shape(b)), b, rtol=1e-12, atol=1e-14, err_msg=f"input {i}")
