@@ -213,11 +213,11 @@ def vmap(f, in_axes=0, out_axes=0, *, in_dims=None, out_dims=None):
         Where the batch axis goes in each output: an int, or a structure
         matching the output's.  ``out_dims`` is torch.func's name.
 
+    Notes
+    -----
     Keyword arguments of the call are passed to ``f`` as they are, not
     mapped (as in torch.func).
 
-    Notes
-    -----
     Because ``f`` runs once for the whole batch, it must not take Python
     decisions from the mapped values: reading one (``item()``, ``bool()``,
     ``float()``, ``np.asarray``, ``.data``) raises.  Use ``mg.where`` for

@@ -42,6 +42,8 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
     kwargs
         The keyword arguments.
 
+    Notes
+    -----
     The module is left as it was, also when the call raises.  It is changed
     during the call, so two threads must not run ``functional_call`` on the
     same module at once.
