@@ -259,3 +259,21 @@ def test_vmap_batches_integer_index_arguments():
     # a mask computed from mapped values cannot be one index for the batch: named
     with pytest.raises(TransformError, match="reads the value"):
         vmap(lambda x: x[x > 2.0])(X)
+
+
+def test_compiled_steps_replay_transforms_inside_them():
+    w = mg.tensor([0.5, -1.0], requires_grad=True)
+    per_example = lambda x: (mg.tanh(x @ w)) ** 2  # noqa: E731
+    steps = {
+        "vmap": (mg.compile(lambda X: vmap(per_example)(X).sum()),
+                 lambda X: (np.tanh(X @ w.data) ** 2).sum()),
+        "vmap o grad": (mg.compile(lambda X: vmap(grad(per_example))(X)),
+                        lambda X: np.stack([grad(per_example)(x).data for x in X])),
+        "jvp": (mg.compile(lambda x: jvp(mg.sin, (x,), (mg.ones_like(x),))[1]), lambda x: np.cos(x)),
+    }
+    rng = np.random.default_rng(3)
+    for name, (step, reference) in steps.items():
+        for _ in range(3):
+            X = rng.standard_normal((4, 2))
+            np.testing.assert_allclose(step(X).data, reference(X), rtol=1e-13, err_msg=name)
+        assert step.stats["replays"] == 2 and step.stats["eager_calls"] == 0, name
