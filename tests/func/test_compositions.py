@@ -8,6 +8,7 @@ import pytest
 import microgradnp as mg
 from microgradnp import func
 from microgradnp.func import TransformError, functional_call, grad, hessian, jacfwd, jacrev, jvp, vjp, vmap
+from microgradnp.testing import compositions
 
 X = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
 
@@ -206,27 +207,18 @@ def test_jacobians_and_hessians_inside_vmap_and_of_vmap():
 
 
 def test_a_numpy_function_class_composes_for_first_order_and_names_the_rest():
-    class Cube(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_arrays
-            return 3 * x ** 2 * g
+    cube = compositions.subjects()["Function (NumPy backward)"][0]  # cube: x ** 3, NumPy backward, no jvp
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(vmap(Cube.apply)(X).data, X ** 3)  # once per example, no warning
-    np.testing.assert_array_equal(grad(lambda a: vmap(Cube.apply)(a).sum())(X).data, 3 * X ** 2)
+        np.testing.assert_array_equal(vmap(cube)(X).data, X ** 3)  # once per example, no warning
+    np.testing.assert_array_equal(grad(lambda a: vmap(cube)(a).sum())(X).data, 3 * X ** 2)
     with pytest.raises(RuntimeError, match="Cube.backward runs on NumPy arrays"):
-        grad(lambda x: grad(lambda y: Cube.apply(y).sum())(x).sum())(np.ones(2))
+        grad(lambda x: grad(lambda y: cube(y).sum())(x).sum())(np.ones(2))
     with pytest.raises(TransformError, match="backward of the custom Function Cube.*custom_vjp"):
-        vmap(grad(lambda x: Cube.apply(x).sum()))(X)
+        vmap(grad(lambda x: cube(x).sum()))(X)
     with pytest.raises(RuntimeError, match="Cube has no jvp"):
-        jvp(Cube.apply, (np.ones(2),), (np.ones(2),))
+        jvp(cube, (np.ones(2),), (np.ones(2),))
 
 
 def test_transforms_report_misuse_of_their_own_arguments():
