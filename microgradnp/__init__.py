@@ -26,7 +26,7 @@ from .function import Function, FunctionCtx
 from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
 from .creation import arange, as_rng, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
-from .split import array_split, dsplit, hsplit, split, vsplit
+from .split import array_split, column_stack, dsplit, dstack, hsplit, hstack, split, vsplit, vstack
 from . import func, linalg
 from .compiler import CompileError, compile  # noqa: A004  (torch.compile's name)
 from . import graph
@@ -40,6 +40,6 @@ __all__ = [
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
-    "split", "array_split", "hsplit", "vsplit", "dsplit",
+    "split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack",
     *api.__all__,
 ]

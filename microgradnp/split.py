@@ -1,19 +1,21 @@
-"""The split family (split, array_split, hsplit, vsplit, dsplit): one tensor in, a list out.
+"""The split family (split, array_split, hsplit, vsplit, dsplit): one tensor in, a list out; and its inverse,
+the stacking family (vstack, hstack, dstack, column_stack): a list in, one tensor out.
 
 An op of the registry has one output, so a split is a list of slices: each
 piece is recorded as ``getitem`` of the input (as PyTorch's pieces are views),
-and its gradient goes back into its own part of the input.
+and its gradient goes back into its own part of the input.  A stack is
+``concatenate`` of its inputs brought to the rank it joins them at.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .api import implements  # importing api installs Tensor.__getitem__, the op each piece records
+from .api import concatenate, implements, reshape  # importing api installs Tensor.__getitem__ (each piece's op)
 from .ops.reduce import checked_axis
 from .tensor import Tensor, as_tensor
 
-__all__ = ["split", "array_split", "hsplit", "vsplit", "dsplit"]
+__all__ = ["split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack"]
 
 
 def _bounds(name: str, n: int, indices_or_sections, even: bool) -> list:
@@ -109,3 +111,72 @@ def dsplit(x, indices_or_sections) -> list:
     if np.ndim(x) < 3:
         raise ValueError(f"dsplit needs at least three dimensions, got shape {np.shape(x)}")
     return _split("dsplit", x, indices_or_sections, 2, even=True)
+
+
+def _joined(name: str, tensors, rank: int, shape_of) -> list:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    out = []
+    for t in tensors:
+        t = t if isinstance(t, Tensor) else as_tensor(t)
+        out.append(t if t.ndim >= rank else reshape(t, shape_of(t.shape)))
+    return out
+
+
+@implements(np.vstack)
+def vstack(tensors) -> Tensor:
+    """Join along the first axis, 1-D inputs taken as rows (NumPy's ``vstack``, PyTorch's ``vstack``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.vstack([mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])])
+    tensor([[1., 2.],
+            [3., 4.]])
+    """
+    return concatenate(_joined("vstack", tensors, 2, lambda s: (1,) * (2 - len(s)) + s), axis=0)
+
+
+@implements(np.hstack)
+def hstack(tensors) -> Tensor:
+    """Join along the second axis, or the first for 1-D inputs (NumPy's ``hstack``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.hstack([mg.tensor([1.0, 2.0]), mg.tensor([3.0])])
+    tensor([1., 2., 3.])
+    """
+    parts = _joined("hstack", tensors, 1, lambda s: (1,))
+    return concatenate(parts, axis=0 if parts[0].ndim == 1 else 1)
+
+
+@implements(np.dstack)
+def dstack(tensors) -> Tensor:
+    """Join along the third axis, inputs of fewer dimensions taken as ``(1, n, 1)`` or ``(m, n, 1)`` (NumPy's).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.dstack([mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])]).shape
+    (1, 2, 2)
+    """
+    def shape(s):
+        return (1,) + s + (1,) if len(s) == 1 else s + (1,) if len(s) == 2 else (1, 1, 1)
+
+    return concatenate(_joined("dstack", tensors, 3, shape), axis=2)
+
+
+@implements(np.column_stack)
+def column_stack(tensors) -> Tensor:
+    """1-D inputs as columns, side by side with 2-D ones (NumPy's ``column_stack``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.column_stack([mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])])
+    tensor([[1., 3.],
+            [2., 4.]])
+    """
+    return concatenate(_joined("column_stack", tensors, 2, lambda s: s + (1,) if len(s) == 1 else (1, 1)), axis=1)

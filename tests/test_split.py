@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import microgradnp as mg
+from microgradnp.testing import gradcheck
 
 
 @pytest.mark.parametrize("how", [2, [3, -2], [4, 1], [0, 20]])
@@ -38,3 +39,20 @@ def test_hsplit_vsplit_dsplit_pick_numpys_axes():
         mg.vsplit(mg.tensor(np.arange(4.0)), 2)
     with pytest.raises(ValueError, match="dsplit needs at least three dimensions"):
         mg.dsplit(mg.tensor(a[0]), 2)
+
+
+@pytest.mark.parametrize("name", ["vstack", "hstack", "dstack", "column_stack"])
+@pytest.mark.parametrize("shapes", [[(3,), (3,)], [(2, 3), (2, 3)], [(), ()], [(2, 3, 1), (2, 3, 2)]])
+def test_the_stacking_family_is_numpys_and_differentiable(name, shapes):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    try:
+        expected = getattr(np, name)(arrays)
+    except ValueError:
+        with pytest.raises(ValueError):
+            getattr(mg, name)([mg.tensor(a) for a in arrays])
+        return
+    tensors = [mg.tensor(a, requires_grad=True) for a in arrays]
+    out = getattr(np, name)(tensors)  # NumPy's own name records it
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    assert gradcheck(lambda *xs: getattr(mg, name)(list(xs)), tuple(tensors))
