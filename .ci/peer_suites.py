@@ -47,7 +47,7 @@ def main() -> int:
         tests = os.path.join(tmp, f"autograd-{VERSION}", "tests")
         report = os.path.join(tmp, "report.xml")
         env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "peers") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "--tb=no", "-p", "no:cacheprovider", "-o", "addopts=",
                         "-W", "ignore", f"--junitxml={report}", "--rootdir", tests, tests], env=env, check=False)
         outcome = {}
         for case in ElementTree.parse(report).iter("testcase"):
