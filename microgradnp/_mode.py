@@ -46,6 +46,25 @@ tracing = 0
 # How many threads have anomaly detection on: read first, as ``tracing`` is.
 anomaly_threads = 0
 
+# Bumped by every change a compiled step could depend on that no argument shows: a module's attribute
+# assigned (a parameter replaced, ``training`` switched), a hook registered or removed.  ``mg.compile``'s
+# replay compares it first and checks what it depends on in detail only when it moved.
+epoch = 0
+
+
+def bump_epoch() -> None:
+    """Note a change of the module and hook world (see ``epoch``)."""
+    global epoch
+    epoch += 1
+
+
+def note_module_call(module) -> None:
+    """Called by ``nn.Module.__call__`` while ``mg.compile`` traces: the module's state is part of the step."""
+    tracer = _mode.tracer
+    if tracer is not None and hasattr(tracer, "on_module"):
+        tracer.on_module(module)
+
+
 # How many interpreters (vmap, jvp) are running now, in any thread: the one integer the
 # engine reads on every op; while it is 0 no op looks for a tracer among its inputs.
 interpreting = 0

@@ -534,7 +534,7 @@ def _store(t: Tensor, g, given: set, record: bool, keep: bool = True) -> None:
     elif record and keep:
         g = _tied(g, t)
     if record:
-        if _modes.tracing and _modes.records_backward():  # mg.compile: the replay accumulates, see compiler.py
+        if _modes.tracing and _modes.records_backward():  # mg.compile: the replay accumulates, see compiler/
             cur = _mode.tracer.on_store(t, cur)
         # With create_graph=True the gradient is itself a differentiable Tensor.
         t._grad = g if cur is None else cur + g
@@ -731,6 +731,9 @@ def _end(leaves, grads, given, record: bool, keep: bool, norms: bool, interior, 
 
 def _hooked(hooks: Hooks, g, t: Tensor, record: bool):
     """``g`` through ``t``'s hooks; a replacement becomes an array again on the NumPy path."""
+    if _modes.tracing and _mode.tracer is not None and hooks.fns:
+        _mode.tracer.on_unreplayable(f"a gradient hook of a tensor of shape {t.shape}",
+                                     "runs Python code of its own, which a replay would skip")
     out = hooks.run(g, t)
     if out is not g and not record:
         out = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)

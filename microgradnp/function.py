@@ -68,8 +68,14 @@ def _not_differentiable(ns, g, out, inputs, attrs, needs):
     )
 
 
+def _function_gradient(xp, g, *inputs, ctx, cls, function, index):
+    """Gradient ``index`` of a Function's backward, computed again (what ``mg.compile`` replays)."""
+    result = cls.backward(ctx, xp.asarray(g).copy())
+    return xp.asarray((result if isinstance(result, (tuple, list)) else (result,))[index]).copy()
+
+
 _NOT_DIFFERENTIABLE = Op(
-    "not_differentiable", None, vjp_all=_not_differentiable,
+    "not_differentiable", _function_gradient, vjp_all=_not_differentiable,
     formula="result of a custom Function's backward: no derivative",
 )  # not in the registry: the engine needs no more than the Op itself
 
@@ -125,7 +131,7 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
     result = [result[i] for i in positions]  # one per op input (the arrays)
     saved = ctx.saved_arrays
     grads = []
-    for need, r in zip(needs, result):
+    for need, r, index in zip(needs, result, positions):
         if not need or r is None:
             grads.append(None)
             continue
@@ -142,7 +148,7 @@ def _function_vjp_all(ns, g, out, inputs, attrs, needs):
                 t._op = _NOT_DIFFERENTIABLE
                 t._parents = parents
                 t._saved = []
-                t._attrs = {"function": fn}
+                t._attrs = {"ctx": ctx, "cls": cls, "function": fn, "index": index}
             r = t
         grads.append(r)
     return grads

@@ -554,8 +554,10 @@ class Tensor:
         if f is not None:
             args, kwargs = _numpy_arguments(f, func, args, kwargs)
             return f(*args, **kwargs)
-        if func in _VALUE_ONLY:
+        if func in _SHAPE_ONLY:
             return func(*_values(args), **_values(kwargs))
+        if func in _VALUE_ONLY:  # reads values: a tracer's through its trace, a traced tensor's noted
+            return func(*_read(args, func), **_read(kwargs, func))
         name = _numpy_name(func)
         raise TypeError(
             f"{name} is not differentiable in microgradnp, and applying it to a Tensor would drop the "
@@ -575,6 +577,8 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this tensor's memory, cut off from the graph."""
+        if _modes.tracing and self.requires_grad and _modes._mode.tracer is not None:
+            return _modes._mode.tracer.detached(self)  # mg.compile: computed again at each replay
         t = _make(self._data)
         t._written = self._written
         return t
@@ -626,6 +630,7 @@ class Tensor:
         if not isinstance(self._retain, Hooks):
             self._retain = Hooks(retain=self._retain is True)
         self._retain.fns.append(hook)
+        _modes.bump_epoch()
         return HookHandle(self._retain, hook)
 
 
@@ -757,6 +762,7 @@ class HookHandle:
         fns = self._owner.fns if isinstance(self._owner, Hooks) else self._owner
         if self._fn in fns:
             fns.remove(self._fn)
+            _modes.bump_epoch()
 
 
 def _numpy_name(func) -> str:
@@ -845,16 +851,39 @@ def _values(x):
     return x
 
 
-#: NumPy functions whose result carries no gradient (shapes, comparisons,
-#: indices, text): on Tensors they run on the arrays.
-_VALUE_ONLY = frozenset(
-    f for f in (
-        getattr(np, n, None) for n in (
-            "shape", "ndim", "size", "result_type", "allclose", "isclose", "array_equal", "array_equiv",
-            "nonzero", "flatnonzero", "argwhere", "count_nonzero", "searchsorted", "any", "all",
-            "iscomplexobj", "isrealobj", "array_repr", "array_str", "array2string", "can_cast", "min_scalar_type",
-        )
-    ) if f is not None
+def _read(x, func):
+    """``x`` with every Tensor replaced by its values, as a NumPy function that reads them gets them.
+
+    A tracer's values come through its trace (``vmap`` refuses: one example's
+    values would be taken for all); inside ``mg.compile``'s trace the read is
+    noted (the step runs eagerly: a replay would keep the traced values).
+    """
+    if isinstance(x, Tensor):
+        if x._trace is not None:
+            return x._trace.read(x, _numpy_name(func))
+        if _modes.tracing:
+            _modes.read_during_trace(x)
+        return x._data
+    if x.__class__ in (list, tuple):
+        return x.__class__(_read(v, func) for v in x)
+    if isinstance(x, dict):
+        return {k: _read(v, func) for k, v in x.items()}
+    return x
+
+
+def _numpy_functions(*names) -> frozenset:
+    return frozenset(f for f in (getattr(np, n, None) for n in names) if f is not None)
+
+
+#: NumPy functions that look at shapes and dtypes only: on Tensors they run on the arrays.
+_SHAPE_ONLY = _numpy_functions("shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj", "can_cast",
+                               "min_scalar_type")
+
+#: NumPy functions whose result carries no gradient but depends on values (comparisons, indices,
+#: text): on Tensors they read the values (see ``_read``).
+_VALUE_ONLY = _numpy_functions(
+    "allclose", "isclose", "array_equal", "array_equiv", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
+    "searchsorted", "any", "all", "array_repr", "array_str", "array2string",
 ) | frozenset({np.linalg.matrix_rank})
 
 

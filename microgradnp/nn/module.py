@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import _mode as _modes
 from ..tensor import HookHandle, Tensor, clear_grads
 
 __all__ = ["Parameter", "Module"]
@@ -93,6 +94,7 @@ class Module:
             # Paths join names with ".": "a.b" would collide with module a's b (PyTorch refuses it too).
             raise KeyError(f'{type(self).__name__}: a parameter or module name must be non-empty and free of ".", '
                            f"got {name!r}")
+        _modes.bump_epoch()  # compiled steps check what they read of modules again
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if name in self.__dict__.get("_buffers", ()):
@@ -108,6 +110,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        _modes.bump_epoch()
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -190,6 +193,7 @@ class Module:
         """Set training mode (on this module and all below it); returns ``self``."""
         for _, m in self.named_modules():
             object.__setattr__(m, "training", bool(mode))
+        _modes.bump_epoch()
         return self
 
     def eval(self) -> "Module":
@@ -206,6 +210,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        if _modes.tracing:
+            _modes.note_module_call(self)  # mg.compile: the module's state (training, hooks, ...) is guarded
         hooks = self.__dict__.get("_hooks")
         if hooks and hooks["pre"]:
             for fn in list(hooks["pre"]):
@@ -284,6 +290,7 @@ class Module:
         if "_hooks" not in self.__dict__:
             object.__setattr__(self, "_hooks", {"pre": [], "post": []})
         self._hooks[kind].append(hook)
+        _modes.bump_epoch()
         return HookHandle(self._hooks[kind], hook)
 
     # -- state ------------------------------------------------------------

@@ -34,10 +34,13 @@ read after an optimizer call is an array, followed where that array goes
 into an op, a constant once computed on in NumPy.
 
 Each compiled signature is guarded by the arguments' shapes, dtypes and
-``requires_grad``, Python arguments by value, the grad mode, and the
-shapes, dtypes and ``requires_grad`` of the tensors read from the closure;
-a change traces again (up to ``cache_size`` signatures).  ``step.code`` is
-the Python that runs.
+``requires_grad``, Python arguments by value, the grad mode, the shapes,
+dtypes and ``requires_grad`` of the tensors read from the closure, and the
+world the trace read (``guards.py``): which object each tensor, module and
+optimizer is along every way the function reaches it, the Python numbers it
+may read, the called modules' ``training`` flags and hooks.  A change traces
+again (up to ``cache_size`` signatures); what cannot be watched runs
+eagerly.  ``step.code`` is the Python that runs.
 """
 
 from __future__ import annotations
@@ -57,12 +60,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._mode import _mode, end_trace, is_grad_enabled, start_trace
-from .engine import _store
-from .func._tree import flatten as _flatten
-from .func._tree import unflatten as _unflatten
-from .ops import xp
-from .tensor import Tensor, _make, mark_written, next_seq
+from .. import _mode as _modes
+from .._mode import _mode, end_trace, is_grad_enabled, start_trace
+from ..engine import _VALUE, _store, apply
+from ..func._tree import flatten as _flatten
+from ..func._tree import unflatten as _unflatten
+from ..ops import xp
+from ..tensor import Hooks, Tensor, _make, mark_written, next_seq
+from .guards import World, module_checks, tensor_checks
 
 __all__ = ["compile", "CompileError", "Compiled"]
 
@@ -94,6 +99,8 @@ class _Trace:
         self.windows: list[tuple[int, int]] = []  # (first, last) stamps of each replayed call
         self.broken: str | None = None
         self.aliases: list[Tensor] = []
+        self.modules: dict = {}  # id(module) -> module, for every nn.Module called during the trace
+        self.owners: dict = {}  # id(object) -> object, what a replayed call is given (an optimizer, its tensors)
 
     def fail(self, why: str) -> None:
         if self.broken is None:
@@ -130,6 +137,18 @@ class _Trace:
 
     def on_unreplayable(self, what: str, why: str) -> None:
         self.fail(f"{what} {why}")
+
+    def detached(self, t: Tensor) -> Tensor:
+        """``t.detach()`` of a tensor the trace follows: a gradient-free step, computed again at each replay."""
+        return apply(_VALUE, (t,))
+
+    def on_module(self, module) -> None:
+        """An ``nn.Module`` is called: what it reads besides tensors (``training``, hooks) is guarded."""
+        self.modules[id(module)] = module
+        hooks = module.__dict__.get("_hooks")
+        if hooks and (hooks["pre"] or hooks["post"]):
+            self.fail(f"{type(module).__name__} {module.path or ''} has forward hooks, Python code of their own "
+                      "that a replay would skip; remove them, or leave this step eager")
 
     def on_store(self, t: Tensor, current):
         """A backward pass is about to add to ``t.grad`` (now ``current``): what it adds to, as a traced tensor.
@@ -174,6 +193,9 @@ class _Trace:
             if isinstance(a, Tensor) and (a._op is not None or id(a) in self.sources) and a.requires_grad:
                 self.fail(f"{getattr(fn, '__qualname__', fn)} is given a tensor computed inside the function; "
                           "a replayed call is called again with the arguments of the traced call")
+        for a in _flatten((args, kwargs))[0]:  # the objects the call is given: guarded like the closure's
+            if isinstance(a, Tensor) or hasattr(a, "__dict__") and not isinstance(a, type):
+                self.owners[id(a)] = a
         first = next_seq()
         _mode.tracer = None  # what the call does is not traced: it is replayed whole
         try:
@@ -445,7 +467,8 @@ class _Writer:
 class _Program:
     """The generated function of one traced signature, with the guards it checks itself."""
 
-    def __init__(self, trace: _Trace, arg_leaves: list, sources: list, outputs: list, out_spec, grad_enabled: bool):
+    def __init__(self, trace: _Trace, arg_leaves: list, sources: list, outputs: list, out_spec, grad_enabled: bool,
+                 fn=None):
         self.out_spec = out_spec
         self.trace = trace
         self.buffers = threading.local()
@@ -460,6 +483,7 @@ class _Program:
         self._computed: dict[str, str] = {}  # right-hand side -> the local that holds it (since the last event)
         self._results: dict[int, str] = {}  # id(what a replayed call returned) -> the local holding it at replay
         self._pool: list = []
+        self._line_ops: dict[int, str] = {}  # index of a line of the body -> the op it runs
         events = _unobserved_stores_dropped(
             [e for e in trace.events if e[1] not in ("store", "grad", "read") or self._target(e[2]) != "-"])
         steps = self._steps(trace, events, outputs)
@@ -503,6 +527,7 @@ class _Program:
             same.append(f"{name}._data is SEEN[{k}]")
             checks.append(f"{name}._data.shape != {t._data.shape!r} or "
                           f"{_differs(f'{name}._data.dtype', t._data.dtype, w)}")
+        world_lines = self._world_guards(fn, guards) if fn is not None else []
         if checks:
             guards.append(f"not ({' and '.join(same)}) and _closure_changed()")
             changed = ["def _closure_changed():", "    if (" + checks[0]]
@@ -517,13 +542,56 @@ class _Program:
         if self._pool:
             lines.append("B = _buffers()")
         body[0:0] = lines
-        w.namespace.update(_mode=_mode, STALE=_STALE, _unflatten=_unflatten, _buffers=self._buffers)
+        # The op of each line of step.code (1-based: "def replay(A):" is line 1), for errors at replay.
+        self.ops_at = {i + len(lines) + 2: op for i, op in self._line_ops.items()}
+        w.namespace.update(_mode=_mode, _modes=_modes, STALE=_STALE, _unflatten=_unflatten, _buffers=self._buffers,
+                           HOOKS=Hooks)
         self.code = "def replay(A):\n" + "".join(f"    {line}\n" for line in body)
         if checks:
             self.code += "\n\n" + "".join(f"{line}\n" for line in changed)
-        exec(self.code, w.namespace)  # noqa: S102 - our own generated source, shown as step.code
+        if world_lines:
+            self.code += "\n\n" + "".join(f"{line}\n" for line in world_lines)
+        self.filename = f"<compiled {getattr(fn, '__name__', 'function')}>"
+        exec(builtins.compile(self.code, self.filename, "exec"), w.namespace)  # noqa: S102 - our own source (step.code)
         self.run = w.namespace["replay"]
         del self._w, self._loaded, self._var, self._computed
+
+    def _world_guards(self, fn, guards: list) -> list:
+        """Guards on what the trace read besides the arguments (see ``compiler/guards.py``).
+
+        Appends the checks made on every call to ``guards`` and returns the
+        lines of ``_world_changed``, the checks made when the module world moved.
+        """
+        w, trace = self._w, self.trace
+        world = World(fn, w.constant)
+        wanted = {**{k: self._tensor_of[k] for k in self._holders}, **trace.modules, **trace.owners}
+        paths = world.paths(wanted)
+        missing = [obj for k, obj in wanted.items() if k not in paths and not _made_here(obj, trace)]
+        if missing:
+            what = missing[0]
+            desc = f"a tensor of shape {what.shape}" if isinstance(what, Tensor) else f"the {type(what).__name__}"
+            trace.fail(f"compile cannot find where {getattr(fn, '__name__', 'the function')} reads {desc} from (not "
+                       "in its closure, its globals or what they hold), so it could not notice that object being "
+                       "replaced; pass it as an argument, or leave this step eager")
+            return []
+        slow = []
+        for key, ways in paths.items():
+            for path in ways:
+                check = f"{path.expression()} is not {w.constant(wanted[key], 'OBJ')}"
+                (slow if path.behind_module else guards).append(check)
+        guards += world.scalar_guards()
+        for module in trace.modules.values():
+            slow += module_checks(module, w.constant(module, type(module).__name__), w.constant)
+        for key, name in self._holders.items():
+            slow += tensor_checks(self._tensor_of[key], name)
+        if not slow:
+            return []
+        epoch = f"EPOCH{len(w.namespace)}"  # a list of one, kept in the namespace (a literal would be a copy)
+        w.namespace[epoch] = [_modes.epoch]
+        guards.append(f"{epoch}[0] != _modes.epoch and _world_changed()")
+        lines = ["def _world_changed():", "    if (" + slow[0]] + [f"            or {c}" for c in slow[1:]]
+        lines[-1] += "):"
+        return lines + ["        return True", f"    {epoch}[0] = _modes.epoch", "    return False"]
 
     # The recording, in order.
 
@@ -645,6 +713,7 @@ class _Program:
             self._computed[call] = name
         if value.ndim == 0:
             self._scalar.add(name)  # NumPy gives scalars for 0-d results; made arrays where it matters
+        self._line_ops[len(self._w.lines)] = t._op.name  # for an error raised by this line at replay
         self._w.lines.append(f"{name} = {call}")
 
     def _inlined(self, t: Tensor, args: list, attrs: dict) -> str | None:
@@ -721,6 +790,19 @@ class _Program:
         if o._seq < self.trace.start:
             return self._holder(o)
         return f"_make({self._operand(o, array=True)})"
+
+    def located(self, exc: Exception) -> Exception:
+        """``exc`` raised by a line of the replay, with the op of that line named as eager names it."""
+        tb, line = exc.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        op = self.ops_at.get(line)
+        if op is None or str(exc).startswith(f"{op}:"):
+            return exc
+        located = type(exc)(f"{op}: {exc} (at line {line} of the compiled step's code, step.code)")
+        return located
 
     def release(self) -> None:
         """Drop what only code generation needed: the trace's graph (and the arrays it saved) above all."""
@@ -826,6 +908,11 @@ def _set_grad(t: Tensor, g, given: set) -> None:
     _store(t, g, given, False)
 
 
+def _made_here(obj, trace: _Trace) -> bool:
+    """An object made during the traced call (an argument's copy, a module's list): nothing to find."""
+    return isinstance(obj, Tensor) and (obj._seq >= trace.start or id(obj) in trace.sources)
+
+
 def _run_of(t: Tensor):
     op = t._op
     return op.run if op.run is not None else op.bind(xp)
@@ -929,9 +1016,15 @@ class Compiled:
         return self._last.code if self._last is not None else ""
 
     def __call__(self, *args, **kwargs):
+        if _modes.anomaly_threads and _mode.anomaly:  # detect_anomaly(): every op checked, as eager checks it
+            self.stats["eager_calls"] += 1
+            return self.fn(*_tensors_for_arrays(args), **_tensors_for_arrays(kwargs))
         hot = self._hot
         if hot is not None and not kwargs:  # the program of the last call first, as in a training loop
-            out = hot(args)  # it checks its guards itself
+            try:
+                out = hot.run(args)  # it checks its guards itself
+            except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
+                raise hot.located(exc) from exc
             if out is not _STALE:
                 self.stats["replays"] += 1
                 return out
@@ -953,13 +1046,16 @@ class Compiled:
                 self.stats["eager_calls"] += 1
                 return self.fn(*_tensors_for_arrays(args), **_tensors_for_arrays(kwargs))
             for program in entry:
-                out = program.run(leaves)
+                try:
+                    out = program.run(leaves)
+                except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
+                    raise program.located(exc) from exc
                 if out is not _STALE:
                     with self._lock:
                         if key in self._cache:
                             self._cache.move_to_end(key)
                     self._last = program
-                    self._hot = program.run if program.flat else None
+                    self._hot = program if program.flat else None
                     self.stats["replays"] += 1
                     return out
             if self.fullgraph:
@@ -979,6 +1075,11 @@ class Compiled:
 
     def _trace(self, key, leaves, spec):
         t0 = time.perf_counter()
+        if self.stats["traces"] == 4 * self.cache_size:
+            warnings.warn(f"compile: {self.__name__} has been traced {self.stats['traces']} times: what it depends "
+                          "on keeps changing (argument shapes, dtypes or Python values, numbers it reads from its "
+                          "closure, modules' state). Pass numbers that change as arrays or tensors", RuntimeWarning,
+                          stacklevel=3)
         trace = _Trace(self.fullgraph)
         sources, passed = [], []
         for leaf in leaves:
@@ -1003,7 +1104,7 @@ class Compiled:
         self.stats["traces"] += 1
         program = None
         if trace.broken is None:
-            program = _Program(trace, leaves, sources, out_leaves, out_spec, key[0])
+            program = _Program(trace, leaves, sources, out_leaves, out_spec, key[0], fn=self.fn)
             program.flat = isinstance(key[1], int)  # made by _positional_key: the hot path may try it
             for key_t, name in program._holders.items():
                 if trace.unexplained_write(program._tensor_of[key_t]):
@@ -1018,7 +1119,7 @@ class Compiled:
         else:
             self._remember(key, [program])
             self._last = program
-            self._hot = program.run if program.flat else None
+            self._hot = program if program.flat else None
         self.stats["trace_seconds"] += time.perf_counter() - t0
         return _result_of(result, sources, leaves, trace.start)
 
