@@ -249,6 +249,15 @@ def replayed(fn):
     return call
 
 
+def traced_update():
+    """The trace an optimizer's update runs in (``mg.compile``'s, which writes it into the code), or None."""
+    if tracing:
+        tracer = _mode.tracer
+        if tracer is not None and getattr(tracer, "traces_updates", False):
+            return tracer
+    return None
+
+
 def note_unreplayable(what: str, why: str) -> None:
     """Called where a computation leaves the tensors (random draws, statistics kept in arrays): a replay would not see it.
 

@@ -162,7 +162,7 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         )
         t._saved = arrays
         t._attrs = attrs
-    elif record and _modes.tracing and _mode.tracer is not None:
+    elif _modes.tracing and _mode.tracer is not None and (record or _mode.tracer.follows(inputs)):
         _record_without_gradient(t, op, inputs, arrays, attrs)
     else:
         t.requires_grad = False

@@ -887,7 +887,6 @@ _VALUE_ONLY = _numpy_functions(
 ) | frozenset({np.linalg.matrix_rank})
 
 
-@_modes.replayed
 def clear_grads(params, set_to_none: bool = True) -> None:
     """Clear the gradients of ``params``: the ``zero_grad`` of modules and optimizers.
 
@@ -895,7 +894,19 @@ def clear_grads(params, set_to_none: bool = True) -> None:
     PyTorch, each existing gradient array is zeroed in place (references to it
     see the zeros), ``None`` stays ``None``, and a gradient that is a Tensor
     (after ``create_graph=True``) is replaced by zeros, cut from its graph.
+    Inside ``mg.compile``'s trace, ``set_to_none=True`` is written into the
+    code (one ``.grad = None`` each); zeroing in place is replayed as a call.
     """
+    if _modes.tracing and set_to_none and _modes.traced_update() is not None:
+        for p in params:
+            p.grad = None  # the trace writes each into the step's code
+        return
+    _cleared(params, set_to_none)
+
+
+@_modes.replayed
+def _cleared(params, set_to_none: bool) -> None:
+    """The gradients cleared, on the arrays (replayed whole by ``mg.compile``)."""
     for p in params:
         g = p._grad
         if set_to_none or g is None:

@@ -67,7 +67,7 @@ from ..func._tree import flatten as _flatten
 from ..func._tree import unflatten as _unflatten
 from ..ops import xp
 from ..tensor import Hooks, Tensor, _make, mark_written, next_seq
-from .guards import World, module_checks, tensor_checks
+from .guards import World, equal_check, module_checks, tensor_checks
 
 __all__ = ["compile", "CompileError", "Compiled"]
 
@@ -86,6 +86,8 @@ class _Trace:
 
     #: The engine records backward passes inside this trace (see ``engine.backward``).
     records_backward = True
+    #: The built-in optimizers write their updates as tensor ops inside this trace (see ``optim.optimizers``).
+    traces_updates = True
 
     def __init__(self, fullgraph: bool):
         self.fullgraph = fullgraph
@@ -100,6 +102,9 @@ class _Trace:
         self.broken: str | None = None
         self.aliases: list[Tensor] = []
         self.modules: dict = {}  # id(module) -> module, for every nn.Module called during the trace
+        self.settings: dict = {}  # id(0-d tensor) -> (container, key): a number read from its container at replay
+        self.adopted: dict = {}  # id(t) -> t, made during the trace but read by the replay as the closure's
+        self.decisions: list = []  # (container, key, present, value): a Python decision guarded by value
         self.owners: dict = {}  # id(object) -> object, what a replayed call is given (an optimizer, its tensors)
 
     def fail(self, why: str) -> None:
@@ -109,6 +114,15 @@ class _Trace:
             raise CompileError(f"compile(fullgraph=True): {why}")
 
     # Called by the engine and the Tensor while the trace records.
+
+    def follows(self, inputs) -> bool:
+        """Whether an op on ``inputs`` that records no gradient is still part of the step: it reads a tensor of
+        the closure (its values may change between calls, in place, so the replay computes it again)."""
+        return any(isinstance(x, Tensor) and (x._seq < self.start or id(x) in self.adopted) for x in inputs)
+
+    def adopt(self, t: Tensor) -> None:
+        """``t`` is made during the trace but kept after it (an optimizer's state): read as the closure's."""
+        self.adopted[id(t)] = t
 
     def on_read(self, t: Tensor) -> None:
         if id(t) in self.sources and t._op is None and t._data.dtype.kind in "iub":
@@ -137,6 +151,29 @@ class _Trace:
 
     def on_unreplayable(self, what: str, why: str) -> None:
         self.fail(f"{what} {why}")
+
+    # What a traced optimizer update reads and decides (see ``optim.optimizers``).
+
+    def setting(self, container: dict, key, dtype) -> Tensor:
+        """``container[key]`` (a learning rate) as a 0-d tensor the replay reads from the container every call."""
+        t = _make(np.asarray(container[key], dtype=dtype), requires_grad=True)  # followed, gradient-free
+        self.settings[id(t)] = (container, key)
+        self.aliases.append(t)  # kept alive: its id stays its own
+        return t
+
+    def increment(self, container: dict, key, dtype) -> Tensor:
+        """``container[key] += 1`` now and at each replay (a step count); its new value as a setting."""
+        container[key] += 1
+        self.events.append((next_seq(), "increment", container, key))
+        return self.setting(container, key, dtype)
+
+    def decide(self, container: dict, key):
+        """``container.get(key)`` for a Python decision (momentum or not): the replay is guarded on it."""
+        present = key in container
+        value = container.get(key)
+        self.decisions.append((container, key, present, value if type(value) in (bool, int, float, str, tuple,
+                                                                                  type(None)) else None))
+        return value
 
     def detached(self, t: Tensor) -> Tensor:
         """``t.detach()`` of a tensor the trace follows: a gradient-free step, computed again at each replay."""
@@ -580,6 +617,14 @@ class _Program:
                 check = f"{path.expression()} is not {w.constant(wanted[key], 'OBJ')}"
                 (slow if path.behind_module else guards).append(check)
         guards += world.scalar_guards()
+        for container, key, present, value in trace.decisions:  # a traced update's Python decisions
+            name = self._w.constant(container, "SETTINGS")
+            if not present:
+                guards.append(f"{key!r} in {name}")
+            elif value is None:
+                guards.append(f"{key!r} not in {name}")
+            else:
+                guards.append(f"{key!r} not in {name} or " + equal_check(f"{name}[{key!r}]", value, w.constant))
         for module in trace.modules.values():
             slow += module_checks(module, w.constant(module, type(module).__name__), w.constant)
         for key, name in self._holders.items():
@@ -645,9 +690,12 @@ class _Program:
         if key in self._var:
             name = self._var[key]
             return f"np.asarray({name})" if array and name in self._scalar else name
+        if key in self.trace.settings:  # a number read from its container at every replay (a learning rate)
+            container, k = self.trace.settings[key]
+            return f"{self._w.constant(container, 'SETTINGS')}[{k!r}]"
         if key in self.trace.sources:  # a copy of an argument made inside the function
             return f"a{self.trace.sources[key]}"
-        if p._seq > self.trace.start:  # made inside the function from constants: a constant of the trace
+        if p._seq > self.trace.start and key not in self.trace.adopted:  # made inside from constants: a constant
             if p.requires_grad:
                 self.trace.fail("a tensor that requires grad is created inside the function; create it outside")
             return self._w.constant(p._data, "k")
@@ -769,6 +817,8 @@ class _Program:
             lines.append(f"_set_grad({self._target(e[2])}, {self._operand(e[3], array=True)}, given)")
         elif kind == "grad":
             lines.append(f"{self._target(e[2])}._grad = None")
+        elif kind == "increment":  # an optimizer's step count
+            lines.append(f"{self._w.constant(e[2], 'STATE')}[{e[3]!r}] += 1")
         elif kind == "write":
             target = self._holder(e[2])
             res = e[3]
@@ -910,7 +960,8 @@ def _set_grad(t: Tensor, g, given: set) -> None:
 
 def _made_here(obj, trace: _Trace) -> bool:
     """An object made during the traced call (an argument's copy, a module's list): nothing to find."""
-    return isinstance(obj, Tensor) and (obj._seq >= trace.start or id(obj) in trace.sources)
+    return isinstance(obj, Tensor) and (obj._seq >= trace.start and id(obj) not in trace.adopted
+                                        or id(obj) in trace.sources)
 
 
 def _run_of(t: Tensor):

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..tensor import Hooks, Tensor
 
-__all__ = ["World"]
+__all__ = ["World", "equal_check", "module_checks", "tensor_checks"]
 
 #: How deep and how wide the search for paths goes.
 MAX_DEPTH = 8
@@ -198,15 +198,15 @@ class World:
         checks = []
         for expr, v in self.roots:
             if _is_scalar(v):
-                checks.append(_equal(expr, v, self.constant))
+                checks.append(equal_check(expr, v, self.constant))
             elif isinstance(v, dict):
                 scalars = [(k, x) for k, x in v.items() if isinstance(k, (str, int)) and _is_scalar(x)]
                 if len(scalars) <= MAX_SCALARS:
-                    checks += [_equal(f"{expr}[{k!r}]", x, self.constant) for k, x in scalars]
+                    checks += [equal_check(f"{expr}[{k!r}]", x, self.constant) for k, x in scalars]
         return checks
 
 
-def _equal(expr: str, value, constant) -> str:
+def equal_check(expr: str, value, constant) -> str:
     """The generated test that ``expr`` no longer holds ``value`` (same type, same value)."""
     if value is None or value is True or value is False:
         return f"{expr} is not {value!r}"
@@ -218,7 +218,7 @@ def module_checks(module, name: str, constant) -> list:
     checks = [f"{name}.training is not {module.training!r}"]
     scalars = [(k, v) for k, v in vars(module).items() if k != "training" and not k.startswith("_") and _is_scalar(v)]
     if len(scalars) <= MAX_SCALARS:
-        checks += [_equal(f"{name}.{k}", v, constant) for k, v in scalars]
+        checks += [equal_check(f"{name}.{k}", v, constant) for k, v in scalars]
     for k, v in vars(module).items():
         if isinstance(v, np.ndarray) and not k.startswith("__"):  # buffers: constants of the trace
             checks.append(f"{name}.{k} is not {constant(v, k)}")

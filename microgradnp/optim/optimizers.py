@@ -3,6 +3,15 @@
 An optimizer holds a list of parameters; ``step()`` updates their ``.data``
 in place from their ``.grad`` (no graph is recorded), ``zero_grad()`` clears
 the gradients.
+
+SGD, Adam and AdamW write their update once, as ``_update(way)``: ``way``
+says what it runs on.  Outside ``mg.compile`` it is :data:`_EAGER`: the
+arrays, updated in place, and the hyperparameters as numbers.  Inside
+``mg.compile``'s trace it is :class:`_Traced`: the tensors, so that the trace
+writes the update into the generated code, the learning rate read from its
+parameter group at every replay (a scheduler changes it) and the Python
+decisions (momentum or not, a first step) guarded.  Other optimizers'
+``step()`` is replayed as a Python call.
 """
 
 from __future__ import annotations
@@ -13,9 +22,85 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import no_grad
-from ..tensor import Tensor, clear_grads
+from ..tensor import Tensor, as_tensor, clear_grads
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+
+
+class _Eager:
+    """How an update runs outside ``mg.compile``: on arrays, hyperparameters as numbers."""
+
+    @staticmethod
+    def array(t: Tensor):
+        return t.data  # writes through it mark the tensor written
+
+    @staticmethod
+    def grad(optimizer: "Optimizer", p: Tensor):
+        return _grad_array(optimizer, p)
+
+    @staticmethod
+    def setting(container: dict, key, dtype):
+        return container[key]
+
+    @staticmethod
+    def increment(container: dict, key, dtype):
+        container[key] += 1
+        return container[key]
+
+    @staticmethod
+    def decide(container: dict, key):
+        return container.get(key)
+
+    @staticmethod
+    def state(st: dict, key, like: np.ndarray):
+        return _state(st, key, like).data
+
+
+_EAGER = _Eager()
+
+
+class _Traced:
+    """How an update runs inside ``mg.compile``'s trace: on tensors, numbers read or decided through the trace."""
+
+    def __init__(self, tracer, optimizer: "Optimizer"):
+        self.tracer = tracer
+        tracer.owners[id(optimizer)] = optimizer  # guarded: a replaced optimizer traces again
+
+    @staticmethod
+    def array(t: Tensor):
+        return t
+
+    @staticmethod
+    def grad(optimizer: "Optimizer", p: Tensor):
+        g = p.grad
+        if g is not None and g.shape != p.shape:
+            optimizer._wrong_shape(p)
+        return g
+
+    def setting(self, container: dict, key, dtype):
+        return self.tracer.setting(container, key, dtype)
+
+    def increment(self, container: dict, key, dtype):
+        return self.tracer.increment(container, key, dtype)
+
+    def decide(self, container: dict, key):
+        return self.tracer.decide(container, key)
+
+    def state(self, st: dict, key, like: np.ndarray):
+        fresh = not isinstance(st.get(key), Tensor)
+        t = _state(st, key, like)
+        if fresh:
+            self.tracer.adopt(t)  # made during the trace, kept after it: the replay reads it as the closure's
+        return t
+
+
+def _state(st: dict, key, like: np.ndarray) -> Tensor:
+    """The state tensor ``st[key]``: zeros when absent (the first step then equals PyTorch's), an array loaded
+    by ``load_state_dict`` made one; a Tensor, so that a compiled step updates it in place."""
+    x = st.get(key)
+    if not isinstance(x, Tensor):
+        x = st[key] = as_tensor(np.zeros_like(like) if x is None else np.array(x, dtype=like.dtype, copy=True))
+    return x
 
 
 def _grad_array(optimizer: "Optimizer", p: Tensor):
@@ -152,8 +237,20 @@ class Optimizer:
         """
         clear_grads(self.params, set_to_none)
 
-    def step(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def step(self) -> None:
+        """Update every parameter that has a gradient (by the subclass's ``_update``)."""
+        tracer = _modes.traced_update()
+        if tracer is None:
+            with no_grad():
+                self._update(_EAGER)
+        elif all(p.grad is None or id(p) in tracer.pending for p in self.params):
+            with no_grad():  # every gradient computed in the traced step: the update goes into its code
+                self._update(_Traced(tracer, self))
+        else:  # gradients from outside the step: read again at each replay, by the step replayed whole
+            tracer.host_call(_eager_step, (self,), {})
+
+    def _update(self, way) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define step() (or _update(way))")
 
     def _gradients(self, groups=None, add_weight_decay: bool = True):
         """``(group, p, g, state)`` for every parameter with a gradient: the loop every ``step`` shares.
@@ -192,7 +289,8 @@ class Optimizer:
         index = {id(p): i for i, p in enumerate(self.params)}
         groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
                   for g in self.param_groups]
-        state = {index[k]: {n: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for n, v in st.items()}
+        state = {index[k]: {n: (np.array(v._data if isinstance(v, Tensor) else v, copy=True)
+                                if isinstance(v, (np.ndarray, Tensor)) else v) for n, v in st.items()}
                  for k, st in self.state.items() if k in index}
         return {"state": state, "param_groups": groups}
 
@@ -218,6 +316,12 @@ class Optimizer:
     def __repr__(self) -> str:
         groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
         return f"{type(self).__name__}({len(self.params)} parameters{groups}, lr={self.lr})"
+
+
+def _eager_step(optimizer: Optimizer) -> None:
+    """An optimizer's update on arrays: what a compiled step replays when the gradients come from outside it."""
+    with no_grad():
+        optimizer._update(_EAGER)
 
 
 class SGD(Optimizer):
@@ -247,29 +351,24 @@ class SGD(Optimizer):
             if group["nesterov"] and group["momentum"] <= 0:
                 raise ValueError("SGD: nesterov=True needs momentum > 0")
 
-    @no_grad()
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
+    def _update(self, way) -> None:
         for group in self.param_groups:
-            lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
-            if not (mom or wd):  # plain SGD, the common case: one line per parameter
-                for p in group["params"]:
-                    g = p.grad
-                    if g is not None:
-                        if g.shape != p.shape:  # in-place broadcasting would hide it
-                            self._wrong_shape(p)
-                        p.data -= lr * (g.data if isinstance(g, Tensor) else g)
-                continue
-            for _, p, g, st in self._gradients([group]):
-                if mom:
-                    buf = st.get("momentum_buffer")
-                    if buf is None:
-                        buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
-                    else:
-                        buf *= mom
-                        buf += g
-                    g = g + mom * buf if group["nesterov"] else buf
-                p.data -= lr * g
+            mom, wd = way.decide(group, "momentum"), way.decide(group, "weight_decay")
+            nesterov = way.decide(group, "nesterov")
+            for p in group["params"]:
+                g = way.grad(self, p)
+                if g is None:
+                    continue
+                dt = p.dtype
+                if wd:
+                    g = g + way.setting(group, "weight_decay", dt) * way.array(p)
+                if mom:  # the buffer starts at zero: the first step's is the gradient, as in PyTorch
+                    buf = way.state(self.state.setdefault(id(p), {}), "momentum_buffer", p.data)
+                    buf *= way.setting(group, "momentum", dt)
+                    buf += g
+                    g = g + way.setting(group, "momentum", dt) * buf if nesterov else buf
+                own = way.array(p)
+                own -= way.setting(group, "lr", dt) * g
 
 
 class Adam(Optimizer):
@@ -295,26 +394,32 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    @no_grad()
-    def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for group, p, g, st in self._gradients(add_weight_decay=not self._decoupled):
-            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            if wd and self._decoupled:
-                p.data *= 1.0 - lr * wd
-            if not st:
-                st["step"] = 0
-                st["m"] = np.zeros_like(p.data)
-                st["v"] = np.zeros_like(p.data)
-            st["step"] += 1
-            t, m, v = st["step"], st["m"], st["v"]
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * (g * g)
-            step_size = lr / (1 - b1 ** t)
-            denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
-            p.data -= step_size * (m / denom)
+    def _update(self, way) -> None:
+        for group in self.param_groups:
+            (b1, b2), eps, wd = way.decide(group, "betas"), way.decide(group, "eps"), way.decide(group, "weight_decay")
+            for p in group["params"]:
+                g = way.grad(self, p)
+                if g is None:
+                    continue
+                dt = p.dtype
+                lr = way.setting(group, "lr", dt)
+                if wd and not self._decoupled:
+                    g = g + way.setting(group, "weight_decay", dt) * way.array(p)
+                if wd and self._decoupled:
+                    own = way.array(p)
+                    own *= 1.0 - lr * way.setting(group, "weight_decay", dt)
+                st = self.state.setdefault(id(p), {})
+                st.setdefault("step", 0)
+                t = way.increment(st, "step", dt)
+                m, v = way.state(st, "m", p.data), way.state(st, "v", p.data)
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * (g * g)
+                step_size = lr / (1 - b1 ** t)
+                denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps
+                own = way.array(p)
+                own -= step_size * (m / denom)
 
 
 class AdamW(Adam):

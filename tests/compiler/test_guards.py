@@ -221,3 +221,64 @@ def test_keeps_retracing_says_so():
         for i in range(10):
             cfg["step"] = i
             assert f(np.ones(1)).item() == i
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: mg.optim.SGD(ps, lr=0.1), lambda ps: mg.optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: mg.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda ps: mg.optim.Adam(ps, lr=0.1), lambda ps: mg.optim.AdamW(ps, lr=0.1, weight_decay=0.1),
+], ids=["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_optimizer_updates_are_written_into_the_code_and_equal_eager_bit_for_bit(make):
+    w, w2 = (mg.tensor([1.0, -2.0], requires_grad=True) for _ in range(2))
+    opt, opt2 = make([w]), make([w2])
+    sched = mg.optim.lr_scheduler.ExponentialLR(opt, 0.5)
+    sched2 = mg.optim.lr_scheduler.ExponentialLR(opt2, 0.5)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ((w * x).sum() - 1.0) ** 2
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = mg.compile(step)
+    for k in range(8):
+        x = np.array([1.0, 0.5 * k])
+        compiled(x)
+        opt2.zero_grad()
+        (((w2 * mg.tensor(x)).sum() - 1.0) ** 2).backward()
+        opt2.step()
+        if k % 3 == 2:  # a learning rate that changes: read from the parameter group at every replay
+            sched.step()
+            sched2.step()
+        np.testing.assert_array_equal(w.data, w2.data)
+    assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 7
+    assert ".step()" not in compiled.code and "SETTINGS['lr']" in compiled.code  # the update is in the code
+    np.testing.assert_array_equal(opt.state_dict()["state"].get(0, {}).get("m", 0.0),
+                                  opt2.state_dict()["state"].get(0, {}).get("m", 0.0))
+
+
+def test_a_changed_optimizer_decision_traces_again():
+    w = mg.tensor([1.0, -2.0], requires_grad=True)
+    opt = mg.optim.SGD([w], lr=0.1)
+    compiled = mg.compile(lambda x: (opt.zero_grad(), (w * x).sum().backward(), opt.step()))
+    _calls(compiled, np.ones(2), n=2)
+    opt.param_groups[0]["momentum"] = 0.9  # momentum switched on: another update
+    compiled(np.ones(2))
+    assert compiled.stats["traces"] == 2
+    assert "momentum_buffer" in opt.state[id(w)]
+
+
+def test_gradients_from_outside_the_step_are_read_at_each_replay():
+    w = mg.tensor([1.0, -2.0], requires_grad=True)
+    opt = mg.optim.Adam([w], lr=0.1)
+    update = mg.compile(lambda: opt.step())
+    w2 = mg.tensor([1.0, -2.0], requires_grad=True)
+    opt2 = mg.optim.Adam([w2], lr=0.1)
+    for k in range(4):
+        for t, o in ((w, opt), (w2, opt2)):
+            o.zero_grad()
+            (t * np.array([1.0, float(k)])).sum().backward()
+        update()
+        opt2.step()
+        np.testing.assert_array_equal(w.data, w2.data)
