@@ -293,7 +293,8 @@ def _getitem_batch(ns, args, batched, size, key):
 
 
 @defop(
-    forward=lambda xp, a, *index, key: a[key] if not index else a[index[0]],
+    # (A parameter with a default, not *index: mg.compile inlines a forward of fixed parameters.)
+    forward=lambda xp, a, index=None, key=(): a[key] if index is None else a[index],
     batch=_getitem_batch,
     vjp=(_getitem_vjp, lambda ns, g, out, a, index, key: ns.zeros_like(index)),
     numpy_vjp=(_getitem_vjp_numpy, lambda ns, g, out, a, index, key: ns.zeros_like(index)),
