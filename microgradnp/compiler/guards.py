@@ -28,6 +28,7 @@ runs eagerly, with a warning saying so (never a stale replay).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sysconfig
@@ -110,6 +111,12 @@ class World:
         self._root_of(fn, "fn")
 
     def _root_of(self, fn, label: str) -> None:
+        if isinstance(fn, functools.partial):  # its arguments, then its function
+            name = self.constant(fn, "PARTIAL")
+            self.roots += [(f"{name}.args[{i}]", a) for i, a in enumerate(fn.args)]
+            self.roots += [(f"{name}.keywords[{k!r}]", v) for k, v in fn.keywords.items()]
+            self._root_of(fn.func, label)
+            return
         target = getattr(fn, "__func__", fn)  # a bound method: its function, and self below
         self_obj = getattr(fn, "__self__", None)
         if self_obj is not None and not isinstance(self_obj, types.ModuleType):

@@ -282,3 +282,27 @@ def test_gradients_from_outside_the_step_are_read_at_each_replay():
         update()
         opt2.step()
         np.testing.assert_array_equal(w.data, w2.data)
+
+
+def test_a_partial_function_and_a_bound_method_are_searched_too():
+    import functools
+
+    class Model:
+        def __init__(self):
+            self.w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+        def loss(self, x):
+            return (x * self.w).sum()
+
+    def loss_of(model, x):
+        return model.loss(x)
+
+    model = Model()
+    for fn in (model.loss, functools.partial(loss_of, model)):
+        f = mg.compile(fn)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # found: no eager fallback
+            assert _calls(f, np.ones(2), n=2)[-1].item() == 3.0
+        model.w = mg.tensor([5.0, 5.0], requires_grad=True)
+        assert f(np.ones(2)).item() == 10.0
+        model.w = mg.tensor([1.0, 2.0], requires_grad=True)
