@@ -34,11 +34,10 @@ def test_public_api_has_a_docstring_with_an_example(name, obj):
     assert ">>>" in doc, f"{name}: the docstring has no runnable example"
 
 
-def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
+def _generated(tmp_path, monkeypatch, builder: str, page: str) -> str:
+    """The page a docs hook writes, written into ``tmp_path``."""
     import os
     import sys
-
-    from microgradnp.ops import REGISTRY
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, os.path.join(root, "docs", "hooks"))
@@ -46,8 +45,14 @@ def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build_assets, "ROOT", str(tmp_path))
     (tmp_path / "docs" / "reference").mkdir(parents=True)
-    build_assets._op_table()
-    table = (tmp_path / "docs" / "reference" / "op-table.md").read_text()
+    getattr(build_assets, builder)()
+    return (tmp_path / "docs" / "reference" / page).read_text()
+
+
+def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
+    from microgradnp.ops import REGISTRY
+
+    table = _generated(tmp_path, monkeypatch, "_op_table", "op-table.md")
     for name, op in REGISTRY.items():
         label = f"{op.namespace}.{name}" if op.namespace else name
         assert f"| `{label}` |" in table
@@ -56,19 +61,9 @@ def test_the_op_table_lists_every_op(tmp_path, monkeypatch):
 
 
 def test_the_compositions_page_is_the_matrix_the_tests_run(tmp_path, monkeypatch):
-    import os
-    import sys
-
     from microgradnp.testing import compositions
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, os.path.join(root, "docs", "hooks"))
-    import build_assets
-
-    monkeypatch.setattr(build_assets, "ROOT", str(tmp_path))
-    (tmp_path / "docs" / "reference").mkdir(parents=True)
-    build_assets._compositions_page()
-    page = (tmp_path / "docs" / "reference" / "compositions.md").read_text()
+    page = _generated(tmp_path, monkeypatch, "_compositions_page", "compositions.md")
     assert compositions.support_markdown() in page
     for subject in compositions.SUBJECTS:
         assert f"| {subject} |" in page

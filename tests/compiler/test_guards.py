@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import microgradnp as mg
+from microgradnp.testing import compositions
 
 X = np.array([1.0, 2.0, 3.0])
 
@@ -172,22 +173,13 @@ def test_errors_at_replay_name_the_op():
 
 
 def test_a_custom_function_inside_a_compiled_step():
-    class Cube(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_arrays
-            return 3 * x ** 2 * g
+    cube = compositions.subjects()["Function (NumPy backward)"][0]  # Cube.apply: x ** 3, a NumPy backward
 
     w = mg.tensor([1.0, 2.0], requires_grad=True)
 
     def step(x):
         w.grad = None
-        loss = Cube.apply(w * x).sum()
+        loss = cube(w * x).sum()
         loss.backward()
         return loss
 
