@@ -1,7 +1,17 @@
-"""Grad mode: whether operations are recorded for differentiation.
+"""The state every layer reads: grad mode, the interpreters running, and ``mg.compile``'s trace.
 
-The flag is per thread (a ``threading.local``), so ``no_grad()`` in one thread
-never switches off recording in another.
+* Grad mode: whether operations are recorded for differentiation.  The flag
+  is per thread (a ``threading.local``), so ``no_grad()`` in one thread never
+  switches off recording in another.
+* The interpreter protocol (:class:`Trace`, :func:`new_trace`): the function
+  transforms that run a function on tracers (``vmap``, ``jvp``), one level
+  each, and :class:`TransformError` for what one does not support.
+* ``mg.compile``'s trace hooks (:func:`start_trace`, :func:`replayed`, ...) and
+  the ``epoch`` its guards compare.
+
+Each is read first through a plain module-level integer (``interpreting``,
+``tracing``, ``anomaly_threads``), so that none costs more than one read
+while it is off.
 """
 
 from __future__ import annotations
