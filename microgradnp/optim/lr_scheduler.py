@@ -1,9 +1,13 @@
 """Learning-rate schedules, as ``torch.optim.lr_scheduler``: call ``scheduler.step()`` once per epoch.
 
-A scheduler sets ``group["lr"]`` in every parameter group of its optimizer
-from the group's initial learning rate and the epoch count, in closed form
-(``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LambdaLR``), or from
-a monitored metric (``ReduceLROnPlateau``).  Creating one applies epoch 0.
+A scheduler sets ``group["lr"]`` in every parameter group of its optimizer.
+``StepLR``, ``ExponentialLR`` and ``CosineAnnealingLR`` take PyTorch's
+*chainable* form: each step changes the rate the group has now (by a factor),
+so several schedulers on one optimizer compose, and a rate set by hand
+between epochs is carried on.  ``LambdaLR`` (and a subclass defining only
+``lr_at``) sets the closed form of the group's initial rate and the epoch, as
+PyTorch's ``LambdaLR`` does; ``ReduceLROnPlateau`` follows a monitored
+metric.  Creating one applies epoch 0, which changes no rate.
 """
 
 from __future__ import annotations
@@ -49,12 +53,16 @@ class LRScheduler:
     def _lr_at(self, i: int, base_lr: float, epoch: int) -> float:
         return self.lr_at(base_lr, epoch)
 
+    def next_lr(self, i: int, lr: float, base_lr: float, epoch: int) -> float:
+        """Group ``i``'s rate at ``epoch`` given the rate it has now (``lr``): by default the closed form."""
+        return self._lr_at(i, base_lr, epoch)
+
     @_modes.replayed
     def step(self) -> None:
         """Advance one epoch and set every group's learning rate."""
         self.last_epoch += 1
         for i, (group, base) in enumerate(zip(self.optimizer.param_groups, self.base_lrs)):
-            group["lr"] = float(self._lr_at(i, base, self.last_epoch))
+            group["lr"] = float(self.next_lr(i, group["lr"], base, self.last_epoch))
 
     def get_last_lr(self) -> list:
         """The learning rate of each group, as last set."""
@@ -125,6 +133,9 @@ class StepLR(LRScheduler):
     def lr_at(self, base_lr, epoch):
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def next_lr(self, i, lr, base_lr, epoch):
+        return lr * self.gamma if epoch and epoch % self.step_size == 0 else lr  # PyTorch's chainable form
+
 
 class ExponentialLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every epoch.
@@ -145,6 +156,9 @@ class ExponentialLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return base_lr * self.gamma ** epoch
+
+    def next_lr(self, i, lr, base_lr, epoch):
+        return lr * self.gamma if epoch else lr  # PyTorch's chainable form
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -171,6 +185,16 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def next_lr(self, i, lr, base_lr, epoch):
+        # PyTorch's recursive form: the ratio of consecutive closed-form steps applied to the rate now
+        # (so it composes and carries a rate set by hand), and at the cosine's lowest point the climb back.
+        T, low = self.T_max, self.eta_min
+        if epoch == 0:
+            return lr
+        if (epoch - 1 - T) % (2 * T) == 0:
+            return lr + (base_lr - low) * (1 - math.cos(math.pi / T)) / 2
+        return (1 + math.cos(math.pi * epoch / T)) / (1 + math.cos(math.pi * (epoch - 1) / T)) * (lr - low) + low
 
 
 class ReduceLROnPlateau:

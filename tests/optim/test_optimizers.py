@@ -1,5 +1,7 @@
 """SGD and Adam follow PyTorch's formulas; steps record nothing; they train a model."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -331,3 +333,68 @@ def test_reduce_lr_on_plateau_waits_for_patience_and_cooldown():
     assert opt.lr == 0.3  # never below min_lr
     with pytest.raises(ValueError, match="mode"):
         mg.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="up")
+
+
+# Schedulers compose, as PyTorch's chainable form does: each step changes the rate the group has now.
+
+def _schedule(make, epochs, between=None):
+    """Rates after each epoch of the schedulers ``make(opt)`` makes; ``between(epoch, opt)`` may set a rate."""
+    opt = _sgd()
+    scheds = make(opt)
+    out = []
+    for e in range(epochs):
+        for s in scheds:
+            s.step()
+        if between is not None:
+            between(e, opt)
+        out.append(opt.lr)
+    return out
+
+
+_CHAINS = {
+    "exponential then step": lambda S, o: [S.ExponentialLR(o, 0.9), S.StepLR(o, 2, 0.5)],
+    "step then cosine": lambda S, o: [S.StepLR(o, 3, 0.1), S.CosineAnnealingLR(o, T_max=4, eta_min=0.01)],
+    "cosine past T_max": lambda S, o: [S.CosineAnnealingLR(o, T_max=3, eta_min=0.1)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CHAINS))
+def test_schedulers_chain_as_pytorchs_do(name):
+    ours = _schedule(lambda o: _CHAINS[name](mg.optim.lr_scheduler, o), 9)
+    torch = pytest.importorskip("torch")
+    w = torch.nn.Parameter(torch.ones(1))
+    opt = torch.optim.SGD([w], lr=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about step order; none of its optimizer steps run here
+        scheds = _CHAINS[name](torch.optim.lr_scheduler, opt)
+        theirs = []
+        for _ in range(9):
+            for s in scheds:
+                s.step()
+            theirs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_schedulers_compose_and_keep_a_rate_set_by_hand():
+    S = mg.optim.lr_scheduler
+    np.testing.assert_allclose(_schedule(lambda o: [S.ExponentialLR(o, 0.9), S.StepLR(o, 2, 0.5)], 4),
+                               [0.9, 0.9 ** 2 * 0.5, 0.9 ** 3 * 0.5, 0.9 ** 4 * 0.25])
+
+    def by_hand(epoch, opt):
+        if epoch == 1:
+            opt.lr = 0.2  # between epochs: the schedule carries on from it
+    np.testing.assert_allclose(_schedule(lambda o: [S.ExponentialLR(o, 0.5)], 4, by_hand), [0.5, 0.2, 0.1, 0.05])
+
+
+def test_a_scheduler_resumes_mid_run_from_its_state_dict():
+    S = mg.optim.lr_scheduler
+    opt = _sgd()
+    sched = S.StepLR(opt, 2, 0.5)
+    for _ in range(3):
+        sched.step()
+    saved, rate = sched.state_dict(), opt.lr
+    straight = [(sched.step(), opt.lr)[1] for _ in range(4)]
+    opt2 = _sgd(lr=rate)
+    resumed = S.StepLR(opt2, 2, 0.5)
+    resumed.load_state_dict(saved)
+    assert [(resumed.step(), opt2.lr)[1] for _ in range(4)] == straight
