@@ -56,16 +56,27 @@ def _draw(loss, path_stem: str, fmt: str, collapse) -> str:
     return _render(loss, path_stem, fmt, collapse)
 
 
+class BadArgument(SystemExit):
+    """A command-line argument that cannot be used: a one-line message, exit status 2 (argparse's)."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def _writable_folder(folder: str, what: str) -> str:
     """``folder``, created if needed; a clear error (no traceback) when it cannot be written."""
     if folder and os.path.exists(folder) and not os.path.isdir(folder):
-        raise SystemExit(f"microgradnp: the {what} folder {folder!r} is a file, not a folder")
+        raise BadArgument(f"microgradnp: the {what} folder {folder!r} is a file, not a folder")
     try:
         os.makedirs(folder or ".", exist_ok=True)
     except OSError as exc:
-        raise SystemExit(f"microgradnp: cannot create the {what} folder {folder!r}: {exc.strerror or exc}") from None
+        raise BadArgument(f"microgradnp: cannot create the {what} folder {folder!r}: {exc.strerror or exc}") from None
     if not os.access(folder or ".", os.W_OK):
-        raise SystemExit(f"microgradnp: cannot write into the {what} folder {folder!r} (permission denied)")
+        raise BadArgument(f"microgradnp: cannot write into the {what} folder {folder!r} (permission denied)")
     return folder
 
 
@@ -121,7 +132,7 @@ def graph(workload: str, out: str | None, fmt: str, collapse, before_backward: b
     if ext:
         fmt = ext[1:].lower()
         if fmt not in FORMATS:
-            raise SystemExit(f"microgradnp graph: --out {out!r} has the extension {ext!r}; use one of "
+            raise BadArgument(f"microgradnp graph: --out {out!r} has the extension {ext!r}; use one of "
                              f"{', '.join('.' + f for f in FORMATS)} (or none, with --format)")
     _writable_folder(os.path.dirname(stem), "output")
     return _render(loss, stem, fmt, collapse)
@@ -153,6 +164,9 @@ def main(argv=None) -> int:
             print(f"\nall figures are in {os.path.abspath(args.out)} ({time.perf_counter() - start:.1f} s)")
             return 0
         path = graph(args.workload, args.out, args.format, "modules" if args.collapse else None, args.before_backward)
+    except BadArgument as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
     except OSError as exc:  # a disk that fills up or a file that vanishes while writing: say so, no traceback
         where = f" {exc.filename}" if exc.filename else ""
         print(f"microgradnp: could not write{where}: {exc.strerror or exc}", file=sys.stderr)

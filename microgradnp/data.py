@@ -25,12 +25,14 @@ BLOB_COV = ((1.0, 0.75), (0.75, 1.0))
 
 
 def gaussian_blobs(n: int = 1000, means=BLOB_MEANS, cov=BLOB_COV, rng=None):
-    """Two Gaussian classes in the plane, ``n // 2`` points each (the first notebook's data).
+    """Two Gaussian classes in the plane, ``n`` points in all (the first notebook's data).
 
     Class 0 is drawn first (all its points), then class 1, each with one call
-    ``rng.multivariate_normal(mean, cov, n // 2)``, the call SciPy's
+    ``rng.multivariate_normal(mean, cov, size)``, the call SciPy's
     ``multivariate_normal.rvs`` makes: with ``rng=np.random.RandomState(104729)``
-    the points are the notebook's, bit for bit.
+    the points are the notebook's, bit for bit.  The classes share ``n`` as
+    evenly as possible, the first ones taking one point more (scikit-learn's
+    ``make_blobs``): ``n`` of 11 gives 6 and 5.
 
     Returns
     -------
@@ -48,12 +50,21 @@ def gaussian_blobs(n: int = 1000, means=BLOB_MEANS, cov=BLOB_COV, rng=None):
     >>> X[0].round(8).tolist()  # the notebook prints x=[-0.22117921 0.0354449 ]
     [-0.22117921, 0.0354449]
     """
+    n = _count_of_points("gaussian_blobs", n)
     r = as_rng(rng)
-    half = n // 2
-    parts = [r.multivariate_normal(np.asarray(m, float), np.asarray(cov, float), half) for m in means]
+    k = len(means)
+    sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    parts = [r.multivariate_normal(np.asarray(m, float), np.asarray(cov, float), size) for m, size in zip(means, sizes)]
     X = np.vstack(parts)
-    y = np.repeat(np.arange(len(means)), half)
+    y = np.repeat(np.arange(k), sizes)
     return X, y
+
+
+def _count_of_points(who: str, n) -> int:
+    """``n`` as a number of points: a non-negative int, else a clear error."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{who}: n must be a non-negative int (a number of points), got {n!r}")
+    return int(n)
 
 
 def make_moons(n: int = 1000, noise: float = 0.1, rng=None, shuffle: bool = True):
@@ -75,6 +86,7 @@ def make_moons(n: int = 1000, noise: float = 0.1, rng=None, shuffle: bool = True
     >>> X.shape, sorted(set(y.tolist()))
     ((200, 2), [0, 1])
     """
+    n = _count_of_points("make_moons", n)
     r = as_rng(rng)
     n_out = n // 2
     n_in = n - n_out

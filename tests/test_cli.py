@@ -1,6 +1,7 @@
 """The microgradnp command: demo and graph."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,10 @@ def test_missing_example_dependencies_are_named_with_the_install_command(monkeyp
 
 
 @pytest.mark.parametrize("ext", [".jpg", ".html", ".SVGZ"])
-def test_graph_refuses_an_unknown_extension_with_a_message(tmp_path, ext):
-    with pytest.raises(SystemExit, match=rf"--out .* has the extension '{ext}'; use one of .svg, .png, .pdf, .dot"):
-        cli.main(["graph", "--out", str(tmp_path / f"g{ext}")])
+def test_graph_refuses_an_unknown_extension_with_a_message(tmp_path, ext, capsys):
+    assert cli.main(["graph", "--out", str(tmp_path / f"g{ext}")]) == 2
+    assert re.search(rf"--out .* has the extension '{re.escape(ext)}'; use one of .svg, .png, .pdf, .dot",
+                     capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -65,12 +67,26 @@ def test_graph_accepts_an_upper_case_extension(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["demo", "blobs", "--quick"], ["graph"]])
-def test_an_output_place_that_cannot_be_written_is_a_message_not_a_traceback(tmp_path, command):
+def test_an_output_place_that_cannot_be_written_is_a_message_and_exit_status_2(tmp_path, command, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     out = str(blocker / "sub") if command[0] == "demo" else str(blocker / "g.svg")
-    with pytest.raises(SystemExit, match=r"microgradnp: the .* folder '.*a-file.*' is a file, not a folder|cannot create"):
-        cli.main([*command, "--out", out])
+    assert cli.main([*command, "--out", out]) == 2  # a bad argument, as argparse's own errors
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(r"microgradnp: the .* folder '.*a-file.*' is a file, not a folder|cannot "
+                                       r"create", err[0])
+
+
+@pytest.mark.parametrize("argv", [["demo", "--bogus"], ["graph", "nope"], ["demo", "--out"], ["frobnicate"],
+                                  ["graph", "--format", "xyz"], ["graph", "--out", "g.jpg"]])
+def test_every_bad_argument_is_one_line_and_exit_status_2(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:  # argparse's own errors exit from inside parse_args
+        status = exc.code
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("microgradnp")
 
 
 def test_a_write_that_fails_midway_is_reported_with_exit_code_1(tmp_path, monkeypatch, capsys):

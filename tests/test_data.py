@@ -192,3 +192,14 @@ def test_random_split_partitions_by_counts_or_fractions():
     for bad in ([6, 3], [0.5, 0.6], [-1, 11]):
         with pytest.raises(ValueError, match="lengths"):
             mg.data.random_split(ds, bad)
+
+
+@pytest.mark.parametrize("make", [mg.data.gaussian_blobs, mg.data.make_moons])
+def test_data_makers_honour_the_number_of_points_or_refuse_it(make):
+    for n in (0, 1, 10, 11):
+        X, y = make(n, rng=0)
+        assert X.shape == (n, 2) and y.shape == (n,)
+        assert abs(int((y == 0).sum()) - int((y == 1).sum())) <= 1  # the classes share n evenly
+    for bad in (-3, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="n must be a non-negative int"):
+            make(bad)
