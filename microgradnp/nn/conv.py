@@ -25,6 +25,8 @@ __all__ = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "Conv2d", "Conv1d", "
 
 def _pair(value, name: str, who: str, minimum: int) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) == 1:  # (2,) means 2 on both axes, as PyTorch takes it
+        pair = pair * 2
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in pair):
         raise ValueError(f"{who}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
@@ -102,6 +104,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
         outs.append(matmul(rows, transpose(kernel)))  # (N OH OW, O / groups)
     out = outs[0] if groups == 1 else concatenate(outs, axis=1)
     if bias is not None:
+        if np.shape(bias) != (o,):
+            raise ValueError(f"{who}: bias must have shape ({o},), one per output channel of the weight "
+                             f"{weight.shape}, got {np.shape(bias)}")
         out = out + bias
     return transpose(reshape(out, (n, oh, ow, o)), (0, 3, 1, 2))
 
@@ -165,8 +170,12 @@ def _pool(who: str, x, kernel_size, stride, padding, dilation, fill: float) -> T
     """The windows a pooling reduces, ``(N, C, OH, OW, KH, KW)``; the stride defaults to the kernel size."""
     kernel = _pair(kernel_size, "kernel_size", who, 1)
     stride = kernel if stride is None else _pair(stride, "stride", who, 1)
-    return _windows(_image(x, who), kernel, stride, _pair(padding, "padding", who, 0),
-                    _pair(dilation, "dilation", who, 1), fill, who, channels_last=False)
+    padding, dilation = _pair(padding, "padding", who, 0), _pair(dilation, "dilation", who, 1)
+    for p, k, d in zip(padding, kernel, dilation):
+        if p > (d * (k - 1) + 1) // 2:  # a window of padding alone: PyTorch refuses it too
+            raise ValueError(f"{who}: padding {padding} must be at most half the kernel {kernel} (dilation "
+                             f"{dilation}); a window would hold padding alone")
+    return _windows(_image(x, who), kernel, stride, padding, dilation, fill, who, channels_last=False)
 
 
 def _uniform(shape, fan_in: int, rng, dtype):

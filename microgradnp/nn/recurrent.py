@@ -41,8 +41,13 @@ class _Cell(Module):
             raise ValueError(f"{self.path + ' ' if self.path else ''}({type(self).__name__} {self.input_size} -> "
                              f"{self.hidden_size}): input of shape {x.shape} has {x.shape[-1]} features; the cell "
                              f"takes {self.input_size}")
+        expected = x.shape[:-1] + (self.hidden_size,)
         if h is None:
-            h = zeros(*(x.shape[:-1] + (self.hidden_size,)), dtype=self.weight_ih.dtype)
+            return zeros(*expected, dtype=self.weight_ih.dtype)
+        if np.shape(h) != expected:  # a batch of 1 would broadcast silently: refused, as PyTorch does
+            raise ValueError(f"{self.path + ' ' if self.path else ''}({type(self).__name__} {self.input_size} -> "
+                             f"{self.hidden_size}): the hidden state h must have shape {expected} for an input of "
+                             f"shape {x.shape}, got {np.shape(h)}")
         return h
 
     def extra_repr(self) -> str:

@@ -225,6 +225,13 @@ def linear(x, weight, bias=None):
            [1., 1.],
            [1., 1.]])
     """
+    ws, xs = np.shape(weight), np.shape(x)
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ValueError(f"linear: weight must be (out_features, in_features) with in_features = the input's last "
+                         f"axis; got a weight of shape {ws} for an input of shape {xs}")
+    if bias is not None and np.shape(bias) != ws[:1]:
+        raise ValueError(f"linear: bias must have shape ({ws[0]},) for a weight of shape {ws}, got "
+                         f"{np.shape(bias)}")
     return ((x, weight) if bias is None else (x, weight, bias)), None
 
 
