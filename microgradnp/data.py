@@ -163,6 +163,9 @@ def load_mat(path, zero_based_labels: bool = True) -> dict:
     try:
         raw = scipy.io.loadmat(path)
     except Exception as exc:  # scipy raises ValueError, TypeError, MatReadError... for files it cannot read
+        cut = _mat_truncation(path)
+        if cut:
+            raise ValueError(f"load_mat: {path} is truncated: {cut}") from exc
         raise ValueError(f"load_mat: {path} is not a MATLAB file scipy can read ({type(exc).__name__}: {exc})") from exc
     out = {k: v for k, v in raw.items() if not k.startswith("__")}
     if "X" in out:
@@ -179,6 +182,40 @@ def load_mat(path, zero_based_labels: bool = True) -> dict:
     return out
 
 
+def _mat_truncation(path) -> str | None:
+    """Where a MATLAB 5 file ends early, read from the tags of its top-level elements; None if it does not.
+
+    scipy reports a cut file as "index out of range" or "could not read
+    bytes"; the tags (type and byte count, after a 128-byte header) say
+    which variable the file stops in.
+    """
+    import struct
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        header = fh.read(128)
+        if len(header) < 128:
+            return f"it holds {size} bytes, less than the 128-byte MATLAB header" if header[:6] == b"MATLAB" else None
+        order = {b"IM": "<", b"MI": ">"}.get(header[126:128])
+        if order is None:  # not MATLAB 5 (version 4, or 7.3 which is HDF5): scipy's own message stands
+            return None
+        pos, index = 128, 0
+        while pos < size:
+            tag = fh.read(8)
+            if len(tag) < 8:
+                return f"variable {index} starts at byte {pos} but the file ends at byte {size}"
+            kind, nbytes = struct.unpack(order + "II", tag)
+            if kind >> 16:  # a small element: its data sits in the tag
+                pos += 8
+            else:
+                pos += 8 + nbytes + (-nbytes % 8 if kind != 15 else 0)  # 15: compressed, not padded
+                if pos > size:
+                    return f"variable {index} declares {nbytes} bytes but the file ends at byte {size}"
+            fh.seek(pos)
+            index += 1
+    return None
+
+
 def _labels_from_mat(y, path, zero_based: bool) -> np.ndarray:
     """Labels as int64, refusing what a cast would silently corrupt (1.5 -> 1, NaN -> a huge negative)."""
     y = np.asarray(y)
@@ -188,10 +225,12 @@ def _labels_from_mat(y, path, zero_based: bool) -> np.ndarray:
     if y.dtype.kind not in "fiub":
         raise ValueError(f"load_mat: y in {path} must hold numbers, got {y.dtype}")
     bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) if y.dtype.kind == "f" else y < 0
+    if y.dtype.kind in "uf":
+        bad |= y >= 2**63  # past int64: the cast would wrap it to a negative number or another label
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"load_mat: y in {path} must hold non-negative whole-number labels; y[{i}] is {y[i]}"
+            f"load_mat: y in {path} must hold non-negative whole-number labels that fit int64; y[{i}] is {y[i]}"
             f" ({int(bad.sum())} such values)"
         )
     y = y.astype(np.int64)

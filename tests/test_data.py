@@ -110,11 +110,29 @@ def _mat(tmp_path, name, **arrays):
 
 
 @pytest.mark.parametrize("y, shown", [([[1.5], [2.0]], "y\\[0\\] is 1.5"), ([[2.0], [np.nan]], "y\\[1\\] is nan"),
-                                      ([[-1], [2]], "y\\[0\\] is -1"), ([[np.inf], [2.0]], "y\\[0\\] is inf")])
+                                      ([[-1], [2]], "y\\[0\\] is -1"), ([[np.inf], [2.0]], "y\\[0\\] is inf"),
+                                      (np.array([[2], [2**63 + 5]], dtype=np.uint64), "y\\[1\\] is 9223372036854775813"),
+                                      ([[1e30], [2.0]], "y\\[0\\] is 1e\\+30"), ([[2.0**63], [1.0]], "y\\[0\\] is 9.2")])
 def test_load_mat_refuses_labels_a_cast_would_corrupt(tmp_path, y, shown):
     path = _mat(tmp_path, "bad.mat", X=np.ones((2, 3)), y=np.array(y))
-    with pytest.raises(ValueError, match=rf"load_mat: y in .*bad\.mat must hold non-negative whole-number labels; {shown}"):
+    with pytest.raises(ValueError, match=rf"load_mat: y in .*bad\.mat must hold non-negative whole-number labels "
+                                         rf"that fit int64; {shown}"):
         mg.data.load_mat(path)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_truncated_mat_file_says_truncated_and_where(tmp_path, compressed):
+    import scipy.io
+
+    whole = tmp_path / "whole.mat"
+    scipy.io.savemat(str(whole), {"X": np.ones((50, 40)), "y": np.ones((50, 1))}, do_compression=compressed)
+    data = whole.read_bytes()
+    for cut in (60, 200, len(data) // 2, len(data) - 3):
+        path = tmp_path / f"cut{cut}.mat"
+        path.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match=rf"load_mat: .*cut{cut}\.mat is truncated: .*(variable \d|header)"):
+            mg.data.load_mat(path)
+    assert mg.data.load_mat(whole)["X"].shape == (50, 40)
 
 
 def test_load_mat_checks_x_and_y_and_names_the_file(tmp_path):

@@ -458,20 +458,24 @@ class _BatchNorm(Module):
 
     _ndims: tuple = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+    #: saved by PyTorch and by us since momentum=None; a state saved before it loads (the count stays 0)
+    _optional_buffers = ("num_batches_tracked",)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=np.float64):
         super().__init__()
         name = type(self).__name__
         self.num_features = _size(name, "num_features", num_features)
-        self.eps, self.momentum = float(eps), float(momentum)
-        if not 0.0 <= self.momentum <= 1.0:
-            raise ValueError(f"{name}: momentum must lie in [0, 1], got {momentum}")
+        self.eps, self.momentum = float(eps), None if momentum is None else float(momentum)
+        if momentum is not None and not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must lie in [0, 1] or be None (a cumulative average), got {momentum}")
         self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
         self.track_running_stats = bool(track_running_stats)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x):
         name = type(self).__name__
@@ -490,7 +494,8 @@ class _BatchNorm(Module):
             if self.training and self.track_running_stats:  # PyTorch: the running variance is the unbiased one
                 _modes.note_unreplayable(name, "updates its running statistics in NumPy, from the batch's values: "
                                                "a replay would not update them (use eval() for a step without)")
-                m = self.momentum
+                self.num_batches_tracked += 1  # momentum None: the running statistics average every batch so far
+                m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
                 self.running_mean *= 1 - m
                 self.running_mean += m * mean.data.reshape(-1)
                 self.running_var *= 1 - m

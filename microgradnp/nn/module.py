@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 import zipfile
@@ -49,6 +50,52 @@ def _prefix(module: "Module", prefix: str) -> None:
         object.__setattr__(m, "_name", f"{prefix}.{name}" if name else prefix)
 
 
+def _read_npz(path: str, shapes: dict) -> dict:
+    """The arrays of an ``.npz`` file, each entry's header checked before its array is allocated.
+
+    ``np.load`` allocates whatever shape a header declares, so a crafted file
+    declaring a terabyte array exhausts memory before anything is checked.
+    Here each declared size is compared with the bytes the entry holds (more
+    declared than held: truncated or crafted), and only an entry whose shape
+    is the model's is read, so nothing larger than the model is allocated.
+    Any other entry stands as a placeholder of its declared shape that takes
+    no memory (a broadcast zero): load_state_dict then names it, as unexpected
+    or of the wrong shape, and never copies it.
+    """
+    state: dict = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            where = f"load: {path}, entry {name!r}"
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"format version {version} is not one save() writes")
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, fortran, dtype = read_header(member, max_header_size=10_000)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: not a .npy array header ({exc})") from exc
+                if dtype.hasobject:
+                    raise ValueError(f"{where} holds Python objects, which need pickle; refusing to load it")
+                declared = math.prod(shape) * dtype.itemsize
+                held = info.file_size - member.tell()
+                if declared != held:
+                    raise ValueError(
+                        f"{where} declares shape {shape} of {dtype} ({declared} bytes) but holds {held} bytes: "
+                        + ("the file is truncated or crafted" if declared > held else "the file is damaged")
+                    )
+                if name not in shapes or tuple(shape) != tuple(shapes[name]):
+                    state[name] = np.broadcast_to(np.zeros((), dtype), shape)
+                    continue
+                data = member.read(declared)
+                if len(data) != declared:
+                    raise ValueError(f"{where} is truncated: {len(data)} of its {declared} bytes are there")
+            state[name] = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return state
+
+
 class Module:
     """Base class of layers and models.
 
@@ -72,6 +119,9 @@ class Module:
     >>> m(mg.tensor([1.0, 2.0]))
     tensor([2.5, 4.5], op=add)
     """
+
+    #: buffers a state_dict may lack (added to the class after states were saved): load_state_dict leaves them
+    _optional_buffers: tuple = ()
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -319,7 +369,8 @@ class Module:
         params = OrderedDict(self.named_parameters())
         params.update(self.named_buffers())
         if strict:
-            missing = [k for k in params if k not in state]
+            optional = {f"{prefix}.{b}" if prefix else b for prefix, m in self.named_modules() for b in m._optional_buffers}
+            missing = [k for k in params if k not in state and k not in optional]
             unexpected = [k for k in state if k not in params]
             if missing or unexpected:
                 raise KeyError(
@@ -372,7 +423,7 @@ class Module:
                 # the names and would drop a parameter called that.
                 for name, arr in state.items():
                     with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+                        np.lib.format.write_array(member, np.require(arr, requirements="C"), allow_pickle=False)  # 0-d stays 0-d
             os.replace(tmp, path)  # the real name only ever holds a complete file
         except BaseException:
             if os.path.exists(tmp):
@@ -396,13 +447,10 @@ class Module:
             raise ValueError(f"load: {path} holds a single .npy array; save() writes an .npz archive of named arrays")
         if not head.startswith(b"PK"):
             raise ValueError(f"load: {path} is not an .npz file written by save() (it starts with {head!r})")
+        shapes = {name: np.shape(p) for name, p in self.named_parameters()}
+        shapes.update((name, np.shape(b)) for name, b in self.named_buffers())
         try:
-            with np.load(path, allow_pickle=False) as data:
-                state = {k: data[k] for k in data.files}
-        except ValueError as exc:
-            if "pickle" not in str(exc):
-                raise ValueError(f"load: {path} is damaged ({exc})") from exc
-            raise ValueError(f"load: {path} holds objects that need pickle; refusing to load it ({exc})") from exc
+            state = _read_npz(path, shapes)
         except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
             raise ValueError(f"load: {path} is damaged or truncated ({type(exc).__name__}: {exc})") from exc
         self.load_state_dict(state, strict=strict)

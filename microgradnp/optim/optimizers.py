@@ -161,8 +161,13 @@ class Optimizer:
         if step is not None and not hasattr(step, "replayed"):
             cls.step = _modes.replayed(step)  # mg.compile calls every optimizer's step again at each replay
 
-    def __init__(self, params, **defaults):
+    def __init__(self, params, *, foreach: bool | None = None, fused: bool | None = None, **defaults):
         name = type(self).__name__
+        for key, value in (("foreach", foreach), ("fused", fused)):  # PyTorch's kernel choices; we have one loop
+            if value not in (None, False):
+                raise ValueError(f"{name}: {key}={value!r} asks for PyTorch's {key} kernels, which microgradnp does "
+                                 f"not have (one NumPy loop per parameter, or mg.compile's generated code); leave "
+                                 f"{key} as None or False")
         if isinstance(params, Tensor):
             raise TypeError(f"{name}: params must be an iterable of Tensors, got a single Tensor (wrap it in a list)")
         given = list(params)
@@ -345,8 +350,10 @@ class SGD(Optimizer):
 
     _kinds = {"nesterov": bool}
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 *, foreach: bool | None = None, fused: bool | None = None):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
+                         foreach=foreach, fused=fused)
         for group in self.param_groups:
             if group["nesterov"] and group["momentum"] <= 0:
                 raise ValueError("SGD: nesterov=True needs momentum > 0")
@@ -391,8 +398,9 @@ class Adam(Optimizer):
     #: AdamW: the weight decay shrinks the parameters instead of joining the gradient.
     _decoupled = False
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 *, foreach: bool | None = None, fused: bool | None = None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused)
 
     def _update(self, way) -> None:
         for group in self.param_groups:
@@ -442,8 +450,9 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 *, foreach: bool | None = None, fused: bool | None = None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused)
 
 
 class RMSprop(Optimizer):
@@ -465,9 +474,9 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 momentum: float = 0.0, centered: bool = False):
+                 momentum: float = 0.0, centered: bool = False, *, foreach: bool | None = None):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                         centered=centered)
+                         centered=centered, foreach=foreach)
 
     _kinds = {"alpha": 1.0 + 1e-12, "centered": bool}
 
@@ -517,9 +526,10 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, foreach: bool | None = None,
+                 fused: bool | None = None):
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+                         initial_accumulator_value=initial_accumulator_value, eps=eps, foreach=foreach, fused=fused)
 
     @no_grad()
     def step(self) -> None:

@@ -204,7 +204,7 @@ def test_batch_norm_buffers_travel_with_the_state_dict(tmp_path):
     bn = mg.nn.BatchNorm1d(2)
     bn(mg.tensor(np.array([[1.0, 2.0], [3.0, 6.0]])))
     state = bn.state_dict()
-    assert list(state) == ["weight", "bias", "running_mean", "running_var"]
+    assert list(state) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]  # PyTorch's keys
     fresh = mg.nn.BatchNorm1d(2)
     fresh.load_state_dict(state)
     np.testing.assert_array_equal(fresh.running_mean, bn.running_mean)
@@ -214,7 +214,7 @@ def test_batch_norm_buffers_travel_with_the_state_dict(tmp_path):
     other = mg.nn.Sequential(mg.nn.Linear(2, 2, rng=1), mg.nn.BatchNorm1d(2))
     other.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(other[1].running_var, model[1].running_var)
-    assert [n for n, _ in other.named_buffers()] == ["1.running_mean", "1.running_var"]
+    assert [n for n, _ in other.named_buffers()] == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
     assert len(list(model.parameters())) == 4  # buffers are not parameters
 
 
@@ -239,3 +239,37 @@ def test_any_layer_that_refuses_its_input_is_named_by_its_path_once():
 def test_dropout_passes_gradcheck_with_its_mask_held_fixed():
     x = mg.tensor(np.linspace(-1.0, 1.0, 12), requires_grad=True)
     assert gradcheck(lambda x: mg.nn.Dropout(0.4, rng=3)(x) ** 2, x)  # the same seed: the same mask at every call
+
+
+def test_batch_norm_momentum_none_is_the_cumulative_average_as_in_pytorch():
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((5, 3)) * (i + 1) + i for i in range(4)]
+    bn = mg.nn.BatchNorm1d(3, momentum=None)
+    for x in batches:
+        bn(mg.tensor(x))
+    assert int(bn.num_batches_tracked) == 4
+    np.testing.assert_allclose(bn.running_mean, np.mean([x.mean(0) for x in batches], axis=0), rtol=1e-12)
+    # the first update replaces the initial (0, 1) entirely: 1/1 of the first batch
+    np.testing.assert_allclose(bn.running_var, np.mean([x.var(0, ddof=1) for x in batches], axis=0), rtol=1e-12)
+    assert "momentum=None" in repr(bn)
+    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\] or be None"):
+        mg.nn.BatchNorm1d(3, momentum=1.5)
+    torch = pytest.importorskip("torch")
+    tbn = torch.nn.BatchNorm1d(3, momentum=None, dtype=torch.float64)
+    for x in batches:
+        tbn(torch.tensor(x))
+    np.testing.assert_allclose(bn.running_mean, tbn.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, tbn.running_var.numpy(), rtol=1e-12)
+    assert int(tbn.num_batches_tracked) == int(bn.num_batches_tracked)
+
+
+def test_a_batch_norm_state_saved_before_num_batches_tracked_still_loads():
+    bn = mg.nn.BatchNorm1d(2)
+    bn(mg.tensor(np.array([[1.0, 2.0], [3.0, 6.0]])))
+    old = {k: v for k, v in bn.state_dict().items() if k != "num_batches_tracked"}
+    model = mg.nn.Sequential(mg.nn.BatchNorm1d(2))
+    model.load_state_dict({f"0.{k}": v for k, v in old.items()})  # strict: the count alone may be missing
+    np.testing.assert_array_equal(model[0].running_mean, bn.running_mean)
+    assert int(model[0].num_batches_tracked) == 0
+    with pytest.raises(KeyError, match="running_var"):
+        mg.nn.BatchNorm1d(2).load_state_dict({k: v for k, v in old.items() if k != "running_var"})

@@ -152,3 +152,51 @@ def test_loading_a_bad_file_says_what_is_wrong_with_it(tmp_path, content, messag
     with pytest.raises(ValueError, match=rf"load: .*bad\.npz {message}"):
         net.load(path)
     assert all(np.array_equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def _crafted(path, name: str, header_shape: tuple, payload: bytes, dtype="<f8") -> None:
+    """An .npz whose entry ``name`` declares ``header_shape`` but holds ``payload``."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": header_shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name + ".npy", buffer.getvalue() + payload)
+
+
+@pytest.mark.parametrize("name,shape,payload,message", [
+    ("layers.0.weight", (10**12,), b"\0" * 64, r"declares shape \(1000000000000,\) .* holds 64 bytes: .*truncated or "
+                                               r"crafted"),
+    ("layers.0.weight", (4, 3), b"\0" * 40, r"declares shape \(4, 3\) of float64 \(96 bytes\) but holds 40 bytes"),
+    ("unknown", (2**40, 2**20), b"", r"declares shape \(1099511627776, 1048576\)"),
+    ("layers.0.weight", (4, 3), b"\0" * 200, r"declares .* holds 200 bytes: the file is damaged"),
+], ids=["huge", "truncated", "huge-unknown", "too-long"])
+def test_a_crafted_or_truncated_entry_is_refused_by_file_and_name_before_allocating(tmp_path, name, shape, payload,
+                                                                                     message):
+    path = tmp_path / "crafted.npz"
+    _crafted(path, name, shape, payload)
+    net = mg.nn.MLP([3, 4, 2], rng=0)
+    with pytest.raises(ValueError, match=rf"load: .*crafted\.npz, entry '{name}' {message}"):
+        net.load(path)
+
+
+def test_entries_of_the_wrong_shape_or_unknown_are_named_without_being_read(tmp_path):
+    net = mg.nn.MLP([3, 4, 2], rng=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    bigger = mg.nn.MLP([3, 400, 2], rng=0)
+    bigger.save(tmp_path / "big.npz")
+    with pytest.raises(ValueError, match=r"'layers.0.weight' has shape \(4, 3\) in the model but \(400, 3\)"):
+        net.load(tmp_path / "big.npz")
+    extra = mg.nn.Sequential(mg.nn.MLP([3, 4, 2], rng=1), mg.nn.Linear(2, 2, rng=0))
+    extra.save(tmp_path / "extra.npz")
+    with pytest.raises(KeyError, match=r"unexpected keys \['1.weight', '1.bias'\]"):
+        mg.nn.Sequential(mg.nn.MLP([3, 4, 2], rng=0)).load(tmp_path / "extra.npz")
+    loose = mg.nn.Sequential(mg.nn.MLP([3, 4, 2], rng=0))
+    loose.load(tmp_path / "extra.npz", strict=False)  # the unknown entries are skipped, the rest loaded
+    np.testing.assert_array_equal(loose[0].layers[0].weight.data, extra[0].layers[0].weight.data)
+    fortran = mg.nn.Linear(3, 4, rng=0)
+    np.savez(tmp_path / "f.npz", weight=np.asfortranarray(np.arange(12.0).reshape(4, 3)), bias=np.ones(4))
+    fortran.load(tmp_path / "f.npz")
+    np.testing.assert_array_equal(fortran.weight.data, np.arange(12.0).reshape(4, 3))

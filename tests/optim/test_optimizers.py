@@ -1,5 +1,6 @@
 """SGD and Adam follow PyTorch's formulas; steps record nothing; they train a model."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -398,3 +399,37 @@ def test_a_scheduler_resumes_mid_run_from_its_state_dict():
     resumed = S.StepLR(opt2, 2, 0.5)
     resumed.load_state_dict(saved)
     assert [(resumed.step(), opt2.lr)[1] for _ in range(4)] == straight
+
+
+#: every built-in optimizer, by name: a new one is covered by adding it here
+ALL_OPTIMIZERS = {"SGD": {"lr": 0.1}, "Adam": {}, "AdamW": {}, "RMSprop": {}, "Adagrad": {}}
+
+
+def test_the_optimizer_list_is_complete():
+    public = {n for n in mg.optim.__all__ if isinstance(getattr(mg.optim, n), type)
+              and issubclass(getattr(mg.optim, n), mg.optim.Optimizer) and n != "Optimizer"}
+    assert public == set(ALL_OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_pytorchs_kernel_keywords_are_accepted_as_our_one_loop_or_refused_by_name(name):
+    cls, kwargs = getattr(mg.optim, name), ALL_OPTIMIZERS[name]
+    keys = [k for k in ("foreach", "fused") if k in inspect.signature(cls).parameters]
+    assert "foreach" in keys  # every PyTorch optimizer takes foreach
+    for key in keys:
+        for value in (None, False):
+            w = mg.tensor([1.0], requires_grad=True)
+            opt = cls([w], **kwargs, **{key: value})
+            (w * w).sum().backward()
+            opt.step()
+            assert w.data[0] < 1.0
+        with pytest.raises(ValueError, match=rf"{name}: {key}=True asks for PyTorch's {key} kernels"):
+            cls([mg.tensor([1.0], requires_grad=True)], **kwargs, **{key: True})
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_our_kernel_keywords_are_pytorchs(name):
+    torch = pytest.importorskip("torch")
+    ours = {k for k in inspect.signature(getattr(mg.optim, name)).parameters if k in ("foreach", "fused")}
+    theirs = {k for k in inspect.signature(getattr(torch.optim, name)).parameters if k in ("foreach", "fused")}
+    assert ours == theirs
