@@ -83,12 +83,24 @@ _INSTALL_HINT = (
 
 
 def _esc(text: str) -> str:
-    """``text`` as the inside of a DOT string: quotes and backslashes escaped, newlines
-    kept as line breaks, and other control characters (a NUL ends the string for
+    """``text`` as the inside of a DOT string: quotes, backslashes and ``&`` escaped
+    (Graphviz reads ``&lt;`` as an HTML entity and would show ``<``), newlines kept
+    as line breaks, and other control characters (a NUL ends the string for
     Graphviz) shown as visible ``\\xNN`` escapes."""
     if not text.isprintable():
         text = "".join(c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in text)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("&", "&amp;")
+
+
+def _shown(name: str) -> str:
+    """A user's name as a drawing shows it, one line that gives the name back.
+
+    Printable names are shown as written.  A name with a backslash or a
+    character that cannot be drawn (a tab, NUL, U+2028...) is shown as Python
+    writes it inside a string literal (``w\\x00\\t``), so two different names
+    never look the same and ``ast.literal_eval`` recovers the name.
+    """
+    return name if name.isprintable() and "\\" not in name else repr(name)[1:-1]
 
 
 def _fmt_array(a: np.ndarray) -> str:
@@ -337,7 +349,7 @@ class _Drawing:
 
     def _tensor_label(self, t: Tensor) -> tuple[str, str | None]:
         name = self.names.get(id(t)) or t.name
-        lines = [name] if name else []
+        lines = [_shown(name)] if name else []
         lines.append(f"{t.shape} {t.dtype}")
         show = self.show_values is True or (self.show_values == "auto" and t.size <= _SMALL)
         if show:
@@ -433,14 +445,14 @@ class _Drawing:
     def _module_statements(self, key: str, grp: dict) -> list[str]:
         module, t = grp["module"], grp["out"]
         tid = self.ids[id(t)]
-        lines = [f"{type(module).__name__} {module.path}".strip()]
+        lines = [f"{type(module).__name__} {_shown(module.path)}".strip()]
         if key in self.repeats:
             lines[0] += f"  x{self.repeats[key]} (steps folded)"
         if module.extra_repr():
-            lines.append(module.extra_repr())
+            lines.append(_shown(module.extra_repr()))
         for p in grp["params"]:
             g = self.grads.get(id(p))
-            pname = (p.name or "param").rsplit(".", 1)[-1]
+            pname = _shown((p.name or "param").rsplit(".", 1)[-1])
             lines.append(f"{pname} {p.shape}" + (f"  |grad| {np.linalg.norm(g):.3g}" if g is not None else ""))
         bad = any(_bad(self.grads.get(id(p))) or _bad(p.numpy()) for p in grp["params"])
         fill = _FILL["bad"] if bad else "#e1d5e7"
@@ -808,7 +820,9 @@ def to_html(root, *, title: str = "microgradnp graph", budget: float | None = No
     source = "digraph microgradnp {\n" + "".join(f"  {line}\n" for line in statements) + "}\n"
     svg = _layout(source, "svg", budget).decode()
     svg = svg[svg.index("<svg"):]  # without the XML prologue and doctype: inline in HTML
-    data = json.dumps(_details(d)).replace("</", "<\\/")  # no "</script>" inside the script element
+    # No "<" inside the script element at all (JSON writes it \\u003c): a "</script>" in a name would end
+    # the element, and a "<!--<script>" would keep its real end tag from ending it.
+    data = json.dumps(_details(d)).replace("<", "\\u003c")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{_html.escape(title)}</title>"
             f"<style>{_VIEW_STYLE}</style></head><body>\n<div id=\"mg-view\"><div id=\"mg-canvas\">{svg}</div>"
             "<div id=\"mg-panel\"><p>Hover or click a node to see its arrays. Drag to pan, scroll to zoom.</p></div>"

@@ -1,6 +1,6 @@
 """Graph drawing: exact DOT text, gradient flow, names, NaN flags, module folding, rendering."""
 
-import shutil
+import ast
 import subprocess
 import sys
 import warnings
@@ -224,15 +224,40 @@ def test_max_nodes_must_be_a_positive_integer(max_nodes):
         to_dot(y, max_nodes=max_nodes)
 
 
+#: names that once broke a drawing or came out as another name
+AWKWARD_NAMES = ['w\x00evil"\t', "tab\there", "cr\rhere", "line\u2028sep", "nul\x00", "&lt;b&gt;", "&amp;", "&#65;",
+                 "<!--<script>", "</script><b>", "back\\slash", "quote'\"", "plain name", "x\ny", "\\x00"]
+
+
 def test_control_characters_in_names_are_shown_escaped_never_written_raw():
     # A NUL ends a string for Graphviz: the rest of the file would be misread.
     x = mg.tensor([1.0], requires_grad=True, name='w\x00evil"\t')
     dot = to_dot((x * 2.0).sum())
     assert "\x00" not in dot and "\t" not in dot.replace("\n", "")
-    assert r'w\\x00evil\"\\x09' in dot
-    if shutil.which("dot"):
-        done = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
-        assert done.returncode == 0 and b"w\\x00evil" in done.stdout
+    assert r'w\\x00evil\"\\t' in dot
+
+
+def _name_back(line: str):
+    """The name a drawn line shows: as written, or read back as Python reads a string literal."""
+    if "\\" not in line:
+        return line
+    for quote in ("'", '"'):
+        try:
+            return ast.literal_eval(quote + line + quote)
+        except (SyntaxError, ValueError):
+            pass
+    return None
+
+
+@needs_dot
+def test_every_name_round_trips_through_dot():
+    tensors = [mg.tensor([float(i)], requires_grad=True, name=n) for i, n in enumerate(AWKWARD_NAMES)]
+    loss = sum((t * 1.0).sum() for t in tensors)
+    done = subprocess.run(["dot", "-Tsvg"], input=to_dot(loss).encode(), capture_output=True, check=True)
+    lines = [el.text for el in ET.fromstring(done.stdout).iter("{http://www.w3.org/2000/svg}text") if el.text]
+    for name in AWKWARD_NAMES:  # each name is on exactly one drawn line, and that line gives it back
+        assert [line for line in lines if _name_back(line) == name] != [], name
+        assert sum(_name_back(line) == name for line in lines) == 1, name
 
 
 def test_folding_modules_whose_inputs_are_several_tensors_compares_them_by_identity():
@@ -337,3 +362,28 @@ def test_folding_modules_folds_the_steps_of_an_rnn_into_one_node_marked_x30():
     assert "GRUCell  x30 (steps folded)" in text and "x30 (one per step)\\n(4, 3) float64" in text
     assert text.count("[label=") < 30  # 611 tensors, folded
     assert "weight_hh (24, 8)  |grad|" in text  # the recorded norms of the shared parameters
+
+
+@needs_dot
+@needs_chromium
+def test_every_name_survives_the_html_view_and_never_stops_its_script(tmp_path):
+    import html
+    import json
+    import re
+
+    from tests.browser import dom_after
+
+    tensors = [mg.tensor([float(i)], requires_grad=True, name=n) for i, n in enumerate(AWKWARD_NAMES)]
+    path = render(sum((t * 1.0).sum() for t in tensors), tmp_path / "names.html")
+    probe = """
+      var data = JSON.parse(document.getElementById('mg-data').textContent), shown = [];
+      document.querySelectorAll('#mg-canvas g.node').forEach(function (g) {
+        var d = data[g.querySelector('title').textContent];
+        if (!d || !d.rows[0] || d.rows[0][1] !== '(1,) float64' || g.id.indexOf('op') >= 0) return;
+        g.dispatchEvent(new MouseEvent('click', {bubbles: true}));  // the view's own script fills the panel
+        shown.push(document.querySelector('#mg-panel h3').textContent);
+      });
+      document.body.dataset.probe = JSON.stringify({shown: shown});
+    """
+    found = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom_after(path, probe)).group(1)))
+    assert set(AWKWARD_NAMES) <= set(found["shown"])
