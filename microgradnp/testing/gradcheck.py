@@ -71,6 +71,12 @@ def _name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+def _which(inputs, i: int) -> str:
+    """How messages name an input: its position, and its name when it has one (``input 1 ('W')``)."""
+    name = getattr(inputs[i], "name", None)
+    return f"input {i} ({name!r})" if name else f"input {i}"
+
+
 def _differentiable_inputs(inputs, what: str) -> tuple:
     """``inputs`` as a tuple, and the positions of those that require grad (at least one)."""
     if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
@@ -84,7 +90,7 @@ def _differentiable_inputs(inputs, what: str) -> tuple:
         if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
             j = int(np.flatnonzero(~np.isfinite(data))[0])
             raise ValueError(
-                f"{what}: input {i} (shape {data.shape}) is {data.flat[j]} at element {j} (index "
+                f"{what}: {_which(inputs, i)} (shape {data.shape}) is {data.flat[j]} at element {j} (index "
                 f"{_index(data.shape, j)}); derivatives are checked at points where every input is finite"
             )
     return inputs, diff
@@ -187,7 +193,8 @@ def _structural(fn, inputs, diff, rng, who):
         if not np.all(np.isfinite(g)):
             j = int(np.flatnonzero(~np.isfinite(g))[0])
             raise GradcheckError(
-                f"{who}: input {i}: the analytic gradient is {g.flat[j]} at element {j} (index {_index(g.shape, j)}) "
+                f"{who}: {_which(inputs, i)} ({x.dtype}): the analytic gradient is {g.flat[j]} at element {j} (index "
+                f"{_index(g.shape, j)}) "
                 "where the function is finite. Either the derivative is infinite there (finite differences cannot "
                 "check it: pick another point) or the VJP divides by zero"
             )
@@ -232,7 +239,38 @@ def _structural(fn, inputs, diff, rng, who):
                 f"{who}: input {i}: with a zero upstream gradient the gradient is not zero "
                 f"(element {j} is {grads3[k].flat[j]!r}); the VJP ignores its upstream gradient"
             )
-    return v
+    return v, grads1
+
+
+def _compare_low_precision(inputs, diff, grads, analytic, who) -> None:
+    """The gradients computed in each input's own dtype against the float64 ones finite differences confirmed.
+
+    A VJP can be right in float64 and wrong in float32 (a fast path taken
+    for float32 only, a cast, a formula that overflows): the float64 check
+    cannot see it.  The tolerance is ``8 sqrt(eps)`` of the dtype (2.8e-3 in
+    float32) relative to the element plus the largest element of that
+    gradient, which rounding in the dtype stays well inside.
+    """
+    for k, i in enumerate(diff):
+        dtype = grads[k].dtype
+        if dtype == np.float64 or grads[k].size == 0:
+            continue
+        low = np.asarray(grads[k], dtype=np.float64)
+        exact = np.asarray(analytic[k], dtype=np.float64)
+        tol = 8.0 * math.sqrt(float(np.finfo(dtype).eps))
+        err = np.abs(low - exact)
+        allowed = tol * (np.abs(exact) + np.max(np.abs(exact)))
+        bad = ~(err <= allowed)
+        if np.any(bad):
+            j = int(np.argmax(np.where(bad, err / np.maximum(allowed, np.finfo(np.float64).tiny), -1.0)))
+            raise GradcheckError(
+                f"gradcheck: the analytic gradient of {who} is wrong in {dtype} only: for {_which(inputs, i)} "
+                f"(shape {low.shape}), element {j} (index {_index(low.shape, j)}), x = {inputs[i].data.flat[j]:.6g}, "
+                f"the VJP run in {dtype} gives {low.flat[j]:.8g} where in float64 it gives {exact.flat[j]:.8g}, "
+                f"which matches finite differences (abs err {err.flat[j]:.3e}, allowed {allowed.flat[j]:.3e} for "
+                f"{dtype}; {int(bad.sum())} of {low.size} elements differ). Look for a code path, cast or formula "
+                f"that only {dtype} takes."
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -414,15 +452,17 @@ def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
         if kink is not None:
             left, right = kink
             raise NondifferentiableError(
-                f"gradcheck: {who} is not differentiable at input {i}, element {j} (index {_index(shape, j)}), "
+                f"gradcheck: {who} is not differentiable at {_which(F.inputs, i)}, element {j} (index "
+                f"{_index(shape, j)}), "
                 f"x = {x!r}: the one-sided derivatives differ (left {left:.6g}, right {right:.6g}), so finite "
                 f"differences cannot check it. Move the point more than one step (h = {hp:.3g}) away from "
                 "the kink, or pass check_kinks=False to report it as an ordinary mismatch."
             )
-    raise GradcheckError(_report(who, failing, diff, arrays, rtol, atol, len(rows), F.v))
+    raise GradcheckError(_report(who, failing, diff, arrays, rtol, atol, len(rows), F))
 
 
-def _report(who, failing, diff, arrays, rtol, atol, total, v):
+def _report(who, failing, diff, arrays, rtol, atol, total, F):
+    v = F.v
     _, k, j, x, a, num, err, hp, tol, _, S = failing[0]
     i = diff[k]
     shape = arrays[k].shape
@@ -438,7 +478,7 @@ def _report(who, failing, diff, arrays, rtol, atol, total, v):
         headline = f"gradcheck: the analytic gradient of {who} does not match finite differences."
     lines = [
         headline,
-        f"  input {i} (shape {shape}), element {j} (index {_index(shape, j)})",
+        f"  {_which(F.inputs, i)} (shape {shape}), element {j} (index {_index(shape, j)})",
         f"  x = {x:.6g}   analytic = {a:.10g}   numeric = {num:.10g}",
         f"  abs err = {err:.3e}   rel err = {rel:.3e}   step h = {hp:.3e}",
         f"  allowed: atol + rtol*|numeric| + difference error = {atol:.1e} + {rtol:.1e}*{abs(num):.3g} + "
@@ -481,14 +521,14 @@ def _compare_fast(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, 
                 _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who)
             if err <= allowed + bound:
                 raise GradcheckError(
-                    f"gradcheck: the derivative of {who} along a random direction for input {diff[k]} (shape "
+                    f"gradcheck: the derivative of {who} along a random direction for {_which(F.inputs, diff[k])} (shape "
                     f"{arr.shape}) cannot be measured precisely enough to check it: finite differences give "
                     f"{num:.6g} +- {bound:.3g} even at the best step (analytic {ana:.6g}). The values of f are too "
                     "large next to its derivative for float64; subtract their constant part, or check at another point."
                 )
             raise GradcheckError(
                 f"gradcheck: the analytic gradient of {who} does not match finite differences along a random "
-                f"direction for input {diff[k]} (shape {arr.shape}): analytic directional derivative "
+                f"direction for {_which(F.inputs, diff[k])} (shape {arr.shape}): analytic directional derivative "
                 f"{ana:.10g}, numeric {num:.10g} (abs err {err:.3e}). The input has "
                 f"{arr.size} elements; use mode='full' to locate the element."
             )
@@ -568,7 +608,10 @@ def gradcheck(
     -----
     The numerical side always runs in float64: float32 (or float16) inputs
     are upcast on copies, with one ``UserWarning`` per such input, so a
-    correct float32 function never fails for lack of precision.  Structural
+    correct float32 function never fails for lack of precision.  The
+    gradient computed in the input's own dtype is then compared with the
+    float64 one (within ``8 sqrt(eps)`` of that dtype), so a VJP that is
+    wrong only in float32 fails too.  Structural
     checks run on the inputs as given: each gradient has its input's shape
     and dtype, a second backward pass gives bitwise-identical gradients, no
     gradient shares memory with another, with the upstream gradient or with
@@ -591,12 +634,13 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     try:
         with enable_grad():
-            v = _structural(fn, inputs, diff, rng, who)
+            v, own_dtype_grads = _structural(fn, inputs, diff, rng, who)
             for i in diff:
                 if inputs[i].dtype != np.float64:
                     warnings.warn(
-                        f"gradcheck: input {i} is {inputs[i].dtype}; its derivatives are checked on a float64 "
-                        "copy (finite differences in low precision are too coarse to judge)",
+                        f"gradcheck: {_which(inputs, i)} is {inputs[i].dtype}; its derivatives are checked on a "
+                        "float64 copy (finite differences in low precision are too coarse to judge), then its "
+                        f"gradient in {inputs[i].dtype} against the float64 one",
                         UserWarning,
                         stacklevel=2,
                     )
@@ -614,6 +658,7 @@ def gradcheck(
                     F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, rng, n_directions,
                     max_localize=4 * max_full,
                 )
+            _compare_low_precision(inputs, diff, own_dtype_grads, analytic, who)
     except GradcheckError:
         if raise_exception:
             raise

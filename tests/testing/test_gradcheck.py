@@ -390,3 +390,57 @@ def test_a_non_finite_output_or_gradient_is_named():
             gradcheck(mg.log, mg.tensor([1.0, -2.0], requires_grad=True))
         with pytest.raises(GradcheckError, match=r"analytic gradient is -?inf at element 1 .*infinite"):
             gradcheck(mg.sqrt, mg.tensor([1.0, 0.0], requires_grad=True))
+
+
+class _FastTanh(mg.Function):
+    """tanh whose backward takes a "fast path" in float32: 1 - x^2 instead of 1 - tanh(x)^2 (right only near 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_arrays
+        return grad * ((1 - x * x) if x.dtype == np.float32 else (1 - y * y))
+
+
+def test_a_vjp_wrong_only_in_float32_is_caught_and_named():
+    x64 = mg.tensor([0.8, -0.1, 1.2], requires_grad=True, name="h")
+    assert gradcheck(_FastTanh.apply, x64)  # float64: right, and the float64 check alone cannot see the bug
+    x32 = mg.tensor([0.8, -0.1, 1.2], dtype=np.float32, requires_grad=True, name="h")
+    with pytest.warns(UserWarning, match=r"input 0 \('h'\) is float32"):
+        with pytest.raises(GradcheckError, match=r"wrong in float32 only: for input 0 \('h'\) \(shape \(3,\)\), "
+                                                 r"element 2 .* float32 gives \S+ where in float64 it gives"):
+            gradcheck(_FastTanh.apply, x32)
+    near_zero = mg.tensor([1e-3, -2e-3], dtype=np.float32, requires_grad=True)  # where the fast path is right
+    with pytest.warns(UserWarning):
+        assert gradcheck(_FastTanh.apply, near_zero)
+
+
+def test_a_float32_overflow_in_a_vjp_is_named_with_the_input_and_its_dtype():
+    class Softplus(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return np.logaddexp(0, x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_arrays
+            return grad * np.exp(x) / (1 + np.exp(x))  # overflows to inf / inf = nan past exp's range
+
+    x = mg.tensor([1.0, 100.0], dtype=np.float32, requires_grad=True, name="logits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(GradcheckError, match=r"input 0 \('logits'\) \(float32\): the analytic gradient is nan at "
+                                                 r"element 1"):
+            gradcheck(Softplus.apply, x)
+
+
+def test_a_nan_input_is_named():
+    w = mg.tensor([1.0, np.nan], requires_grad=True, name="W")
+    with pytest.raises(ValueError, match=r"gradcheck: input 1 \('W'\) \(shape \(2,\)\) is nan at element 1"):
+        gradcheck(lambda a, b: a * b, [mg.tensor([1.0, 2.0], requires_grad=True), w])
