@@ -32,6 +32,14 @@ def _pair(value, name: str, who: str, minimum: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def _single(value, name: str, minimum: int) -> int:
+    """conv1d's int arguments (a 1-tuple too, as PyTorch takes it)."""
+    v = value[0] if isinstance(value, tuple) and len(value) == 1 else value
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"conv1d: {name} must be an int >= {minimum} (or a 1-tuple of one), got {value!r}")
+    return int(v)
+
+
 def _image(x, who: str):
     if not isinstance(x, Tensor):
         x = Tensor(x)
@@ -127,6 +135,20 @@ def conv1d(x, weight, bias=None, stride: int = 1, padding: int = 0, dilation: in
     if x.ndim != 3 or weight.ndim != 3:
         raise ValueError(f"conv1d: expected an input (N, C, L) and a weight (O, C / groups, K), got {x.shape} and "
                          f"{weight.shape}")
+    # Checked here in one dimension, so that no error speaks of the height-1 images conv2d is given.
+    stride, padding = _single(stride, "stride", 1), _single(padding, "padding", 0)
+    dilation = _single(dilation, "dilation", 1)
+    (o, cg, k), c, length = weight.shape, x.shape[1], x.shape[2]
+    if not isinstance(groups, bool) and isinstance(groups, (int, np.integer)) and groups >= 1 and (
+            cg * groups != c or o % groups):
+        raise ValueError(f"conv1d: the input has {c} channels and the weight {weight.shape} with groups={groups}: "
+                         f"need C = groups * weight.shape[1] and O divisible by groups")
+    if bias is not None and np.shape(bias) != (o,):
+        raise ValueError(f"conv1d: bias must have shape ({o},), one per output channel of the weight {weight.shape}, "
+                         f"got {np.shape(bias)}")
+    if length + 2 * padding - dilation * (k - 1) - 1 < 0:
+        raise ValueError(f"conv1d: the input of shape {x.shape} is shorter than the kernel {k} (dilation {dilation}, "
+                         f"padding {padding}): no output")
     out = conv2d(reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])),
                  reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
                  stride=(1, stride), padding=(0, padding), dilation=(1, dilation), groups=groups)

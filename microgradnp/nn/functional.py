@@ -301,6 +301,8 @@ def l2_penalty(params, lam: float, m: int):
         weights = list(params)
     if not weights:
         raise ValueError("l2_penalty: no weights to penalize")
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"l2_penalty: m is the number of training examples, a positive int; got {m!r}")
     total = None
     for w in weights:
         sq = (w * w).sum()
@@ -327,6 +329,9 @@ def embedding(input, weight):
     array([[1., 1.],
            [2., 2.]])
     """
+    if np.ndim(weight) != 2:
+        raise ValueError(f"embedding: weight must be a matrix (num_embeddings, embedding_dim), got shape "
+                         f"{np.shape(weight)}")
     return _embedding(weight, input)
 
 
