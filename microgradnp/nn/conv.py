@@ -236,6 +236,7 @@ class Conv2d(Module):
         self.bias = Parameter(_uniform((out_channels,), fan_in, r, dtype)) if bias else None
 
     def forward(self, x):
+        self._same_dtype(x, self.weight)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
@@ -267,6 +268,7 @@ class Conv1d(Module):
         self.bias = Parameter(_uniform((out_channels,), fan_in, r, dtype)) if bias else None
 
     def forward(self, x):
+        self._same_dtype(x, self.weight)
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:

@@ -75,14 +75,16 @@ class Linear(Module):
     def _refuse(self, x):
         """Raise for an input this layer cannot take, naming the layer by its path (as the issue tracker asked)."""
         who = f"{self.path + ' ' if self.path else ''}(Linear {self.in_features} -> {self.out_features})"
-        shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+        shape = getattr(x, "shape", None)
         if shape is None:
             raise TypeError(f"{who}: expected a Tensor or an array, got {type(x).__name__}")
         if not shape or shape[-1] != self.in_features:
             raise ValueError(f"{who}: input of shape {tuple(shape)} has {shape[-1] if shape else 0} features on its "
                              f"last axis; the layer takes {self.in_features}")
-        raise TypeError(f"{who}: the input is {dtype} but the layer's weights are {self.weight.dtype}; convert the "
-                        f"input (x.astype(np.{self.weight.dtype})) or the layer, as PyTorch requires")
+        try:
+            self._same_dtype(x, self.weight)
+        except TypeError as exc:
+            raise TypeError(f"{who}: {exc}") from None
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -412,6 +414,7 @@ class LayerNorm(Module):
 
     def forward(self, x):
         k = len(self.normalized_shape)
+        self._same_dtype(x, self.weight)
         if tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected the input's last axes to be {self.normalized_shape}, got shape "
                              f"{x.shape}")
@@ -483,6 +486,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{self.path + ' ' if self.path else ''}({name} {self.num_features}): expected an input of "
                              f"{' or '.join(map(str, self._ndims))} dimensions with {self.num_features} channels on "
                              f"axis 1, got shape {x.shape}")
+        self._same_dtype(x, self.weight if self.weight is not None else getattr(self, "running_mean", None))
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training or not self.track_running_stats:

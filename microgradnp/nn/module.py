@@ -291,6 +291,17 @@ class Module:
             out.module_call = (self, tuple(id(a) for a in args if isinstance(a, Tensor)))
         return out
 
+    def _same_dtype(self, x, like, what: str = "the input") -> None:
+        """PyTorch's rule for every layer: its input has its parameters' dtype (NumPy would promote float32).
+
+        The error is named by the layer (``layers.0 (Conv2d): ...``) when
+        :meth:`__call__` passes it on.
+        """
+        dtype = getattr(x, "dtype", None)
+        if like is not None and dtype is not None and dtype != like.dtype:
+            raise TypeError(f"{what} is {dtype} but the layer's weights are {like.dtype}; convert {what} "
+                            f"(x.astype(np.{like.dtype})) or the layer, as PyTorch requires")
+
     def _located(self, exc: Exception) -> Exception:
         """``exc`` with this module named in front, as ``layers.2 (Conv2d): ...``, once (by the innermost module)."""
         msg = str(exc)

@@ -41,6 +41,7 @@ class _Cell(Module):
             raise ValueError(f"{self.path + ' ' if self.path else ''}({type(self).__name__} {self.input_size} -> "
                              f"{self.hidden_size}): input of shape {x.shape} has {x.shape[-1]} features; the cell "
                              f"takes {self.input_size}")
+        self._same_dtype(x, self.weight_ih)
         expected = x.shape[:-1] + (self.hidden_size,)
         if h is None:
             return zeros(*expected, dtype=self.weight_ih.dtype)
@@ -48,6 +49,7 @@ class _Cell(Module):
             raise ValueError(f"{self.path + ' ' if self.path else ''}({type(self).__name__} {self.input_size} -> "
                              f"{self.hidden_size}): the hidden state h must have shape {expected} for an input of "
                              f"shape {x.shape}, got {np.shape(h)}")
+        self._same_dtype(h, self.weight_ih, "the hidden state h")
         return h
 
     def extra_repr(self) -> str:

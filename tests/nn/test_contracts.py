@@ -6,6 +6,8 @@ Every public layer and functional is listed below, so a new one fails
 written down here.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -161,3 +163,40 @@ def test_pytorch_refuses_the_same(call):
     torch = pytest.importorskip("torch")
     with pytest.raises(RuntimeError):
         call(torch)
+
+
+#: every layer with parameters (or running statistics), built in float32, and an input shape it takes
+FLOAT32_LAYERS = {
+    "Linear": (lambda: mg.nn.Linear(3, 2, rng=0, dtype=np.float32), (2, 3)),
+    "MLP": (lambda: mg.nn.MLP([3, 2], rng=0, dtype=np.float32), (2, 3)),
+    "Conv1d": (lambda: mg.nn.Conv1d(1, 2, 2, rng=0, dtype=np.float32), (1, 1, 4)),
+    "Conv2d": (lambda: mg.nn.Conv2d(1, 2, 2, rng=0, dtype=np.float32), (1, 1, 4, 4)),
+    "BatchNorm1d": (lambda: mg.nn.BatchNorm1d(3, dtype=np.float32), (4, 3)),
+    "BatchNorm2d": (lambda: mg.nn.BatchNorm2d(3, affine=False, dtype=np.float32), (4, 3, 2, 2)),
+    "LayerNorm": (lambda: mg.nn.LayerNorm(3, dtype=np.float32), (4, 3)),
+    "RNNCell": (lambda: mg.nn.RNNCell(3, 2, rng=0, dtype=np.float32), (4, 3)),
+    "GRUCell": (lambda: mg.nn.GRUCell(3, 2, rng=0, dtype=np.float32), (4, 3)),
+}
+
+
+def test_every_layer_with_parameters_is_in_the_dtype_list():
+    with_parameters = {n for n in mg.nn.__all__ if isinstance(getattr(mg.nn, n), type)
+                       and issubclass(getattr(mg.nn, n), mg.nn.Module)
+                       and n not in ("Module", "Sequential", "Embedding")  # Embedding's input is indices
+                       and "dtype" in inspect.signature(getattr(mg.nn, n)).parameters}
+    assert with_parameters == set(FLOAT32_LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32_LAYERS))
+def test_a_float32_layer_fed_float64_refuses_it_as_linear_does(name):
+    make, shape = FLOAT32_LAYERS[name]
+    layer = make()
+    assert layer(mg.tensor(np.ones(shape, dtype=np.float32))).dtype == np.float32
+    with pytest.raises(TypeError, match=r"the input is float64 but the layer's weights are float32; convert"):
+        layer(mg.tensor(np.ones(shape)))
+
+
+def test_a_cells_hidden_state_of_another_dtype_is_refused():
+    cell = mg.nn.GRUCell(3, 2, rng=0, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"\(GRUCell\): the hidden state h is float64"):
+        cell(mg.tensor(np.ones((4, 3), dtype=np.float32)), mg.tensor(np.zeros((4, 2))))
