@@ -58,12 +58,12 @@ def test_notebook_rule_is_rejected_and_autograd_accepted(capsys):
 
     assert check_notebook_rule.main([]) == 0
     out = capsys.readouterr().out
-    assert "gradcheck rejected it" in out and "input 0" in out and "gradcheck passed" in out
+    assert "gradcheck rejected it" in out and "input 'W_ih'" in out and "gradcheck passed" in out
     W_ih, W_ho, x, t = check_notebook_rule.setup()
     with pytest.raises(GradcheckError) as info:
         gradcheck(check_notebook_rule.notebook_loss, (W_ih, W_ho, x, t))
-    assert "input 0" in str(info.value)  # W_ih is wrong ...
-    assert "\n      1  " not in str(info.value)  # ... W_ho (input 1) is not in the table
+    assert "input 'W_ih'" in str(info.value)  # W_ih is wrong ...
+    assert "\n   W_ho  " not in str(info.value)  # ... W_ho is not in the table
 
 
 def test_the_docs_show_the_real_test_file_and_it_passes():
@@ -99,3 +99,19 @@ def test_cnn_and_sequence_mains(tmp_path, capsys):
     assert "held-out accuracy" in out and "one-step MSE" in out
     for name in ("cnn_training.png", "cnn_filters.png", "sequence_forecast.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_reading_a_failure_shows_the_real_reports(capsys):
+    import pathlib
+
+    from examples import reading_a_failure
+
+    assert reading_a_failure.main() == 0
+    out = capsys.readouterr().out
+    docs = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text()
+    cases = out.split("--- ")[1:]
+    assert len(cases) == 3
+    for case in cases:
+        title, report = case.split(" ---\n", 1)
+        assert "Diagnosis:" in report, title
+        assert report.rstrip("\n") in docs, f"docs/testing.md shows an old report for {title}"

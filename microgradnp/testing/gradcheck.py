@@ -34,7 +34,10 @@ of its size (``x + 1e15`` near ``x = 1``: float64 holds ``1e15`` only to
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
+import sys
 import warnings
 from typing import Callable, Sequence
 
@@ -42,7 +45,9 @@ import numpy as np
 
 from .._mode import enable_grad, no_grad
 from ..engine import grad as _grad
+from ..function import Function
 from ..tensor import Tensor
+from .diagnose import Evidence, broadcast_of, constant_factor, diagnose, say_factor
 
 __all__ = ["gradcheck", "gradgradcheck", "jvpcheck", "GradcheckError", "NondifferentiableError"]
 
@@ -67,33 +72,178 @@ class NondifferentiableError(GradcheckError):
 # ---------------------------------------------------------------------------
 
 
+def _hide(excinfo) -> bool:
+    """pytest's ``__tracebackhide__``: this module's frames are left out of a failure's traceback
+    (they are the checker, not the user's code), unless the check ran with ``verbose=True``."""
+    return not getattr(excinfo.value, "verbose", False)
+
+
+def _location(obj) -> str | None:
+    """``file:line`` of a function's source, the path relative to the working directory when under it."""
+    code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
+    if code is None:
+        return None
+    path = code.co_filename
+    try:
+        rel = os.path.relpath(path)
+        path = rel if not rel.startswith("..") else path
+    except ValueError:  # another drive on Windows
+        pass
+    line = code.co_firstlineno
+    try:  # the ``def`` line itself, past any decorators (``@staticmethod``)
+        source, _ = inspect.getsourcelines(code)
+        line += next(k for k, text in enumerate(source) if text.lstrip().startswith(("def ", "async def ", "lambda")))
+    except (OSError, TypeError, StopIteration):
+        pass
+    return f"{path}:{line}"
+
+
+def _user_function(fn):
+    """The Function subclass behind ``fn`` (``MyOp.apply``), or ``None``."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and issubclass(owner, Function) and owner is not Function:
+        return owner
+    return None
+
+
+def _argument_names(fn) -> tuple:
+    """The names of ``fn``'s positional parameters (a Function's ``forward`` without ``ctx``), ``()`` if unknown."""
+    cls = _user_function(fn)
+    target = cls.forward if cls is not None else fn
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return ()
+    if cls is not None:
+        params = params[1:]
+    names = []
+    for p in params:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        names.append(p.name)
+    return tuple(names)
+
+
+class _Subject:
+    """What a report calls the function checked and its inputs: the user's own names.
+
+    ``who`` is the function's qualified name (a ``Function`` subclass's name
+    for ``MyOp.apply``, ``the lambda at file:line`` for a lambda), ``names``
+    its parameters' names by position, ``where`` the file and line of the
+    rule (a Function's ``backward``, else the function itself).
+    """
+
+    def __init__(self, fn, name, inputs):
+        fn = inspect.unwrap(fn)  # a checker's wrapper (gradgradcheck's) names what it wraps
+        cls = _user_function(fn)
+        if name:
+            self.who = name
+        elif cls is not None:
+            self.who = cls.__qualname__
+        else:
+            qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+            if qualname is None:
+                qualname = repr(fn)
+            elif qualname.endswith("<lambda>") and _location(fn):
+                qualname = f"the lambda at {_location(fn)}"
+            self.who = qualname
+        self.rule = f"{cls.__qualname__}.backward" if cls is not None else self.who
+        self.where = _location(cls.backward if cls is not None else fn)
+        self.names = _argument_names(fn)
+        self.tensor_names = tuple(getattr(x, "name", None) for x in inputs)
+
+    def label(self, i: int) -> str:
+        """How messages name input ``i``: by its argument name (``input 'W'``), else by position, with the
+        tensor's own name when it has one (``input 0 ('W_ih')``)."""
+        arg = self.names[i] if i < len(self.names) else None
+        tensor = self.tensor_names[i] if i < len(self.tensor_names) else None
+        if arg and tensor and tensor != arg:
+            return f"input {arg!r} (tensor {tensor!r})"
+        if arg or tensor:
+            return f"input {arg or tensor!r}" if arg else f"input {i} ({tensor!r})"
+        return f"input {i}"
+
+    def short(self, i: int) -> str:
+        """The input's name for a table column: its argument name, else its position."""
+        return self.names[i] if i < len(self.names) else str(i)
+
+    def rule_line(self, out) -> str | None:
+        """``  rule: ...`` naming the hand-written rules that ran (the Functions and custom VJPs found in the
+        graph of ``out``), or the function's own location."""
+        found = _custom_rules(out)
+        if found:
+            return "  rule: " + "; ".join(f"{what} at {where}" for what, where in found)
+        op, parents = getattr(out, "_op", None), getattr(out, "_parents", None) or ()
+        if op is not None and not any(getattr(p, "_op", None) for p in parents):  # one op: the registry's own tests
+            where = sorted({w for w in map(_location, op.vjps or (op.vjp_all,)) if w})
+            if where:
+                return f"  rule: the VJP of {op.name} at {', '.join(where)}"
+        return f"  rule: {self.rule} at {self.where}" if self.where else None
+
+
+def _custom_rules(out, limit: int = 3) -> list:
+    """``(name, file:line)`` of the hand-written backward rules recorded in the graph of ``out``."""
+    found, seen, stack = [], set(), [out]
+    while stack and len(found) < limit:
+        t = stack.pop()
+        if not isinstance(t, Tensor) or id(t) in seen:
+            continue
+        seen.add(id(t))
+        attrs = getattr(t, "_attrs", None) or {}
+        cls = attrs.get("cls") if isinstance(attrs, dict) else None
+        custom = attrs.get("custom") if isinstance(attrs, dict) else None
+        if isinstance(cls, type) and issubclass(cls, Function):
+            entry = (f"{cls.__qualname__}.backward", _location(cls.backward))
+        elif custom is not None and getattr(custom, "bwd", None) is not None:
+            entry = (f"the VJP of {_name(custom.fun)}", _location(custom.bwd))
+        else:
+            entry = None
+        if entry is not None and entry[1] and entry not in found:
+            found.append(entry)
+        stack.extend(getattr(t, "_parents", None) or ())
+    return found
+
+
 def _name(fn) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def _which(inputs, i: int) -> str:
-    """How messages name an input: its position, and its name when it has one (``input 1 ('W')``)."""
-    name = getattr(inputs[i], "name", None)
-    return f"input {i} ({name!r})" if name else f"input {i}"
+def _quiet_hypothesis_explanations() -> None:
+    """Keep Hypothesis's explain phase from pointing into this package.
+
+    When a test fails for some inputs only, Hypothesis reports the first
+    lines "always and only run by failing examples"; for a wrong derivative
+    those are this module's report-building lines, which say nothing about
+    the user's rule.  Hypothesis has no public way to mark a library's files
+    as uninformative, so we add ours to the list it keeps for that purpose
+    (pytest's and contextlib's are there), once, and only when Hypothesis is
+    already running.  If that list goes away, nothing happens.
+    """
+    scrutineer = sys.modules.get("hypothesis.internal.scrutineer")
+    ours = "/microgradnp/testing/*.py"
+    known = getattr(scrutineer, "UNHELPFUL_LOCATIONS", None)
+    if isinstance(known, tuple) and ours not in known:
+        scrutineer.UNHELPFUL_LOCATIONS = (*known, ours)
 
 
-def _differentiable_inputs(inputs, what: str) -> tuple:
-    """``inputs`` as a tuple, and the positions of those that require grad (at least one)."""
+def _differentiable_inputs(fn, inputs, name, what: str) -> tuple:
+    """``inputs`` as a tuple, the positions of those that require grad (at least one), and the names to report."""
     if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
         inputs = (inputs,)
     inputs = tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"{what}: no input is a Tensor with requires_grad=True; nothing to check")
+    subject = _Subject(fn, name, inputs)
     for i in diff:
         data = inputs[i].data
         if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
             j = int(np.flatnonzero(~np.isfinite(data))[0])
             raise ValueError(
-                f"{what}: {_which(inputs, i)} (shape {data.shape}) is {data.flat[j]} at element {j} (index "
+                f"{what}: {subject.label(i)} (shape {data.shape}) is {data.flat[j]} at element {j} (index "
                 f"{_index(data.shape, j)}); derivatives are checked at points where every input is finite"
             )
-    return inputs, diff
+    return inputs, diff, subject
 
 
 def _check_eps(eps, what: str) -> float:
@@ -157,7 +307,9 @@ def _index(shape, j):
 # ---------------------------------------------------------------------------
 
 
-def _structural(fn, inputs, diff, rng, who):
+def _structural(fn, inputs, diff, rng, subject):
+    __tracebackhide__ = _hide
+    who = subject.who
     before = [inputs[i].data.copy() for i in diff]
 
     leaves = _fresh(inputs, diff)
@@ -183,17 +335,17 @@ def _structural(fn, inputs, diff, rng, who):
             grads1.append(np.zeros_like(x.data))
             continue
         if isinstance(g, Tensor):
-            raise GradcheckError(f"{who}: input {i}: .grad is a Tensor after a plain backward()")
+            raise GradcheckError(f"{who}: {subject.label(i)}: .grad is a Tensor after a plain backward()")
         if g.shape != x.shape:
-            raise GradcheckError(f"{who}: input {i}: gradient shape {g.shape} differs from the input's shape {x.shape}")
+            raise GradcheckError(f"{who}: {subject.label(i)}: gradient shape {g.shape} differs from the input's shape {x.shape}")
         if g.dtype != x.dtype:
-            raise GradcheckError(f"{who}: input {i}: gradient dtype {g.dtype} differs from the input's dtype {x.dtype}")
+            raise GradcheckError(f"{who}: {subject.label(i)}: gradient dtype {g.dtype} differs from the input's dtype {x.dtype}")
         if not np.array_equal(x.data, starts[k], equal_nan=True):
-            raise GradcheckError(f"{who}: input {i} was modified in place by the function or its backward")
+            raise GradcheckError(f"{who}: {subject.label(i)} was modified in place by the function or its backward")
         if not np.all(np.isfinite(g)):
             j = int(np.flatnonzero(~np.isfinite(g))[0])
             raise GradcheckError(
-                f"{who}: {_which(inputs, i)} ({x.dtype}): the analytic gradient is {g.flat[j]} at element {j} (index "
+                f"{who}: {subject.label(i)} ({x.dtype}): the analytic gradient is {g.flat[j]} at element {j} (index "
                 f"{_index(g.shape, j)}) "
                 "where the function is finite. Either the derivative is infinite there (finite differences cannot "
                 "check it: pick another point) or the VJP divides by zero"
@@ -203,7 +355,7 @@ def _structural(fn, inputs, diff, rng, who):
         raise GradcheckError(f"{who}: the upstream gradient passed to backward() was modified in place")
     for k, i in enumerate(diff):
         if not np.array_equal(inputs[i].data, before[k], equal_nan=True):
-            raise GradcheckError(f"{who}: input {i} was modified in place")
+            raise GradcheckError(f"{who}: {subject.label(i)} was modified in place")
 
     # No gradient may share memory with another gradient, the upstream, or any input.
     for a in range(len(diff)):
@@ -211,13 +363,14 @@ def _structural(fn, inputs, diff, rng, who):
         if ga.size == 0:
             continue
         if np.shares_memory(ga, v):
-            raise GradcheckError(f"{who}: the gradient of input {diff[a]} aliases the upstream gradient")
+            raise GradcheckError(f"{who}: the gradient of {subject.label(diff[a])} aliases the upstream gradient")
         for b in range(a + 1, len(diff)):
             if grads1[b].size and np.shares_memory(ga, grads1[b]):
-                raise GradcheckError(f"{who}: the gradients of inputs {diff[a]} and {diff[b]} share memory")
+                raise GradcheckError(
+                    f"{who}: the gradients of {subject.label(diff[a])} and {subject.label(diff[b])} share memory")
         for i in diff:
             if np.shares_memory(ga, leaves[i].data):
-                raise GradcheckError(f"{who}: the gradient of input {diff[a]} aliases the data of input {i}")
+                raise GradcheckError(f"{who}: the gradient of {subject.label(diff[a])} aliases the data of {subject.label(i)}")
 
     # Determinism: a fresh graph and the same upstream give bitwise-equal gradients.
     leaves2 = _fresh(inputs, diff)
@@ -225,7 +378,7 @@ def _structural(fn, inputs, diff, rng, who):
     for k, i in enumerate(diff):
         if grads1[k].tobytes() != np.asarray(grads2[k], dtype=grads1[k].dtype).tobytes():
             raise GradcheckError(
-                f"{who}: input {i}: two backward passes with the same upstream gradient gave different "
+                f"{who}: {subject.label(i)}: two backward passes with the same upstream gradient gave different "
                 "results (the backward pass is not deterministic)"
             )
 
@@ -236,13 +389,15 @@ def _structural(fn, inputs, diff, rng, who):
         if not np.all(grads3[k] == 0):
             j = int(np.flatnonzero(~(grads3[k] == 0))[0])
             raise GradcheckError(
-                f"{who}: input {i}: with a zero upstream gradient the gradient is not zero "
-                f"(element {j} is {grads3[k].flat[j]!r}); the VJP ignores its upstream gradient"
+                f"gradcheck: the analytic gradient of {who} does not depend on the upstream gradient.\n"
+                f"Diagnosis: the rule ignores the upstream gradient `grad` for {subject.label(i)}: with grad = 0 "
+                f"it still returns {float(grads3[k].flat[j])!r} at element {j}; multiply the local derivative by `grad`"
+                + ("" if subject.rule_line(out0) is None else "\n" + subject.rule_line(out0))
             )
     return v, grads1
 
 
-def _compare_low_precision(inputs, diff, grads, analytic, who) -> None:
+def _compare_low_precision(inputs, diff, grads, analytic, subject) -> None:
     """The gradients computed in each input's own dtype against the float64 ones finite differences confirmed.
 
     A VJP can be right in float64 and wrong in float32 (a fast path taken
@@ -262,9 +417,11 @@ def _compare_low_precision(inputs, diff, grads, analytic, who) -> None:
         allowed = tol * (np.abs(exact) + np.max(np.abs(exact)))
         bad = ~(err <= allowed)
         if np.any(bad):
+            __tracebackhide__ = _hide
             j = int(np.argmax(np.where(bad, err / np.maximum(allowed, np.finfo(np.float64).tiny), -1.0)))
             raise GradcheckError(
-                f"gradcheck: the analytic gradient of {who} is wrong in {dtype} only: for {_which(inputs, i)} "
+                f"gradcheck: the analytic gradient of {subject.who} is wrong in {dtype} only.\n"
+                f"Diagnosis: right in float64 and wrong in {dtype}: for {subject.label(i)} "
                 f"(shape {low.shape}), element {j} (index {_index(low.shape, j)}), x = {inputs[i].data.flat[j]:.6g}, "
                 f"the VJP run in {dtype} gives {low.flat[j]:.8g} where in float64 it gives {exact.flat[j]:.8g}, "
                 f"which matches finite differences (abs err {err.flat[j]:.3e}, allowed {allowed.flat[j]:.3e} for "
@@ -279,12 +436,14 @@ def _compare_low_precision(inputs, diff, grads, analytic, who) -> None:
 
 
 class _Scalarized:
-    """F(x) = sum(v * f(x)) in float64, evaluated without recording."""
+    """F(x) = sum(v * f(x)) in float64, evaluated without recording; ``subject`` names things in reports."""
 
-    def __init__(self, fn, inputs, diff, v64, who):
-        self.fn, self.inputs, self.diff, self.v, self.who = fn, inputs, diff, v64, who
+    def __init__(self, fn, inputs, diff, v64, subject):
+        self.fn, self.inputs, self.diff, self.v, self.subject = fn, inputs, diff, v64, subject
+        self.who = subject.who
 
-    def __call__(self, arrays):
+    def values(self, arrays) -> np.ndarray:
+        """f at ``arrays`` (one per differentiable input), in float64, shaped like the output."""
         args = list(self.inputs)
         for i, a in zip(self.diff, arrays):
             args[i] = Tensor(a, dtype=np.float64)
@@ -293,8 +452,57 @@ class _Scalarized:
         f = np.asarray(out.data, dtype=np.float64)
         if f.shape != self.v.shape:
             raise GradcheckError(f"{self.who}: the function's output shape changed: {f.shape} vs {self.v.shape}")
-        prod = self.v * f
+        return f
+
+    def __call__(self, arrays):
+        prod = self.v * self.values(arrays)
         return float(np.sum(prod)), float(np.sum(np.abs(prod)))
+
+    def jacobians(self, arrays, rel: float, budget: int = 1 << 16):
+        """Both Jacobians of each input in full, ``(outputs, elements)``: by backward, one pass per output
+        element, and by central differences; ``None`` for all when that would cost more than ``budget``
+        entries (then the diagnosis works from ``J^T v`` alone)."""
+        m = self.v.size
+        n = sum(a.size for a in arrays)
+        if m * n > budget or m > 512 or n > 1024:
+            return None
+        analytic = [np.zeros((m, a.size)) for a in arrays]
+        for r in range(m):
+            leaves = _fresh(self.inputs, self.diff, np.float64)
+            e = np.zeros(self.v.shape)
+            e.flat[r] = 1.0
+            _, grads = _analytic(self.fn, leaves, self.diff, e, self.who)
+            for k, g in enumerate(grads):
+                analytic[k][r] = np.asarray(g, dtype=np.float64).reshape(-1)
+        numeric = []
+        for k, a in enumerate(arrays):
+            cols = np.zeros((m, a.size))
+            work = [b.copy() for b in arrays]
+            flat = work[k].reshape(-1)
+            for j in range(a.size):
+                x = float(flat[j])
+                hp, hm = _steps(x, rel * max(1.0, abs(x)))
+                flat[j] = x + hp
+                up = self.values(work)
+                flat[j] = x - hm
+                down = self.values(work)
+                flat[j] = x
+                cols[:, j] = ((up - down) / (hp + hm)).reshape(-1)
+            numeric.append(cols)
+        return analytic, numeric
+
+    def evidence(self, arrays, analytic, numeric, wrong, rel) -> list:
+        """What each input showed, for :func:`~microgradnp.testing.diagnose.diagnose`."""
+        full = self.jacobians(arrays, rel) if any(w.any() for w in wrong) else None
+        out = []
+        for k, i in enumerate(self.diff):
+            count, axes = broadcast_of(arrays[k].shape, self.v.shape)
+            out.append(Evidence(
+                label=self.subject.label(i), x=arrays[k], analytic=np.asarray(analytic[k], dtype=np.float64),
+                numeric=numeric[k], wrong=wrong[k], broadcast=count, axes=axes,
+                jacobian_analytic=None if full is None else full[0][k],
+                jacobian_numeric=None if full is None else full[1][k]))
+        return out
 
 
 def _steps(x: float, h: float):
@@ -406,7 +614,8 @@ def _direction_quotient(F, arrays, k: int, d, an, S0: float, measured: dict):
     return quotient
 
 
-def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
+def _compare_full(F, arrays, analytic, rel, rtol, atol, check_kinks, verbose=False):
+    __tracebackhide__ = _hide
     rows = []  # (err/tol, input k, element j, x, analytic, numeric, abs err, step, tol, failed, |F| scale)
     F0, S0 = F(arrays)
     work = [a.copy() for a in arrays]
@@ -442,66 +651,93 @@ def _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who):
     failing = [r for r in rows if r[9]]
     if not failing:
         return
+    _quiet_hypothesis_explanations()
     failing.sort(key=lambda r: -r[0] if math.isfinite(r[0]) else -math.inf)
-    worst = failing[0]
-    _, k, j, x, a, num, err, hp, tol, _, S = worst
-    i = diff[k]
+    _, k, j, x, a, num, err, hp, tol, _, S = failing[0]
     shape = arrays[k].shape
     if check_kinks:
         kink = _kink(F, arrays, k, j, x, hp, F0, S, atol, rtol)
         if kink is not None:
             left, right = kink
             raise NondifferentiableError(
-                f"gradcheck: {who} is not differentiable at {_which(F.inputs, i)}, element {j} (index "
+                f"gradcheck: {F.who} is not differentiable at {F.subject.label(F.diff[k])}, element {j} (index "
                 f"{_index(shape, j)}), "
                 f"x = {x!r}: the one-sided derivatives differ (left {left:.6g}, right {right:.6g}), so finite "
                 f"differences cannot check it. Move the point more than one step (h = {hp:.3g}) away from "
                 "the kink, or pass check_kinks=False to report it as an ordinary mismatch."
             )
-    raise GradcheckError(_report(who, failing, diff, arrays, rtol, atol, len(rows), F))
+    numeric = [np.zeros(a.shape) for a in arrays]
+    wrong = [np.zeros(a.shape, dtype=bool) for a in arrays]
+    for row in rows:
+        numeric[row[1]].flat[row[2]] = row[5]
+        wrong[row[1]].flat[row[2]] = row[9]
+    found = diagnose(F.evidence(arrays, analytic, numeric, wrong, rel)) if failing[0][6] > failing[0][8] else None
+    raise _failure(_report(F, failing, arrays, rtol, atol, len(rows), found, verbose), verbose)
 
 
-def _report(who, failing, diff, arrays, rtol, atol, total, F):
-    v = F.v
+def _failure(message: str, verbose: bool) -> GradcheckError:
+    """The error a failed check raises; ``verbose`` keeps this module's frames in pytest's traceback."""
+    exc = GradcheckError(message)
+    exc.verbose = verbose
+    return exc
+
+
+def _rule_line(F) -> str | None:
+    """The line naming the rules that ran, from a fresh recording of the function."""
+    try:
+        with enable_grad():
+            out = _output(F.fn, _fresh(F.inputs, F.diff, np.float64), F.who)
+    except Exception:  # naming the rule is a courtesy; the failure itself is what is reported
+        return None
+    return F.subject.rule_line(out)
+
+
+def _report(F, failing, arrays, rtol, atol, total, found, verbose):
+    v, diff, subject = F.v, F.diff, F.subject
     _, k, j, x, a, num, err, hp, tol, _, S = failing[0]
     i = diff[k]
     shape = arrays[k].shape
     rel = err / abs(num) if num != 0 else math.inf
     if err <= tol:  # failed only because the measurement is too coarse to judge
         headline = (
-            f"gradcheck: the derivative of {who} cannot be measured precisely enough at this point to check it: "
+            f"gradcheck: the derivative of {F.who} cannot be measured precisely enough at this point to check it: "
             f"finite differences give it only to +-{tol - atol - rtol * abs(num):.3g} even at the best step, more "
             f"than {_RESOLVABLE:.0%} of its size (about {max(abs(a), abs(num)):.3g}). The values of f (sum |v * f| = {S:.3g}) are too "
             "large next to its derivative for float64; subtract their constant part, or check at another point."
         )
     else:
-        headline = f"gradcheck: the analytic gradient of {who} does not match finite differences."
-    lines = [
-        headline,
-        f"  {_which(F.inputs, i)} (shape {shape}), element {j} (index {_index(shape, j)})",
+        headline = f"gradcheck: the analytic gradient of {F.who} does not match finite differences."
+    shown = failing if verbose else failing[:5]
+    lines = [headline] + ([found] if found else []) + [line for line in [_rule_line(F)] if line] + [
+        f"  {subject.label(i)} (shape {shape}), element {j} (index {_index(shape, j)})",
         f"  x = {x:.6g}   analytic = {a:.10g}   numeric = {num:.10g}",
         f"  abs err = {err:.3e}   rel err = {rel:.3e}   step h = {hp:.3e}",
         f"  allowed: atol + rtol*|numeric| + difference error = {atol:.1e} + {rtol:.1e}*{abs(num):.3g} + "
         f"{tol - atol - rtol * abs(num):.1e}",
         "  (values are derivatives of sum(v * f(x)), f being the function and v the random upstream "
         + (f"gradient, here v = {v.item():.6g})" if v.size == 1 else f"gradient of shape {v.shape})"),
-        f"Worst entries ({min(len(failing), 5)} shown of {len(failing)} failing, {total} checked):",
+        f"Worst entries ({len(shown)} shown of {len(failing)} failing, {total} checked):",
         f"  {'input':>5}  {'element':>7}  {'index':<12}  {'x':>12}  {'analytic':>14}  {'numeric':>14}  {'abs err':>9}  {'rel err':>9}",
     ]
-    for _, k2, j2, x2, a2, n2, e2, *_ in failing[:5]:
+    for _, k2, j2, x2, a2, n2, e2, *_ in shown:
         r2 = e2 / abs(n2) if n2 != 0 else math.inf
         idx = str(_index(arrays[k2].shape, j2))
         lines.append(
-            f"  {diff[k2]:>5}  {j2:>7}  {idx:<12}  {x2:>12.5g}  {a2:>14.8g}  {n2:>14.8g}  {e2:>9.2e}  {r2:>9.2e}"
+            f"  {subject.short(diff[k2]):>5}  {j2:>7}  {idx:<12}  {x2:>12.5g}  {a2:>14.8g}  {n2:>14.8g}  {e2:>9.2e}  {r2:>9.2e}"
         )
     return "\n".join(lines)
 
 
-def _compare_fast(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, rng, n_directions, max_localize):
+def _compare_fast(F, arrays, analytic, rel, rtol, atol, check_kinks, rng, n_directions, max_localize, verbose):
+    """Random directional derivatives of every input; on a failure, the full check of a small input
+    locates the element, and a large one gets a report (and a diagnosis) from the directions themselves."""
+    __tracebackhide__ = _hide
     F0, S0 = F(arrays)
+    results = []  # per input: [(analytic, numeric, error bound, failed, too coarse to judge)] per direction
     for k, arr in enumerate(arrays):
         scale = np.maximum(1.0, np.abs(arr))
         an = np.asarray(analytic[k], dtype=np.float64)
+        per = []
         for _ in range(n_directions):
             d = rng.standard_normal(arr.shape) * scale
             measured = {}
@@ -514,24 +750,40 @@ def _compare_fast(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, 
             # sqrt(eps) * magnitude covers truncation error when terms cancel.
             allowed = atol * size + rtol * abs(num) + math.sqrt(_EPS64) * mag
             err = abs(ana - num)
-            if err <= allowed or (err <= allowed + bound and bound <= _RESOLVABLE * max(abs(ana), abs(num))):
-                continue
-            # A projection failed: find the element if the input is small enough.
-            if arr.size <= max_localize:
-                _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who)
-            if err <= allowed + bound:
-                raise GradcheckError(
-                    f"gradcheck: the derivative of {who} along a random direction for {_which(F.inputs, diff[k])} (shape "
-                    f"{arr.shape}) cannot be measured precisely enough to check it: finite differences give "
-                    f"{num:.6g} +- {bound:.3g} even at the best step (analytic {ana:.6g}). The values of f are too "
-                    "large next to its derivative for float64; subtract their constant part, or check at another point."
-                )
-            raise GradcheckError(
-                f"gradcheck: the analytic gradient of {who} does not match finite differences along a random "
-                f"direction for {_which(F.inputs, diff[k])} (shape {arr.shape}): analytic directional derivative "
-                f"{ana:.10g}, numeric {num:.10g} (abs err {err:.3e}). The input has "
-                f"{arr.size} elements; use mode='full' to locate the element."
-            )
+            ok = err <= allowed or (err <= allowed + bound and bound <= _RESOLVABLE * max(abs(ana), abs(num)))
+            per.append((ana, num, bound, not ok, err <= allowed + bound))
+        results.append(per)
+    failed = [k for k, per in enumerate(results) if any(r[3] for r in per)]
+    if not failed:
+        return
+    _quiet_hypothesis_explanations()
+    k = failed[0]
+    arr = arrays[k]
+    if arr.size <= max_localize:  # find the element
+        _compare_full(F, arrays, analytic, rel, rtol, atol, check_kinks, verbose)
+    ana, num, bound, _, coarse = next(r for r in results[k] if r[3])
+    label = F.subject.label(F.diff[k])
+    if coarse:
+        raise _failure(
+            f"gradcheck: the derivative of {F.who} along a random direction for {label} (shape "
+            f"{arr.shape}) cannot be measured precisely enough to check it: finite differences give "
+            f"{num:.6g} +- {bound:.3g} even at the best step (analytic {ana:.6g}). The values of f are too "
+            "large next to its derivative for float64; subtract their constant part, or check at another point.",
+            verbose)
+    found = diagnose([
+        Evidence(label=F.subject.label(i), x=np.zeros(len(per)), analytic=np.array([r[0] for r in per]),
+                 numeric=np.array([r[1] for r in per]), wrong=np.array([r[3] for r in per]))
+        for i, per in zip(F.diff, results)])
+    lines = [
+        f"gradcheck: the analytic gradient of {F.who} does not match finite differences along a random "
+        f"direction for {label} (shape {arr.shape}): analytic directional derivative "
+        f"{ana:.10g}, numeric {num:.10g} (abs err {abs(ana - num):.3e}). The input has "
+        f"{arr.size} elements; use mode='full' to locate the element."
+    ]
+    if found:
+        lines.append(found.replace("numeric one", "numeric one along every direction checked"))
+    rule = _rule_line(F)
+    raise _failure("\n".join(lines + ([rule] if rule else [])), verbose)
 
 
 # ---------------------------------------------------------------------------
@@ -553,6 +805,7 @@ def gradcheck(
     max_full: int = 256,
     n_directions: int = 4,
     name: str | None = None,
+    verbose: bool = False,
 ) -> bool:
     """Check the gradients of ``fn`` at ``inputs`` against central finite differences.
 
@@ -588,7 +841,12 @@ def gradcheck(
     seed
         Seed of the random upstream gradient and directions.
     name
-        Name used in messages (defaults to the function's name).
+        Name used in messages (defaults to the function's qualified name; a
+        ``Function`` subclass's for ``MyOp.apply``).
+    verbose
+        List every failing element, not only the five worst, and keep this
+        module's frames in pytest's traceback (hidden by default: the report
+        is about the user's rule, not the checker).
 
     Returns
     -------
@@ -598,9 +856,14 @@ def gradcheck(
     Raises
     ------
     GradcheckError
-        With a report: the function, input, element (flat and multi-index),
-        ``x``, analytic and numeric values, absolute and relative error, the
-        step, and a table of the worst entries.
+        With a report: the function, a one-line diagnosis when the mismatch
+        is a known kind of mistake (a constant factor or sign, a transposed
+        Jacobian, the upstream gradient left out, a wrong reduction over
+        broadcast axes, a wrong branch near a kink, float32 only, one input
+        of several; see :mod:`microgradnp.testing.diagnose`), the rule that
+        ran (file and line), the input by its argument name, the element
+        (flat and multi-index), ``x``, analytic and numeric values, absolute
+        and relative error, the step, and a table of the worst entries.
     NondifferentiableError
         When the failing element sits on a kink.
 
@@ -626,19 +889,20 @@ def gradcheck(
     >>> gradcheck(lambda x: mg.tanh(x) * x ** 2, x)
     True
     """
-    who = name or _name(fn)
-    inputs, diff = _differentiable_inputs(inputs, "gradcheck")
+    __tracebackhide__ = _hide
+    inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradcheck")
+    who = subject.who
     if mode not in ("auto", "full", "fast"):
         raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'fast', got {mode!r}")
     rel = _check_eps(eps, "gradcheck")
     rng = np.random.default_rng(seed)
     try:
         with enable_grad():
-            v, own_dtype_grads = _structural(fn, inputs, diff, rng, who)
+            v, own_dtype_grads = _structural(fn, inputs, diff, rng, subject)
             for i in diff:
                 if inputs[i].dtype != np.float64:
                     warnings.warn(
-                        f"gradcheck: {_which(inputs, i)} is {inputs[i].dtype}; its derivatives are checked on a "
+                        f"gradcheck: {subject.label(i)} is {inputs[i].dtype}; its derivatives are checked on a "
                         "float64 copy (finite differences in low precision are too coarse to judge), then its "
                         f"gradient in {inputs[i].dtype} against the float64 one",
                         UserWarning,
@@ -648,18 +912,18 @@ def gradcheck(
             v64 = v.astype(np.float64)
             _, analytic = _analytic(fn, leaves, diff, v64, who)
             arrays = [leaves[i].data.copy() for i in diff]
-            F = _Scalarized(fn, inputs, diff, v64, who)
+            F = _Scalarized(fn, inputs, diff, v64, subject)
             total = sum(a.size for a in arrays)
             full = mode == "full" or (mode == "auto" and total <= max_full)
             if full:
-                _compare_full(F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who)
+                _compare_full(F, arrays, analytic, rel, rtol, atol, check_kinks, verbose)
             else:
-                _compare_fast(
-                    F, arrays, diff, analytic, rel, rtol, atol, check_kinks, who, rng, n_directions,
-                    max_localize=4 * max_full,
-                )
-            _compare_low_precision(inputs, diff, own_dtype_grads, analytic, who)
-    except GradcheckError:
+                _compare_fast(F, arrays, analytic, rel, rtol, atol, check_kinks, rng, n_directions,
+                              max_localize=4 * max_full, verbose=verbose)
+            _compare_low_precision(inputs, diff, own_dtype_grads, analytic, subject)
+    except GradcheckError as exc:
+        exc.verbose = verbose
+        _quiet_hypothesis_explanations()
         if raise_exception:
             raise
         return False
@@ -680,6 +944,7 @@ def gradgradcheck(
     seed: int = 0,
     max_full: int = 256,
     name: str | None = None,
+    verbose: bool = False,
 ) -> bool:
     """Check second derivatives: the gradient computed with ``create_graph=True``
     is differentiated by backward and compared with central differences of it.
@@ -697,8 +962,9 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x: (mg.sigmoid(x) * mg.exp(x)).sum(), x)
     True
     """
-    who = name or _name(fn)
-    inputs, diff = _differentiable_inputs(inputs, "gradgradcheck")
+    __tracebackhide__ = _hide
+    inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradgradcheck")
+    who = subject.who
     _check_eps(eps, "gradgradcheck")
     with no_grad():
         probe = _output(fn, [x.detach() if isinstance(x, Tensor) else x for x in inputs], who)
@@ -725,9 +991,11 @@ def gradgradcheck(
         ]
         return concatenate(parts)
 
+    first_derivative.__wrapped__ = fn  # reports name fn's arguments and source
     return gradcheck(
         first_derivative, inputs, eps=eps, rtol=rtol, atol=atol, mode=mode, check_kinks=check_kinks,
         raise_exception=raise_exception, seed=seed, max_full=max_full, name=f"the gradient of {who}",
+        verbose=verbose,
     )
 
 
@@ -742,6 +1010,7 @@ def jvpcheck(
     raise_exception: bool = True,
     seed: int = 0,
     name: str | None = None,
+    verbose: bool = False,
 ) -> bool:
     """A fast derivative check by forward mode: a few random directions, whatever the input size.
 
@@ -758,7 +1027,7 @@ def jvpcheck(
 
     Parameters
     ----------
-    fn, inputs, eps, rtol, atol, raise_exception, seed, name
+    fn, inputs, eps, rtol, atol, raise_exception, seed, name, verbose
         As for :func:`gradcheck`; ``fn`` returns one Tensor.
     n_directions
         How many random directions to check.
@@ -774,8 +1043,9 @@ def jvpcheck(
     """
     from ..func import jvp, vjp
 
-    who = name or _name(fn)
-    inputs, diff = _differentiable_inputs(inputs, "jvpcheck")
+    __tracebackhide__ = _hide
+    inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "jvpcheck")
+    who = subject.who
     rel = _check_eps(eps, "jvpcheck")
     if n_directions < 1:
         raise ValueError(f"jvpcheck: n_directions must be at least 1, got {n_directions}")
@@ -807,11 +1077,13 @@ def jvpcheck(
                 bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric) + rounding
                 if np.any(bad):
                     j = int(np.flatnonzero(bad)[0])
+                    c = constant_factor(analytic, numeric)
+                    found = "" if c is None else "\nDiagnosis: " + say_factor(c, "the Jacobian-vector product")
                     raise GradcheckError(
-                        f"{who}: the Jacobian-vector product along random direction {k} disagrees with central "
-                        f"differences at output element {j} (index {_index(numeric.shape, j)}): jvp "
-                        f"{analytic.flat[j]!r}, numeric {numeric.flat[j]!r} (step {h:.3g}); "
-                        f"{int(bad.sum())} of {bad.size} output elements differ"
+                        f"jvpcheck: {who}: the Jacobian-vector product along random direction {k} disagrees with "
+                        f"central differences at output element {j} (index {_index(numeric.shape, j)}): jvp "
+                        f"{float(analytic.flat[j])!r}, numeric {float(numeric.flat[j])!r} (step {h:.3g}); "
+                        f"{int(bad.sum())} of {bad.size} output elements differ" + found
                     )
                 u = rng.standard_normal(analytic.shape)
                 _, pull = vjp(f, *(Tensor(a) for a in base))
@@ -819,11 +1091,15 @@ def jvpcheck(
                 reverse = float(sum(np.sum(di * g.data) for di, g in zip(d, pull(u))))
                 if abs(forward - reverse) > 1e-8 * (1.0 + abs(forward) + abs(reverse)):
                     raise GradcheckError(
-                        f"{who}: forward and reverse mode disagree along random direction {k}: <J d, u> = "
+                        f"jvpcheck: {who}: forward and reverse mode disagree along random direction {k}: <J d, u> = "
                         f"{forward!r} but <d, J^T u> = {reverse!r} (the jvp and the backward of some step "
-                        "do not describe the same derivative)"
+                        "do not describe the same derivative).\nDiagnosis: forward mode matches central "
+                        "differences along this direction, so the backward (VJP) rule is the wrong one; "
+                        "gradcheck on the same function locates and diagnoses it"
                     )
-    except GradcheckError:
+    except GradcheckError as exc:
+        exc.verbose = verbose
+        _quiet_hypothesis_explanations()
         if raise_exception:
             raise
         return False

@@ -1,0 +1,74 @@
+"""What a user sees when their own derivative test fails under pytest: short, in their names, no internals."""
+
+import subprocess
+import sys
+import textwrap
+
+USER_TESTS = textwrap.dedent('''
+    import numpy as np
+    import microgradnp as mg
+    from hypothesis import given, settings
+    from microgradnp.testing import gradcheck
+    from microgradnp.testing import strategies as mst
+
+
+    class SoftplusWrongScale(mg.Function):
+        @staticmethod
+        def forward(ctx, T):
+            ctx.save_for_backward(T)
+            return np.logaddexp(0, T)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (T,) = ctx.saved_arrays
+            return 2 * grad / (1 + np.exp(-T))
+
+
+    def test_softplus():
+        T = mg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        assert gradcheck(SoftplusWrongScale.apply, T)
+
+
+    def test_softplus_verbose():
+        T = mg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        assert gradcheck(SoftplusWrongScale.apply, T, verbose=True)
+
+
+    @settings(database=None, derandomize=True)
+    @given(mst.tensors(shape=(3,), elements=mst.interval(-2, 2)))
+    def test_softplus_everywhere(T):
+        assert gradcheck(SoftplusWrongScale.apply, T)
+''')
+
+
+def _run(tmp_path):
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-W", "ignore",
+                           "test_user.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return done.stdout
+
+
+def _section(out: str, test: str) -> list:
+    """The lines of one test's failure report, from its ``____ name ____`` header to the next header."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("_") and f" {test} " in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("_____", "=====")) ), len(lines))
+    return lines[start:end]
+
+
+def test_a_failing_user_test_reads_short_and_in_the_users_names(tmp_path):
+    out = _run(tmp_path)
+    plain = _section(out, "test_softplus")
+    text = "\n".join(plain)
+    assert len(plain) <= 25, text
+    assert "SoftplusWrongScale" in text and "input 'T'" in text and "test_user.py:16" in text, text
+    assert "Diagnosis: the analytic gradient of input 'T' is 2 times the numeric one" in text, text
+    assert "gradcheck.py" not in text and "_compare_full" not in text, text  # the checker's own frames are hidden
+
+    verbose = "\n".join(_section(out, "test_softplus_verbose"))
+    assert "_compare_full" in verbose  # verbose=True keeps everything
+
+    shrunk = "\n".join(_section(out, "test_softplus_everywhere"))
+    assert shrunk.count("Falsifying example") == 1, shrunk
+    assert "microgradnp/testing" not in shrunk and "gradcheck.py" not in shrunk, shrunk
+    assert "Diagnosis:" in shrunk, shrunk
