@@ -1,27 +1,23 @@
 """What a user sees when their own derivative test fails under pytest: short, in their names, no internals."""
 
+import inspect
+import pathlib
 import subprocess
 import sys
 import textwrap
 
-USER_TESTS = textwrap.dedent('''
-    import numpy as np
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+#: A user's test file: the wrong rule is examples/reading_a_failure.py's SoftplusWrongScale.
+USER_TESTS = textwrap.dedent(f'''
+    import sys
+    sys.path.insert(0, {str(ROOT)!r})
+
     import microgradnp as mg
     from hypothesis import given, settings
     from microgradnp.testing import gradcheck
     from microgradnp.testing import strategies as mst
-
-
-    class SoftplusWrongScale(mg.Function):
-        @staticmethod
-        def forward(ctx, T):
-            ctx.save_for_backward(T)
-            return np.logaddexp(0, T)
-
-        @staticmethod
-        def backward(ctx, grad):
-            (T,) = ctx.saved_arrays
-            return 2 * grad / (1 + np.exp(-T))
+    from examples.reading_a_failure import SoftplusWrongScale
 
 
     def test_softplus():
@@ -61,7 +57,11 @@ def test_a_failing_user_test_reads_short_and_in_the_users_names(tmp_path):
     plain = _section(out, "test_softplus")
     text = "\n".join(plain)
     assert len(plain) <= 25, text
-    assert "SoftplusWrongScale" in text and "input 'T'" in text and "test_user.py:16" in text, text
+    from examples.reading_a_failure import SoftplusWrongScale
+
+    line = inspect.getsourcelines(SoftplusWrongScale.backward)[1] + 1  # the def line, past @staticmethod
+    assert "SoftplusWrongScale" in text and "input 'T'" in text, text
+    assert f"rule: SoftplusWrongScale.backward at {ROOT / 'examples' / 'reading_a_failure.py'}:{line}" in text, text
     assert "Diagnosis: the analytic gradient of input 'T' is 2 times the numeric one" in text, text
     assert "gradcheck.py" not in text and "_compare_full" not in text, text  # the checker's own frames are hidden
 
