@@ -31,8 +31,9 @@ def _check_example_dependencies() -> None:
                          "pip install \"microgradnp[examples,viz]\"")
 
 
-#: The drawing formats: Graphviz renders the first three; DOT is the text itself.
-FORMATS = ("svg", "png", "pdf", "dot")
+#: The drawing formats: Graphviz renders the first three; DOT is the text itself; HTML is the
+#: interactive view (an SVG laid out by Graphviz, with a panel of each node's arrays).
+FORMATS = ("svg", "png", "pdf", "dot", "html")
 
 
 def _render(loss, path_stem: str, fmt: str, collapse) -> str:
@@ -150,6 +151,8 @@ def main(argv=None) -> int:
     p_graph.add_argument("workload", nargs="?", default="blobs", choices=list(WORKLOADS))
     p_graph.add_argument("--out", help="output file (default WORKLOAD_graph.FORMAT)")
     p_graph.add_argument("--format", default="svg", choices=FORMATS)
+    p_graph.add_argument("--html", action="store_const", const="html", dest="format",
+                         help="write the interactive HTML view (same as --format html)")
     p_graph.add_argument("--collapse", action="store_true", help="fold each Linear/activation into one node")
     p_graph.add_argument("--before-backward", action="store_true", help="draw values only, no gradients")
     args = parser.parse_args(argv)

@@ -248,12 +248,29 @@ class _Drawing:
                 "interior gradients not shown: backward() released the graph;\n"
                 "backward(record_grad_norms=True) records them"
             )
+        changed = self._changed_since_recorded()
+        if changed:  # an optimizer step or an in-place write: backward through this graph would be wrong
+            return grads, (
+                f"values changed since this graph was recorded ({changed}, written after use):\n"
+                "values and .grad shown as they are now; interior gradients not shown"
+            )
         upstream = np.ones(self.root.shape, dtype=self.root.dtype)
         got = _grad(self.root, interior, grad_outputs=upstream, retain_graph=True, allow_unused=True)
         for t, g in zip(interior, got):
             if g is not None:
                 grads[id(t)] = g.numpy()
         return grads, None
+
+    def _changed_since_recorded(self) -> str:
+        """The names of the tensors written after an op of this graph recorded them (up to three), or ''."""
+        changed = {}
+        for t in self.tensors:
+            for p in getattr(t, "_parents", None) or ():
+                if isinstance(p, Tensor) and p._written > t._seq:
+                    changed[id(p)] = p
+        changed = list(changed.values())
+        shown = [repr(self.names.get(id(p)) or p.name or f"a tensor of shape {p.shape}") for p in changed[:3]]
+        return ", ".join(shown) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
 
     # -- module grouping ----------------------------------------------------
 
@@ -772,6 +789,15 @@ def _array_text(a) -> str:
     return np.array2string(a, precision=5, separator=", ", threshold=200, edgeitems=4, max_line_width=50)
 
 
+def _non_finite_counts(value: np.ndarray) -> str:
+    """``'2 NaN, 1 inf, 1 -inf'`` for the non-finite elements of a float array, '' when there are none."""
+    if value.dtype.kind != "f":
+        return ""
+    counts = [(int(np.isnan(value).sum()), "NaN"), (int(np.isposinf(value).sum()), "inf"),
+              (int(np.isneginf(value).sum()), "-inf")]
+    return ", ".join(f"{n} {what}" for n, what in counts if n)
+
+
 def _details(d: _Drawing) -> dict:
     """What the view's panel shows for each node: the arrays of tensors, an op's name and attributes."""
     out = {}
@@ -781,15 +807,20 @@ def _details(d: _Drawing) -> dict:
         rows = [("shape, dtype", f"{t.shape} {t.dtype}")]
         if value.size and value.dtype.kind in "fiub":
             finite = value[np.isfinite(value)] if value.dtype.kind == "f" else value
+            counts = _non_finite_counts(value)
             if finite.size:
-                rows.append(("min / mean / max", f"{finite.min():.4g} / {finite.mean():.4g} / {finite.max():.4g}"))
+                rows.append(("min / mean / max" + (" of the finite" if counts else ""),
+                             f"{finite.min():.4g} / {finite.mean():.4g} / {finite.max():.4g}"))
+            if counts:
+                rows.append(("non-finite", counts))
         rows.append(("value", _array_text(value)))
         g = d.grads.get(id(t))
         if g is not None:
             rows += [("|grad|", f"{np.linalg.norm(g):.4g}"), ("grad", _array_text(g))]
         elif id(t) in d.norms:
             rows.append(("|grad| (recorded)", f"{d.norms[id(t)]:.4g}"))
-        out[tid] = {"title": d.names.get(id(t)) or t.name or tid, "rows": rows}
+        out[tid] = {"title": f"{d.names.get(id(t)) or t.name or (t.op if not t.is_leaf else 'tensor')} {t.shape}",
+                    "rows": rows}
         if not t.is_leaf:
             attrs = "\n".join(f"{k}={_short(v)}" for k, v in t.op_attrs.items() if _drawable(v)) or "-"
             out[f"op_{tid}"] = {"title": t.op, "rows": [("attributes", attrs), ("makes", f"{tid}: {t.shape} {t.dtype}")]}
@@ -810,7 +841,7 @@ def to_html(root, *, title: str = "microgradnp graph", budget: float | None = No
     >>> from microgradnp.viz import to_html
     >>> x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
     >>> page = to_html((x * x).sum())
-    >>> "<svg" in page and '"title": "x"' in page
+    >>> "<svg" in page and '"title": "x (2,)"' in page
     True
     """
     d = _Drawing(root, **kwargs)

@@ -29,6 +29,14 @@ def test_graph_command_renders_svg(tmp_path):
     assert out.read_text().lstrip().startswith("<?xml")
 
 
+def test_graph_command_writes_the_html_view(tmp_path, capsys):
+    assert cli.main(["graph", "blobs", "--html", "--out", str(tmp_path / "view")]) == 0
+    page = (tmp_path / "view.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "mg-panel" in page
+    assert cli.main(["graph", "blobs", "--out", str(tmp_path / "by_extension.html")]) == 0
+    assert (tmp_path / "by_extension.html").read_text().startswith("<!DOCTYPE html>")
+
+
 def test_python_dash_m_runs_the_same_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "microgradnp", "graph", "blobs", "--format", "dot",
                            "--out", str(tmp_path / "g.dot")], capture_output=True, text=True)
@@ -53,7 +61,7 @@ def test_missing_example_dependencies_are_named_with_the_install_command(monkeyp
         cli.main(["demo", "blobs"])
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".html", ".SVGZ"])
+@pytest.mark.parametrize("ext", [".jpg", ".htm", ".SVGZ"])
 def test_graph_refuses_an_unknown_extension_with_a_message(tmp_path, ext, capsys):
     assert cli.main(["graph", "--out", str(tmp_path / f"g{ext}")]) == 2
     assert re.search(rf"--out .* has the extension '{re.escape(ext)}'; use one of .svg, .png, .pdf, .dot",

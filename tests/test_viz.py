@@ -79,6 +79,35 @@ def test_released_graph_shows_leaf_grads_and_says_why_not_more():
     assert "grad [2., 4.]" in text and "record_grad_norms=True" in text
 
 
+def test_a_graph_drawn_after_an_optimizer_step_shows_what_was_recorded_and_says_values_changed():
+    net = mg.nn.MLP([2, 3, 2], rng=0)
+    loss = mg.nn.functional.cross_entropy(net(mg.tensor(np.ones((4, 2)))), np.array([0, 1, 0, 1]))
+    opt = mg.optim.SGD(net.parameters(), lr=0.1)
+    loss.backward(retain_graph=True)  # as the docs recommend, to see interior gradients
+    opt.step()
+    text = to_dot(loss)  # raised the in-place modification error before
+    assert "values changed since this graph was recorded ('layers.2.weight'" in text
+    assert "interior gradients not shown" in text
+    assert "log_softmax" in text and text.count("label=\"linear\"") == 2  # every recorded op is drawn
+    before = mg.nn.MLP([2, 3, 2], rng=0)
+    fresh = mg.nn.functional.cross_entropy(before(mg.tensor(np.ones((4, 2)))), np.array([0, 1, 0, 1]))
+    fresh.backward(retain_graph=True)
+    assert "values changed" not in to_dot(fresh)  # nothing written: the interior gradients are shown
+
+
+def test_the_html_panel_titles_nodes_by_name_or_op_with_the_shape_and_counts_non_finite_values():
+    from microgradnp.viz import _details, _Drawing
+
+    x = mg.tensor([np.nan, np.inf, -np.inf, 1.0, np.nan], requires_grad=True, name="x")
+    y = x * 2.0
+    details = _details(_Drawing(y.sum(), show_grads=False))
+    by_title = {d["title"]: dict(d["rows"]) for d in details.values()}
+    assert "x (5,)" in by_title and "mul (5,)" in by_title and "sum ()" in by_title, sorted(by_title)
+    rows = by_title["x (5,)"]
+    assert rows["non-finite"] == "2 NaN, 1 inf, 1 -inf"
+    assert rows["min / mean / max of the finite"] == "1 / 1 / 1"
+
+
 def test_recorded_gradient_norms_show_the_interior_flow_after_a_plain_backward():
     x = mg.tensor(np.ones((3, 4)), requires_grad=True)
     h = mg.tanh(x * 3.0)
@@ -342,7 +371,7 @@ def test_the_html_view_loads_offline_shows_every_node_and_a_nodes_arrays_on_clic
     probe = """
       var nodes = document.querySelectorAll('#mg-canvas g.node');
       var data = JSON.parse(document.getElementById('mg-data').textContent), w = null;
-      nodes.forEach(function (g) { var d = data[g.querySelector('title').textContent]; if (d && d.title === 'W') w = g; });
+      nodes.forEach(function (g) { var d = data[g.querySelector('title').textContent]; if (d && d.title === 'W (2, 2)') w = g; });
       w.dispatchEvent(new MouseEvent('click', {bubbles: true}));
       var before = document.querySelector('svg').getAttribute('viewBox');
       document.getElementById('mg-canvas').dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: 50, clientY: 50, bubbles: true, cancelable: true}));
@@ -386,4 +415,4 @@ def test_every_name_survives_the_html_view_and_never_stops_its_script(tmp_path):
       document.body.dataset.probe = JSON.stringify({shown: shown});
     """
     found = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom_after(path, probe)).group(1)))
-    assert set(AWKWARD_NAMES) <= set(found["shown"])
+    assert {f"{name} (1,)" for name in AWKWARD_NAMES} <= set(found["shown"])  # titled by name and shape
