@@ -39,7 +39,8 @@ from .engine import grad as _grad
 from .graph import walk
 from .tensor import Tensor
 
-__all__ = ["to_dot", "draw_graph", "render", "to_html", "view", "GraphView", "GraphvizNotFoundError", "LayoutTimeout"]
+__all__ = ["to_dot", "draw_graph", "render", "to_html", "view", "GraphView", "GraphvizNotFoundError", "LayoutTimeout",
+           "backward_memory"]
 
 # Fill colours of tensor nodes by role.
 _FILL = {
@@ -153,7 +154,7 @@ def _flow_color(norm: float) -> str:
 
 class _Drawing:
     def __init__(self, root, show_values="auto", show_grads=True, names=None, rankdir="auto", max_nodes=500,
-                 collapse=None, highlight=None):
+                 collapse=None, highlight=None, show_memory=False):
         if not isinstance(root, Tensor):
             raise TypeError(f"to_dot: expected a Tensor, got {type(root).__name__}")
         if show_values not in ("auto", True, False):
@@ -174,6 +175,7 @@ class _Drawing:
         self.highlight = {id(t) for t in ([highlight] if isinstance(highlight, Tensor) else highlight or ())}
         self._walk()
         self.grads, self.grad_note = self._gradients() if show_grads else ({}, None)
+        self.memory = backward_memory(root) if show_memory else None
         self.groups = self._module_groups() if collapse == "modules" else {}
         self.hidden: set[int] = set()  # ids of tensors folded into a repeated step's node
         self.repeats: dict[str, int] = {}  # module node -> how many calls it stands for
@@ -345,8 +347,12 @@ class _Drawing:
                     if kind is not None:
                         kinds[kind] = [p, 1]
                     inputs.append(p)
+            steps = [last["members"]]
             for k in chain[:-1]:
-                self.hidden.add(id(self.groups.pop(k)["out"]))
+                folded = self.groups.pop(k)
+                steps.append(folded["members"])
+                self.hidden.add(id(folded["out"]))
+            last["all_members"] = list({id(u): u for members in steps for u in members}.values())
             last["inputs"] = inputs
             self.repeats[chain[-1]] = len(chain)
             for p, n in kinds.values():
@@ -376,6 +382,8 @@ class _Drawing:
             lines.append(("grad " + _fmt_array(g)) if show else f"|grad| {np.linalg.norm(g):.3g}")
         elif id(t) in self.norms:
             lines.append(f"|grad| {self.norms[id(t)]:.3g}")
+        if self.memory is not None and self.memory["kept"].get(id(t)):
+            lines.append(f"keeps {_bytes(self.memory['kept'][id(t)])} for backward")
         flags = [f"{b} in value" for b in [_bad(t.numpy())] if b] + [f"{b} in grad" for b in [_bad(g)] if b]
         if flags:
             lines.append("!! " + ", ".join(flags))
@@ -454,10 +462,18 @@ class _Drawing:
         # collapsed modules
         for key, grp in self.groups.items():
             out.extend(self._module_statements(key, grp))
-        for note in (self.grad_note, self._truncation_note(), self._legend()):
+        for note in (self.grad_note, self._memory_note(), self._truncation_note(), self._legend()):
             if note:
                 out.append(note)
         return out
+
+    def _memory_note(self) -> str | None:
+        if self.memory is None:
+            return None
+        m = self.memory
+        text = (f"memory for backward: the graph keeps {_bytes(m['total'])} alive ({len(m['kept'])} values);\n"
+                f"backward adds up to {_bytes(m['gradients'])} of gradients: peak about {_bytes(m['peak'])}")
+        return f'memory [label="{_esc(text)}", shape=note, fontsize=9]'
 
     def _module_statements(self, key: str, grp: dict) -> list[str]:
         module, t = grp["module"], grp["out"]
@@ -467,6 +483,9 @@ class _Drawing:
             lines[0] += f"  x{self.repeats[key]} (steps folded)"
         if module.extra_repr():
             lines.append(_shown(module.extra_repr()))
+        if self.memory is not None:  # every step folded into the node counts
+            kept = sum(self.memory["kept"].get(id(u), 0) for u in grp.get("all_members", grp["members"]))
+            lines.append(f"keeps {_bytes(kept)} for backward")
         for p in grp["params"]:
             g = self.grads.get(id(p))
             pname = _shown((p.name or "param").rsplit(".", 1)[-1])
@@ -507,6 +526,59 @@ def _auto_rankdir(tensors, groups) -> str:
     return "LR" if ops <= AUTO_LR_MAX_OPS else "TB"
 
 
+def _bytes(n: int) -> str:
+    """``n`` bytes as people read them: 512 B, 1.5 KiB, 3.2 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def backward_memory(root: Tensor) -> dict:
+    """What the graph of ``root`` keeps alive for the backward pass, and the peak during it.
+
+    ``kept`` maps ``id(t)`` to the bytes of each interior tensor ``t``: its
+    value, which the graph holds (its consumers' VJPs read it, and so may its
+    own) until the graph is dropped, plus any array that is not a tensor's
+    and that an op saved (a constant it converted).  Leaves are the user's
+    and count nothing.  ``total`` is their sum.  ``gradients`` is the largest
+    sum of gradient buffers alive at once during ``backward()``, simulated in
+    the engine's order (newest node first): a tensor's gradient lives from
+    the first VJP that reaches it until its own VJP has run (a leaf's until
+    the end: it becomes ``.grad``).  ``peak`` is ``total + gradients``; a
+    VJP's own temporaries are not counted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> x = mg.tensor(np.ones(1000), requires_grad=True)
+    >>> m = mg.viz.backward_memory((mg.tanh(x) * 2.0).sum())
+    >>> m["total"]  # tanh(x) and 2 tanh(x), 8000 bytes each, and the 0-d sum
+    16008
+    """
+    nodes = [t for t in walk(root) if not t.is_leaf]
+    kept = {}
+    for t in nodes:
+        extra = sum(p.nbytes for p in (t._parents or ()) if isinstance(p, np.ndarray) and p.ndim)
+        kept[id(t)] = t._data.nbytes + extra
+    alive, live, peak = {}, 0, 0
+    if root.requires_grad:
+        alive[id(root)] = root._data.nbytes
+        live = peak = root._data.nbytes
+    for t in sorted(nodes, key=lambda t: -t._seq):
+        if id(t) not in alive:
+            continue  # no gradient reaches it
+        for p in t._parents or ():
+            if isinstance(p, Tensor) and p.requires_grad and id(p) not in alive:
+                alive[id(p)] = p._data.nbytes
+                live += p._data.nbytes
+        peak = max(peak, live)
+        live -= alive[id(t)]
+    return {"kept": kept, "total": sum(kept.values()), "gradients": peak, "peak": sum(kept.values()) + peak}
+
+
 def _statements(root, **options) -> list[str]:
     d = _Drawing(root, **options)
     stmts = d.statements()
@@ -516,7 +588,7 @@ def _statements(root, **options) -> list[str]:
 
 
 def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: str = "auto", max_nodes: int = 500,
-           collapse=None, highlight=None) -> str:
+           collapse=None, highlight=None, show_memory: bool = False) -> str:
     """The graph that computed ``root``, as Graphviz DOT text (pure, deterministic, no dependencies).
 
     Parameters
@@ -549,6 +621,10 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
     highlight
         A tensor (or several) to outline in red: the ``tensor`` of an
         :class:`~microgradnp.AnomalyError`, say.
+    show_memory
+        Write on each interior tensor the bytes the graph keeps alive for
+        the backward pass, and a note with their total and the estimated
+        peak during ``backward()`` (see :func:`backward_memory`).
 
     Examples
     --------
@@ -562,50 +638,60 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
     True
     """
     body = _statements(root, show_values=show_values, show_grads=show_grads, names=names, rankdir=rankdir,
-                       max_nodes=max_nodes, collapse=collapse, highlight=highlight)
+                       max_nodes=max_nodes, collapse=collapse, highlight=highlight, show_memory=show_memory)
     return "digraph microgradnp {\n" + "".join(f"  {line}\n" for line in body) + "}\n"
 
 
-#: Seconds a drawing may spend in Graphviz's layout (:func:`render`, and the drawing Jupyter shows).
-LAYOUT_BUDGET = 5.0
+#: Seconds after which Graphviz's ``dot`` is taken to be stuck (a Graphviz bug): a guard, never a layout
+#: decision.  Which layout a drawing gets depends on its size alone (:data:`BOUNDED_ABOVE`), so the
+#: same graph gives the same picture on an idle machine and a busy one.  When the guard trips,
+#: :func:`render` still draws a picture, of a smaller view, with a warning.
+LAYOUT_BUDGET = 60.0
 
 #: Graphviz's ``dot`` with bounded passes of its network-simplex ranking and crossing minimisation:
-#: a 30-step RNN's loss (289 nodes) takes 0.4 s this way, and did not finish in 13 minutes the full way.
+#: a 30-step plain-op RNN's loss (340 nodes) takes 1.3 s this way, and did not finish in 60 s the full way
+#: (a 289-node one did not in 13 minutes).
 _BOUNDED = ("-Gnslimit=1", "-Gnslimit1=1", "-Gmclimit=0.1")
 
-#: Graphs with more nodes than this are laid out with bounded passes from the start.
+#: Graphs with more nodes than this are laid out with bounded passes; smaller ones the full way (at most
+#: a fraction of a second at this size).
 BOUNDED_ABOVE = 150
 
 
 class LayoutTimeout(RuntimeError):
-    """Graphviz did not lay a drawing out within :data:`LAYOUT_BUDGET`, even with bounded passes."""
+    """Graphviz's ``dot`` ran past :data:`LAYOUT_BUDGET` (a guard against a hang, not a layout choice)."""
 
 
 def _layout(source: str, fmt: str, budget: float | None = None) -> bytes:
-    """``source`` laid out by ``dot`` into ``fmt`` bytes, within ``budget`` seconds, or :class:`LayoutTimeout`.
-
-    The full layout is tried first, for at most half the budget, unless the
-    graph is large enough that it could take minutes (more than
-    :data:`BOUNDED_ABOVE` nodes); then the bounded one.  Falling back warns.
-    """
+    """``source`` laid out by ``dot`` into ``fmt`` bytes: the full layout up to :data:`BOUNDED_ABOVE`
+    nodes, bounded passes above, or :class:`LayoutTimeout` if ``dot`` runs past ``budget`` seconds."""
     if shutil.which("dot") is None:
         raise GraphvizNotFoundError(_INSTALL_HINT)
     budget = LAYOUT_BUDGET if budget is None else budget
-    big = source.count("[label=") > BOUNDED_ABOVE
-    attempts = [(_BOUNDED, budget)] if big else [((), budget / 2), (_BOUNDED, budget / 2)]
-    for k, (options, seconds) in enumerate(attempts):
+    options = _BOUNDED if source.count("[label=") > BOUNDED_ABOVE else ()
+    try:
+        done = subprocess.run(["dot", f"-T{fmt}", *options], input=source.encode(), capture_output=True,
+                              timeout=budget)
+    except subprocess.TimeoutExpired:
+        raise LayoutTimeout(f"Graphviz's dot ran past {budget:.0f} s on this graph (a hang guard)") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"Graphviz's dot failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def _guarded(draw, kwargs: dict):
+    """``draw(kwargs)``; if Graphviz hangs on it (:class:`LayoutTimeout`), a smaller view, with a warning:
+    the modules folded (or the 100 nodes nearest the output when they already are), then 60 nodes."""
+    try:
+        return draw(kwargs)
+    except LayoutTimeout as exc:
+        first = dict(kwargs, collapse="modules") if kwargs.get("collapse") is None else dict(kwargs, max_nodes=100)
+        said = "its modules folded" if kwargs.get("collapse") is None else "fewer nodes"
+        warnings.warn(f"{exc}; drawing it with {said}", UserWarning, stacklevel=3)
         try:
-            done = subprocess.run(["dot", f"-T{fmt}", *options], input=source.encode(), capture_output=True,
-                                  timeout=seconds)
-        except subprocess.TimeoutExpired:
-            continue
-        if done.returncode != 0:
-            raise RuntimeError(f"Graphviz's dot failed: {done.stderr.decode(errors='replace').strip()}")
-        if k > 0:
-            warnings.warn(f"the full Graphviz layout took over {attempts[0][1]:.1f} s; drawn with bounded layout "
-                          "passes instead (edges may cross more)", UserWarning, stacklevel=3)
-        return done.stdout
-    raise LayoutTimeout(f"Graphviz could not lay this graph out within {budget:.1f} s")
+            return draw(first)
+        except LayoutTimeout:
+            return draw(dict(first, max_nodes=60))
 
 
 _GRAPH_CLASS = None
@@ -638,7 +724,7 @@ def _graph_class():
                 raise GraphvizNotFoundError(_INSTALL_HINT) from exc
 
         def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-            # What Jupyter shows: laid out within the budget, never a hang (graphviz's own has no time limit).
+            # What Jupyter shows: the same layout as render(), with the hang guard (graphviz's own has no time limit).
             try:
                 return {"image/svg+xml": _layout(self.source, "svg").decode()}
             except (GraphvizNotFoundError, LayoutTimeout) as exc:
@@ -650,7 +736,7 @@ def _graph_class():
 
 
 def draw_graph(root, *, show_values="auto", show_grads=True, names=None, rankdir: str = "auto", max_nodes: int = 500,
-               collapse=None, highlight=None):
+               collapse=None, highlight=None, show_memory: bool = False):
     """The graph of :func:`to_dot` as a ``graphviz.Digraph``: inline in Jupyter, ``.render()`` to a file.
 
     ``.render(path, format="svg"|"png"|"pdf")`` needs Graphviz's ``dot``
@@ -670,7 +756,7 @@ def draw_graph(root, *, show_values="auto", show_grads=True, names=None, rankdir
     g = Graph("microgradnp")
     g.body.extend(f"\t{line}\n" for line in _statements(
         root, show_values=show_values, show_grads=show_grads, names=names, rankdir=rankdir, max_nodes=max_nodes,
-        collapse=collapse, highlight=highlight))
+        collapse=collapse, highlight=highlight, show_memory=show_memory))
     return g
 
 
@@ -703,18 +789,7 @@ def render(root, path, *, format: str | None = None, **kwargs) -> str:
         return path
     if fmt not in _FORMATS:
         raise ValueError(f"render: cannot draw to {fmt!r}; use one of {', '.join(_FORMATS)} (or .dot)")
-    try:
-        data = _layout(to_dot(root, **kwargs), fmt, budget)
-    except LayoutTimeout:
-        # Fewer nodes: fold the modules, or keep the part of the graph nearest the output.
-        smaller = dict(kwargs, collapse="modules") if kwargs.get("collapse") is None else dict(kwargs, max_nodes=100)
-        warnings.warn(f"the graph could not be laid out within {budget or LAYOUT_BUDGET:.1f} s; drawing it with "
-                      f"{'its modules folded' if 'collapse' in smaller and kwargs.get('collapse') is None else 'fewer nodes'}",
-                      UserWarning, stacklevel=2)
-        try:
-            data = _layout(to_dot(root, **smaller), fmt, budget)
-        except LayoutTimeout:
-            data = _layout(to_dot(root, **dict(smaller, max_nodes=60)), fmt, budget)
+    data = _guarded(lambda view: _layout(to_dot(root, **view), fmt, budget), kwargs)
     tmp = path + ".part"  # written whole, then moved: no half-written drawing is left behind
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -789,6 +864,18 @@ def _array_text(a) -> str:
     return np.array2string(a, precision=5, separator=", ", threshold=200, edgeitems=4, max_line_width=50)
 
 
+def _memory_table(d: _Drawing, details: dict) -> str:
+    """The HTML view's first panel with ``show_memory``: the nodes by the bytes they keep for backward,
+    largest first (escaped: names are the user's)."""
+    if d.memory is None:
+        return ""
+    kept = sorted(((n, d.ids[id(t)]) for t in d.tensors if (n := d.memory["kept"].get(id(t)))), key=lambda r: -r[0])
+    rows = "".join(f"<tr><td>{_html.escape(details[tid]['title'])}</td><td>{_bytes(n)}</td></tr>" for n, tid in kept)
+    m = d.memory
+    return (f"<h3>Kept for backward: {_bytes(m['total'])}</h3><p>peak during backward about {_bytes(m['peak'])} "
+            f"(gradients up to {_bytes(m['gradients'])})</p><table id=\"mg-memory\">{rows}</table>")
+
+
 def _non_finite_counts(value: np.ndarray) -> str:
     """``'2 NaN, 1 inf, 1 -inf'`` for the non-finite elements of a float array, '' when there are none."""
     if value.dtype.kind != "f":
@@ -814,6 +901,8 @@ def _details(d: _Drawing) -> dict:
             if counts:
                 rows.append(("non-finite", counts))
         rows.append(("value", _array_text(value)))
+        if d.memory is not None and d.memory["kept"].get(id(t)):
+            rows.append(("kept for backward", _bytes(d.memory["kept"][id(t)])))
         g = d.grads.get(id(t))
         if g is not None:
             rows += [("|grad|", f"{np.linalg.norm(g):.4g}"), ("grad", _array_text(g))]
@@ -844,6 +933,11 @@ def to_html(root, *, title: str = "microgradnp graph", budget: float | None = No
     >>> "<svg" in page and '"title": "x (2,)"' in page
     True
     """
+    return _guarded(lambda view: _page(root, title, budget, view), kwargs)
+
+
+def _page(root, title: str, budget, kwargs: dict) -> str:
+    """The page of :func:`to_html` for one view of the graph."""
     d = _Drawing(root, **kwargs)
     statements = d.statements()
     if d.grad_note:
@@ -853,10 +947,12 @@ def to_html(root, *, title: str = "microgradnp graph", budget: float | None = No
     svg = svg[svg.index("<svg"):]  # without the XML prologue and doctype: inline in HTML
     # No "<" inside the script element at all (JSON writes it \\u003c): a "</script>" in a name would end
     # the element, and a "<!--<script>" would keep its real end tag from ending it.
-    data = json.dumps(_details(d)).replace("<", "\\u003c")
+    details = _details(d)
+    data = json.dumps(details).replace("<", "\\u003c")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{_html.escape(title)}</title>"
             f"<style>{_VIEW_STYLE}</style></head><body>\n<div id=\"mg-view\"><div id=\"mg-canvas\">{svg}</div>"
-            "<div id=\"mg-panel\"><p>Hover or click a node to see its arrays. Drag to pan, scroll to zoom.</p></div>"
+            "<div id=\"mg-panel\"><p>Hover or click a node to see its arrays. Drag to pan, scroll to zoom.</p>"
+            f"{_memory_table(d, details)}</div>"
             f"</div>\n<script id=\"mg-data\" type=\"application/json\">{data}</script>\n"
             f"<script>{_VIEW_SCRIPT}</script>\n</body></html>\n")
 

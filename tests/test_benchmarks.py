@@ -68,3 +68,16 @@ def test_against_refuses_an_unknown_workload(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2 and "unknown workloads ['nope']" in done.stderr
+
+
+def test_the_drawing_benchmark_renders_every_graph(tmp_path):
+    import shutil
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "render.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| 30-step plain-op RNN | 340 |" in (tmp_path / "render.md").read_text()

@@ -69,6 +69,6 @@ def test_a_failing_user_test_reads_short_and_in_the_users_names(tmp_path):
     assert "_compare_full" in verbose  # verbose=True keeps everything
 
     shrunk = "\n".join(_section(out, "test_softplus_everywhere"))
-    assert shrunk.count("Falsifying example") == 1, shrunk
+    assert shrunk.count("T=tensor(") == 1, shrunk  # the shrunk example, shown once (Hypothesis words it by version)
     assert "microgradnp/testing" not in shrunk and "gradcheck.py" not in shrunk, shrunk
     assert "Diagnosis:" in shrunk, shrunk
