@@ -152,9 +152,33 @@ def _flow_color(norm: float) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _check_size(size) -> str | None:
+    """``size=(w, h)`` or ``"w,h"`` in inches (Graphviz's: the drawing is scaled down to fit), or None."""
+    if size is None:
+        return None
+    parts = size.split(",") if isinstance(size, str) else list(size) if isinstance(size, (tuple, list)) else None
+    try:
+        w, h = (float(v) for v in parts)
+        ok = math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"size must be (width, height) in inches, both positive, got {size!r}")
+    return f"{w:g},{h:g}"
+
+
+def _check_dpi(dpi) -> float | None:
+    """``dpi`` for PNG output: a positive number, or None (Graphviz's 96)."""
+    if dpi is None:
+        return None
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float, np.integer, np.floating)) or not 0 < dpi < 10000:
+        raise ValueError(f"dpi must be a positive number (dots per inch of a PNG), got {dpi!r}")
+    return float(dpi)
+
+
 class _Drawing:
     def __init__(self, root, show_values="auto", show_grads=True, names=None, rankdir="auto", max_nodes=500,
-                 collapse=None, highlight=None, show_memory=False):
+                 collapse=None, highlight=None, show_memory=False, size=None, dpi=None):
         if not isinstance(root, Tensor):
             raise TypeError(f"to_dot: expected a Tensor, got {type(root).__name__}")
         if show_values not in ("auto", True, False):
@@ -176,13 +200,14 @@ class _Drawing:
         self._walk()
         self.grads, self.grad_note = self._gradients() if show_grads else ({}, None)
         self.memory = backward_memory(root) if show_memory else None
+        self.size, self.dpi = _check_size(size), _check_dpi(dpi)
         self.groups = self._module_groups() if collapse == "modules" else {}
         self.hidden: set[int] = set()  # ids of tensors folded into a repeated step's node
         self.repeats: dict[str, int] = {}  # module node -> how many calls it stands for
         if self.groups:
             self._fold_repeats()
         if rankdir == "auto":
-            self.rankdir = _auto_rankdir(self.tensors, self.groups)
+            self.rankdir = _auto_rankdir(self)
 
     # -- inputs -------------------------------------------------------------
 
@@ -417,8 +442,9 @@ class _Drawing:
 
     def statements(self) -> list[str]:
         out = [
-            # size: a width cap of 12 inches (864 pt, a notebook cell): Graphviz scales a wider drawing down.
-            f'graph [rankdir={self.rankdir}, fontname="Helvetica", fontsize=10, size="12,200"]',
+            # No size cap: Graphviz would scale a larger drawing down (to 5 px text) and clip it.
+            f'graph [rankdir={self.rankdir}, fontname="Helvetica", fontsize=10'
+            + (f', size="{self.size}"' if self.size else "") + (f", dpi={self.dpi:g}" if self.dpi else "") + "]",
             'node [fontname="Helvetica", fontsize=10]',
             'edge [arrowsize=0.7]',
         ]
@@ -514,16 +540,47 @@ class _Drawing:
                 'dashed: zero gradient; red fill: NaN or inf", shape=note, fontsize=9]')
 
 
-#: Graphs with at most this many op nodes are drawn left to right (a short pipeline reads well across);
-#: larger ones top to bottom, which keeps them as narrow as the widest layer instead of as wide as the
-#: longest path (an MLP's loss: 1,600-2,900 pt wide left to right, clipped in a notebook cell).
-AUTO_LR_MAX_OPS = 8
+#: The frame a drawing should read well in at 100%, in points: the HTML view's canvas at 1400x1000 px
+#: (the panel takes 320 px), 1 pt = 4/3 px.  The automatic direction is the one that fits it at the
+#: larger scale; a drawing is never scaled down to fit (text stays 10 pt, 13 px, in SVG and PNG).
+FRAME_PT = (810.0, 750.0)
 
 
-def _auto_rankdir(tensors, groups) -> str:
-    owned = {id(x) for g in groups.values() for x in g.get("members", ())}
-    ops = sum(1 for t in tensors if not t.is_leaf and id(t) not in owned) + len(groups)
-    return "LR" if ops <= AUTO_LR_MAX_OPS else "TB"
+def _label_size(label: str, ellipse: bool = False) -> tuple[float, float]:
+    """Graphviz's size of a node with this label at 10 pt Helvetica, in points (estimated: 5.6 pt a
+    character, 13 pt a line, its margins)."""
+    lines = label.split("\n")
+    w = max(len(line) for line in lines) * 5.6 + 16
+    h = len(lines) * 13 + 10
+    return (w * 1.4 + 10, max(h * 1.4, 36)) if ellipse else (max(w, 54), max(h, 36))
+
+
+def _auto_rankdir(d) -> str:
+    """"LR" or "TB", whichever draws the graph at the larger scale within :data:`FRAME_PT`, from its shape:
+    its depth (ranks), its widest rank and its labels' sizes (ties: left to right)."""
+    level, sizes = {}, {}
+    for t in reversed(d.tensors):  # parents before children (breadth-first from the root, reversed)
+        if id(t) in d.hidden:
+            continue
+        ups = [level[id(p)] for p in t.parents if isinstance(p, Tensor) and id(p) in level]
+        level[id(t)] = (max(ups) + 2) if ups else 0  # a tensor, then its op node, per step
+        sizes[id(t)] = _label_size(d._tensor_label(t)[0])
+    ranks: dict[int, list] = {}
+    for t in d.tensors:
+        if id(t) in level:
+            ranks.setdefault(level[id(t)], []).append(sizes[id(t)])
+            if not t.is_leaf:
+                ranks.setdefault(level[id(t)] - 1, []).append(_label_size(d._op_label(t), ellipse=True))
+    rows = list(ranks.values())
+    lr = (sum(max(w for w, _ in r) for r in rows) + 36 * (len(rows) - 1),
+          max(sum(h for _, h in r) + 18 * (len(r) - 1) for r in rows))
+    tb = (max(sum(w for w, _ in r) + 18 * (len(r) - 1) for r in rows),
+          sum(max(h for _, h in r) for r in rows) + 36 * (len(rows) - 1))
+
+    def scale(size):
+        return min(1.0, FRAME_PT[0] / size[0], FRAME_PT[1] / size[1])
+
+    return "LR" if scale(lr) >= scale(tb) else "TB"
 
 
 def _bytes(n: int) -> str:
@@ -588,7 +645,7 @@ def _statements(root, **options) -> list[str]:
 
 
 def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: str = "auto", max_nodes: int = 500,
-           collapse=None, highlight=None, show_memory: bool = False) -> str:
+           collapse=None, highlight=None, show_memory: bool = False, size=None, dpi=None) -> str:
     """The graph that computed ``root``, as Graphviz DOT text (pure, deterministic, no dependencies).
 
     Parameters
@@ -606,10 +663,10 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
     names
         ``{"W1": W1, ...}`` or a Module (its parameter paths) to label tensors.
     rankdir
-        Graphviz layout direction: ``"auto"`` (default: left to right for a
-        graph of at most ``AUTO_LR_MAX_OPS`` operations, top to bottom
-        beyond, so a network's loss stays as narrow as its widest layer),
-        ``"LR"``, ``"TB"``, ``"RL"`` or ``"BT"``.
+        Graphviz layout direction: ``"auto"`` (default: left to right or top
+        to bottom, whichever draws the graph at the larger scale within a
+        1400x1000 px view, judged from its depth, its widest rank and its
+        labels; never from time), ``"LR"``, ``"TB"``, ``"RL"`` or ``"BT"``.
     max_nodes
         Draw at most this many nodes; the rest is summarised in a note and a
         ``UserWarning`` is issued.
@@ -625,6 +682,10 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
         Write on each interior tensor the bytes the graph keeps alive for
         the backward pass, and a note with their total and the estimated
         peak during ``backward()`` (see :func:`backward_memory`).
+    size, dpi
+        ``size=(width, height)`` in inches: Graphviz scales a larger drawing
+        down to fit (by default nothing is scaled: text stays 10 pt);
+        ``dpi``: the resolution of a PNG (Graphviz's default 96).
 
     Examples
     --------
@@ -638,7 +699,8 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
     True
     """
     body = _statements(root, show_values=show_values, show_grads=show_grads, names=names, rankdir=rankdir,
-                       max_nodes=max_nodes, collapse=collapse, highlight=highlight, show_memory=show_memory)
+                       max_nodes=max_nodes, collapse=collapse, highlight=highlight, show_memory=show_memory,
+                       size=size, dpi=dpi)
     return "digraph microgradnp {\n" + "".join(f"  {line}\n" for line in body) + "}\n"
 
 
@@ -736,7 +798,7 @@ def _graph_class():
 
 
 def draw_graph(root, *, show_values="auto", show_grads=True, names=None, rankdir: str = "auto", max_nodes: int = 500,
-               collapse=None, highlight=None, show_memory: bool = False):
+               collapse=None, highlight=None, show_memory: bool = False, size=None, dpi=None):
     """The graph of :func:`to_dot` as a ``graphviz.Digraph``: inline in Jupyter, ``.render()`` to a file.
 
     ``.render(path, format="svg"|"png"|"pdf")`` needs Graphviz's ``dot``
@@ -756,7 +818,7 @@ def draw_graph(root, *, show_values="auto", show_grads=True, names=None, rankdir
     g = Graph("microgradnp")
     g.body.extend(f"\t{line}\n" for line in _statements(
         root, show_values=show_values, show_grads=show_grads, names=names, rankdir=rankdir, max_nodes=max_nodes,
-        collapse=collapse, highlight=highlight, show_memory=show_memory))
+        collapse=collapse, highlight=highlight, show_memory=show_memory, size=size, dpi=dpi))
     return g
 
 
@@ -822,6 +884,23 @@ _VIEW_SCRIPT = """
   svg.removeAttribute("width"); svg.removeAttribute("height");
   var box = svg.viewBox.baseVal, view = {x: box.x, y: box.y, w: box.width, h: box.height};
   function apply() { svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" ")); }
+  // The first frame: the whole drawing when it fits with its smallest (9 pt) text at 10 px or more;
+  // else at that scale, centred on the output (node t0), pan and zoom for the rest.  At most 2x.
+  var readable = 1.12, r0 = canvas.getBoundingClientRect();
+  var fit = Math.min(r0.width / box.width, r0.height / box.height), scale = Math.min(Math.max(fit, readable), 2);
+  view.w = r0.width / scale; view.h = r0.height / scale;
+  var out = null;
+  canvas.querySelectorAll("g.node").forEach(function (g) { if (g.querySelector("title").textContent === "t0") out = g; });
+  if (fit >= readable || !out) {
+    view.x = box.x + (box.width - view.w) / 2; view.y = box.y + (box.height - view.h) / 2;
+  } else {
+    var rc = out.getBoundingClientRect(), p = svg.createSVGPoint();  // its centre in the drawing's units
+    p.x = rc.left + rc.width / 2; p.y = rc.top + rc.height / 2;
+    var c = p.matrixTransform(svg.getScreenCTM().inverse());
+    view.x = Math.min(Math.max(c.x - view.w / 2, box.x), box.x + Math.max(box.width - view.w, 0));
+    view.y = Math.min(Math.max(c.y - view.h / 2, box.y), box.y + Math.max(box.height - view.h, 0));
+  }
+  apply();
   canvas.addEventListener("wheel", function (e) {
     e.preventDefault();
     var r = svg.getBoundingClientRect(), k = e.deltaY < 0 ? 0.8 : 1.25;

@@ -15,7 +15,7 @@ from microgradnp.viz import GraphvizNotFoundError, draw_graph, render, to_dot
 
 HEADER = (
     "digraph microgradnp {\n"
-    '  graph [rankdir=LR, fontname="Helvetica", fontsize=10, size="12,200"]\n'
+    '  graph [rankdir=LR, fontname="Helvetica", fontsize=10]\n'
     '  node [fontname="Helvetica", fontsize=10]\n'
     "  edge [arrowsize=0.7]\n"
 )
@@ -179,6 +179,20 @@ def test_small_graphs_go_left_to_right_and_larger_ones_top_to_bottom():
     loss = mg.nn.functional.cross_entropy(net(mg.randn(16, 4, rng=0)), np.arange(16) % 3)
     assert "rankdir=TB" in to_dot(loss)
     assert "rankdir=LR" in to_dot(loss, rankdir="LR")
+
+
+def test_an_explicit_size_dpi_or_rankdir_always_wins_and_bad_ones_are_refused():
+    net = mg.nn.MLP([4, 8, 8, 3], rng=0)
+    loss = mg.nn.functional.cross_entropy(net(mg.randn(16, 4, rng=0)), np.arange(16) % 3)
+    head = to_dot(loss, size=(6, 4.5), dpi=200, rankdir="LR").splitlines()[1]
+    assert head == '  graph [rankdir=LR, fontname="Helvetica", fontsize=10, size="6,4.5", dpi=200]'
+    assert 'size="7,9"' in to_dot(loss, size="7,9")
+    for bad in [(0, 3), (1,), "a,b", (float("nan"), 2), 5]:
+        with pytest.raises(ValueError, match="size must be"):
+            to_dot(loss, size=bad)
+    for bad in [0, -3, True, "200"]:
+        with pytest.raises(ValueError, match="dpi must be"):
+            to_dot(loss, dpi=bad)
 
 
 def test_highlight_outlines_what_detect_anomaly_names():
