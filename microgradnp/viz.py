@@ -152,6 +152,26 @@ def _flow_color(norm: float) -> str:
 # ---------------------------------------------------------------------------
 
 
+#: Graphs with more tensors than this have repeated plain-op steps folded by default (``collapse=None``).
+FOLD_ABOVE = 150
+
+#: How many levels of parents make a tensor's signature when repeated steps are looked for.
+STEP_DEPTH = 6
+
+
+class _Step:
+    """What a folded plain-op step is drawn as (in the place of a module): the ops of one step, in order."""
+
+    path = ""
+    label = "repeated step"
+
+    def __init__(self, ops: list):
+        self.ops = ops
+
+    def extra_repr(self) -> str:
+        return ", ".join(self.ops) if len(self.ops) <= 8 else ", ".join(self.ops[:8]) + f", ... ({len(self.ops)} ops)"
+
+
 def _check_size(size) -> str | None:
     """``size=(w, h)`` or ``"w,h"`` in inches (Graphviz's: the drawing is scaled down to fit), or None."""
     if size is None:
@@ -183,8 +203,8 @@ class _Drawing:
             raise TypeError(f"to_dot: expected a Tensor, got {type(root).__name__}")
         if show_values not in ("auto", True, False):
             raise ValueError(f"show_values must be 'auto', True or False, got {show_values!r}")
-        if collapse not in (None, "modules"):
-            raise ValueError(f"collapse must be None or 'modules', got {collapse!r}")
+        if collapse not in (None, False, "modules", "steps"):
+            raise ValueError(f"collapse must be None (automatic), False, 'modules' or 'steps', got {collapse!r}")
         if rankdir not in _RANKDIRS and rankdir != "auto":  # it goes into the DOT text unquoted
             raise ValueError(f"rankdir must be 'auto' or one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
         if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
@@ -202,6 +222,8 @@ class _Drawing:
         self.memory = backward_memory(root) if show_memory else None
         self.size, self.dpi = _check_size(size), _check_dpi(dpi)
         self.groups = self._module_groups() if collapse == "modules" else {}
+        if collapse == "steps" or collapse is None and len(self.tensors) > FOLD_ABOVE:
+            self.groups.update(self._step_groups())
         self.hidden: set[int] = set()  # ids of tensors folded into a repeated step's node
         self.repeats: dict[str, int] = {}  # module node -> how many calls it stands for
         if self.groups:
@@ -329,6 +351,81 @@ class _Drawing:
             groups[key] = {"module": module, "out": t, "members": members, "inputs": inputs,
                            "params": [p for p in module.parameters() if id(p) in self.ids]}
             for u in members:
+                owner[id(u)] = key
+        self.owner = owner
+        return groups
+
+    def _step_groups(self, least: int = 3) -> dict:
+        """Repeated steps written with plain ops (an RNN unrolled by hand), as groups :meth:`_fold_repeats`
+        folds like a module's calls.
+
+        Each interior tensor gets a signature: its op and, to :data:`STEP_DEPTH` levels, its parents'
+        (a parameter by identity, data by shape and dtype).  The longest run of tensors with one
+        signature, each depending on the one before, anchors the steps; a step is what the anchor
+        needs that the previous anchor did not.  Steps of the same ops are grouped; the first ones,
+        which differ (their inputs are still the initial state), stay drawn as they are.
+        """
+        owner = getattr(self, "owner", {})
+        memo: dict = {}
+
+        def sig(t, depth):
+            if t.is_leaf:
+                return ("param", id(t)) if t.requires_grad else ("data", t.shape, str(t.dtype))
+            if depth == 0:
+                return ("op",)
+            key = (id(t), depth)
+            if key not in memo:
+                memo[key] = (t.op, tuple(sig(p, depth - 1) if isinstance(p, Tensor) else ("const",)
+                                         for p in t.parents))
+            return memo[key]
+
+        runs: dict = {}
+        for t in self.tensors:
+            if not t.is_leaf and id(t) not in owner:
+                runs.setdefault(sig(t, STEP_DEPTH), []).append(t)
+        def needs(t):
+            seen, stack = set(), [t]
+            while stack:
+                u = stack.pop()
+                for p in u.parents:
+                    if isinstance(p, Tensor) and id(p) not in seen and id(p) in self.ids:
+                        seen.add(id(p))
+                        stack.append(p)
+            return seen
+
+        below, best = {}, None  # id(anchor) -> the ids of every tensor it needs
+        for run in sorted((sorted(r, key=lambda t: t._seq) for r in runs.values() if len(r) >= least),
+                          key=lambda r: (-len(r), -r[-1]._seq)):
+            below = {id(t): needs(t) for t in run}
+            if all(id(a) in below[id(b)] for a, b in zip(run, run[1:])):  # a chain: each feeds the next
+                best = run
+                break
+        if best is None:
+            return {}
+        step = _Step([])
+        groups, last_shape = {}, None
+        for a, b in zip(best, best[1:]):
+            region = [u for u in self.tensors if id(u) in below[id(b)] - below[id(a)] - {id(a)}
+                      and not u.is_leaf and id(u) not in owner] + [b]
+            shape = sorted(repr(sig(u, 1)) for u in region)
+            if last_shape is not None and shape != last_shape:
+                groups.clear()  # the steps so far differ from the rest: only the uniform tail is folded
+            last_shape = shape
+            inside = {id(u) for u in region}
+            inputs, params = [], []
+            for u in region:
+                for p in u.parents:
+                    if isinstance(p, Tensor) and id(p) in self.ids and id(p) not in inside:
+                        target = params if p.is_leaf and p.requires_grad else inputs
+                        if all(p is not q for q in target):
+                            target.append(p)
+            groups[f"s{len(groups)}"] = {"module": step, "out": b, "members": region, "inputs": inputs,
+                                         "params": params}
+        if len(groups) < least:
+            return {}
+        step.ops = [u.op for u in sorted(groups[next(reversed(groups))]["members"], key=lambda u: u._seq)]
+        for key, g in groups.items():
+            for u in g["members"]:
                 owner[id(u)] = key
         self.owner = owner
         return groups
@@ -504,7 +601,7 @@ class _Drawing:
     def _module_statements(self, key: str, grp: dict) -> list[str]:
         module, t = grp["module"], grp["out"]
         tid = self.ids[id(t)]
-        lines = [f"{type(module).__name__} {_shown(module.path)}".strip()]
+        lines = [f"{getattr(module, 'label', type(module).__name__)} {_shown(module.path)}".strip()]
         if key in self.repeats:
             lines[0] += f"  x{self.repeats[key]} (steps folded)"
         if module.extra_repr():
@@ -674,7 +771,10 @@ def to_dot(root, *, show_values="auto", show_grads=True, names=None, rankdir: st
         ``"modules"`` folds the operations of each ``Linear``/activation call
         into one node, and a chain of calls of one module, each fed the
         previous one's output (the steps of an RNN), into one node marked
-        "x30".
+        "x30".  ``"steps"`` folds steps written with plain ops (found by
+        structure: the same ops on the same parameters, each step fed the
+        previous one's result), which ``None`` (the default) does for graphs
+        of more than :data:`FOLD_ABOVE` tensors; ``False`` draws every node.
     highlight
         A tensor (or several) to outline in red: the ``tensor`` of an
         :class:`~microgradnp.AnomalyError`, say.

@@ -80,4 +80,6 @@ def test_the_drawing_benchmark_renders_every_graph(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "| 30-step plain-op RNN | 340 |" in (tmp_path / "render.md").read_text()
+    table = (tmp_path / "render.md").read_text()
+    assert "| 30-step plain-op RNN, every node (collapse=False) | 340 |" in table
+    assert "| 30-step plain-op RNN, steps folded (default) | 35 |" in table

@@ -382,7 +382,7 @@ def test_a_30_step_rnn_is_drawn_with_bounded_layout_passes_chosen_by_its_size(tm
     # Laid out the full way, dot did not finish this graph (289 nodes) in 13 minutes; above
     # BOUNDED_ABOVE nodes dot's passes are bounded, decided by the node count, never by a clock.
     loss, cell = _rnn_loss(mg.nn.RNNCell)
-    out = render(loss, tmp_path / "rnn.svg", names=cell)
+    out = render(loss, tmp_path / "rnn.svg", names=cell, collapse=False)  # every node, nothing folded
     svg = (tmp_path / "rnn.svg").read_text()
     assert out.endswith("rnn.svg") and svg.rstrip().endswith("</svg>")
     assert svg.count('class="node"') > 250 and "rankdir" not in svg
@@ -493,6 +493,33 @@ def test_the_html_view_loads_offline_shows_every_node_and_a_nodes_arrays_on_clic
     assert found["nodes"] == page.count('class="node"') == 9  # 5 tensors, 3 ops, the legend
     assert "[[ 0.5 , -1.  ],\n [ 2.  ,  0.25]]" in found["panel"] and "grad" in found["panel"]
     assert found["zoomed"]
+
+
+def _plain_rnn(steps):
+    rng = np.random.default_rng(0)
+    W_xh = mg.tensor(rng.standard_normal((3, 8)) * 0.3, requires_grad=True, name="W_xh")
+    W_hh = mg.tensor(rng.standard_normal((8, 8)) * 0.3, requires_grad=True, name="W_hh")
+    x, h = mg.randn(steps, 4, 3, rng=0), mg.zeros(4, 8)
+    for t in range(steps):
+        h = mg.tanh(x[t] @ W_xh + h @ W_hh)
+    return (h ** 2).mean()
+
+
+def test_a_large_graph_of_repeated_plain_op_steps_is_folded_by_structure():
+    loss = _plain_rnn(30)
+    text = to_dot(loss)  # 155 tensors: over FOLD_ABOVE, folded without being asked
+    assert "repeated step  x27 (steps folded)\\nmatmul, matmul, add, tanh\\nW_xh (3, 8)" in text
+    assert "x27 (one per step)\\n(4, 3) float64" in text  # each step's x[t], drawn once
+    assert text.count("[label=") < 45
+    full = to_dot(loss, collapse=False)
+    assert "steps folded" not in full and full.count("[label=") > 250
+    small = _plain_rnn(8)  # 43 tensors: drawn in full unless asked
+    assert "steps folded" not in to_dot(small)
+    assert "repeated step  x" in to_dot(small, collapse="steps")
+    net = mg.nn.MLP([4] + [4] * 12, activation="tanh", rng=0)  # same ops, different weights: not steps
+    assert "steps folded" not in to_dot(net(mg.randn(2, 4, rng=0)).sum(), collapse="steps")
+    with pytest.raises(ValueError, match="collapse must be"):
+        to_dot(loss, collapse="layers")
 
 
 def test_folding_modules_folds_the_steps_of_an_rnn_into_one_node_marked_x30():
