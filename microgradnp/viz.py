@@ -203,8 +203,8 @@ class _Drawing:
             raise TypeError(f"to_dot: expected a Tensor, got {type(root).__name__}")
         if show_values not in ("auto", True, False):
             raise ValueError(f"show_values must be 'auto', True or False, got {show_values!r}")
-        if collapse not in (None, False, "modules", "steps"):
-            raise ValueError(f"collapse must be None (automatic), False, 'modules' or 'steps', got {collapse!r}")
+        if collapse not in (None, False, "modules", "steps", "chains"):
+            raise ValueError(f"collapse must be None (automatic), False, 'modules', 'steps' or 'chains', got {collapse!r}")
         if rankdir not in _RANKDIRS and rankdir != "auto":  # it goes into the DOT text unquoted
             raise ValueError(f"rankdir must be 'auto' or one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
         if isinstance(max_nodes, bool) or not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
@@ -222,12 +222,14 @@ class _Drawing:
         self.memory = backward_memory(root) if show_memory else None
         self.size, self.dpi = _check_size(size), _check_dpi(dpi)
         self.groups = self._module_groups() if collapse == "modules" else {}
-        if collapse == "steps" or collapse is None and len(self.tensors) > FOLD_ABOVE:
+        large = collapse is None and len(self.tensors) > FOLD_ABOVE
+        if collapse == "steps" or large:
             self.groups.update(self._step_groups())
         self.hidden: set[int] = set()  # ids of tensors folded into a repeated step's node
         self.repeats: dict[str, int] = {}  # module node -> how many calls it stands for
         if self.groups:
             self._fold_repeats()
+        self.chains = self._chains() if collapse == "chains" or large else {}
         if rankdir == "auto":
             self.rankdir = _auto_rankdir(self)
 
@@ -430,6 +432,38 @@ class _Drawing:
         self.owner = owner
         return groups
 
+    def _chains(self, least: int = 3) -> dict:
+        """Runs of ``least`` or more one-input elementwise ops, each result used only by the next
+        (``tanh(exp(sin(x)))``), drawn as one op node: ``{id(last result): [the results, first to last]}``;
+        the results inside a run are hidden."""
+        owner = getattr(self, "owner", {})
+        uses: dict[int, int] = {}
+        for t in self.tensors:
+            for p in t.parents:
+                if isinstance(p, Tensor):
+                    uses[id(p)] = uses.get(id(p), 0) + 1
+
+        def unary(t):
+            return (not t.is_leaf and t._op.jvp == "elementwise" and len(t.parents) == 1
+                    and isinstance(t.parents[0], Tensor) and id(t) not in owner and id(t) not in self.hidden)
+
+        def continues(t):  # t's single input is itself a unary result that only t uses
+            p = t.parents[0]
+            return (unary(p) and uses.get(id(p)) == 1 and p is not self.root and not (self.names.get(id(p)) or p.name)
+                    and id(p) not in self.highlight)
+
+        chains: dict = {}
+        for t in self.tensors:  # from the output down: each run is met at its last result first
+            if not unary(t) or id(t) in self.hidden:
+                continue
+            run = [t]
+            while continues(run[-1]):
+                run.append(run[-1].parents[0])
+            if len(run) >= least:
+                chains[id(t)] = run[::-1]
+                self.hidden.update(id(u) for u in run[1:])
+        return chains
+
     def _fold_repeats(self, least: int = 3) -> None:
         """Fold a chain of calls of one module, each fed the previous one's output (RNN steps), into its last call.
 
@@ -572,9 +606,11 @@ class _Drawing:
                 continue
             tid = self.ids[id(t)]
             mark = ', color="#d7191c", penwidth=3' if id(t) in self.highlight else ""
-            out.append(f'op_{tid} [label="{_esc(self._op_label(t))}", shape=ellipse, style=filled, '
+            chain = self.chains.get(id(t))
+            label = " -> ".join(u.op for u in chain) + f"\n({len(chain)} ops folded)" if chain else self._op_label(t)
+            out.append(f'op_{tid} [label="{_esc(label)}", shape=ellipse, style=filled, '
                        f'fillcolor="#eeeeee"{mark}]')
-            for k, p in enumerate(t.parents):
+            for k, p in enumerate(chain[0].parents if chain else t.parents):
                 if isinstance(p, Tensor):
                     if id(p) in self.ids:
                         out.append(f"{self.ids[id(p)]} -> op_{tid}{self._edge_style(p)}")

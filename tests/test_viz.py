@@ -1,6 +1,7 @@
 """Graph drawing: exact DOT text, gradient flow, names, NaN flags, module folding, rendering."""
 
 import ast
+import re
 import subprocess
 import sys
 import warnings
@@ -520,6 +521,22 @@ def test_a_large_graph_of_repeated_plain_op_steps_is_folded_by_structure():
     assert "steps folded" not in to_dot(net(mg.randn(2, 4, rng=0)).sum(), collapse="steps")
     with pytest.raises(ValueError, match="collapse must be"):
         to_dot(loss, collapse="layers")
+
+
+def test_a_long_chain_of_one_input_elementwise_ops_is_drawn_as_one_op_node():
+    x = mg.tensor([0.1, 0.2], requires_grad=True, name="x")
+    h = mg.tanh(mg.sin(mg.exp(mg.sigmoid(x))))
+    loss = (h * h).sum()
+    text = to_dot(loss, collapse="chains")
+    assert 'label="sigmoid -> exp -> sin -> tanh\\n(4 ops folded)"' in text
+    xid = re.search(r'(t\d+) \[label="x\\n', text).group(1)
+    assert f"{xid} -> op_" in text  # the chain's input feeds its one node
+    assert text.count("[label=") == to_dot(loss).count("[label=") - 6  # 3 op nodes and 3 results fewer
+    named = mg.sin(mg.exp(x))
+    named.name = "kept"  # a named result is never hidden inside a run
+    assert "folded" not in to_dot(mg.sigmoid(mg.tanh(named)).sum(), collapse="chains")
+    shared = mg.exp(mg.sin(x))
+    assert "folded" not in to_dot((mg.tanh(shared) + shared).sum(), collapse="chains")  # used twice: drawn
 
 
 def test_folding_modules_folds_the_steps_of_an_rnn_into_one_node_marked_x30():

@@ -91,6 +91,8 @@ def _graphs():
     moons_loss = moons.graph_loss()
     moons_loss.backward(record_grad_norms=True)
     viz.render(moons_loss, os.path.join(FIGURES, "net_2552.html"))
+    # The memory view: the bytes each tensor keeps alive for backward, their total and the peak.
+    viz.render(moons_loss, os.path.join(FIGURES, "net_2552_memory.svg"), show_memory=True)
 
 
 def _ng_400(digits):
