@@ -16,6 +16,7 @@ import pytest
 import microgradnp as mg
 from microgradnp.viz import render
 from tests.browser import CHROMIUM, readability
+from tests.test_viz import _plain_rnn as plain_rnn_loss
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed"),
@@ -39,13 +40,7 @@ def _mlp_step():
 
 
 def _plain_rnn(steps=30):
-    rng = np.random.default_rng(0)
-    W_xh = mg.tensor(rng.standard_normal((3, 8)) * 0.3, requires_grad=True, name="W_xh")
-    W_hh = mg.tensor(rng.standard_normal((8, 8)) * 0.3, requires_grad=True, name="W_hh")
-    x, h = mg.randn(steps, 4, 3, rng=0), mg.zeros(4, 8)
-    for t in range(steps):
-        h = mg.tanh(x[t] @ W_xh + h @ W_hh)
-    loss = (h ** 2).mean()
+    loss = plain_rnn_loss(steps)
     loss.backward(retain_graph=True)
     return loss
 
