@@ -16,7 +16,7 @@ What a picture shows:
   are filled in different colours;
 * once gradients exist (after ``backward()``), edges are coloured by the norm
   of the gradient flowing back along them, on a log scale from blue (1e-8,
-  vanishing) through grey (1) to red (1e4, exploding); zero gradients are
+  vanishing) through green (1) to red (1e4, exploding); zero gradients are
   dashed; any NaN or inf, in a value or a gradient, fills the node in red;
 * ``collapse="modules"`` folds each ``Linear`` and activation of a model
   into one node, so an MLP's loss reads as a pipeline.

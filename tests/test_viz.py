@@ -523,6 +523,22 @@ def test_a_large_graph_of_repeated_plain_op_steps_is_folded_by_structure():
         to_dot(loss, collapse="layers")
 
 
+def test_the_module_docstring_the_legend_and_the_docs_name_the_same_edge_colours():
+    import pathlib
+
+    from microgradnp import viz
+
+    legend = "blue 1e-8 (vanishing) - green 1 - red 1e4 (exploding)"
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    assert legend in to_dot(loss)
+    docs = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "graphs.md").read_text()
+    for text in (" ".join(viz.__doc__.split()), " ".join(docs.split())):
+        assert "blue" in text and "green around 1" in text or "through green (1)" in text, text[:300]
+        assert "grey (1)" not in text
+
+
 def test_a_long_chain_of_one_input_elementwise_ops_is_drawn_as_one_op_node():
     x = mg.tensor([0.1, 0.2], requires_grad=True, name="x")
     h = mg.tanh(mg.sin(mg.exp(mg.sigmoid(x))))
