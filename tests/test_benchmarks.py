@@ -83,3 +83,13 @@ def test_the_drawing_benchmark_renders_every_graph(tmp_path):
     table = (tmp_path / "render.md").read_text()
     assert "| 30-step plain-op RNN, every node (collapse=False) | 340 |" in table
     assert "| 30-step plain-op RNN, steps folded (default) | 35 |" in table
+
+
+def test_the_import_benchmark_reports_numpy_and_microgradnp(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "import_time.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = (tmp_path / "import_time.md").read_text()
+    assert "| `import numpy` |" in table and "| `import microgradnp` |" in table

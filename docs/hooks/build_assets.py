@@ -217,6 +217,25 @@ def _compositions_page():
         fh.write("\n".join(lines))
 
 
+class _Stage:
+    """Say what the build is doing and how long it took: the figures take about two minutes."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        import time
+
+        self.start = time.perf_counter()
+        print(f"INFO    -  figures: {self.what} ...", flush=True)
+
+    def __exit__(self, *exc):
+        import time
+
+        if exc[0] is None:
+            print(f"INFO    -  figures: {self.what} done ({time.perf_counter() - self.start:.0f} s)", flush=True)
+
+
 def on_pre_build(config, **kwargs):
     import matplotlib
 
@@ -225,17 +244,23 @@ def on_pre_build(config, **kwargs):
         raise SystemExit("building the docs draws graphs with Graphviz's `dot`: install Graphviz first")
     os.makedirs(FIGURES, exist_ok=True)
     blobs, digits, moons = _examples()
-    blobs.run(replay_seed=True, out_dir=FIGURES)
-    blobs_rule = blobs.run(replay_seed=True, notebook_rule=True)
-    with open(os.path.join(FIGURES, "blobs_counts.txt"), "w") as fh:
-        fh.write(f"notebook rule: {blobs_rule['correct']} of 1000; exact gradient: "
-                 f"{blobs.run(replay_seed=True)['correct']} of 1000\n")
-    digits.run(maxiter=100, sweep=True, out_dir=FIGURES)
-    moons.run(out_dir=FIGURES)
-    _gaussian_process()
-    _graphs()
-    _op_table()
-    _compositions_page()
+    with _Stage("training the 2-2-2 blobs network three times (exact gradient, notebook rule)"):
+        blobs.run(replay_seed=True, out_dir=FIGURES)
+        blobs_rule = blobs.run(replay_seed=True, notebook_rule=True)
+        with open(os.path.join(FIGURES, "blobs_counts.txt"), "w") as fh:
+            fh.write(f"notebook rule: {blobs_rule['correct']} of 1000; exact gradient: "
+                     f"{blobs.run(replay_seed=True)['correct']} of 1000\n")
+    with _Stage("training Ng's 400-25-10 digits network with CG, and the regularisation sweep"):
+        digits.run(maxiter=100, sweep=True, out_dir=FIGURES)
+    with _Stage("training the 2-5-5-2 moons network"):
+        moons.run(out_dir=FIGURES)
+    with _Stage("the Gaussian-process example"):
+        _gaussian_process()
+    with _Stage("drawing the graphs"):
+        _graphs()
+    with _Stage("the op table and the compositions page"):
+        _op_table()
+        _compositions_page()
 
 
 def _drawings(folder: str) -> list:
@@ -266,5 +291,7 @@ def on_post_build(config, **kwargs):
     figures = os.path.join(config["site_dir"], "figures")
     shots = os.path.join(figures, "screenshots")
     os.makedirs(shots, exist_ok=True)
-    for path in _drawings(figures):
-        screenshot(path, os.path.join(shots, os.path.splitext(os.path.basename(path))[0] + ".png"))
+    drawings = _drawings(figures)
+    with _Stage(f"screenshots of the {len(drawings)} graph drawings, as a browser shows them at 1400x1000"):
+        for path in drawings:
+            screenshot(path, os.path.join(shots, os.path.splitext(os.path.basename(path))[0] + ".png"))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import expit
 
 # The names a VJP may use; the Tensor namespace offers exactly these.  A test
 # reads every VJP's code and fails on any other ``ns.`` name.
@@ -75,6 +74,21 @@ remainder = np.remainder
 
 
 _HALF = np.dtype(np.float16)  # built-in dtypes are singletons: `is` is the cheapest test
+
+
+def _load_expit(x):
+    """``scipy.special.expit``, imported on first use: ``scipy.special`` was a quarter of a second of
+    ``import microgradnp`` (measured with ``python -X importtime``), which programs that never call
+    ``sigmoid`` should not pay.  The first call puts SciPy's ufunc in the name ``expit``, so every later
+    call (and the code ``mg.compile`` generates, which reads the name after a traced run) is SciPy's own."""
+    global expit
+    from scipy.special import expit as scipy_expit
+
+    expit = scipy_expit
+    return scipy_expit(x)
+
+
+expit = _load_expit
 
 
 def sigmoid(x):

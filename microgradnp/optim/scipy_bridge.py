@@ -8,14 +8,17 @@ any set of Tensors and gets the gradient from autodiff.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.optimize
 
 from .._mode import enable_grad, no_grad
 from ..engine import grad as _grad
 from ..func import push_forward
 from ..tensor import Tensor
+
+if TYPE_CHECKING:  # the module itself is imported on first use (see minimize)
+    import scipy.optimize
 
 __all__ = ["minimize", "least_squares"]
 
@@ -204,6 +207,8 @@ def minimize(loss_fn, params, method: str = "CG", maxiter: int | None = None, ca
             extra["hess"] = full_hessian
         elif hessp:
             extra["hessp"] = hessian_product
+        import scipy.optimize  # on first use: it is most of what `import microgradnp` would cost
+
         result = scipy.optimize.minimize(fun, x0, jac=True, method=method, tol=tol, callback=on_iteration,
                                          options=opts, **extra, **kwargs)
     finally:
@@ -304,6 +309,8 @@ def least_squares(residual_fn, params, jac: str = "auto", method: str = "trf", p
         return J
 
     try:
+        import scipy.optimize  # on first use, as in minimize
+
         result = scipy.optimize.least_squares(fun, flat.x0, jac=jacobian, method=method, **kwargs)
     finally:
         if bar is not None:
