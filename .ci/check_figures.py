@@ -12,17 +12,13 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "docs", "hooks"))
-from build_assets import _drawings  # noqa: E402
-
-from tests.browser import problems, readability  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tests.browser import graph_drawings, problems, readability  # noqa: E402
 
 
 def main(site: str) -> int:
     figures = os.path.join(site, "figures")
-    drawings = _drawings(figures)
+    drawings = graph_drawings(figures)
     if not drawings:
         print(f"no graph drawings in {figures}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """microgradnp: small, fast, correct reverse-mode automatic differentiation on NumPy.
 
 The layers, each importing only those before it:
-registry (``ops``, pure data) <- ``tensor`` (data model) <- ``engine`` (recording,
+registry (``ops``, pure data) <- ``tensor`` (data model; ``serialization``: archives of
+arrays and state dicts, ``mg.save``/``mg.load``) <- ``engine`` (recording,
 backward) <- ``function`` (custom Functions) and ``api`` (public functions and
 Tensor methods, made from the registry) <- ``linalg``, ``func`` (function
 transforms) and ``compiler`` (``mg.compile``) <- ``nn``, ``optim``, ``viz``,
@@ -27,6 +28,7 @@ from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
 from .creation import arange, as_rng, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
 from .split import array_split, column_stack, dsplit, dstack, hsplit, hstack, split, vsplit, vstack
+from .serialization import load, save
 from . import func, linalg
 from .compiler import CompileError, compile  # noqa: A004  (torch.compile's name)
 from . import graph
@@ -41,5 +43,5 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
     "split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack",
-    *api.__all__,
+    "save", "load", *api.__all__,
 ]

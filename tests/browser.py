@@ -120,3 +120,17 @@ def screenshot(path, png: str, window: tuple = (1400, 1000), seconds: int = 60) 
     finally:
         if made:
             os.remove(page)
+
+
+def graph_drawings(folder: str) -> list:
+    """The graph drawings among the built figures: Graphviz's SVGs and the HTML views."""
+    found = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.endswith(".svg"):
+            with open(path, encoding="utf-8") as fh:
+                if 'class="graph"' in fh.read(1000):  # Graphviz's drawing (matplotlib's SVGs have none)
+                    found.append(path)
+        elif name.endswith(".html"):
+            found.append(path)
+    return found

@@ -263,27 +263,13 @@ def on_pre_build(config, **kwargs):
         _compositions_page()
 
 
-def _drawings(folder: str) -> list:
-    """The graph drawings among the built figures: Graphviz's SVGs and the HTML views."""
-    found = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if name.endswith(".svg"):
-            with open(path, encoding="utf-8") as fh:
-                if 'class="graph"' in fh.read(1000):  # Graphviz's drawing (matplotlib's SVGs have none)
-                    found.append(path)
-        elif name.endswith(".html"):
-            found.append(path)
-    return found
-
-
 def on_post_build(config, **kwargs):
     """A screenshot of every graph drawing, as a reader's browser shows it at 1400x1000, into
     ``site/figures/screenshots/``; ``.ci/check_figures.py`` checks each drawing and its screenshot."""
     import sys
 
     sys.path.insert(0, ROOT)
-    from tests.browser import CHROMIUM, screenshot
+    from tests.browser import CHROMIUM, graph_drawings, screenshot
 
     if CHROMIUM is None:
         print("INFO    -  no headless Chromium: graph screenshots not taken")
@@ -291,7 +277,7 @@ def on_post_build(config, **kwargs):
     figures = os.path.join(config["site_dir"], "figures")
     shots = os.path.join(figures, "screenshots")
     os.makedirs(shots, exist_ok=True)
-    drawings = _drawings(figures)
+    drawings = graph_drawings(figures)
     with _Stage(f"screenshots of the {len(drawings)} graph drawings, as a browser shows them at 1400x1000"):
         for path in drawings:
             screenshot(path, os.path.join(shots, os.path.splitext(os.path.basename(path))[0] + ".png"))

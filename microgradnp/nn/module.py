@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import os
-import uuid
-import zipfile
-import zlib
 from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
 
 from .. import _mode as _modes
+from ..serialization import read_npz, write_npz
 from ..tensor import HookHandle, Tensor, clear_grads
 
 __all__ = ["Parameter", "Module"]
@@ -48,52 +45,6 @@ def _prefix(module: "Module", prefix: str) -> None:
         p.name = f"{prefix}.{name}"
     for name, m in module.named_modules():
         object.__setattr__(m, "_name", f"{prefix}.{name}" if name else prefix)
-
-
-def _read_npz(path: str, shapes: dict) -> dict:
-    """The arrays of an ``.npz`` file, each entry's header checked before its array is allocated.
-
-    ``np.load`` allocates whatever shape a header declares, so a crafted file
-    declaring a terabyte array exhausts memory before anything is checked.
-    Here each declared size is compared with the bytes the entry holds (more
-    declared than held: truncated or crafted), and only an entry whose shape
-    is the model's is read, so nothing larger than the model is allocated.
-    Any other entry stands as a placeholder of its declared shape that takes
-    no memory (a broadcast zero): load_state_dict then names it, as unexpected
-    or of the wrong shape, and never copies it.
-    """
-    state: dict = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            where = f"load: {path}, entry {name!r}"
-            with archive.open(info) as member:
-                try:
-                    version = np.lib.format.read_magic(member)
-                    if version not in ((1, 0), (2, 0)):
-                        raise ValueError(f"format version {version} is not one save() writes")
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                        np.lib.format.read_array_header_2_0
-                    shape, fortran, dtype = read_header(member, max_header_size=10_000)
-                except ValueError as exc:
-                    raise ValueError(f"{where}: not a .npy array header ({exc})") from exc
-                if dtype.hasobject:
-                    raise ValueError(f"{where} holds Python objects, which need pickle; refusing to load it")
-                declared = math.prod(shape) * dtype.itemsize
-                held = info.file_size - member.tell()
-                if declared != held:
-                    raise ValueError(
-                        f"{where} declares shape {shape} of {dtype} ({declared} bytes) but holds {held} bytes: "
-                        + ("the file is truncated or crafted" if declared > held else "the file is damaged")
-                    )
-                if name not in shapes or tuple(shape) != tuple(shapes[name]):
-                    state[name] = np.broadcast_to(np.zeros((), dtype), shape)
-                    continue
-                data = member.read(declared)
-                if len(data) != declared:
-                    raise ValueError(f"{where} is truncated: {len(data)} of its {declared} bytes are there")
-            state[name] = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return state
 
 
 class Module:
@@ -419,27 +370,12 @@ class Module:
         >>> bool((other.layers[0].weight.data == model.layers[0].weight.data).all())
         True
         """
-        path = os.fspath(path)
         state = OrderedDict()
         for name, arr in [(n, p.data) for n, p in self.named_parameters()] + list(self.named_buffers()):
             if name in state:  # cannot happen with names free of "."; never drop a parameter silently
                 raise ValueError(f"save: two parameters share the path {name!r}; rename one of them")
             state[name] = arr
-        folder = os.path.dirname(os.path.abspath(path))
-        tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
-                # The .npz layout np.savez writes (one NAME.npy per array), written by
-                # hand because np.savez takes its own keywords (allow_pickle) from
-                # the names and would drop a parameter called that.
-                for name, arr in state.items():
-                    with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.require(arr, requirements="C"), allow_pickle=False)  # 0-d stays 0-d
-            os.replace(tmp, path)  # the real name only ever holds a complete file
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_npz(os.fspath(path), state)
 
     def load(self, path, strict: bool = True) -> None:
         """Load parameters written by :meth:`save`.
@@ -449,21 +385,9 @@ class Module:
         that is empty, truncated, a single ``.npy`` array or not NumPy data at
         all raises ``ValueError`` saying which.
         """
-        path = os.fspath(path)
-        with open(path, "rb") as fh:
-            head = fh.read(6)
-        if not head:
-            raise ValueError(f"load: {path} is empty")
-        if head == b"\x93NUMPY":
-            raise ValueError(f"load: {path} holds a single .npy array; save() writes an .npz archive of named arrays")
-        if not head.startswith(b"PK"):
-            raise ValueError(f"load: {path} is not an .npz file written by save() (it starts with {head!r})")
         shapes = {name: np.shape(p) for name, p in self.named_parameters()}
         shapes.update((name, np.shape(b)) for name, b in self.named_buffers())
-        try:
-            state = _read_npz(path, shapes)
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
-            raise ValueError(f"load: {path} is damaged or truncated ({type(exc).__name__}: {exc})") from exc
+        state = read_npz(os.fspath(path), shapes, "load")
         self.load_state_dict(state, strict=strict)
 
     # -- repr -------------------------------------------------------------
