@@ -50,7 +50,8 @@ def main(out: str) -> int:
     shipped = [n for n in names if not n.startswith(f"microgradnp-{v}.dist-info/")]
     problems += [f"the wheel holds {n}, which is not the package" for n in shipped
                  if not n.startswith("microgradnp/") or FORBIDDEN.search(n)]
-    for needed in ("microgradnp/__init__.py", "microgradnp/workloads/moons.py", "microgradnp/cli.py"):
+    for needed in ("microgradnp/__init__.py", "microgradnp/workloads/moons.py", "microgradnp/cli.py",
+                   "microgradnp/py.typed", "microgradnp/api.pyi"):
         if needed not in names:
             problems.append(f"the wheel lacks {needed}")
     members = tarfile.open(os.path.join(out, sdists[0])).getnames() if sdists else []

@@ -1,0 +1,35 @@
+"""Editors and type checkers see the registry's functions: py.typed, and microgradnp/api.pyi up to date."""
+
+import ast
+import importlib.util
+import inspect
+import pathlib
+
+from microgradnp import api
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _make_stubs():
+    spec = importlib.util.spec_from_file_location("make_stubs", ROOT / ".ci" / "make_stubs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stub_of_the_generated_functions_is_up_to_date_and_valid():
+    text = (ROOT / "microgradnp" / "api.pyi").read_text()
+    assert text == _make_stubs().stub(), "microgradnp/api.pyi is out of date: run python .ci/make_stubs.py"
+    tree = ast.parse(text)
+    defined = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert set(defined) == set(api.__all__)
+    for name, node in defined.items():  # the stub's parameters are the function's own, in order
+        assert [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs] == [
+            p.name for p in inspect.signature(getattr(api, name)).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)], name
+        assert ast.get_docstring(node), f"{name} has no docstring in the stub"
+
+
+def test_the_package_says_it_is_typed():
+    assert (ROOT / "microgradnp" / "py.typed").exists()
+    assert '"py.typed"' in (ROOT / "pyproject.toml").read_text()
