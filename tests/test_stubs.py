@@ -1,25 +1,18 @@
 """Editors and type checkers see the registry's functions: py.typed, and microgradnp/api.pyi up to date."""
 
 import ast
-import importlib.util
 import inspect
 import pathlib
 
 from microgradnp import api
+from tests import ci_scripts
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _make_stubs():
-    spec = importlib.util.spec_from_file_location("make_stubs", ROOT / ".ci" / "make_stubs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_stub_of_the_generated_functions_is_up_to_date_and_valid():
     text = (ROOT / "microgradnp" / "api.pyi").read_text()
-    assert text == _make_stubs().stub(), "microgradnp/api.pyi is out of date: run python .ci/make_stubs.py"
+    assert text == ci_scripts.load("make_stubs").stub(), "microgradnp/api.pyi is out of date: run python .ci/make_stubs.py"
     tree = ast.parse(text)
     defined = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert set(defined) == set(api.__all__)

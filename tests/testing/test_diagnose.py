@@ -86,6 +86,24 @@ def _diagnosis(message: str) -> str:
     return lines[0]
 
 
+def _elementwise(name, f, df, jvp=None):
+    """A custom Function ``y = f(x)`` (NumPy) whose backward is ``grad * df(x)`` and, when given, whose
+    jvp is ``t * jvp(x)``: one wrong rule per test, written as a formula."""
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return f(x)
+
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return grad * df(x)
+
+    rules = {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    if jvp is not None:
+        rules["jvp"] = staticmethod(lambda ctx, t: t * jvp(ctx.saved_arrays[0]))
+    return type(name, (mg.Function,), {**rules, "__qualname__": name})
+
+
 def _gradient_matters(name, attrs, inputs):
     """The op's gradient at this point is clearly nonzero for every input that requires grad (else a
     mistake in it cannot show)."""
@@ -267,33 +285,15 @@ def test_the_simplest_number_names_the_kink():
 
 
 def test_no_pattern_gives_no_diagnosis_line():
-    class Wobbly(mg.Function):  # wrong by an amount that depends on x in no simple way
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return np.sin(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_arrays
-            return grad * (np.cos(x) + 0.3 * x ** 2)
+    # wrong by an amount that depends on x in no simple way
+    Wobbly = _elementwise("Wobbly", np.sin, lambda x: np.cos(x) + 0.3 * x ** 2)
 
     message = _failure(Wobbly.apply, mg.tensor([0.5, -1.0, 2.0, 1.5], requires_grad=True))
     assert "Diagnosis:" not in message and "Worst entries" in message
 
 
-class _ThreeXSquared(mg.Function):
-    """3 x^2, with a backward twice too large (12 x for 6 x): a wrong second derivative of x^3 below."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return 3 * x ** 2
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_arrays
-        return grad * 12 * x
+#: 3 x^2, with a backward twice too large (12 x for 6 x): a wrong second derivative of x^3 below.
+_ThreeXSquared = _elementwise("_ThreeXSquared", lambda x: 3 * x ** 2, lambda x: 12 * x)
 
 
 def test_gradgradcheck_diagnoses_a_wrong_second_derivative_and_names_its_rule():
@@ -318,21 +318,7 @@ def test_gradgradcheck_diagnoses_a_wrong_second_derivative_and_names_its_rule():
 def test_jvpcheck_diagnoses_a_factor_in_a_jvp_rule():
     from microgradnp.testing import jvpcheck
 
-    class SinWrongJvp(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return np.sin(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_arrays
-            return grad * np.cos(x)
-
-        @staticmethod
-        def jvp(ctx, t):
-            (x,) = ctx.saved_arrays
-            return -t * np.cos(x)
+    SinWrongJvp = _elementwise("SinWrongJvp", np.sin, np.cos, jvp=lambda x: -np.cos(x))
 
     with pytest.raises(GradcheckError, match=r"SinWrongJvp.*\nDiagnosis: the Jacobian-vector product is -1 times the "
                                              r"numeric one: a sign error"):
@@ -340,16 +326,7 @@ def test_jvpcheck_diagnoses_a_factor_in_a_jvp_rule():
 
 
 def test_a_large_input_gets_its_diagnosis_from_random_directions():
-    class Doubled(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return np.tanh(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_arrays
-            return 2 * grad * (1 - np.tanh(x) ** 2)
+    Doubled = _elementwise("Doubled", np.tanh, lambda x: 2 * (1 - np.tanh(x) ** 2))
 
     x = mg.tensor(np.random.default_rng(0).uniform(-1, 1, 2000), requires_grad=True)
     with pytest.raises(GradcheckError, match=r"along a random direction(.|\n)*Diagnosis: the analytic gradient of "
