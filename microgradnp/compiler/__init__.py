@@ -1049,6 +1049,10 @@ class Compiled:
     <BLANKLINE>
     """
 
+    #: The world search of another compiled step (guards.py) does not look inside this one: its cache and its
+    #: generated code hold counters and settings that change at every call, which would retrace that step.
+    _opaque_to_guards = True
+
     def __init__(self, fn, fullgraph: bool, cache_size: int):
         functools.update_wrapper(self, fn)
         self.fn = fn

@@ -298,3 +298,28 @@ def test_a_partial_function_and_a_bound_method_are_searched_too():
         model.w = mg.tensor([5.0, 5.0], requires_grad=True)
         assert f(np.ones(2)).item() == 10.0
         model.w = mg.tensor([1.0, 2.0], requires_grad=True)
+
+
+def test_a_compiled_step_named_by_another_is_not_searched_into():
+    # `opt.step()` names "step"; when a compiled function of that name lives in the same globals, the world
+    # search of the second step once walked into the first one's generated code and guarded its counters
+    # (an Adam step count): the second step then traced again at every call.
+    src = (
+        "import numpy as np, microgradnp as mg\n"
+        "w = mg.tensor([1.0, -1.0], requires_grad=True)\n"
+        "opt = mg.optim.Adam([w], lr=0.01)\n"
+        "@mg.compile\n"
+        "def step(x):\n"
+        "    opt.zero_grad(); loss = ((w * x).sum() - 1.0) ** 2; loss.backward(); opt.step(); return loss\n"
+        "@mg.compile\n"
+        "def other(x):\n"
+        "    opt.zero_grad(); loss = ((w * x).sum() - 1.0) ** 2; loss.backward(); opt.step(); return loss\n"
+    )
+    scope: dict = {}
+    exec(compile(src, "<user script>", "exec"), scope)  # noqa: S102 - a script of a user, in a test
+    for _ in range(3):
+        scope["step"](np.array([1.0, 2.0]))
+    for _ in range(4):
+        scope["other"](np.array([1.0, 2.0]))
+    assert scope["step"].stats["traces"] == 1
+    assert scope["other"].stats["traces"] == 1 and scope["other"].stats["replays"] == 3
