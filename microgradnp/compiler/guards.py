@@ -38,8 +38,9 @@ from collections import deque
 import numpy as np
 
 from ..tensor import Hooks, Tensor
+from .ir import Graph, Guard
 
-__all__ = ["World", "equal_check", "module_checks", "tensor_checks"]
+__all__ = ["World", "equal_check", "module_checks", "program_guards", "tensor_checks"]
 
 #: How deep and how wide the search for paths goes.
 MAX_DEPTH = 8
@@ -241,3 +242,90 @@ def tensor_checks(t: Tensor, name: str) -> list:
     """A tensor the replay reads keeps no gradient hook it did not have (the trace refuses hooks)."""
     return [f"{name}._retain.__class__ is HOOKS and {name}._retain.fns"] if not isinstance(t._retain, Hooks) \
         or not t._retain.fns else []
+
+
+def program_guards(graph: Graph, trace, fn, arg_leaves: list, grad_enabled: bool) -> tuple:
+    """The :class:`~.ir.Guard` nodes of a traced signature: the arguments, the grad mode, the closure's tensors
+    (``closure``: checked when one holds a new array) and the world the trace read (``world``: checked when the
+    module world changed).  An object the trace read that no path reaches breaks the trace (``trace.fail``)."""
+    constant = graph.names.constant
+    guards = [Guard(f"len(A) != {len(arg_leaves)}"), Guard(f"_mode.enabled is not {grad_enabled}")]
+    guards += [Guard(argument_guard(f"A[{i}]", leaf, constant)) for i, leaf in enumerate(arg_leaves)]
+    for name, t in graph.holders:
+        guards.append(Guard(f"{name}.requires_grad is not {t.requires_grad}"))
+    world = []
+    if fn is not None:
+        world = _world_guards(graph, trace, fn, guards)
+    # A closure tensor's array is compared by identity first (see codegen): an array keeps its shape and dtype.
+    guards += [Guard(f"{name}._data.shape != {t._data.shape!r} or {differs(f'{name}._data.dtype', t._data.dtype, constant)}",
+                     "closure") for name, t in graph.holders]
+    return tuple(guards + world)
+
+
+def _world_guards(graph: Graph, trace, fn, guards: list) -> list:
+    """Appends the checks made on every call to ``guards``; returns those made when the module world moved."""
+    constant = graph.names.constant
+    tensor_of = dict(graph.holders)
+    world = World(fn, constant)
+    wanted = {**{id(t): t for t in tensor_of.values()}, **trace.modules, **trace.owners}
+    paths = world.paths(wanted)
+    missing = [obj for k, obj in wanted.items() if k not in paths and not _made_here(obj, trace)]
+    if missing:
+        what = missing[0]
+        desc = f"a tensor of shape {what.shape}" if isinstance(what, Tensor) else f"the {type(what).__name__}"
+        trace.fail(f"compile cannot find where {getattr(fn, '__name__', 'the function')} reads {desc} from (not "
+                   "in its closure, its globals or what they hold), so it could not notice that object being "
+                   "replaced; pass it as an argument, or leave this step eager")
+        return []
+    slow = []
+    for key, ways in paths.items():
+        for path in ways:
+            check = f"{path.expression()} is not {constant(wanted[key], 'OBJ')}"
+            (slow if path.behind_module else guards).append(Guard(check, "world" if path.behind_module else "call"))
+    guards += [Guard(c) for c in world.scalar_guards()]
+    for container, key, present, value in trace.decisions:  # a traced update's Python decisions
+        name = constant(container, "SETTINGS")
+        if not present:
+            guards.append(Guard(f"{key!r} in {name}"))
+        elif value is None:
+            guards.append(Guard(f"{key!r} not in {name}"))
+        else:
+            guards.append(Guard(f"{key!r} not in {name} or " + equal_check(f"{name}[{key!r}]", value, constant)))
+    for module in trace.modules.values():
+        slow += [Guard(c, "world") for c in module_checks(module, constant(module, type(module).__name__), constant)]
+    for name, t in graph.holders:
+        slow += [Guard(c, "world") for c in tensor_checks(t, name)]
+    return slow
+
+
+def _made_here(obj, trace) -> bool:
+    """An object made during the traced call (an argument's copy, a module's list): nothing to find."""
+    return isinstance(obj, Tensor) and (obj._seq >= trace.start and id(obj) not in trace.adopted
+                                        or id(obj) in trace.sources)
+
+
+def differs(expr: str, dtype: np.dtype, constant) -> str:
+    """The generated test that ``expr`` is not ``dtype``.
+
+    NumPy's built-in dtypes are singletons, so identity is the test (50 ns
+    less than ``!=``, a few per call); any other dtype is compared.
+    """
+    name = constant(dtype, dtype.name)
+    return f"{expr} is not {name}" if np.dtype(dtype.name) is dtype else f"{expr} != {name}"
+
+
+def argument_guard(name: str, leaf, constant) -> str:
+    """The generated test that argument ``name`` differs from ``leaf`` in what a trace depends on."""
+    if isinstance(leaf, Tensor):
+        d = leaf._data
+        return (f"not isinstance({name}, Tensor) or {name}._data.shape != {d.shape!r} or "
+                f"{differs(f'{name}._data.dtype', d.dtype, constant)} or {name}.requires_grad is not {leaf.requires_grad}"
+                + (f" or {name}._op is not None" if leaf.requires_grad else ""))
+    if isinstance(leaf, np.ndarray):
+        return (f"{name}.__class__ is not ndarray or {name}.shape != {leaf.shape!r} or "
+                f"{differs(f'{name}.dtype', leaf.dtype, constant)}")
+    try:
+        hash(leaf)
+    except TypeError:
+        return f"{name} is not {constant(leaf, 'argument')}"
+    return f"{name}.__class__ is not {constant(type(leaf), type(leaf).__name__)} or {name} != {constant(leaf, 'argument')}"

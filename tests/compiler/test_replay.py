@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import microgradnp as mg
-from microgradnp import compiler
+from microgradnp.compiler import PASSES
 from microgradnp.engine import apply
 from microgradnp.nn import functional as F
 from microgradnp.ops import REGISTRY
@@ -36,6 +36,19 @@ def _assert_same(a, b):
 @settings(max_examples=max(10, settings().max_examples // 4))
 @given(data=st.data())
 def test_replay_equals_eager_on_every_op(name, data):
+    _op_replays_as_eager(name, data)
+
+
+@pytest.mark.parametrize("off", sorted(PASSES))
+@settings(max_examples=max(10, settings().max_examples))
+@given(data=st.data())
+def test_replay_equals_eager_on_every_op_with_each_pass_off(off, data):
+    # Each pass of the pipeline is optional: the program without it computes the same.
+    name = data.draw(st.sampled_from(OPS), label="op")
+    _op_replays_as_eager(name, data, passes=[p for p in PASSES if p != off])
+
+
+def _op_replays_as_eager(name, data, passes=None):
     # The op and its backward pass (a random upstream gradient), traced on one draw and replayed on
     # another: the replay must compute, not remember.
     op = REGISTRY[name]
@@ -48,7 +61,7 @@ def test_replay_equals_eager_on_every_op(name, data):
             (out * u).sum().backward()
         return out
 
-    step = mg.compile(f)
+    step = mg.compile(f, passes=passes)
     try:
         f(*_fresh(inputs, 1.05))
     except (np.linalg.LinAlgError, ValueError):
@@ -83,10 +96,24 @@ _UNARY = {
 }
 
 
+_PROGRAMS = dict(program=st.lists(st.sampled_from(sorted(_UNARY)), min_size=1, max_size=5),
+                 optimizer=st.sampled_from(["sgd", "momentum", "adam", "by hand"]), seed=st.integers(0, 2 ** 16))
+
+
 @settings(max_examples=max(10, settings().max_examples // 2), deadline=None)
-@given(program=st.lists(st.sampled_from(sorted(_UNARY)), min_size=1, max_size=5),
-       optimizer=st.sampled_from(["sgd", "momentum", "adam", "by hand"]), seed=st.integers(0, 2 ** 16))
+@given(**_PROGRAMS)
 def test_random_programs_replay_equals_eager(program, optimizer, seed):
+    _program_replays_as_eager(program, optimizer, seed)
+
+
+@pytest.mark.parametrize("off", sorted(PASSES))
+@settings(max_examples=max(5, settings().max_examples // 3), deadline=None)
+@given(**_PROGRAMS)
+def test_random_programs_replay_equals_eager_with_each_pass_off(off, program, optimizer, seed):
+    _program_replays_as_eager(program, optimizer, seed, passes=[p for p in PASSES if p != off])
+
+
+def _program_replays_as_eager(program, optimizer, seed, passes=None):
     rng = np.random.default_rng(seed)
     X, W0, V0 = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
 
@@ -116,7 +143,7 @@ def test_random_programs_replay_equals_eager(program, optimizer, seed):
 
     eager, eager_params = make()
     compiled_fn, params = make()
-    compiled = mg.compile(compiled_fn)
+    compiled = mg.compile(compiled_fn, passes=passes)
     with np.errstate(all="ignore"):  # a program of squares may diverge: then both must diverge alike
         for k in range(4):
             x = X * (1.0 + 0.1 * k)
@@ -512,10 +539,6 @@ def test_inlined_forwards_decide_dtype_conditions_from_the_trace():
         assert out.dtype == dtype
         np.testing.assert_allclose(out.data, mg.sigmoid(mg.tensor(x)).data, rtol=1e-3)
     assert "astype" in step.code
-
-
-def test_pool_threshold_is_a_named_constant():
-    assert compiler.POOL_BYTES == 1 << 18
 
 
 def test_integer_labels_compile_as_inputs_and_an_integer_index_runs_eagerly_with_a_hint():
