@@ -90,6 +90,18 @@ def microgradnp_vmap(d):
     return run
 
 
+def microgradnp_compiled_vmap(d):
+    params = {k: d[k] for k in KEYS}
+    per_example = mg.compile(vmap(grad(loss), in_axes=(None, 0, 0)))
+
+    def run():
+        g = per_example(params, d["X"], d["Y"])
+        return {k: g[k].numpy() for k in KEYS}
+
+    run()  # the first call traces
+    return run
+
+
 def microgradnp_func_loop(d):
     params = {k: d[k] for k in KEYS}
     g = grad(loss)
@@ -159,6 +171,7 @@ def jax_vmap(d):
 ROWS = [
     ("NumPy by hand", numpy_by_hand),
     ("microgradnp vmap(grad)", microgradnp_vmap),
+    ("microgradnp compile(vmap(grad))", microgradnp_compiled_vmap),
     ("microgradnp loop of func.grad", microgradnp_func_loop),
     ("microgradnp loop of mg.grad", microgradnp_eager_loop),
     ("torch.func vmap(grad)", torch_vmap),

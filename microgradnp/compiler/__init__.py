@@ -45,7 +45,9 @@ eagerly.  ``step.code`` is the Python that runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import threading
 import time
 import warnings
@@ -78,6 +80,24 @@ def _build(trace: Trace, leaves: list, sources: list, outputs: list, out_spec, g
 
     ``stages``: where given, receives ``(stage, code)`` after lowering and after each pass.
     """
+    with _no_collection():
+        return _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages)
+
+
+@contextlib.contextmanager
+def _no_collection():
+    """The garbage collector paused while the pipeline makes its many small objects (nodes, strings): its full
+    passes over the trace's graph took half the time of a long trace (a 20,000-op chain: 2.5 s, 1.3 s without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages):
     times: dict = {}
     t0 = time.perf_counter()
     graph = lower(trace, leaves, sources, outputs, out_spec)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..func._tree import unflatten
 from ..ops import xp
 from ..tensor import Tensor
 from .codegen import RUNTIME
@@ -85,6 +86,8 @@ class _Lowering:
                 self.event(item)
         results = tuple(self.output(o) for o in outputs)
         structure = None if out_spec is None else self.names.constant(out_spec, "structure")
+        if not outputs and unflatten(out_spec, []) is None:  # a step that returns nothing: no tree to rebuild
+            results, structure = (Result(Const("None")),), None
         self.nodes.append(Return(results, structure))
         holders = tuple((name, self.tensor_of[key]) for key, name in self.holders.items())
         return Graph(tuple(self.nodes), (), self.names, holders)

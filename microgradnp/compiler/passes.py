@@ -207,19 +207,23 @@ def _unchanged(node: Op, defined: dict):
     """The operand ``node``'s result equals, else None: ``x`` times a constant of ones that leaves its shape and
     dtype, ``x`` reshaped to its own shape, the value of ``x`` (``detach``), where ``x`` is computed in the step
     (an array of its own: never an argument's or a parameter's, which the result would then share)."""
-    fresh = [isinstance(a, Local) and isinstance(defined.get(a.name), (Op, Accumulate)) for a in node.args]
-    if node.op == "reshape" and isinstance(node.args[0], Local) and np.shape(node.values[0]) == node.shape:
-        return node.args[0]
-    if node.op == "value" and fresh[0] and _same_layout(node.values[0], node):
-        return node.args[0]
+    if node.op == "reshape":
+        same = isinstance(node.args[0], Local) and np.shape(node.values[0]) == node.shape
+        return node.args[0] if same else None
+    if node.op == "value":
+        return node.args[0] if _fresh(node.args[0], defined) and _same_layout(node.values[0], node) else None
     if node.run is not np.multiply or node.attrs or len(node.args) != 2:
         return None
     for i in (0, 1):
-        one, c = node.args[i], node.values[i]
-        if isinstance(one, Const) and one.fixed and fresh[1 - i] and _same_layout(node.values[1 - i], node) \
-                and _ones(c):
-            return node.args[1 - i]
+        one, x = node.args[i], node.args[1 - i]
+        if isinstance(one, Const) and one.fixed and _ones(node.values[i]) and _fresh(x, defined) \
+                and _same_layout(node.values[1 - i], node):
+            return x
     return None
+
+
+def _fresh(x, defined: dict) -> bool:
+    return isinstance(x, Local) and isinstance(defined.get(x.name), (Op, Accumulate))
 
 
 def _same_layout(value, node: Op) -> bool:
@@ -228,9 +232,11 @@ def _same_layout(value, node: Op) -> bool:
 
 def _ones(c) -> bool:
     """A number or a small array of ones."""
-    if isinstance(c, (bool, str, bytes)) or not isinstance(c, (int, float, np.ndarray, np.generic)):
+    if type(c) in (int, float):
+        return c == 1
+    if not isinstance(c, (np.ndarray, np.generic)) or c.dtype.kind not in "iuf":
         return False
-    return np.size(c) <= 4096 and bool(np.all(np.asarray(c) == 1))
+    return c.size <= 4096 and bool((c == 1).all())
 
 
 def _unobserved_stores_dropped(nodes: list) -> list:

@@ -172,3 +172,31 @@ def test_a_program_is_frozen_and_counts_its_stages():
         program.code = ""
     assert set(program.stats["nodes"]) == {"lowered", *PASSES}
     assert all(s >= 0 for s in program.stats["seconds"].values())
+
+
+def test_the_pipeline_section_of_docs_compile_shows_what_explain_gives():
+    # docs/compile.md shows the code after lowering and what each pass changes: run its example and compare.
+    import difflib
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "compile.md").read_text()
+    section = text.split("## The pipeline", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```python\n(import numpy.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(example, "docs/compile.md", "exec"), namespace)  # noqa: S102 - the page's own example
+    stages = namespace["stages"]
+    shown = dict(re.findall(r"<!-- stage: (\w+) -->\n```\w+\n(.*?)```", section, re.S))
+    assert list(stages) == ["lowered", *PASSES]
+
+    def body(code):
+        return code.split("return STALE", 1)[1].split("\n", 1)[1].split("\n\n\n")[0].rstrip("\n")
+
+    assert shown["lowered"].rstrip("\n") == body(stages["lowered"])
+    previous = body(stages["lowered"])
+    for name in PASSES:
+        now = body(stages[name])
+        changed = [line for line in difflib.unified_diff(previous.splitlines(), now.splitlines(), lineterm="", n=0)
+                   if line.startswith(("-", "+")) and not line.startswith(("---", "+++"))]
+        assert changed == (shown[name].rstrip("\n").splitlines() if name in shown else []), name
+        previous = now
