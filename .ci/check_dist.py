@@ -51,7 +51,7 @@ def main(out: str) -> int:
     problems += [f"the wheel holds {n}, which is not the package" for n in shipped
                  if not n.startswith("microgradnp/") or FORBIDDEN.search(n)]
     for needed in ("microgradnp/__init__.py", "microgradnp/workloads/moons.py", "microgradnp/cli.py",
-                   "microgradnp/py.typed", "microgradnp/api.pyi"):
+                   "microgradnp/py.typed", "microgradnp/api.pyi", "microgradnp/_methods.pyi"):
         if needed not in names:
             problems.append(f"the wheel lacks {needed}")
     members = tarfile.open(os.path.join(out, sdists[0])).getnames() if sdists else []

@@ -17,6 +17,7 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 STUB = os.path.join(ROOT, "microgradnp", "api.pyi")
+METHODS_STUB = os.path.join(ROOT, "microgradnp", "_methods.pyi")
 
 
 def _parameter(p: inspect.Parameter) -> str:
@@ -61,13 +62,13 @@ def stub() -> str:
         "",
         "from typing import Any",
         "",
-        "from .tensor import Tensor",
+        "from ._tensor import Tensor",
         "",
         "FUNCTIONS: dict[str, Any]",
         "NAMESPACES: dict[str, dict[str, Any]]",
-        "__all__: list[str]",
         "",
     ]
+    lines += ["__all__ = ["] + [f"    {name!r}," for name in api.__all__] + ["]", ""]
     for name in api.__all__:
         fn = getattr(api, name)
         op_name = getattr(fn, "__wrapped__", fn).__name__
@@ -80,16 +81,71 @@ def stub() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _summary(fn) -> str:
+    doc = (inspect.getdoc(fn) or "").strip().splitlines()
+    return doc[0].replace("\\", "\\\\").replace('"""', "'''") if doc else ""
+
+
+def _method(name: str, fn, returns: str, decorator: str | None = None) -> list:
+    """A method of the stub: ``fn``'s parameters after the first become the method's after ``self``."""
+    params = [] if decorator == "property" else _signature(fn).split(", ")[1:]
+    params = params[1:] if params and params[0] == "/" else params
+    head = [f"    @{decorator}"] if decorator else []
+    summary = _summary(fn)
+    # == and != give a Tensor, as NumPy's give an array (its stubs say the same to type checkers this way)
+    ignore = "  # type: ignore[override]" if name in ("__eq__", "__ne__") else ""
+    return head + [f"    def {name}({', '.join(['self', *params])}) -> {returns}:{ignore}",
+                   f'        """{summary}"""' if summary else "        ..."]
+
+
+def methods_stub() -> str:
+    """The stub of the Tensor methods the registry installs (microgradnp/api.py), read by type checkers through
+    ``TensorMethods``, the base class ``Tensor`` has for them alone (microgradnp/_tensor.py)."""
+    sys.path.insert(0, ROOT)
+    from microgradnp import api
+    from microgradnp.ops import REGISTRY
+
+    lines = [
+        '"""Type stub of the Tensor methods, properties and operators the op registry installs.',
+        "",
+        "Written by .ci/make_stubs.py from the registry; do not edit (tests/test_stubs.py checks it).",
+        '"""',
+        "",
+        "from typing import Any",
+        "",
+        "from ._tensor import Tensor",
+        "",
+        "class TensorMethods:",
+    ]
+    seen = set()
+    for op in REGISTRY.values():
+        f = api.function(op)
+        returns = "Any" if op.unpack is not None else "Tensor"
+        entries = [(n, None) for n in op.methods] + [(n, "property") for n in op.properties]
+        entries += [(n, None) for n in op.operators] + [(api._INPLACE[n], None) for n in op.operators
+                                                         if n in api._INPLACE]
+        for name, decorator in entries:
+            if name not in seen:
+                seen.add(name)
+                lines += _method(name, f, returns, decorator)
+    lines += _method("backward", api._backward, "None")
+    from microgradnp import viz  # installs Tensor.draw (the Tensor knows nothing of drawing)
+
+    lines += _method("draw", viz._draw, "Any")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def main(argv) -> int:
-    text = stub()
-    if "--check" in argv:
-        with open(STUB, encoding="utf-8") as fh:
-            if fh.read() != text:
-                print("microgradnp/api.pyi is out of date: run python .ci/make_stubs.py", file=sys.stderr)
-                return 1
-        return 0
-    with open(STUB, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    for path, text in ((STUB, stub()), (METHODS_STUB, methods_stub())):
+        if "--check" in argv:
+            with open(path, encoding="utf-8") as fh:
+                if fh.read() != text:
+                    print(f"{os.path.relpath(path, ROOT)} is out of date: run python .ci/make_stubs.py",
+                          file=sys.stderr)
+                    return 1
+            continue
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
     return 0
 
 

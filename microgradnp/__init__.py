@@ -21,7 +21,7 @@ public interface, as a user's program is) <- ``cli``.
 from __future__ import annotations
 
 from ._mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, as_tensor, from_numpy, tensor
+from ._tensor import Tensor, as_tensor, from_numpy, tensor
 from .engine import AnomalyError, backward, grad
 from .function import Function, FunctionCtx
 from . import api

@@ -125,7 +125,7 @@ class Trace:
 
     A transform (``vmap``, ``jvp``) pushes a trace with :func:`new_trace`; the
     trace gets the next *level*.  Inside, the function's inputs are tracers
-    of that trace (``microgradnp.tensor.Tracer``), each carrying values of the
+    of that trace (``microgradnp._tensor.Tracer``), each carrying values of the
     level below (a batch of examples, a primal and its tangent).  Every op
     the function applies to a tracer reaches the trace of the highest level
     among its inputs, through :meth:`process_primitive`, which computes the

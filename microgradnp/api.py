@@ -2,7 +2,7 @@
 
 Nothing here is written per op: for every registry entry this module makes
 the public function (the entry's adapter gives its name, signature and
-docstring), installs it on :class:`~microgradnp.tensor.Tensor` under the
+docstring), installs it on :class:`~microgradnp._tensor.Tensor` under the
 method, property and operator names the entry lists, routes the NumPy ufuncs
 it names and the NumPy function of the same name (``np.sum`` on a Tensor
 records ``sum``), and adds it to ``__all__`` (or to its sub-namespace,
@@ -16,9 +16,9 @@ import numpy as np
 
 from . import _mode as _modes
 from . import engine
+from ._tensor import Tensor, mark_written
 from .engine import function, is_recording
 from .ops import REGISTRY
-from .tensor import Tensor, mark_written
 
 #: Public name -> function, for every op (exported or not).
 FUNCTIONS: dict = {}

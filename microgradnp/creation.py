@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _mode as _modes
-from .tensor import Tensor, _to_array
+from ._tensor import Tensor, _to_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
 

@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
+from ._tensor import Tensor, as_tensor
 from .creation import as_rng
-from .tensor import Tensor, as_tensor
 
 __all__ = [
     "gaussian_blobs", "make_moons", "load_digits", "load_mat", "train_test_split",

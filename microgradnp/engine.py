@@ -42,9 +42,9 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode, enable_grad
+from ._tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm
 from .ops import REGISTRY, xp
 from .ops.registry import Op
-from .tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm
 
 __all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS", "AnomalyError"]
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode
+from ._tensor import Tensor, _make
 from .engine import TENSOR_NS, apply
 from .ops.registry import Op
-from .tensor import Tensor, _make
 
 __all__ = ["Function", "FunctionCtx"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterator
 
-from .tensor import Tensor
+from ._tensor import Tensor
 
 __all__ = ["walk", "count", "tensor_parents"]
 

@@ -23,9 +23,9 @@ import math
 import numpy as np
 
 from . import api
+from ._tensor import Tensor, as_tensor
 from .api import implements
 from .ops.reduce import checked_axis
-from .tensor import Tensor, as_tensor
 
 #: NumPy's error for singular or non-positive-definite matrices, raised as it is.
 LinAlgError = np.linalg.LinAlgError

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tensor import Tensor, as_tensor
 from .api import concatenate, implements, reshape  # importing api installs Tensor.__getitem__ (each piece's op)
 from .ops.reduce import checked_axis
-from .tensor import Tensor, as_tensor
 
 __all__ = ["split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack"]
 

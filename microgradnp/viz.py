@@ -35,9 +35,9 @@ from collections import deque
 
 import numpy as np
 
+from ._tensor import Tensor
 from .engine import grad as _grad
 from .graph import walk
-from .tensor import Tensor
 
 __all__ = ["to_dot", "draw_graph", "render", "to_html", "view", "GraphView", "GraphvizNotFoundError", "LayoutTimeout",
            "backward_memory"]

@@ -108,3 +108,26 @@ def test_the_function_transforms_page_runs():
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "docs/func.md", "exec"), namespace)
+
+
+def test_the_home_page_figure_is_drawn_from_the_home_page_code(monkeypatch):
+    # The figure under the home page's example is the graph of that example, run from the page.
+    import os
+    import pathlib
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    sys.path.insert(0, os.path.join(root, "docs", "hooks"))
+    import build_assets
+
+    monkeypatch.setattr(build_assets, "ROOT", str(root))
+    import microgradnp as mg
+
+    loss = build_assets.home_loss()
+    nodes = list(mg.graph.walk(loss))
+    assert {"matmul", "sigmoid", "sum"} <= {t._op.name for t in nodes if t._op is not None}
+    (w,) = [t for t in nodes if t.name == "w"]
+    assert w.grad is not None and w.grad.shape == (2, 2)  # the example ran backward
+    index = (root / "docs" / "index.md").read_text()
+    assert "](figures/home_after.svg)" in index
+    assert '"home_after.svg"' in (root / "docs" / "hooks" / "build_assets.py").read_text()

@@ -23,3 +23,17 @@ def test_what_was_deferred_still_works_on_first_use():
             "print(y.numpy().tolist(), round(float(w.numpy()[0]), 6), r.success)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[0.5, 1.0, 0.0] 1.0 True", done.stdout + done.stderr
+
+
+def test_mg_tensor_is_the_function_and_no_module_hides_behind_it():
+    # As torch: torch.tensor is a function and `import torch.tensor` fails; the Tensor's module is private
+    # (microgradnp/_tensor.py), so `import microgradnp.tensor` cannot hand back a function in a module's place.
+    import importlib
+
+    import pytest
+
+    import microgradnp as mg
+
+    assert callable(mg.tensor) and not isinstance(mg.tensor, type(mg))
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("microgradnp.tensor")

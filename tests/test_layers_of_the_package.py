@@ -10,7 +10,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "microgradnp"
 # Each module's layer; a module may import only modules of its own or a lower layer.
 LAYERS = {
     "ops": 0, "_mode": 0,
-    "tensor": 1, "serialization": 2,
+    "_tensor": 1, "_methods": 1, "serialization": 2,  # _methods.pyi: the types of what api.py installs on Tensor
     "engine": 2,
     "function": 3, "api": 3,
     "creation": 4, "graph": 4, "split": 4, "linalg": 4, "func": 4, "compiler": 4,

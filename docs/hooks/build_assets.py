@@ -59,6 +59,9 @@ def _graphs():
 
     both("concept_broadcast", broadcast)
 
+    # The home page: the graph of its own example, run from the page itself (the picture cannot drift).
+    viz.render(home_loss(), os.path.join(FIGURES, "home_after.svg"))
+
     # The three networks of the seeds.
     both("net_222", blobs.graph_loss)
     both("net_22510", lambda: _ng_400(digits), collapse="modules")
@@ -93,6 +96,19 @@ def _graphs():
     viz.render(moons_loss, os.path.join(FIGURES, "net_2552.html"))
     # The memory view: the bytes each tensor keeps alive for backward, their total and the peak.
     viz.render(moons_loss, os.path.join(FIGURES, "net_2552_memory.svg"), show_memory=True)
+
+
+def home_loss():
+    """The loss of docs/index.md's example, after its ``backward()``: the page's first code block, run."""
+    import contextlib
+    import io
+
+    with open(os.path.join(ROOT, "docs", "index.md"), encoding="utf-8") as fh:
+        block = re.search(r"```python\n(.*?)```", fh.read(), re.S).group(1)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):  # the example prints its loss
+        exec(compile(block, "docs/index.md", "exec"), namespace)  # noqa: S102 - our own page
+    return namespace["loss"]
 
 
 def _ng_400(digits):

@@ -1,7 +1,7 @@
 """MkDocs hook: the Sphinx roles of the docstrings (``:func:`grad```) become links in the built site.
 
 The docstrings name other objects the way ``help()`` readers and Sphinx
-expect, ``:func:`name``` and ``:class:`~microgradnp.tensor.Tensor```;
+expect, ``:func:`name``` and ``:class:`~microgradnp._tensor.Tensor```;
 rendered by mkdocstrings as Markdown they would show as raw text.  Once the
 whole site is written, this hook collects the anchor of every documented
 object (mkdocstrings gives each the id of its full path), and replaces each

@@ -57,9 +57,9 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import _mode, end_trace, is_grad_enabled, start_trace
+from .._tensor import Tensor, _make
 from ..func._tree import flatten as _flatten
 from ..func._tree import unflatten as _unflatten
-from ..tensor import Tensor, _make
 from .codegen import STALE, Program, generate
 from .guards import program_guards
 from .lower import lower
@@ -237,6 +237,7 @@ class Compiled:
     #: The world search of another compiled step (guards.py) does not look inside this one: its cache and its
     #: generated code hold counters and settings that change at every call, which would retrace that step.
     _opaque_to_guards = True
+    __name__: str  # the function's, with its other attributes (functools.update_wrapper)
 
     def __init__(self, fn, fullgraph: bool, cache_size: int, passes=None):
         functools.update_wrapper(self, fn)

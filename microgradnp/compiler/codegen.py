@@ -17,10 +17,10 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import _mode
+from .._tensor import Hooks, Tensor, _make, mark_written, next_seq
 from ..engine import _store
 from ..func._tree import unflatten as _unflatten
 from ..ops import xp
-from ..tensor import Hooks, Tensor, _make, mark_written, next_seq
 from .ir import (
     Accumulate,
     Argument,

@@ -37,7 +37,7 @@ from collections import deque
 
 import numpy as np
 
-from ..tensor import Hooks, Tensor
+from .._tensor import Hooks, Tensor
 from .ir import Graph, Guard
 
 __all__ = ["World", "equal_check", "module_checks", "program_guards", "tensor_checks"]
@@ -277,7 +277,7 @@ def _world_guards(graph: Graph, trace, fn, guards: list) -> list:
                    "in its closure, its globals or what they hold), so it could not notice that object being "
                    "replaced; pass it as an argument, or leave this step eager")
         return []
-    slow = []
+    slow: list = []
     for key, ways in paths.items():
         for path in ways:
             check = f"{path.expression()} is not {constant(wanted[key], 'OBJ')}"

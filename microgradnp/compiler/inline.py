@@ -86,10 +86,10 @@ class Inliner:
         free = self._free(body, fn, closure, bound[0])
         if free is None:
             return None
-        new = _Substitute(self, fn, *bound, free, closure, depth).visit(ast.parse(ast.unparse(body), mode="eval").body)
+        new = _Substitute(self, fn, bound[0], bound[1], free, closure, depth).visit(ast.parse(ast.unparse(body), mode="eval").body)
         return f"({ast.unparse(new)})"
 
-    def _bind(self, names: list, defaults: dict, operands: list, values: list):
+    def _bind(self, names: list, defaults: dict, operands: list, values: list) -> tuple[dict, dict] | None:
         """``(source, value)`` of each parameter by name, as two dicts; None where one has neither."""
         if len(operands) > len(names):
             return None

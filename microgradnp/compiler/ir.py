@@ -25,7 +25,7 @@ import builtins
 import keyword
 import math
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -94,8 +94,8 @@ class Op:
     form: str = "call"
     expr: str = ""
     buffer: int = -1
-    run: object = field(default=None, compare=False)
-    registry_op: object = field(default=None, compare=False)
+    run: Any = field(default=None, compare=False)
+    registry_op: Any = field(default=None, compare=False)
     values: tuple = field(default=(), compare=False)
     attr_values: tuple = field(default=(), compare=False)  # (keyword, value)
 
@@ -324,6 +324,6 @@ def literal_source(v) -> str | None:
         parts = [literal_source(x) for x in v]
         if any(p is None for p in parts):
             return None
-        inner = ", ".join(parts) + ("," if type(v) is tuple and len(v) == 1 else "")
+        inner = ", ".join(p for p in parts if p is not None) + ("," if type(v) is tuple and len(v) == 1 else "")
         return f"({inner})" if type(v) is tuple else f"[{inner}]"
     return None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..func._tree import unflatten
 from ..ops import xp
-from ..tensor import Tensor
 from .codegen import RUNTIME
 from .ir import (
     Accumulate,
@@ -145,7 +145,7 @@ class _Lowering:
         if t._op.name == "add" and isinstance(parents[0], Tensor) and id(parents[0]) in self.trace.reads:
             # A gradient added to what .grad held: None holds nothing (eager backward stores the gradient alone).
             held, grad = self.operand(parents[0]), self.operand(parents[1])
-            node = Accumulate(self.local("v"), held, grad, t._data.shape)
+            node: Op | Accumulate = Accumulate(self.local("v"), held, grad, t._data.shape)
         else:
             args = tuple(self.operand(p) for p in parents)
             attrs = t._attrs or {}

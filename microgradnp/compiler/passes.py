@@ -53,7 +53,7 @@ POOLABLE = {np.add, np.subtract, np.multiply, np.true_divide, np.negative, np.ex
 
 #: Binary ufuncs written as Python operators: the same computation, without
 #: parsing a ufunc's keyword arguments (about 60 ns per call).
-OPERATORS = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/"}
+OPERATORS: dict = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/"}
 
 
 def fold_constants(graph: Graph) -> Graph:
@@ -120,7 +120,7 @@ def in_place_updates(graph: Graph) -> Graph:
             last_call = i
         if isinstance(node, Write) and isinstance(node.value, Local):
             op = defined.get(node.value.name)
-            if _fusable(op, node, defined) and uses[op.out.name] == 1 and position[op.out.name] > last_call:
+            if op is not None and _fusable(op, node, defined) and uses[op.out.name] == 1 and position[op.out.name] > last_call:
                 fused[op.out.name] = UpdateInPlace(node.holder, op.args[0], OPERATORS[op.run], op.args[1])
     nodes = []
     for node in graph.nodes:

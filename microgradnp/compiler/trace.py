@@ -20,9 +20,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._mode import _mode
+from .._tensor import Tensor, _make, next_seq
 from ..engine import _VALUE, _store, apply
 from ..func._tree import flatten as _flatten
-from ..tensor import Tensor, _make, next_seq
 
 __all__ = ["CompileError", "Trace"]
 

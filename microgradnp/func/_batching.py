@@ -25,8 +25,8 @@ import warnings
 import numpy as np
 
 from .._mode import Trace, TransformError, is_grad_enabled, new_trace
+from .._tensor import Tensor, Tracer, _init_leaf, _make, _new
 from ..engine import TENSOR_NS, AnomalyError, apply, record
-from ..tensor import Tensor, Tracer, _init_leaf, _make, _new
 from ._tree import broadcast_prefix, flatten, unflatten
 
 __all__ = ["vmap", "BatchTracer", "BatchTrace"]

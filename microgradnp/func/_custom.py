@@ -23,10 +23,10 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import enable_grad, is_grad_enabled, no_grad
+from .._tensor import Tensor, _make
 from ..engine import TENSOR_NS, apply
 from ..engine import grad as _grad
 from ..ops.registry import Op
-from ..tensor import Tensor, _make
 from ._batching import vmap
 
 __all__ = ["custom_vjp", "custom_jvp"]

@@ -21,8 +21,8 @@ import functools
 import numpy as np
 
 from .._mode import Trace, TransformError, enable_grad, is_grad_enabled, new_trace
+from .._tensor import Tensor, Tracer, _init_leaf, _make, _new
 from ..engine import TENSOR_NS, _modified, _tied, apply, record
-from ..tensor import Tensor, Tracer, _init_leaf, _make, _new
 from ._reverse import Inputs, basis, finish, jacrev, needs_graph, split_aux, value_and_grad
 from ._tree import flatten, unflatten
 

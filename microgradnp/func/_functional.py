@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from .._tensor import Tensor, as_tensor
 
 __all__ = ["functional_call"]
 

@@ -21,10 +21,10 @@ import functools
 import numpy as np
 
 from .._mode import differentiation, enable_grad, is_grad_enabled
+from .._tensor import Tensor, _make
 from ..api import positive
 from ..engine import TENSOR_NS, _tied
 from ..engine import grad as _grad
-from ..tensor import Tensor, _make
 from ._tree import count, flatten, unflatten
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacobian"]

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..api import concatenate, matmul, pad, reshape, transpose
 from ..creation import as_rng
-from ..tensor import Tensor
 from .module import Module, Parameter
 
 __all__ = ["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..api import (
     bce,
     bce_with_logits,
@@ -36,7 +37,6 @@ from ..api import (
 from ..api import (
     pick as _pick,
 )
-from ..tensor import Tensor
 from .conv import avg_pool2d, conv1d, conv2d, max_pool2d
 
 __all__ = [

@@ -9,8 +9,8 @@ from typing import Iterator
 import numpy as np
 
 from .. import _mode as _modes
+from .._tensor import HookHandle, Tensor, clear_grads
 from ..serialization import read_npz, write_npz
-from ..tensor import HookHandle, Tensor, clear_grads
 
 __all__ = ["Parameter", "Module"]
 
@@ -73,6 +73,13 @@ class Module:
 
     #: buffers a state_dict may lack (added to the class after states were saved): load_state_dict leaves them
     _optional_buffers: tuple = ()
+
+    # Set in __init__ past __setattr__ (annotations alone, for type checkers).
+    _parameters: OrderedDict
+    _modules: OrderedDict
+    _buffers: OrderedDict
+    _name: str
+    _hooks: dict
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import _mode as _modes
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 

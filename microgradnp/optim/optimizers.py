@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import no_grad
-from ..tensor import Tensor, as_tensor, clear_grads
+from .._tensor import Tensor, as_tensor, clear_grads
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 

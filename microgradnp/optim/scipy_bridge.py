@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._mode import enable_grad, no_grad
+from .._tensor import Tensor
 from ..engine import grad as _grad
 from ..func import push_forward
-from ..tensor import Tensor
 
 if TYPE_CHECKING:  # the module itself is imported on first use (see minimize)
     import scipy.optimize

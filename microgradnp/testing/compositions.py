@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import func
+from .._tensor import Tensor, _make
 from ..engine import grad as _mg_grad
-from ..tensor import Tensor, _make
 
 __all__ = ["TRANSFORMS", "TRIPLES", "COMPOSITIONS", "DOCUMENTED_ERRORS", "SUBJECTS", "transformed", "reference",
            "check", "documented", "run_all", "packed_op", "subjects", "support_markdown", "CompositionMismatch"]

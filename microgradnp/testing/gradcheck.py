@@ -44,9 +44,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._mode import enable_grad, no_grad
+from .._tensor import Tensor
 from ..engine import grad as _grad
 from ..function import Function
-from ..tensor import Tensor
 from .diagnose import Evidence, broadcast_of, constant_factor, diagnose, say_factor
 
 __all__ = ["gradcheck", "gradgradcheck", "jvpcheck", "GradcheckError", "NondifferentiableError"]

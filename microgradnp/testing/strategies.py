@@ -28,9 +28,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .._tensor import Tensor
 from ..ops.reduce import count as _count
 from ..ops.registry import REGISTRY, Op
-from ..tensor import Tensor
 
 __all__ = [
     "Domain", "interval", "positive", "away_from", "distinct", "apart_pair",

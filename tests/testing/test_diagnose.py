@@ -15,11 +15,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import microgradnp as mg
-from microgradnp import engine
+from microgradnp import Tensor, engine
 from microgradnp.engine import apply
 from microgradnp.ops import REGISTRY
 from microgradnp.ops.registry import Op
-from microgradnp.tensor import Tensor
 from microgradnp.testing import GradcheckError, gradcheck
 from microgradnp.testing import strategies as mst
 from microgradnp.testing.diagnose import _simplest, broadcast_of

@@ -22,11 +22,17 @@ import functools
 import inspect
 import itertools
 import operator
+from typing import TYPE_CHECKING, Any
 from weakref import ref as _weakref
 
 import numpy as np
 
 from . import _mode as _modes
+
+if TYPE_CHECKING:  # the methods the op registry installs (microgradnp/api.py), typed in _methods.pyi
+    from ._methods import TensorMethods as _RegistryMethods
+else:
+    _RegistryMethods = object
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy"]
 
@@ -195,7 +201,7 @@ for _name in ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__
     setattr(_DataView, _name, _tracked_inplace(_name))
 
 
-class Tensor:
+class Tensor(_RegistryMethods):
     """A NumPy array with a gradient, recorded in a dynamic graph.
 
     Parameters
@@ -244,6 +250,20 @@ class Tensor:
         "_view",  # the _DataView .data hands out (kept while the array is the same); unset until asked
         "__weakref__",
     )
+    # The slots' types, for type checkers (annotations alone: no class attribute).
+    _data: np.ndarray
+    _grad: Any
+    requires_grad: bool
+    _op: Any
+    _parents: tuple
+    _saved: Any
+    _attrs: dict | None
+    _retain: Any
+    _seq: int
+    _written: int
+    _module_call: Any
+    _name: str
+    _view: Any
 
     # NumPy must hand binary operators with a Tensor operand to us
     # (``array * tensor`` -> Tensor.__rmul__), see __array_ufunc__.
