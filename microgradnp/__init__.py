@@ -45,3 +45,12 @@ __all__ = [
     "split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack",
     "save", "load", *api.__all__,
 ]
+
+
+def __getattr__(name: str):
+    """``mg.distributed``, imported when first used (it loads ``multiprocessing``'s sockets)."""
+    if name == "distributed":
+        import importlib
+
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module 'microgradnp' has no attribute {name!r}")

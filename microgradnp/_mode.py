@@ -56,6 +56,11 @@ tracing = 0
 # How many threads have anomaly detection on: read first, as ``tracing`` is.
 anomaly_threads = 0
 
+# Called with the root tensor after every ``backward()`` completes (not ``mg.grad``): how a layer above the
+# engine acts once a pass has stored its gradients (``distributed.DistributedDataParallel`` sums them across
+# processes).  Empty, it costs the engine one read.
+backward_listeners: list = []
+
 # Bumped by every change a compiled step could depend on that no argument shows: a module's attribute
 # assigned (a parameter replaced, ``training`` switched), a hook registered or removed.  ``mg.compile``'s
 # replay compares it first and checks what it depends on in detail only when it moved.

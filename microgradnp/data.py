@@ -480,6 +480,10 @@ class DataLoader:
     collate_fn
         Turns a list of examples into a batch (default: stack each field into
         a Tensor; floating fields keep their dtype, integer labels stay integer).
+    sampler
+        The indices of each pass, in order (an iterable that can be iterated
+        again, such as ``distributed.DistributedSampler``); instead of
+        ``shuffle``.
 
     Examples
     --------
@@ -493,9 +497,12 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False, rng=None,
-                 collate_fn=None):
+                 collate_fn=None, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler gives the order)")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -504,12 +511,15 @@ class DataLoader:
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            order = self.rng.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
+        n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         arrays = _arrays_of(self.dataset)
         for start in range(0, stop, self.batch_size):

@@ -847,6 +847,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         # The common case, loss.backward(): straight to the walk.
         _walk((tensors,), (_seed(tensors, grad_tensors, False),), False, bool(retain_graph),
               norms=record_grad_norms)
+        if _modes.backward_listeners:
+            _after_backward((tensors,))
         return
     roots = _as_list(tensors, "tensors")
     gts = _as_list_any(grad_tensors, len(roots))
@@ -858,6 +860,14 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
             _walk(roots, seeds, record=True, retain=retain, norms=record_grad_norms, keep=create_graph)
     else:
         _walk(roots, seeds, record=False, retain=retain, norms=record_grad_norms)
+    if _modes.backward_listeners:
+        _after_backward(roots)
+
+
+def _after_backward(roots) -> None:
+    """Tell the listeners of ``_mode.backward_listeners`` that a pass from ``roots`` stored its gradients."""
+    for listener in list(_modes.backward_listeners):
+        listener(roots)
 
 
 def _traced(*groups) -> bool:

@@ -14,7 +14,7 @@ LAYERS = {
     "engine": 2,
     "function": 3, "api": 3,
     "creation": 4, "graph": 4, "split": 4, "linalg": 4, "func": 4, "compiler": 4,
-    "nn": 5, "optim": 5, "viz": 5, "testing": 5, "data": 5,
+    "nn": 5, "optim": 5, "viz": 5, "testing": 5, "data": 5, "distributed": 5,
     "__init__": 6,
     # The workloads are written as a user's program is, against ``import microgradnp as mg``.
     "workloads": 7, "cli": 8, "__main__": 9,

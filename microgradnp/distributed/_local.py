@@ -1,0 +1,322 @@
+"""The ``local`` backend: processes of one machine, with a coordinator in the process that started them.
+
+Standard library only (``multiprocessing``): the launcher (``launch.py``) or
+:func:`spawn` starts the workers and runs a :class:`Coordinator` in a thread;
+each worker connects to it (an authenticated socket on 127.0.0.1) and sends
+every collective there.  The coordinator sums the buffers in rank order, so
+every worker gets the same bits, and it sees every failure first: a worker
+whose connection drops (it died) or that reports an exception makes it answer
+every other worker's pending or next collective with the reason, which they
+raise as :class:`DistributedError`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Client, Listener, wait
+from typing import Any
+
+import numpy as np
+
+from . import _group
+from ._group import DistributedError
+
+__all__ = ["Coordinator", "LocalGroup", "spawn"]
+
+_ENV = ("MG_DIST_ADDRESS", "MG_DIST_AUTHKEY", "MG_RANK", "MG_WORLD_SIZE")
+
+
+class Coordinator:
+    """Answers the collectives of ``world_size`` workers (a thread of the launching process)."""
+
+    def __init__(self, world_size: int):
+        self.world_size = world_size
+        self.authkey = os.urandom(16)
+        self.listener = Listener(("127.0.0.1", 0), authkey=self.authkey)
+        self.conns: dict = {}
+        self.results: dict = {}
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._serve, name="microgradnp-coordinator", daemon=True)
+
+    def environment(self, rank: int) -> dict:
+        host, port = tuple(self.listener.address)  # a TCP address: (host, port)
+        return {"MG_DIST_ADDRESS": f"{host}:{port}", "MG_DIST_AUTHKEY": self.authkey.hex(), "MG_RANK": str(rank),
+                "MG_WORLD_SIZE": str(self.world_size)}
+
+    def start(self) -> Coordinator:
+        self.thread.start()
+        return self
+
+    @property
+    def finished(self) -> bool:
+        return self.failure is not None or len(self.results) == self.world_size
+
+    def fail(self, reason: str) -> None:
+        """Tell every connected worker why the run stops; accept no one else."""
+        with self._lock:
+            if self.failure is not None:
+                return
+            self.failure = reason
+            for conn in self.conns.values():
+                try:
+                    conn.send(("abort", reason))
+                except OSError:
+                    pass
+            try:
+                self.listener.close()
+            except OSError:
+                pass
+
+    def _serve(self) -> None:
+        try:
+            while len(self.conns) < self.world_size:
+                conn = self.listener.accept()
+                self.conns[conn.recv()] = conn
+        except (OSError, EOFError):
+            return  # closed by fail()
+        while not self.finished:
+            messages = self._gather()
+            if messages is not None:
+                self._answer(messages)
+
+    def _gather(self) -> dict | None:
+        """One message from every worker that has not finished, or None after a failure."""
+        waiting = {conn: rank for rank, conn in self.conns.items() if rank not in self.results}
+        messages: dict = {}
+        while len(messages) < len(waiting):
+            if self.failure is not None:
+                return None
+            # Every connection, also those that already asked: a process that gave up waiting (its timeout)
+            # reports its error while the others are still awaited.
+            listening = [c for c in waiting if messages.get(waiting[c], ("",))[0] != "done"]  # done: closed
+            ready: list[Any] = wait(listening, timeout=0.2)
+            for conn in ready:
+                rank = waiting[conn]
+                try:
+                    message: tuple = conn.recv()
+                except (EOFError, OSError):
+                    self.fail(f"rank {rank} stopped answering: its process died")
+                    return None
+                if message[0] == "error":
+                    self.fail(message[1])
+                    return None
+                if rank in messages:
+                    self.fail(f"rank {rank} sent {_said(message[0])} before its {_said(messages[rank][0])} was "
+                              "answered")
+                    return None
+                messages[rank] = message
+        return messages
+
+    def _answer(self, messages: dict) -> None:
+        kinds = {rank: m[0] for rank, m in messages.items()}
+        for rank, (kind, value) in messages.items():
+            if kind == "done":
+                self.results[rank] = value
+        asking = {rank: messages[rank] for rank, kind in kinds.items() if kind != "done"}
+        if not asking:
+            return
+        if len(asking) < len(messages) or len({kinds[r] for r in asking}) > 1:
+            what = ", ".join(f"rank {r}: {_said(kinds[r])}" for r in sorted(kinds))
+            self.fail(f"the processes called different collectives at the same step ({what})")
+            return
+        kind = next(iter(asking.values()))[0]
+        if kind == "all_reduce":
+            arrays = [asking[r][1] for r in sorted(asking)]
+            if len({(a.shape, a.dtype) for a in arrays}) > 1:
+                self.fail("all_reduce_ of buffers of different shapes or dtypes: "
+                          + ", ".join(f"rank {r}: {a.dtype}{a.shape}" for r, a in zip(sorted(asking), arrays)))
+                return
+            total = arrays[0].copy()
+            for a in arrays[1:]:
+                total += a  # in rank order: every rank gets the same bits
+            answer = total
+        elif kind == "broadcast":
+            src = asking[min(asking)][1][0]
+            answer = asking[src][1][1]
+        else:  # barrier
+            answer = None
+        for rank in asking:
+            self.conns[rank].send(("ok", answer))
+
+
+def _said(kind: str) -> str:
+    return {"done": "returned", "all_reduce": "all_reduce_", "broadcast": "broadcast_"}.get(kind, kind)
+
+
+class LocalGroup:
+    """This worker's end of the ``local`` backend."""
+
+    name = "local"
+
+    def __init__(self, conn, rank: int, world_size: int, timeout: float, reports_done: bool):
+        self.conn, self.rank, self.world_size, self.timeout = conn, rank, world_size, float(timeout)
+        self.reports_done = reports_done  # a script started by the launcher: say so when it ends
+
+    @classmethod
+    def from_environment(cls, timeout: float) -> LocalGroup:
+        missing = [v for v in _ENV if v not in os.environ]
+        if missing:
+            raise RuntimeError(f"init_process_group('local'): {', '.join(missing)} not set; start the script with "
+                               "`python -m microgradnp.distributed.launch -n N script.py`, or run a function with "
+                               "mg.distributed.spawn(fn, N)")
+        conn = _PENDING.pop("conn", None)
+        spawned = conn is not None
+        if conn is None:
+            conn = _connect()
+        group = cls(conn, int(os.environ["MG_RANK"]), int(os.environ["MG_WORLD_SIZE"]), timeout,
+                    reports_done=not spawned)
+        if group.reports_done:
+            atexit.register(group._report, "done", None)
+            _report_uncaught_exceptions(group)
+        return group
+
+    def _call(self, kind: str, payload):
+        try:
+            self.conn.send((kind, payload))
+            if not self.conn.poll(self.timeout):
+                raise DistributedError(f"rank {self.rank}: no answer to {_said(kind)} in {self.timeout:g} s "
+                                       "(another process is stuck or far behind); init_process_group(timeout=...)")
+            status, value = tuple(self.conn.recv())
+        except (EOFError, OSError) as exc:
+            raise DistributedError(f"rank {self.rank}: the launcher of this run is gone ({exc})") from None
+        if status == "abort":
+            raise DistributedError(f"rank {self.rank} stops: {value}")
+        return value
+
+    def all_reduce_(self, buffer: np.ndarray) -> np.ndarray:
+        buffer[...] = self._call("all_reduce", buffer)
+        return buffer
+
+    def broadcast_(self, buffer: np.ndarray, src: int) -> np.ndarray:
+        value = self._call("broadcast", (src, buffer if self.rank == src else None))
+        buffer[...] = value
+        return buffer
+
+    def barrier(self) -> None:
+        self._call("barrier", None)
+
+    def _report(self, kind: str, value) -> None:
+        try:
+            self.conn.send((kind, value))
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        if self.reports_done:
+            self._report("done", None)
+            self.reports_done = False
+        if not _PENDING.get("spawned"):
+            self.conn.close()
+
+
+_PENDING: dict = {}  # the connection a spawned worker opened before calling its function
+
+
+def _connect():
+    host, port = os.environ["MG_DIST_ADDRESS"].rsplit(":", 1)
+    conn = Client((host, int(port)), authkey=bytes.fromhex(os.environ["MG_DIST_AUTHKEY"]))
+    conn.send(int(os.environ["MG_RANK"]))
+    return conn
+
+
+def _report_uncaught_exceptions(group: LocalGroup) -> None:
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        group._report("error", f"rank {group.rank} raised:\n{''.join(traceback.format_exception(kind, value, tb))}")
+        group.reports_done = False
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def _spawned(fn, rank: int, environment: dict, args: tuple) -> None:
+    """The body of a spawned worker: connect, run ``fn(rank, *args)``, report its result or its exception."""
+    os.environ.update(environment)
+    conn = _connect()
+    _PENDING.update(conn=conn, spawned=True)
+    try:
+        value = fn(rank, *args)
+    except BaseException as exc:  # noqa: BLE001 - reported to the coordinator, then the process fails
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        conn.send(("error", f"rank {rank} raised:\n{text}"))
+        os._exit(1)
+    _group.destroy_process_group()
+    conn.send(("done", value))
+    conn.close()
+
+
+def spawn(fn, nprocs: int, args: tuple = (), start_method: str | None = None, timeout: float | None = None) -> list:
+    """Run ``fn(rank, *args)`` in ``nprocs`` processes of this machine; return their results, by rank.
+
+    Inside, ``init_process_group()`` joins the ``local`` group.  When one
+    process raises or dies, the others' collectives raise
+    :class:`DistributedError`, and so does ``spawn``, with the first
+    failure's reason (the traceback of a raising process included).
+    ``start_method``: ``"spawn"`` (the default: ``fn`` must be importable)
+    or ``"fork"`` (Linux: faster, and ``fn`` may be local to a script).
+    ``timeout``: seconds to wait for the whole run (None: no limit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> def work(rank):
+    ...     mg.distributed.init_process_group()
+    ...     return float(mg.distributed.all_reduce_(np.array([rank + 1.0]))[0])
+    >>> mg.distributed.spawn(work, 3, start_method="fork")
+    [6.0, 6.0, 6.0]
+    """
+    if isinstance(nprocs, bool) or not isinstance(nprocs, int) or nprocs < 1:
+        raise ValueError(f"spawn: nprocs must be a positive int, got {nprocs!r}")
+    context: Any = multiprocessing.get_context(start_method or "spawn")
+    coordinator = Coordinator(nprocs).start()
+    processes = [context.Process(target=_spawned, args=(fn, rank, coordinator.environment(rank), tuple(args)),
+                                 name=f"microgradnp-rank-{rank}", daemon=True) for rank in range(nprocs)]
+    for p in processes:
+        p.start()
+    watch(coordinator, list(enumerate(processes)), exitcode=lambda p: p.exitcode, stop=lambda p: p.terminate(),
+          timeout=timeout)
+    for p in processes:
+        p.join(5)
+    coordinator.thread.join(2)
+    if coordinator.failure is None and len(coordinator.results) < nprocs:
+        coordinator.fail(f"rank {min(set(range(nprocs)) - set(coordinator.results))} ended without a result")
+    if coordinator.failure is not None:
+        raise DistributedError(coordinator.failure)
+    return [coordinator.results[rank] for rank in range(nprocs)]
+
+
+def watch(coordinator: Coordinator, processes: list, exitcode, stop, timeout: float | None, grace: float = 10.0):
+    """Wait for the run: a process that exits with an error fails it; after a failure, the others get
+    ``grace`` seconds to raise and are then stopped.  ``processes``: ``(rank, process)``."""
+    start = time.monotonic()
+    failed_at = None
+    exited: dict = {}  # rank -> when its failed exit was seen
+    while True:
+        codes = {rank: exitcode(p) for rank, p in processes}
+        for rank, code in codes.items():
+            if code not in (None, 0) and coordinator.failure is None:
+                # What it sent before exiting (its traceback) may still be on its way: a second to arrive.
+                seen = exited.setdefault(rank, time.monotonic())
+                if time.monotonic() - seen > 1.0:
+                    coordinator.fail(f"rank {rank} exited with code {code}")
+        if all(code is not None for code in codes.values()):
+            break
+        if coordinator.failure is not None:
+            failed_at = failed_at or time.monotonic()
+            if time.monotonic() - failed_at > grace:
+                for rank, p in processes:
+                    if codes[rank] is None:
+                        stop(p)
+                break
+        if timeout is not None and time.monotonic() - start > timeout:
+            coordinator.fail(f"the run took longer than {timeout:g} s")
+        time.sleep(0.02)

