@@ -89,11 +89,11 @@ def _fmt_result(s: dict) -> str:
     return f"{100 * s['accuracy']:.1f}% of {s['n']} right"
 
 
-def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list[dict]:
+def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False, workers: int = 1) -> list[dict]:
     _writable_folder(out_dir, "--out")
     settings = {
         "blobs": {"replay_seed": True},
-        "digits": {"maxiter": 20 if quick else 100},
+        "digits": {"maxiter": 20 if quick else 100, "workers": workers},
         "moons": {"long_iters": 500 if quick else 5000, "iters": 200 if quick else 1000},
         "cnn": {"epochs": 2 if quick else 30},
         "sequence": {"epochs": 3 if quick else 40},
@@ -106,6 +106,10 @@ def demo(workloads, out_dir: str, fmt: str = "svg", quick: bool = False) -> list
         collapse = None if name == "blobs" else "modules"
         s["graph"] = _draw(module.graph_loss(s["model_obj"]), os.path.join(out_dir, f"{name}_graph"), fmt, collapse)
         print(f"  {s['model']}: {_fmt_result(s)}, final loss {s['final loss']:.4g} ({s['seconds']:.1f} s)")
+        for w, report in enumerate(s.get("workers", [])):
+            rate = report["examples"] * report["evaluations"] / report["seconds"]
+            print(f"  worker {w}: {report['examples']} examples, {report['evaluations']} cost and gradient "
+                  f"evaluations in {report['seconds']:.2f} s: {rate:,.0f} examples/s")
         for path in s.get("figures", []) + [s["graph"]]:
             print(f"  wrote {path}")
         summaries.append(s)
@@ -147,6 +151,8 @@ def main(argv=None) -> int:
     p_demo.add_argument("--out", default="microgradnp-out", help="output folder (default ./microgradnp-out)")
     p_demo.add_argument("--format", default="svg", choices=FORMATS, help="graph drawing format")
     p_demo.add_argument("--quick", action="store_true", help="fewer iterations, for a fast look")
+    p_demo.add_argument("--workers", type=int, default=1,
+                        help="train the digit network on this many processes, data-parallel (digits only)")
     p_graph = sub.add_parser("graph", help="draw the graph of a reference workload's loss")
     p_graph.add_argument("workload", nargs="?", default="blobs", choices=list(WORKLOADS))
     p_graph.add_argument("--out", help="output file (default WORKLOAD_graph.FORMAT)")
@@ -162,8 +168,12 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     try:
         if args.command == "demo":
+            if args.workers != 1 and args.workload != "digits" or args.workers < 1:
+                raise BadArgument("microgradnp demo: --workers trains the digit network data-parallel: use "
+                                  "`microgradnp demo digits --workers N` with N >= 1")
             start = time.perf_counter()
-            demo(list(WORKLOADS) if args.workload == "all" else [args.workload], args.out, args.format, args.quick)
+            demo(list(WORKLOADS) if args.workload == "all" else [args.workload], args.out, args.format, args.quick,
+                 args.workers)
             print(f"\nall figures are in {os.path.abspath(args.out)} ({time.perf_counter() - start:.1f} s)")
             return 0
         path = graph(args.workload, args.out, args.format, "modules" if args.collapse else None, args.before_backward)

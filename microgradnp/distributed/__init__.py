@@ -9,7 +9,9 @@ The processes, the network and the failures are the engine's:
   ``python -m microgradnp.distributed.launch -n N script.py`` or
   :func:`spawn`;
 * ``"mpi"``: ``mpirun -n N python script.py`` (or ``srun``) through mpi4py
-  (``pip install "microgradnp[mpi]"``), on one machine or a cluster.
+  (``pip install "microgradnp[mpi]"``), on one machine or a cluster;
+* ``"gloo"``: ``torchrun --nproc-per-node N script.py``, through
+  ``torch.distributed``, for those who already run it.
 
 See the "Training on several processes" page of the docs.
 """

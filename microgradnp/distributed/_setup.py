@@ -9,15 +9,16 @@ from ._group import is_initialized, set_group
 
 __all__ = ["init_process_group"]
 
-BACKENDS = ("local", "mpi")
+BACKENDS = ("local", "mpi", "gloo")
 
 
 def init_process_group(backend: str | None = None, timeout: float = 300.0):
     """Join the process group of this run (PyTorch's name).
 
     ``backend``: ``"local"`` (processes of one machine started by
-    ``python -m microgradnp.distributed.launch`` or :func:`spawn`) or
-    ``"mpi"`` (``mpirun``/``srun``, through mpi4py); ``None`` picks the one
+    ``python -m microgradnp.distributed.launch`` or :func:`spawn`),
+    ``"mpi"`` (``mpirun``/``srun``, through mpi4py) or ``"gloo"``
+    (``torchrun``, through ``torch.distributed``); ``None`` picks the one
     the launcher set up.  ``timeout``: seconds a collective waits for the
     other processes before raising :class:`DistributedError`.
 
@@ -41,6 +42,10 @@ def init_process_group(backend: str | None = None, timeout: float = 300.0):
         from ._mpi import MPIGroup
 
         new = MPIGroup()
+    elif backend == "gloo":
+        from ._gloo import GlooGroup
+
+        new = GlooGroup(timeout)
     else:
         raise ValueError(f"init_process_group: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     set_group(new)
@@ -52,7 +57,10 @@ def _launched_backend() -> str:
         return "local"
     if any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK")):
         return "mpi"
+    if "TORCHELASTIC_RUN_ID" in os.environ or {"MASTER_ADDR", "RANK", "WORLD_SIZE"} <= set(os.environ):
+        return "gloo"  # torchrun, or torch.distributed's environment
     raise RuntimeError("init_process_group: no launcher set this process up. Start the script with "
                        "`python -m microgradnp.distributed.launch -n N script.py` (this machine's cores) or "
-                       "`mpirun -n N python script.py` (MPI), or run a function with mg.distributed.spawn(fn, N); "
-                       "or name the backend: init_process_group('local' | 'mpi')")
+                       "`mpirun -n N python script.py` (MPI) or `torchrun --nproc-per-node N script.py` (gloo), or "
+                       "run a function with mg.distributed.spawn(fn, N); or name the backend: "
+                       "init_process_group('local' | 'mpi' | 'gloo')")

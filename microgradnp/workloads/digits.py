@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -130,6 +131,63 @@ def train(model, X, y, lam: float, maxiter: int, progress: bool = False):
 
 
 # --8<-- [end:train]
+def train_data_parallel(X, y, lam: float, maxiter: int, sizes, seed: int, workers: int) -> dict:
+    """:func:`train` on ``workers`` processes of this machine (``mg.distributed``), each on its shard.
+
+    Every process evaluates the cost and its gradient on every ``workers``-th
+    example; one all-reduce sums them (the data term summed over the shard,
+    the penalty divided among the processes), and every process then runs
+    the same conjugate-gradient iteration on the same numbers.  Returns the
+    trained parameters (one flat vector), SciPy's result fields and, per
+    process, its examples, evaluations and seconds.
+    """
+    import sys
+
+    method = "fork" if sys.platform == "linux" else "spawn"
+    reports = mg.distributed.spawn(_cg_worker, workers, args=(X, y, lam, maxiter, list(sizes), seed),
+                                   start_method=method)
+    return {"flat": reports[0]["flat"], "fun": reports[0]["fun"], "nit": reports[0]["nit"],
+            "nfev": reports[0]["nfev"], "workers": [{k: r[k] for k in ("examples", "evaluations", "seconds")}
+                                                    for r in reports]}
+
+
+def _cg_worker(rank: int, X, y, lam: float, maxiter: int, sizes, seed: int) -> dict:
+    import scipy.optimize
+
+    dist = mg.distributed
+    dist.init_process_group()
+    world = dist.get_world_size()
+    X_shard, Y_shard = mg.tensor(X[rank::world]), np.eye(10)[y[rank::world]]
+    model = make_model(sizes, np.random.default_rng(seed))  # the same seed: the same start everywhere
+    params = list(model.parameters())
+    shapes = [p.shape for p in params]
+
+    def set_flat(flat):
+        start = 0
+        for p, shape in zip(params, shapes):
+            n = int(np.prod(shape))
+            p.data[...] = flat[start:start + n].reshape(shape)
+            start += n
+
+    def cost_and_gradient(flat):
+        set_flat(flat)
+        # This shard's part of Ng's cost: its examples' losses summed, over all examples, and the penalty
+        # shared among the processes, so that the sum over processes is the cost of the whole training set.
+        part = (F.binary_cross_entropy_with_logits(model(X_shard), Y_shard, reduction="sum") / len(X)
+                + F.l2_penalty(model, lam, len(X)) / world)
+        grads = mg.grad(part, params)
+        buffer = np.concatenate([[part.item()], *[np.asarray(g).ravel() for g in grads]])
+        dist.all_reduce_(buffer)
+        return buffer[0], buffer[1:]
+
+    x0 = np.concatenate([p.data.ravel() for p in params])
+    start = time.perf_counter()
+    result = scipy.optimize.minimize(cost_and_gradient, x0, jac=True, method="CG", options={"maxiter": maxiter})
+    seconds = time.perf_counter() - start
+    return {"flat": result.x if rank == 0 else None, "fun": float(result.fun), "nit": int(result.nit),
+            "nfev": int(result.nfev), "examples": len(X_shard), "evaluations": int(result.nfev), "seconds": seconds}
+
+
 def plot_hidden_units(model, side: int, column_major: bool, path: str, title: str = "") -> str:
     """Each hidden unit's input weights as an image, as the notebook's ``displayData(Theta1[:, 1:])``."""
     import matplotlib
@@ -157,7 +215,7 @@ def plot_hidden_units(model, side: int, column_major: bool, path: str, title: st
 
 def run(mat: str | None = None, weights: str | None = None, lam: float = 1.0, maxiter: int = 100,
         test_size: float = 0.25, seed: int = 0, sweep: bool = False, out_dir: str | None = None,
-        progress: bool = False) -> dict:
+        progress: bool = False, workers: int = 1) -> dict:
     """Gradient check, training, evaluation, figures; returns a summary."""
     start = time.perf_counter()
     summary = {"workload": "digits", "gradient check (lambda=0)": debug_gradient_check(0.0),
@@ -171,7 +229,17 @@ def run(mat: str | None = None, weights: str | None = None, lam: float = 1.0, ma
         summary["pretrained cost (lambda=1)"] = cost(pretrained, mg.tensor(X_all), F.one_hot(y_all, 10), 1.0).item()
         summary["pretrained accuracy"] = accuracy(pretrained, X_all, y_all)
     model = make_model(sizes, np.random.default_rng(seed))
-    result, costs = train(model, X_tr, y_tr, lam, maxiter, progress)
+    if workers > 1:  # data-parallel: the same iterations, the evaluations shared among processes
+        parallel = train_data_parallel(X_tr, y_tr, lam, maxiter, sizes, seed, workers)
+        start_at = 0
+        for p in model.parameters():
+            p.data[...] = parallel["flat"][start_at:start_at + p.data.size].reshape(p.shape)
+            start_at += p.data.size
+        result = SimpleNamespace(nit=parallel["nit"], nfev=parallel["nfev"], fun=parallel["fun"])
+        costs: list = []
+        summary["workers"] = parallel["workers"]
+    else:
+        result, costs = train(model, X_tr, y_tr, lam, maxiter, progress)
     summary.update({
         "model": repr(model), "lambda": lam, "maxiter": maxiter, "iterations": int(result.nit),
         "function evaluations": int(result.nfev), "final loss": float(result.fun), "costs": costs,

@@ -248,3 +248,30 @@ def test_the_docs_recipes_run(tmp_path):
     assert set(saved) == set(mg.nn.MLP([64, 32, 10], activation="relu").state_dict())
     namespace: dict = {}
     exec(compile(blocks[1], "docs/distributed.md", "exec"), namespace)  # noqa: S102 - the page's own example
+
+
+def test_the_digit_network_trained_data_parallel_follows_the_same_iterations():
+    from microgradnp.workloads import digits
+
+    X_tr, _, y_tr, _, _, _ = digits.load(None, 0.25, 0)
+    X, y = X_tr[:300], y_tr[:300]
+    model = digits.make_model([64, 25, 10], np.random.default_rng(0))
+    result, _ = digits.train(model, X, y, lam=1.0, maxiter=5)
+    parallel = digits.train_data_parallel(X, y, lam=1.0, maxiter=5, sizes=[64, 25, 10], seed=0, workers=2)
+    assert parallel["nit"] == result.nit
+    np.testing.assert_allclose(parallel["fun"], result.fun, rtol=1e-10)
+    flat = np.concatenate([p.data.ravel() for p in model.parameters()])
+    np.testing.assert_allclose(parallel["flat"], flat, rtol=1e-8, atol=1e-10)
+    assert [w["examples"] for w in parallel["workers"]] == [150, 150]
+
+
+def test_the_demo_trains_the_digits_on_several_workers_and_says_how_fast(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "microgradnp", "demo", "digits", "--workers", "2", "--quick",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"worker 0: \d+ examples, \d+ cost and gradient evaluations in [\d.]+ s: [\d,]+ examples/s",
+                     done.stdout)
+    assert "worker 1:" in done.stdout and (tmp_path / "digits_hidden_units.png").exists()
+    refused = subprocess.run([sys.executable, "-m", "microgradnp", "demo", "blobs", "--workers", "2", "--out",
+                              str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--workers trains the digit network" in refused.stderr
