@@ -38,6 +38,7 @@ def main(argv=None) -> int:
         for _, p in processes:
             p.kill()
     codes = [p.wait() for _, p in processes]
+    coordinator.close()
     if coordinator.failure is not None:
         print(f"microgradnp.distributed.launch: {coordinator.failure.splitlines()[0]}", file=sys.stderr)
     return next((c for c in codes if c != 0), 0 if coordinator.failure is None else 1)

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import microgradnp as mg
 from microgradnp.nn import functional as F
@@ -53,6 +55,56 @@ def test_data_parallel_gradients_under_mpi_equal_the_full_batch_gradient(tmp_pat
         for k, e in enumerate(expected):
             e = np.asarray(e.data if isinstance(e, mg.Tensor) else e)
             np.testing.assert_allclose(got[f"arr_{k}"], e, rtol=1e-14, atol=1e-14 * np.abs(e).max())
+
+
+@st.composite
+def _cases(draw, workers: int):
+    """Random data and a random split of it into ``workers`` shards, each of at least one example."""
+    n = draw(st.integers(workers, 10))
+    cuts = sorted(draw(st.lists(st.integers(1, n - 1), min_size=workers - 1, max_size=workers - 1, unique=True))) \
+        if workers > 1 else []
+    seed = draw(st.integers(0, 2 ** 16))
+    return n, [0, *cuts, n], seed
+
+
+@settings(max_examples=3, deadline=None)  # each example is one mpirun of all its cases (about 2 s)
+@given(data=st.data())
+def test_property_data_parallel_gradients_under_mpi_equal_the_full_batch_gradient(tmp_path_factory, data):
+    workers = data.draw(st.integers(1, 3), label="workers")
+    cases = data.draw(st.lists(_cases(workers), min_size=2, max_size=5), label="cases")
+    tmp_path = tmp_path_factory.mktemp("mpi")
+    arrays = {}
+    for k, (n, bounds, seed) in enumerate(cases):
+        rng = np.random.default_rng(seed)
+        arrays[f"X{k}"], arrays[f"Y{k}"] = rng.standard_normal((n, 3)), rng.standard_normal((n, 2))
+        arrays[f"b{k}"] = np.array(bounds)
+    np.savez(tmp_path / "cases.npz", **arrays)
+    done = _mpirun(tmp_path, workers, """
+        import sys
+        import numpy as np
+        import microgradnp as mg
+        from microgradnp.nn import functional as F
+        mg.distributed.init_process_group("mpi")
+        rank = mg.distributed.get_rank()
+        d = np.load(sys.argv[1])
+        out = {}
+        for k in range(int(sys.argv[3])):
+            lo, hi = d[f"b{k}"][rank], d[f"b{k}"][rank + 1]
+            model = mg.distributed.DistributedDataParallel(mg.nn.MLP([3, 4, 2], activation="tanh", rng=rank))
+            F.squared_loss(model(d[f"X{k}"][lo:hi]), d[f"Y{k}"][lo:hi]).backward()
+            out.update({f"{k}_{j}": p.grad for j, p in enumerate(model.module.parameters())})
+        np.savez(sys.argv[2] + f"{rank}.npz", **out)
+    """, str(tmp_path / "cases.npz"), str(tmp_path / "grads"), str(len(cases)))
+    assert done.returncode == 0, done.stderr
+    for k, (n, _, _) in enumerate(cases):
+        X, Y = arrays[f"X{k}"], arrays[f"Y{k}"]
+        model = mg.nn.MLP([3, 4, 2], activation="tanh", rng=0)
+        expected = mg.grad(F.squared_loss(model(X), Y) / n, list(model.parameters()))
+        for rank in range(workers):
+            got = np.load(tmp_path / f"grads{rank}.npz")
+            for j, e in enumerate(expected):
+                e = np.asarray(e.data if isinstance(e, mg.Tensor) else e)
+                np.testing.assert_allclose(got[f"{k}_{j}"], e, rtol=1e-14, atol=1e-14 * np.abs(e).max())
 
 
 def test_a_rank_that_raises_ends_the_mpi_job_with_an_error(tmp_path):
