@@ -11,8 +11,8 @@ compared with 1 worker on 1.  Reported: the median over ``--rounds`` runs of
 ``--steps`` steps (the slowest worker's time, after one untimed step), steps
 per second, and the speed-up over one worker of the same backend.
 
-Run ``python benchmarks/data_parallel.py`` (``--quick``: fewer steps).  MPI is
-measured when mpi4py and ``mpirun`` are installed.  Writes
+Run ``python benchmarks/data_parallel.py`` (``--quick``: fewer steps).  MPI,
+gloo (``torchrun``) and Ray are measured when they are installed.  Writes
 ``data_parallel.md`` into ``--out``.
 """
 
@@ -24,7 +24,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
+import importlib.util  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -73,17 +74,33 @@ def local(workers: int, steps: int) -> float:
     return max(mg.distributed.spawn(train, workers, args=(steps,), start_method="fork", timeout=600))
 
 
-def mpi(workers: int, steps: int) -> float:
+def ray(workers: int, steps: int) -> float:
+    import microgradnp as mg
+
+    return max(mg.distributed.spawn(train, workers, args=(steps,), backend="ray", timeout=600))
+
+
+def _launched(command: list, workers: int, steps: int) -> float:
+    """The slowest process's seconds, from ``command`` (a launcher) running ``train`` in ``workers`` processes."""
     here = os.path.dirname(os.path.abspath(__file__))
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "run.py")
         with open(script, "w") as fh:
-            fh.write(f"import json, sys\nsys.path.insert(0, {here!r})\nfrom data_parallel import train\n"
-                     f"print(json.dumps(train(0, {steps})))\n")  # train joins the MPI group mpirun made
+            fh.write(f"import sys\nsys.path.insert(0, {here!r})\nfrom data_parallel import train\n"
+                     f"print('seconds=%r;' % train(0, {steps}), flush=True)\n")  # joins the launcher's group
         env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-        done = subprocess.run(["mpirun", "--oversubscribe", "-n", str(workers), sys.executable, script],
-                              capture_output=True, text=True, env=env, timeout=600, check=True)
-    return max(json.loads(line) for line in done.stdout.split())
+        done = subprocess.run([*command(workers), script], capture_output=True, text=True, env=env, timeout=600,
+                              check=True)
+    # The processes share the pipe, so their lines may interleave: each figure is found by its marks.
+    return max(float(s) for s in re.findall(r"seconds=([0-9.e+-]+);", done.stdout))
+
+
+def mpi(workers: int, steps: int) -> float:
+    return _launched(lambda n: ["mpirun", "--oversubscribe", "-n", str(n), sys.executable], workers, steps)
+
+
+def gloo(workers: int, steps: int) -> float:
+    return _launched(lambda n: ["torchrun", f"--nproc-per-node={n}"], workers, steps)
 
 
 def main(argv=None) -> int:
@@ -95,13 +112,12 @@ def main(argv=None) -> int:
     steps, rounds = (5, 3) if args.quick else (20, 5)
     rounds = args.rounds or rounds
     backends = {"local": local}
-    try:
-        import mpi4py  # noqa: F401
-
-        if shutil.which("mpirun"):
-            backends["mpi"] = mpi
-    except ImportError:
-        pass
+    if importlib.util.find_spec("mpi4py") and shutil.which("mpirun"):
+        backends["mpi"] = mpi
+    if importlib.util.find_spec("torch") and shutil.which("torchrun"):
+        backends["gloo"] = gloo
+    if importlib.util.find_spec("ray"):
+        backends["ray"] = ray
     lines = [f"Data-parallel SGD on the {'-'.join(map(str, SIZES))} network, {EXAMPLES} examples per step, "
              f"{steps} steps per run, median of {rounds} runs, one BLAS thread per process "
              f"({os.cpu_count()} cores).", "",

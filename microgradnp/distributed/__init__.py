@@ -11,7 +11,9 @@ The processes, the network and the failures are the engine's:
 * ``"mpi"``: ``mpirun -n N python script.py`` (or ``srun``) through mpi4py
   (``pip install "microgradnp[mpi]"``), on one machine or a cluster;
 * ``"gloo"``: ``torchrun --nproc-per-node N script.py``, through
-  ``torch.distributed``, for those who already run it.
+  ``torch.distributed``, for those who already run it;
+* ``"ray"``: :func:`spawn` with ``backend="ray"`` starts Ray tasks, on this
+  machine or a Ray cluster (``ray job submit``).
 
 See the "Training on several processes" page of the docs.
 """

@@ -358,7 +358,8 @@ def _spawned(fn, rank: int, environment: dict, args: tuple) -> None:
     conn.close()
 
 
-def spawn(fn, nprocs: int, args: tuple = (), start_method: str | None = None, timeout: float | None = None) -> list:
+def spawn(fn, nprocs: int, args: tuple = (), start_method: str | None = None, timeout: float | None = None,
+          backend: str = "local") -> list:
     """Run ``fn(rank, *args)`` in ``nprocs`` processes of this machine; return their results, by rank.
 
     Inside, ``init_process_group()`` joins the ``local`` group.  When one
@@ -368,6 +369,8 @@ def spawn(fn, nprocs: int, args: tuple = (), start_method: str | None = None, ti
     ``start_method``: ``"spawn"`` (the default: ``fn`` must be importable)
     or ``"fork"`` (Linux: faster, and ``fn`` may be local to a script).
     ``timeout``: seconds to wait for the whole run (None: no limit).
+    ``backend="ray"``: ``nprocs`` Ray tasks instead, on this machine or the
+    Ray cluster the script runs in (``ray job submit -- python driver.py``).
 
     Examples
     --------
@@ -381,6 +384,13 @@ def spawn(fn, nprocs: int, args: tuple = (), start_method: str | None = None, ti
     """
     if isinstance(nprocs, bool) or not isinstance(nprocs, int) or nprocs < 1:
         raise ValueError(f"spawn: nprocs must be a positive int, got {nprocs!r}")
+    if backend == "ray":
+        from ._ray import spawn_ray
+
+        return spawn_ray(fn, nprocs, tuple(args), timeout)
+    if backend != "local":
+        raise ValueError(f"spawn: backend must be 'local' or 'ray' (MPI and torchrun start the processes "
+                         f"themselves), got {backend!r}")
     context: Any = multiprocessing.get_context(start_method or "spawn")
     coordinator = Coordinator(nprocs).start()
     processes = [context.Process(target=_spawned, args=(fn, rank, coordinator.environment(rank), tuple(args)),

@@ -9,7 +9,7 @@ from ._group import is_initialized, set_group
 
 __all__ = ["init_process_group"]
 
-BACKENDS = ("local", "mpi", "gloo")
+BACKENDS = ("local", "mpi", "gloo", "ray")
 
 
 def init_process_group(backend: str | None = None, timeout: float = 300.0):
@@ -17,9 +17,10 @@ def init_process_group(backend: str | None = None, timeout: float = 300.0):
 
     ``backend``: ``"local"`` (processes of one machine started by
     ``python -m microgradnp.distributed.launch`` or :func:`spawn`),
-    ``"mpi"`` (``mpirun``/``srun``, through mpi4py) or ``"gloo"``
-    (``torchrun``, through ``torch.distributed``); ``None`` picks the one
-    the launcher set up.  ``timeout``: seconds a collective waits for the
+    ``"mpi"`` (``mpirun``/``srun``, through mpi4py), ``"gloo"``
+    (``torchrun``, through ``torch.distributed``) or ``"ray"`` (tasks of
+    ``spawn(..., backend="ray")``); ``None`` picks the one the launcher set
+    up.  ``timeout``: seconds a collective waits for the
     other processes before raising :class:`DistributedError`.
 
     Examples
@@ -46,6 +47,10 @@ def init_process_group(backend: str | None = None, timeout: float = 300.0):
         from ._gloo import GlooGroup
 
         new = GlooGroup(timeout)
+    elif backend == "ray":
+        from ._ray import RayGroup
+
+        new = RayGroup()
     else:
         raise ValueError(f"init_process_group: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     set_group(new)
@@ -55,6 +60,8 @@ def init_process_group(backend: str | None = None, timeout: float = 300.0):
 def _launched_backend() -> str:
     if "MG_DIST_ADDRESS" in os.environ:
         return "local"
+    if "MG_DIST_RAY_ACTOR" in os.environ:
+        return "ray"
     if any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK")):
         return "mpi"
     if "TORCHELASTIC_RUN_ID" in os.environ or {"MASTER_ADDR", "RANK", "WORLD_SIZE"} <= set(os.environ):
