@@ -269,3 +269,34 @@ def test_the_demo_trains_the_digits_on_several_workers_and_says_how_fast(tmp_pat
     refused = subprocess.run([sys.executable, "-m", "microgradnp", "demo", "blobs", "--workers", "2", "--out",
                               str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--workers trains the digit network" in refused.stderr
+
+
+def _train_steps(rank, steps, checkpoint_in, checkpoint_out):
+    """SGD with momentum, data-parallel on 2 shards; resumes from a checkpoint, writes one (rank 0 only)."""
+    dist.init_process_group()
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    model = dist.DistributedDataParallel(mg.nn.MLP([3, 4, 2], activation="tanh", rng=0))
+    opt = mg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    if checkpoint_in:
+        state = mg.load(checkpoint_in)
+        model.module.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    for _ in range(steps):
+        opt.zero_grad()
+        F.squared_loss(model(X[rank::2]), Y[rank::2]).backward()
+        opt.step()
+    if checkpoint_out:
+        dist.save({"model": model.module.state_dict(), "optimizer": opt.state_dict()}, checkpoint_out)
+    return [p.data.copy() for p in model.module.parameters()]
+
+
+def test_a_checkpoint_written_by_rank_0_resumes_to_the_same_result(tmp_path):
+    path = str(tmp_path / "step2.npz")
+    straight = dist.spawn(_train_steps, 2, args=(4, None, None), start_method="fork", timeout=60)
+    dist.spawn(_train_steps, 2, args=(2, None, path), start_method="fork", timeout=60)
+    resumed = dist.spawn(_train_steps, 2, args=(2, path, None), start_method="fork", timeout=60)
+    for a, b in zip(straight[0], resumed[0]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(resumed[0], resumed[1]):
+        np.testing.assert_array_equal(a, b)
