@@ -32,6 +32,7 @@ from .serialization import load, save
 from . import func, linalg
 from .compiler import CompileError, compile  # noqa: A004  (torch.compile's name)
 from . import graph
+from .checkpoint import checkpoint, checkpoint_sequential
 
 from . import data, nn, optim, testing, viz  # noqa: E402  (they build on everything above)
 
@@ -43,7 +44,7 @@ __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
     "split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack",
-    "save", "load", *api.__all__,
+    "save", "load", "checkpoint", "checkpoint_sequential", *api.__all__,
 ]
 
 

@@ -273,6 +273,18 @@ def traced_update():
     return None
 
 
+# The generators a checkpointed segment's forward drew from, with their states before each draw
+# (``microgradnp.checkpoint``): its recomputation in the backward pass draws the same numbers.
+random_draws: list | None = None
+
+
+def note_random_draw(generator) -> None:
+    """Called by a layer before it draws from ``generator`` (``Dropout``): a checkpoint can replay the draw."""
+    if random_draws is not None:
+        state = generator.bit_generator.state if hasattr(generator, "bit_generator") else generator.get_state()
+        random_draws.append((generator, state))
+
+
 def note_unreplayable(what: str, why: str) -> None:
     """Called where a computation leaves the tensors (random draws, statistics kept in arrays): a replay would not see it.
 

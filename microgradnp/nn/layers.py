@@ -379,6 +379,7 @@ class Dropout(Module):
         if self.p == 1.0:
             return x * 0.0
         _modes.note_unreplayable("Dropout (in training mode)", "draws random numbers: a replay would reuse its draws")
+        _modes.note_random_draw(self._rng)
         keep = self._rng.random(x.shape) >= self.p
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 
