@@ -19,7 +19,13 @@ from .._tensor import Tensor, _make
 from ._custom import custom_vjp
 from ._reverse import vjp
 
-__all__ = ["fixed_point"]
+__all__ = ["fixed_point", "root", "linear_solve"]
+
+
+def _named(custom, label: str) -> None:
+    """The op's name, as a drawing labels its node: the solver and its settings (``custom_vjp(root, hybr)``)."""
+    custom.fun.__name__ = label
+    custom.__name__ = label
 
 
 def _iterate(step, start, tol: float, max_iter: int, what: str):
@@ -75,5 +81,138 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
         _, pull_params = vjp(lambda p: f(x, p), params)
         return pull_params(u)
 
+    _named(solve, f"fixed_point, tol={tol:g}")
     solve.defvjp(fwd, bwd)
     return solve(params)
+
+
+def root(f, x0, params, method: str = "hybr", tol: float | None = None) -> Tensor:
+    """The ``x`` where ``f(x, params) = 0`` from ``scipy.optimize.root`` (from ``x0``), differentiable in ``params``.
+
+    The gradient is implicit: at the root, ``df/dx dx + df/dparams dparams = 0``,
+    so the backward pass solves ``(df/dx)^T u = -g`` (a dense Jacobian of
+    ``x``'s size, by reverse mode) and returns ``(df/dparams)^T u``.  An
+    unsuccessful solve raises with SciPy's message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> from microgradnp.func import grad, root
+    >>> c = mg.tensor(2.0)
+    >>> round(root(lambda x, c: x ** 3 - c, mg.tensor(1.0), c).item(), 10)   # the cube root of 2
+    1.25992105
+    >>> g = grad(lambda c: root(lambda x, c: x ** 3 - c, mg.tensor(1.0), c))(c)
+    >>> bool(abs(g.item() - 1 / (3 * 2.0 ** (2 / 3))) < 1e-10)
+    True
+    """
+    import scipy.optimize
+
+    from ..linalg import solve as _solve
+    from ._reverse import jacrev
+
+    start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
+    shape = start.shape
+
+    @custom_vjp
+    def solve(params):
+        with no_grad():
+            fixed = params.detach() if isinstance(params, Tensor) else params
+
+            def residual(z):
+                return np.asarray(f(_make(z.reshape(shape)), fixed)._data, dtype=float).ravel()
+
+            found = scipy.optimize.root(residual, start._data.ravel().astype(float), method=method, tol=tol)
+        if not found.success:
+            raise RuntimeError(f"root: scipy.optimize.root ({method}) did not find a root: {found.message}")
+        return _make(found.x.reshape(shape).astype(start.dtype))
+
+    def fwd(params):
+        x = solve.fun(params)
+        return x, (x, params)
+
+    def bwd(residuals, g):
+        x, params = residuals
+        n = max(x.size, 1)
+        J = jacrev(lambda x: f(x, params).reshape(-1))(x).reshape(n, n)  # df/dx at the root
+        u = _solve(J.T, -g.reshape(n)).reshape(shape)
+        _, pull_params = vjp(lambda p: f(x, p), params)
+        return pull_params(u)
+
+    _named(solve, f"root, {method}" + (f", tol={tol:g}" if tol is not None else ""))
+    solve.defvjp(fwd, bwd)
+    return solve(params)
+
+
+def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> Tensor:
+    """``x`` with ``A(params) x = b`` for an operator given by ``matvec(v, params)`` (SciPy's CG or GMRES).
+
+    ``matvec`` is written with microgradnp operations and never built as a
+    matrix.  The gradient is implicit: ``u`` solves ``A^T u = g`` (the same
+    solver; for GMRES ``A^T`` is ``matvec``'s VJP), the gradient in ``b`` is
+    ``u`` and in ``params`` ``-(d(A x)/dparams)^T u``.  ``"cg"`` needs a
+    symmetric positive-definite ``A``.  The backward solve runs in SciPy, so
+    this gradient is not differentiated again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgradnp as mg
+    >>> from microgradnp.func import grad, linear_solve
+    >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> matvec = lambda v, s: s * (v @ A)                    # A(s) = s A
+    >>> s, b = mg.tensor(2.0), mg.tensor([1.0, 2.0])
+    >>> np.round(linear_solve(matvec, b, s).data, 6)
+    array([0.045455, 0.318182])
+    >>> g = grad(lambda s: linear_solve(matvec, b, s).sum())(s)
+    >>> bool(abs(g.item() + np.linalg.solve(A, [1.0, 2.0]).sum() / 4) < 1e-10)
+    True
+    """
+    import scipy.sparse.linalg as sla
+
+    if method not in ("cg", "gmres"):
+        raise ValueError(f"linear_solve: method must be 'cg' or 'gmres', got {method!r}")
+    solver = sla.cg if method == "cg" else sla.gmres
+
+    def scipy_solve(apply, rhs):
+        n = rhs.size
+        operator = sla.LinearOperator((n, n), matvec=lambda v: apply(np.asarray(v, dtype=float)).ravel(),
+                                      dtype=float)
+        x, info = solver(operator, rhs.ravel().astype(float), rtol=tol, atol=0.0)
+        if info != 0:
+            raise RuntimeError(f"linear_solve: scipy's {method} did not converge (info={info}); check that the "
+                               f"operator is {'symmetric positive-definite' if method == 'cg' else 'invertible'}")
+        return x.reshape(rhs.shape)
+
+    def forward_operator(params):
+        fixed = params.detach() if isinstance(params, Tensor) else params
+        return lambda v: np.asarray(matvec(_make(v.reshape(b_shape)), fixed)._data)
+
+    b_shape = np.shape(b.data if isinstance(b, Tensor) else b)
+
+    @custom_vjp
+    def solve(b, params):
+        with no_grad():
+            rhs = b._data if isinstance(b, Tensor) else np.asarray(b, dtype=float)
+            return _make(scipy_solve(forward_operator(params), rhs))
+
+    def fwd(b, params):
+        x = solve.fun(b, params)
+        return x, (x, params)
+
+    def bwd(residuals, g):
+        x, params = residuals
+        garr = g._data if isinstance(g, Tensor) else np.asarray(g)
+        if method == "cg":  # symmetric: A^T = A
+            u = _make(scipy_solve(forward_operator(params), garr))
+        else:
+            _, pull_v = vjp(lambda v: matvec(v, params), x)
+            with no_grad():
+                u = _make(scipy_solve(lambda w: np.asarray(pull_v(_make(w.reshape(b_shape)))[0]._data), garr))
+        _, pull_params = vjp(lambda p: matvec(x, p), params)
+        (gp,) = pull_params(u)
+        return u, -gp
+
+    _named(solve, f"linear_solve, {method}, tol={tol:g}")
+    solve.defvjp(fwd, bwd)
+    return solve(b, params)

@@ -56,3 +56,80 @@ def test_backward_stores_the_implicit_gradient_and_keeps_no_iteration():
 def test_a_map_that_does_not_converge_is_named():
     with pytest.raises(RuntimeError, match="the forward iteration did not converge in 50 iterations"):
         fixed_point(lambda x, p: 2.0 * x + p, mg.tensor([1.0]), mg.tensor([1.0], requires_grad=True), max_iter=50)
+
+
+@settings(max_examples=max(10, settings().max_examples), deadline=None)
+@given(size=st.integers(1, 4), seed=st.integers(0, 2 ** 16))
+def test_the_root_gradient_equals_finite_differences_and_newtons_unrolled(size, seed):
+    from microgradnp.func import root
+
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((size, size))
+    A = M @ M.T + size * np.eye(size)  # well conditioned: one root
+
+    def f(x, p):
+        return x @ A + 0.1 * x ** 3 - p
+
+    p0, c = rng.standard_normal(size), rng.standard_normal(size)
+
+    def implicit(p):
+        return (root(f, mg.zeros(size), p) * c).sum()
+
+    def newton(p, steps=30):  # the root by Newton's iterations, recorded and differentiated through
+        x = mg.zeros(size)
+        for _ in range(steps):
+            J = A + mg.stack([0.3 * x ** 2 * e for e in np.eye(size)])  # d f_j / d x_i, row i
+            x = x - mg.linalg.solve(J.T, f(x, p))
+        return (x * c).sum()
+
+    np.testing.assert_allclose(grad(implicit)(p0).data, grad(newton)(p0).data, rtol=1e-8, atol=1e-12)
+    assert gradcheck(implicit, mg.tensor(p0, requires_grad=True))
+
+
+def test_a_root_scipy_cannot_find_is_named():
+    from microgradnp.func import root
+
+    with pytest.raises(RuntimeError, match="did not find a root"):
+        root(lambda x, p: x * x + p, mg.tensor([1.0]), mg.tensor([1.0], requires_grad=True))
+
+
+@pytest.mark.parametrize("method", ["cg", "gmres"])
+@settings(max_examples=max(10, settings().max_examples // 2), deadline=None)
+@given(size=st.integers(1, 4), seed=st.integers(0, 2 ** 16))
+def test_linear_solve_gradients_equal_the_dense_solves_in_b_and_in_the_operator(method, size, seed):
+    from microgradnp.func import linear_solve
+
+    rng = np.random.default_rng(seed)
+    M0, b0, c = rng.standard_normal((size, size)), rng.standard_normal(size), rng.standard_normal(size)
+    if method == "cg":  # symmetric positive definite in M
+        def matrix(M):
+            return M @ M.T + size * np.eye(size)
+    else:  # any invertible: well away from singular
+        def matrix(M):
+            return M + 3 * size * np.eye(size)
+
+    def matvec(v, M):
+        return v @ matrix(M).T
+
+    def implicit(b, M):
+        return (linear_solve(matvec, b, M, method=method) * c).sum()
+
+    def dense(b, M):
+        return (mg.linalg.solve(matrix(M), b) * c).sum()
+
+    got = grad(implicit, argnums=(0, 1))(b0, M0)
+    expected = grad(dense, argnums=(0, 1))(b0, M0)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g.data, e.data, rtol=1e-8, atol=1e-10)
+
+
+def test_a_drawing_shows_a_solve_as_one_node_named_with_its_solver_and_tolerance():
+    from microgradnp.func import linear_solve, root
+
+    p = mg.tensor([0.5], requires_grad=True)
+    x = fixed_point(lambda x, a: a * mg.cos(x), mg.tensor([0.0]), p, tol=1e-10)
+    y = root(lambda x, a: x ** 3 - a, mg.tensor([1.0]), p + 1.0)
+    z = linear_solve(lambda v, s: s * v, mg.tensor([1.0]), p, method="cg", tol=1e-9)
+    dot = mg.viz.to_dot(x + y + z)
+    for label in ("fixed_point, tol=1e-10", "root, hybr", "linear_solve, cg, tol=1e-09"):
+        assert label in dot
