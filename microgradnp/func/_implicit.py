@@ -14,12 +14,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._mode import no_grad
+from .. import _mode as _modes
+from .._mode import TransformError, no_grad
 from .._tensor import Tensor, _make
 from ._custom import custom_vjp
 from ._reverse import vjp
 
 __all__ = ["fixed_point", "root", "linear_solve"]
+
+
+def _supported(name: str, *values) -> None:
+    """Reverse mode (``backward``, ``mg.grad``, ``grad``, ``vjp``, ``jacrev``) is what these solvers support.
+
+    Inside ``vmap`` or forward mode (``jvp``, ``jacfwd``, ``hessian``) the
+    solver would run on one example's values, or its rule would be
+    transposed through a loop that reads values: refused by name.  Inside
+    ``mg.compile`` the solve is Python a replay cannot repeat: the step runs
+    eagerly (with the usual warning).
+    """
+    if any(getattr(v, "_trace", None) is not None for v in _leaves(values)):
+        raise TransformError(f"{name} inside vmap or forward mode (jvp, jacfwd, hessian) is not supported: its solver "
+                             "runs on values in Python. Use reverse mode (grad, vjp, jacrev, backward); for several "
+                             "examples, call it in a Python loop")
+    if _modes.tracing:
+        _modes.note_unreplayable(name, "runs a solver in Python: a replay would keep the traced call's answer")
+
+
+def _leaves(values) -> list:
+    from ._tree import flatten
+
+    return flatten(list(values))[0]
 
 
 def _named(custom, label: str) -> None:
@@ -62,6 +86,7 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
     >>> bool(abs(g.item() - np.cos(x.item()) / (1 + 0.5 * np.sin(x.item()))) < 1e-10)
     True
     """
+    _supported("fixed_point", x0, params)
     start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
 
     @custom_vjp
@@ -111,6 +136,7 @@ def root(f, x0, params, method: str = "hybr", tol: float | None = None) -> Tenso
     from ..linalg import solve as _solve
     from ._reverse import jacrev
 
+    _supported("root", x0, params)
     start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
     shape = start.shape
 
@@ -172,6 +198,7 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
 
     if method not in ("cg", "gmres"):
         raise ValueError(f"linear_solve: method must be 'cg' or 'gmres', got {method!r}")
+    _supported("linear_solve", b, params)
     solver = sla.cg if method == "cg" else sla.gmres
 
     def scipy_solve(apply, rhs):

@@ -133,3 +133,26 @@ def test_a_drawing_shows_a_solve_as_one_node_named_with_its_solver_and_tolerance
     dot = mg.viz.to_dot(x + y + z)
     for label in ("fixed_point, tol=1e-10", "root, hybr", "linear_solve, cg, tol=1e-09"):
         assert label in dot
+
+
+def test_what_the_solvers_cannot_follow_is_refused_or_run_eagerly():
+    from microgradnp.func import jvp, linear_solve, root, vmap
+
+    f = lambda x, a: a * mg.cos(x)  # noqa: E731
+    solvers = {
+        "fixed_point": lambda a: fixed_point(f, mg.tensor(0.0), a),
+        "root": lambda c: root(lambda x, c: x ** 3 - c, mg.tensor(1.0), c),
+        "linear_solve": lambda s: linear_solve(lambda v, s: s * v, mg.tensor([1.0]), s),
+    }
+    for name, solve in solvers.items():
+        with pytest.raises(mg.func.TransformError, match=f"{name} inside vmap or forward mode"):
+            vmap(solve)(np.array([2.0, 3.0]))  # one example's answer for all would be silently wrong
+        with pytest.raises(mg.func.TransformError, match=f"{name} inside vmap or forward mode"):
+            jvp(solve, (mg.tensor(2.0),), (mg.tensor(1.0),))
+    a = mg.tensor(0.5, requires_grad=True)
+    step = mg.compile(lambda x: (fixed_point(f, mg.tensor(0.0), a) * x).sum())
+    with pytest.warns(RuntimeWarning, match="fixed_point runs a solver in Python"):
+        step(np.ones(2))
+    with mg.no_grad():
+        a -= 0.3  # the replay must see the new a
+    assert step(np.ones(2)).item() == pytest.approx(2 * fixed_point(f, mg.tensor(0.0), mg.tensor(0.2)).item())
