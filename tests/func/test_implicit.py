@@ -136,13 +136,14 @@ def test_a_drawing_shows_a_solve_as_one_node_named_with_its_solver_and_tolerance
 
 
 def test_what_the_solvers_cannot_follow_is_refused_or_run_eagerly():
-    from microgradnp.func import jvp, linear_solve, root, vmap
+    from microgradnp.func import argmin, jvp, linear_solve, root, vmap
 
     f = lambda x, a: a * mg.cos(x)  # noqa: E731
     solvers = {
         "fixed_point": lambda a: fixed_point(f, mg.tensor(0.0), a),
         "root": lambda c: root(lambda x, c: x ** 3 - c, mg.tensor(1.0), c),
         "linear_solve": lambda s: linear_solve(lambda v, s: s * v, mg.tensor([1.0]), s),
+        "argmin": lambda p: argmin(lambda x, p: ((x - p) ** 2).sum(), mg.zeros(1), p),
     }
     for name, solve in solvers.items():
         with pytest.raises(mg.func.TransformError, match=f"{name} inside vmap or forward mode"):
@@ -156,3 +157,23 @@ def test_what_the_solvers_cannot_follow_is_refused_or_run_eagerly():
     with mg.no_grad():
         a -= 0.3  # the replay must see the new a
     assert step(np.ones(2)).item() == pytest.approx(2 * fixed_point(f, mg.tensor(0.0), mg.tensor(0.2)).item())
+
+
+@settings(max_examples=max(10, settings().max_examples // 2), deadline=None)
+@given(size=st.integers(1, 3), seed=st.integers(0, 2 ** 16))
+def test_the_argmin_gradient_equals_the_closed_form_of_a_quadratic_and_finite_differences(size, seed):
+    from microgradnp.func import argmin
+
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((size, size))
+    A = M @ M.T + size * np.eye(size)  # x* = A^{-1} p for g = x A x / 2 - p x
+    p0, c = rng.standard_normal(size), rng.standard_normal(size)
+
+    def g(x, p):
+        return 0.5 * (x @ A @ x) - (p * x).sum()
+
+    def loss(p):
+        return (argmin(g, mg.zeros(size), p) * c).sum()
+
+    np.testing.assert_allclose(grad(loss)(p0).data, np.linalg.solve(A, c), rtol=1e-7, atol=1e-9)
+    assert gradcheck(loss, mg.tensor(p0, requires_grad=True), atol=1e-6)
