@@ -60,7 +60,7 @@ def _set_state(generator, state) -> None:
         generator.set_state(state)
 
 
-def _forward(xp, *arrays, segment):
+def _forward(xp, *arrays, segment, saves):
     return segment.value
 
 
@@ -127,10 +127,22 @@ def checkpoint(fn, *args):
     if not out.requires_grad:
         return out
     given = {id(args[i]) for i in positions}
-    leaves = [t for t in walk(out) if t._op is None and t.requires_grad and id(t) not in given]
+    nodes = list(walk(out))
+    leaves = [t for t in nodes if t._op is None and t.requires_grad and id(t) not in given]
+    # What the segment's graph would have kept for backward (its interior values, as viz.backward_memory counts
+    # them), shown on the node of a drawing.
+    saves = sum(t._data.nbytes for t in nodes if t._op is not None and t is not out and id(t) not in given)
     segment = _Segment(fn, args, positions, leaves, draws, out._data)
-    del out  # the segment's graph, and what its ops saved, go here
-    return apply(_CHECKPOINT, tuple(args[i] for i in positions) + tuple(leaves), {"segment": segment})
+    del out, nodes  # the segment's graph, and what its ops saved, go here
+    return apply(_CHECKPOINT, tuple(args[i] for i in positions) + tuple(leaves),
+                 {"segment": segment, "saves": _size(saves)})
+
+
+def _size(nbytes: int) -> str:
+    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{nbytes} B"
 
 
 def checkpoint_sequential(functions, segments: int, input):  # noqa: A002 - PyTorch's name

@@ -103,3 +103,15 @@ def test_what_is_refused_is_named():
         mg.checkpoint(lambda x: (x, x), mg.tensor([1.0], requires_grad=True))
     with pytest.raises(ValueError, match="segments must be an int from 1 to 3"):
         mg.checkpoint_sequential([mg.nn.Tanh()] * 3, 4, mg.tensor([1.0]))
+
+
+def test_a_drawing_shows_each_segment_as_one_node_with_the_memory_it_saves():
+    import re
+
+    net = mg.nn.MLP([64] + [64] * 8 + [1], activation="tanh", rng=0)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((256, 64)))
+    plain = backward_memory(_loss(net, x, 0))["total"]
+    loss = _loss(net, x, 3)
+    saves = re.findall(r"saves='([\d.]+) KiB'", mg.viz.to_dot(loss))
+    assert len(saves) == 2  # the last of the 3 parts is not checkpointed
+    assert sum(float(s) for s in saves) * 1024 == plain - backward_memory(loss)["total"]
