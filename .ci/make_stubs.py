@@ -48,22 +48,20 @@ def _signature(fn) -> str:
     return ", ".join(parts)
 
 
+def _header(what: str) -> list:
+    """The first lines of a stub: what it types, that it is generated, what it imports."""
+    return [f'"""Type stub of {what}.', "",
+            "Written by .ci/make_stubs.py from the registry; do not edit (tests/test_stubs.py checks it).", '"""', "",
+            "from typing import Any", "", "from ._tensor import Tensor", ""]
+
+
 def stub() -> str:
     sys.path.insert(0, ROOT)
     from microgradnp import api
     from microgradnp.ops import REGISTRY
 
     several = {name for name, op in REGISTRY.items() if op.unpack is not None}
-    lines = [
-        '"""Type stub of microgradnp.api: the public functions the op registry generates.',
-        "",
-        "Written by .ci/make_stubs.py from the registry; do not edit (tests/test_stubs.py checks it).",
-        '"""',
-        "",
-        "from typing import Any",
-        "",
-        "from ._tensor import Tensor",
-        "",
+    lines = _header("microgradnp.api: the public functions the op registry generates") + [
         "FUNCTIONS: dict[str, Any]",
         "NAMESPACES: dict[str, dict[str, Any]]",
         "",
@@ -105,16 +103,7 @@ def methods_stub() -> str:
     from microgradnp import api
     from microgradnp.ops import REGISTRY
 
-    lines = [
-        '"""Type stub of the Tensor methods, properties and operators the op registry installs.',
-        "",
-        "Written by .ci/make_stubs.py from the registry; do not edit (tests/test_stubs.py checks it).",
-        '"""',
-        "",
-        "from typing import Any",
-        "",
-        "from ._tensor import Tensor",
-        "",
+    lines = _header("the Tensor methods, properties and operators the op registry installs") + [
         "class TensorMethods:",
     ]
     seen = set()
