@@ -6,8 +6,11 @@
 iteration in reverse), the gradient in ``params`` is ``(df/dparams)^T u``.
 No iteration is recorded, so memory does not grow with their number (a
 deep-equilibrium layer's backward pass).  Built on :func:`custom_vjp`, so
-``grad``, ``backward`` and ``mg.grad`` use it, and its rule is written with
-microgradnp operations (differentiable again).
+``grad``, ``backward`` and ``mg.grad`` use it.  The gradients are first
+order: the rules hold the solution fixed, so a second derivative through
+them (``create_graph``, ``grad(grad(...))``, ``hessian``) would miss the
+solution's own dependence on the parameters; it raises instead, naming the
+solver (a ``gradgradcheck`` found the missing terms).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 from .. import _mode as _modes
 from .._mode import TransformError, no_grad
 from .._tensor import Tensor, _make
+from ..engine import apply
+from ..ops.registry import Op
 from ._custom import custom_vjp
 from ._reverse import vjp
 
@@ -44,6 +49,23 @@ def _leaves(values) -> list:
     from ._tree import flatten
 
     return flatten(list(values))[0]
+
+
+def _second_derivative(ns, g, out, inputs, attrs, needs):
+    raise TransformError(
+        f"{attrs['solver']}: its gradient is first order only (the implicit rule holds the solution fixed, so "
+        "differentiating the gradient again would miss the solution's own dependence on the parameters). "
+        "Second derivatives (create_graph=True, grad of grad, hessian) through it are not supported; "
+        "differentiate an unrolled solver for them")
+
+
+_FIRST_ORDER = Op("first_order_gradient", lambda xp, g, solver: xp.asarray(g).copy(), vjp_all=_second_derivative,
+                  formula="a solver's implicit gradient: not differentiable again")
+
+
+def _first_order(grads, solver: str) -> tuple:
+    """``grads`` as they are, recorded (when they are) by a node that refuses to be differentiated."""
+    return tuple(g if g is None else apply(_FIRST_ORDER, (g,), {"solver": solver}) for g in grads)
 
 
 def _named(custom, label: str) -> None:
@@ -104,7 +126,7 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
         u = _iterate(lambda u: g + pull_x(u)[0], g if isinstance(g, Tensor) else _make(np.asarray(g)), tol,
                      max_iter, "the adjoint iteration of the backward pass")
         _, pull_params = vjp(lambda p: f(x, p), params)
-        return pull_params(u)
+        return _first_order(pull_params(u), "fixed_point")
 
     _named(solve, f"fixed_point, tol={tol:g}")
     solve.defvjp(fwd, bwd)
@@ -200,8 +222,8 @@ def argmin(g, x0, params, method: str = "BFGS", tol: float | None = 1e-10) -> Te
 
 def _implicit_root(f, forward, start: Tensor, params, label: str) -> Tensor:
     """The ``x`` with ``f(x, params) = 0`` that ``forward(params)`` finds (flat), differentiated implicitly:
-    ``(df/dx)^T u = -g`` (a dense Jacobian by reverse mode, solved by ``mg.linalg.solve``, so the rule is
-    differentiable again), then ``(df/dparams)^T u``."""
+    ``(df/dx)^T u = -g`` (a dense Jacobian by reverse mode, solved by ``mg.linalg.solve``), then
+    ``(df/dparams)^T u``, first order (see the module docstring)."""
     from ..linalg import solve as _solve
     from ._reverse import jacrev
 
@@ -223,7 +245,7 @@ def _implicit_root(f, forward, start: Tensor, params, label: str) -> Tensor:
         J = jacrev(lambda x: f(x, params).reshape(-1))(x).reshape(n, n)  # df/dx at the root
         u = _solve(J.T, -g.reshape(n)).reshape(shape)
         _, pull_params = vjp(lambda p: f(x, p), params)
-        return pull_params(u)
+        return _first_order(pull_params(u), label.split(",")[0])
 
     _named(solve, label)
     solve.defvjp(fwd, bwd)
@@ -298,7 +320,7 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
                 u = _make(scipy_solve(lambda w: np.asarray(pull_v(_make(w.reshape(b_shape)))[0]._data), garr))
         _, pull_params = vjp(lambda p: matvec(x, p), params)
         (gp,) = pull_params(u)
-        return u, -gp
+        return _first_order((u, -gp), "linear_solve")
 
     _named(solve, f"linear_solve, {method}, tol={tol:g}")
     solve.defvjp(fwd, bwd)
