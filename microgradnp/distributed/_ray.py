@@ -141,7 +141,9 @@ def spawn_ray(fn, nprocs: int, args: tuple, timeout: float | None, collective_ti
     name = f"microgradnp-{os.getpid()}-{os.urandom(4).hex()}"
     meeting = ray.remote(_Meeting).options(name=name, max_concurrency=max(2 * nprocs, 8)).remote(nprocs,
                                                                                                collective_timeout)
-    task = ray.remote(_task)
+    # No retries: a task run again would repeat its collectives from the start, in a group that moved on
+    # (Ray retries a task whose process died three times by default).
+    task = ray.remote(max_retries=0)(_task)
     refs = [task.remote(fn, rank, nprocs, name, tuple(args)) for rank in range(nprocs)]
     results: dict = {}
     failure = None

@@ -68,6 +68,14 @@ def _first_order(grads, solver: str) -> tuple:
     return tuple(g if g is None else apply(_FIRST_ORDER, (g,), {"solver": solver}) for g in grads)
 
 
+def _keeping_solution(solve):
+    """The ``fwd`` of a solver's rule: the solution, kept for ``bwd`` with the parameters (the last argument)."""
+    def fwd(*args):
+        x = solve.fun(*args)
+        return x, (x, args[-1])
+    return fwd
+
+
 def _named(custom, label: str) -> None:
     """The op's name, as a drawing labels its node: the solver and its settings (``custom_vjp(root, hybr)``)."""
     custom.fun.__name__ = label
@@ -116,10 +124,6 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
         with no_grad():
             return _iterate(lambda x: f(x, params), start.detach(), tol, max_iter, "the forward iteration")
 
-    def fwd(params):
-        x = solve.fun(params)
-        return x, (x, params)
-
     def bwd(residuals, g):
         x, params = residuals
         _, pull_x = vjp(lambda x: f(x, params), x)
@@ -129,7 +133,7 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
         return _first_order(pull_params(u), "fixed_point")
 
     _named(solve, f"fixed_point, tol={tol:g}")
-    solve.defvjp(fwd, bwd)
+    solve.defvjp(_keeping_solution(solve), bwd)
     return solve(params)
 
 
@@ -235,10 +239,6 @@ def _implicit_root(f, forward, start: Tensor, params, label: str) -> Tensor:
             fixed = params.detach() if isinstance(params, Tensor) else params
             return _make(np.asarray(forward(fixed)).reshape(shape).astype(start.dtype))
 
-    def fwd(params):
-        x = solve.fun(params)
-        return x, (x, params)
-
     def bwd(residuals, g):
         x, params = residuals
         n = max(x.size, 1)
@@ -248,7 +248,7 @@ def _implicit_root(f, forward, start: Tensor, params, label: str) -> Tensor:
         return _first_order(pull_params(u), label.split(",")[0])
 
     _named(solve, label)
-    solve.defvjp(fwd, bwd)
+    solve.defvjp(_keeping_solution(solve), bwd)
     return solve(params)
 
 
@@ -305,10 +305,6 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
             rhs = b._data if isinstance(b, Tensor) else np.asarray(b, dtype=float)
             return _make(scipy_solve(forward_operator(params), rhs))
 
-    def fwd(b, params):
-        x = solve.fun(b, params)
-        return x, (x, params)
-
     def bwd(residuals, g):
         x, params = residuals
         garr = g._data if isinstance(g, Tensor) else np.asarray(g)
@@ -323,5 +319,5 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
         return _first_order((u, -gp), "linear_solve")
 
     _named(solve, f"linear_solve, {method}, tol={tol:g}")
-    solve.defvjp(fwd, bwd)
+    solve.defvjp(_keeping_solution(solve), bwd)
     return solve(b, params)

@@ -5,14 +5,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.distributed.full_batch import assert_equal_to_full_batch
+from tests.distributed.full_batch import assert_equal_to_full_batch, assert_launched_training_equals_full_batch
 
 pytest.importorskip("mpi4py")
 MPIRUN = shutil.which("mpirun")
@@ -22,34 +21,20 @@ ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONF
        "OMPI_MCA_rmaps_base_oversubscribe": "1", "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe"}
 
 
-def _mpirun(tmp_path, n: int, body: str, *args: str):
+def _mpirun(tmp_path, n: int, body: str, *args):
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(body))
-    return subprocess.run([MPIRUN, "--oversubscribe", "-n", str(n), sys.executable, str(script), *args],
-                          capture_output=True, text=True, timeout=120, env=ENV)
+    return _launch(script, n, *args)
+
+
+def _launch(script, n: int, *args):
+    # A timeout only as a guard against a hang: how fast a failure ends the job is benchmarks/fault_latency.py's.
+    return subprocess.run([MPIRUN, "--oversubscribe", "-n", str(n), sys.executable, str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=ENV)
 
 
 def test_data_parallel_gradients_under_mpi_equal_the_full_batch_gradient(tmp_path):
-    rng = np.random.default_rng(0)
-    X, Y = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
-    np.savez(tmp_path / "data.npz", X=X, Y=Y)
-    done = _mpirun(tmp_path, 2, """
-        import sys
-        import numpy as np
-        import microgradnp as mg
-        from microgradnp.nn import functional as F
-        mg.distributed.init_process_group("mpi")
-        rank = mg.distributed.get_rank()
-        d = np.load(sys.argv[1])
-        shard = slice(0, 2) if rank == 0 else slice(2, 7)              # 2 and 5 examples
-        model = mg.distributed.DistributedDataParallel(mg.nn.MLP([3, 4, 2], activation="tanh", rng=rank))
-        F.squared_loss(model(d["X"][shard]), d["Y"][shard]).backward()
-        np.savez(sys.argv[2] + f"{rank}.npz", *[p.grad for p in model.module.parameters()])
-    """, str(tmp_path / "data.npz"), str(tmp_path / "grads"))
-    assert done.returncode == 0, done.stderr
-    for rank in range(2):
-        got = np.load(tmp_path / f"grads{rank}.npz")
-        assert_equal_to_full_batch([got[f"arr_{k}"] for k in range(len(got.files))], X, Y)
+    assert_launched_training_equals_full_batch(lambda script, *args: _launch(script, 2, *args), tmp_path, [0, 2, 7])
 
 
 @st.composite
@@ -98,7 +83,6 @@ def test_property_data_parallel_gradients_under_mpi_equal_the_full_batch_gradien
 
 
 def test_a_rank_that_raises_ends_the_mpi_job_with_an_error(tmp_path):
-    start = time.monotonic()
     done = _mpirun(tmp_path, 2, """
         import numpy as np
         import microgradnp as mg
@@ -107,5 +91,5 @@ def test_a_rank_that_raises_ends_the_mpi_job_with_an_error(tmp_path):
             raise ValueError("a bad batch on rank 1")
         mg.distributed.all_reduce_(np.ones(3))   # would wait forever for rank 1
     """)
-    assert done.returncode != 0 and time.monotonic() - start < 60
+    assert done.returncode != 0
     assert "rank 1 raised" in done.stderr and "a bad batch on rank 1" in done.stderr

