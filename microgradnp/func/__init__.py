@@ -34,11 +34,12 @@ from ._batching import vmap
 from ._custom import custom_jvp, custom_vjp
 from ._forward import hessian, hvp, jacfwd, jvp, push_forward
 from ._functional import functional_call
-from ._implicit import argmin, fixed_point, linear_solve, root
+from ._implicit import argmin, custom_root, fixed_point, linear_solve, root
 from ._reverse import grad, jacobian, jacrev, value_and_grad, vjp
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "push_forward",
     "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "vmap",
-    "custom_vjp", "custom_jvp", "functional_call", "TransformError", "fixed_point", "root", "linear_solve", "argmin",
+    "custom_vjp", "custom_jvp", "functional_call", "TransformError", "fixed_point", "root", "custom_root",
+    "linear_solve", "argmin",
 ]

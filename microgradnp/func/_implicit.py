@@ -1,16 +1,27 @@
 """Implicit differentiation: the derivative of a solver's answer from the equation it solves, not its iterations.
 
-``fixed_point(f, x0, params)`` finds ``x* = f(x*, params)`` by iterating
-``f``; its gradient comes from the implicit function theorem: with
-``u = g + (df/dx)^T u`` (the adjoint fixed point, solved by the same
-iteration in reverse), the gradient in ``params`` is ``(df/dparams)^T u``.
-No iteration is recorded, so memory does not grow with their number (a
-deep-equilibrium layer's backward pass).  Built on :func:`custom_vjp`, so
-``grad``, ``backward`` and ``mg.grad`` use it.  The gradients are first
-order: the rules hold the solution fixed, so a second derivative through
-them (``create_graph``, ``grad(grad(...))``, ``hessian``) would miss the
-solution's own dependence on the parameters; it raises instead, naming the
-solver (a ``gradgradcheck`` found the missing terms).
+Every solver here finds an ``x`` with ``F(x, params) = 0`` (a fixed point:
+``F = f(x, params) - x``; a root: ``F = f``; a minimizer: ``F = dg/dx``; a
+linear system: ``F = A(params) x - b``).  At the solution the implicit
+function theorem gives the derivatives without going back through the
+iterations, with ``A = dF/dx`` and ``B = dF/dparams`` at ``(x*, params)``:
+
+* forward mode (``jvp``): ``dx = -A^{-1} (B dparams)``;
+* reverse mode (``grad``, ``backward``): ``u = -A^{-T} g``, then ``B^T u``.
+
+Each solve is one op of the registry's kind, made for the call (its name,
+shown on a drawing, is the solver with its settings); its rules are written
+with microgradnp operations at the solution ``x*``, which is the op's own
+output: so a second derivative (``create_graph``, ``grad(grad(...))``,
+``hessian``) follows the solution's dependence on the parameters through the
+same rules again, and is exact.  The linear solve with ``A`` is a dense
+``mg.linalg.solve`` for ``root`` and ``argmin`` (small ``x``), the matrix-free
+:func:`linear_solve` for ``fixed_point`` (a deep-equilibrium layer's ``x`` is
+large) and the user's ``tangent_solve`` for :func:`custom_root`; all three
+are differentiable again.  ``vmap`` runs the solver once per example (a
+solver decides in Python, on values).  No iteration is recorded, so memory
+does not grow with their number.  Inside ``mg.compile`` the solve is Python a
+replay cannot repeat: the step runs eagerly (with the usual warning).
 """
 
 from __future__ import annotations
@@ -18,68 +29,131 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _mode as _modes
-from .._mode import TransformError, no_grad
+from .._mode import enable_grad, no_grad
 from .._tensor import Tensor, _make
-from ..engine import apply
+from ..engine import TENSOR_NS, apply
 from ..ops.registry import Op
-from ._custom import custom_vjp
-from ._reverse import vjp
+from ._forward import jvp
+from ._reverse import grad, jacrev, vjp
+from ._tree import flatten, unflatten
 
-__all__ = ["fixed_point", "root", "linear_solve", "argmin"]
+__all__ = ["fixed_point", "root", "custom_root", "linear_solve", "argmin"]
 
 
-def _supported(name: str, *values) -> None:
-    """Reverse mode (``backward``, ``mg.grad``, ``grad``, ``vjp``, ``jacrev``) is what these solvers support.
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else _make(np.asarray(x, dtype=float))
 
-    Inside ``vmap`` or forward mode (``jvp``, ``jacfwd``, ``hessian``) the
-    solver would run on one example's values, or its rule would be
-    transposed through a loop that reads values: refused by name.  Inside
-    ``mg.compile`` the solve is Python a replay cannot repeat: the step runs
-    eagerly (with the usual warning).
+
+class _Problem:
+    """One implicit solve: the equation ``residual(x, *leaves) = 0``, how it is solved, how ``A`` is inverted.
+
+    ``find(start, leaves)`` returns the solution's array (run without
+    recording); ``linear(x, leaves, rhs, transpose)`` solves ``A z = rhs``
+    (``A^T z = rhs``) with microgradnp operations.
     """
-    if any(getattr(v, "_trace", None) is not None for v in _leaves(values)):
-        raise TransformError(f"{name} inside vmap or forward mode (jvp, jacfwd, hessian) is not supported: its solver "
-                             "runs on values in Python. Use reverse mode (grad, vjp, jacrev, backward); for several "
-                             "examples, call it in a Python loop")
-    if _modes.tracing:
-        _modes.note_unreplayable(name, "runs a solver in Python: a replay would keep the traced call's answer")
+
+    def __init__(self, label: str, residual, find, linear):
+        self.residual, self.find, self.linear = residual, find, linear
+        self.op = Op(label, _forward, vjp_all=_vjp, jvp=_jvp, batch=_per_example,
+                     formula=f"{label}: the x with F(x, params) = 0, differentiated implicitly")
+
+    def __call__(self, start, leaves) -> Tensor:
+        if _modes.tracing:
+            _modes.note_unreplayable(self.op.name.split(",")[0],
+                                     "runs a solver in Python: a replay would keep the traced call's answer")
+        return apply(self.op, (_as_tensor(start), *leaves), {"problem": self})
 
 
-def _leaves(values) -> list:
-    from ._tree import flatten
-
-    return flatten(list(values))[0]
-
-
-def _second_derivative(ns, g, out, inputs, attrs, needs):
-    raise TransformError(
-        f"{attrs['solver']}: its gradient is first order only (the implicit rule holds the solution fixed, so "
-        "differentiating the gradient again would miss the solution's own dependence on the parameters). "
-        "Second derivatives (create_graph=True, grad of grad, hessian) through it are not supported; "
-        "differentiate an unrolled solver for them")
+def _forward(xp, start, *leaves, problem):
+    with no_grad():
+        found = problem.find(_make(start), [_make(v) for v in leaves])
+    return np.asarray(found, dtype=start.dtype).reshape(start.shape)
 
 
-_FIRST_ORDER = Op("first_order_gradient", lambda xp, g, solver: xp.asarray(g).copy(), vjp_all=_second_derivative,
-                  formula="a solver's implicit gradient: not differentiable again")
+def _vjp(ns, g, out, inputs, attrs, needs):
+    # u = -A^{-T} g, then B^T u.  Recorded (a second derivative, inside a transform): on the op's output
+    # itself, so the rule's result depends on the parameters through the solution too.
+    problem, record = attrs["problem"], ns is TENSOR_NS
+    with enable_grad() if record else no_grad():
+        x = out if record else _make(out)
+        leaves = [_as_tensor(v) for v in inputs[1:]]
+        u = problem.linear(x, leaves, -_as_tensor(g), True)
+        _, pull = vjp(lambda *ls: problem.residual(x, *ls), *leaves)
+        grads = pull(u)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return [None] + [None if not need else gi if record else gi._data for need, gi in zip(needs[1:], grads)]
 
 
-def _first_order(grads, solver: str) -> tuple:
-    """``grads`` as they are, recorded (when they are) by a node that refuses to be differentiated."""
-    return tuple(g if g is None else apply(_FIRST_ORDER, (g,), {"solver": solver}) for g in grads)
+def _jvp(ns, tangents, out, start, *leaves, problem):
+    # dx = -A^{-1} (B dparams); the starting point has no say in the solution.
+    if all(t is None for t in tangents[1:]):
+        return None
+    leaves = [_as_tensor(v) for v in leaves]
+    ts = tuple(t if t is not None else TENSOR_NS.zeros_like(v) for t, v in zip(tangents[1:], leaves))
+    _, rhs = jvp(lambda *ls: problem.residual(out, *ls), tuple(leaves), ts)
+    return problem.linear(out, leaves, -rhs, False)
 
 
-def _keeping_solution(solve):
-    """The ``fwd`` of a solver's rule: the solution, kept for ``bwd`` with the parameters (the last argument)."""
-    def fwd(*args):
-        x = solve.fun(*args)
-        return x, (x, args[-1])
-    return fwd
+def _per_example(ns, args, batched, size, problem):
+    """Inside ``vmap``: the solver once per example (it decides on values), each differentiable as one."""
+    return TENSOR_NS.stack([apply(problem.op, tuple(a[i] if b else a for a, b in zip(args, batched)),
+                                  {"problem": problem}) for i in range(size)], axis=0)
 
 
-def _named(custom, label: str) -> None:
-    """The op's name, as a drawing labels its node: the solver and its settings (``custom_vjp(root, hybr)``)."""
-    custom.fun.__name__ = label
-    custom.__name__ = label
+def _start(x0) -> Tensor:
+    return x0.detach() if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
+
+
+def _leaves(params) -> tuple[list, object]:
+    leaves, spec = flatten(params)
+    return [v if isinstance(v, Tensor) else _make(np.asarray(v, dtype=float)) for v in leaves], spec
+
+
+# -- how A = dF/dx is inverted ------------------------------------------------------------------------------------
+
+
+def _dense(residual):
+    """``A`` built by reverse mode (``x``'s size squared) and solved by ``mg.linalg.solve``: exact, for small ``x``."""
+    from ..linalg import solve
+
+    def linear(x, leaves, rhs, transpose):
+        n = max(x.size, 1)
+        A = jacrev(lambda z: residual(z, *leaves).reshape(-1))(x).reshape(n, n)
+        return solve(A.T if transpose else A, rhs.reshape(n)).reshape(x.shape)
+
+    return linear
+
+
+def _matrix_free(residual, method: str, tol: float, operator=None):
+    """``A`` applied by forward mode (``A^T`` by reverse mode), solved by :func:`linear_solve`: never built.
+
+    ``operator(transpose)``, where given, is ``A`` (or ``A^T``) as ``matvec(v, (x, *leaves))`` directly.
+    """
+    def default(transpose):
+        if transpose:
+            return lambda w, xl: vjp(lambda z: residual(z, *xl[1:]), xl[0])[1](w)[0]
+        return lambda v, xl: jvp(lambda z: residual(z, *xl[1:]), (xl[0],), (v,))[1]
+
+    def linear(x, leaves, rhs, transpose):
+        return linear_solve((operator or default)(transpose), rhs, (x, *leaves), method=method, tol=tol)
+
+    return linear
+
+
+def _users(residual, tangent_solve):
+    """``A`` as the linear function ``custom_root``'s ``tangent_solve(g, y)`` solves ``g(z) = y`` for."""
+    def linear(x, leaves, rhs, transpose):
+        if transpose:
+            _, pull = vjp(lambda z: residual(z, *leaves), x)
+            g = lambda w: pull(_as_tensor(w))[0]  # noqa: E731
+        else:
+            g = lambda v: jvp(lambda z: residual(z, *leaves), (x,), (_as_tensor(v),))[1]  # noqa: E731
+        return _as_tensor(tangent_solve(g, rhs))
+
+    return linear
+
+
+# -- the solvers --------------------------------------------------------------------------------------------------
 
 
 def _iterate(step, start, tol: float, max_iter: int, what: str):
@@ -99,9 +173,13 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
     """The fixed point ``x* = f(x*, params)`` reached by iterating from ``x0``, differentiable in ``params``.
 
     ``f(x, params)`` is written with microgradnp operations and is a
-    contraction near ``x*``.  The gradient is implicit: the backward pass
-    solves the adjoint fixed point ``u = g + (df/dx)^T u`` at ``x*`` instead
-    of going back through the iterations (JAX's ``fixed_point`` recipe).
+    contraction near ``x*``; ``params`` is a Tensor or a tuple, list or dict
+    of them.  The derivatives are implicit (see the module): the backward
+    pass solves ``(I - df/dx)^T u = g`` at ``x*`` by GMRES with ``f``'s VJP
+    as the operator, instead of going back through the iterations (a
+    deep-equilibrium layer's backward pass); ``jvp`` solves the untransposed
+    system with ``f``'s JVP.  Differentiable again, batched by ``vmap`` one
+    example at a time.
 
     Examples
     --------
@@ -116,33 +194,26 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
     >>> bool(abs(g.item() - np.cos(x.item()) / (1 + 0.5 * np.sin(x.item()))) < 1e-10)
     True
     """
-    _supported("fixed_point", x0, params)
-    start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
+    leaves, spec = _leaves(params)
 
-    @custom_vjp
-    def solve(params):
-        with no_grad():
-            return _iterate(lambda x: f(x, params), start.detach(), tol, max_iter, "the forward iteration")
+    def residual(x, *ls):
+        return f(x, unflatten(spec, ls)) - x
 
-    def bwd(residuals, g):
-        x, params = residuals
-        _, pull_x = vjp(lambda x: f(x, params), x)
-        u = _iterate(lambda u: g + pull_x(u)[0], g if isinstance(g, Tensor) else _make(np.asarray(g)), tol,
-                     max_iter, "the adjoint iteration of the backward pass")
-        _, pull_params = vjp(lambda p: f(x, p), params)
-        return _first_order(pull_params(u), "fixed_point")
+    def find(start, ls):
+        p = unflatten(spec, ls)
+        return _iterate(lambda x: f(x, p), start, tol, max_iter, "the forward iteration")._data
 
-    _named(solve, f"fixed_point, tol={tol:g}")
-    solve.defvjp(_keeping_solution(solve), bwd)
-    return solve(params)
+    label = f"fixed_point, tol={tol:g}"
+    return _Problem(label, residual, find, _matrix_free(residual, "gmres", tol))(_start(x0), leaves)
 
 
 def root(f, x0, params, method: str = "hybr", tol: float | None = None) -> Tensor:
     """The ``x`` where ``f(x, params) = 0`` from ``scipy.optimize.root`` (from ``x0``), differentiable in ``params``.
 
-    The gradient is implicit: at the root, ``df/dx dx + df/dparams dparams = 0``,
-    so the backward pass solves ``(df/dx)^T u = -g`` (a dense Jacobian of
-    ``x``'s size, by reverse mode) and returns ``(df/dparams)^T u``.  An
+    The derivatives are implicit (see the module): at the root
+    ``df/dx dx + df/dparams dparams = 0``, solved with the dense Jacobian
+    ``df/dx`` (``x``'s size squared, by reverse mode).  Differentiable again,
+    forward mode included; ``vmap`` runs SciPy once per example.  An
     unsuccessful solve raises with SciPy's message.
 
     Examples
@@ -159,32 +230,74 @@ def root(f, x0, params, method: str = "hybr", tol: float | None = None) -> Tenso
     """
     import scipy.optimize
 
-    _supported("root", x0, params)
-    start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
+    leaves, spec = _leaves(params)
 
-    def forward(fixed):
-        def residual(z):
-            return np.asarray(f(_make(z.reshape(start.shape)), fixed)._data, dtype=float).ravel()
+    def residual(x, *ls):
+        return f(x, unflatten(spec, ls))
 
-        found = scipy.optimize.root(residual, start._data.ravel().astype(float), method=method, tol=tol)
+    def find(start, ls):
+        def flat(z):
+            return np.asarray(residual(_make(z.reshape(start.shape)), *ls)._data, dtype=float).ravel()
+
+        found = scipy.optimize.root(flat, start._data.ravel().astype(float), method=method, tol=tol)
         if not found.success:
             raise RuntimeError(f"root: scipy.optimize.root ({method}) did not find a root: {found.message}")
         return found.x
 
     label = f"root, {method}" + (f", tol={tol:g}" if tol is not None else "")
-    return _implicit_root(f, forward, start, params, label)
+    return _Problem(label, residual, find, _dense(residual))(_start(x0), leaves)
+
+
+def custom_root(f, initial_guess, solve, tangent_solve, params) -> Tensor:
+    """The root of ``f(x, params)`` that your ``solve`` finds, differentiated with your ``tangent_solve`` (JAX's recipe).
+
+    ``solve(g, initial_guess)`` returns an ``x`` with ``g(x) = 0`` for
+    ``g = lambda x: f(x, params)`` (any method: Newton, bisection, a library
+    call; it runs without recording).  ``tangent_solve(g, y)`` returns the
+    ``z`` with ``g(z) = y`` for a *linear* function ``g`` (the Jacobian
+    ``df/dx`` applied to a vector, or its transpose in the backward pass):
+    ``lambda g, y: y / g(1.0)`` for a scalar, a dense or iterative solve
+    otherwise.  Written with microgradnp operations, it makes the root
+    differentiable again.  Unlike JAX, ``params`` is an explicit argument
+    (JAX finds the parameters ``f`` closes over by tracing it; here ``f``'s
+    closure holds values).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> from microgradnp.func import custom_root, grad
+    >>> def newton(g, x):
+    ...     for _ in range(50):
+    ...         x = x - g(x) / (3 * x ** 2)          # g(x) = x^3 - c: its derivative written by hand
+    ...     return x
+    >>> cube_root = lambda c: custom_root(lambda x, c: x ** 3 - c, mg.tensor(1.0), newton,
+    ...                                   lambda g, y: y / g(1.0), c)
+    >>> round(cube_root(mg.tensor(8.0)).item(), 12)
+    2.0
+    >>> round(grad(cube_root)(mg.tensor(8.0)).item(), 12)     # 1 / (3 c^(2/3))
+    0.083333333333
+    """
+    leaves, spec = _leaves(params)
+
+    def residual(x, *ls):
+        return f(x, unflatten(spec, ls))
+
+    def find(start, ls):
+        return _as_tensor(solve(lambda x: residual(_as_tensor(x), *ls), start))._data
+
+    label = f"custom_root, {getattr(solve, '__name__', 'solve')}"
+    return _Problem(label, residual, find, _users(residual, tangent_solve))(_start(initial_guess), leaves)
 
 
 def argmin(g, x0, params, method: str = "BFGS", tol: float | None = 1e-10) -> Tensor:
     """The ``x`` minimizing ``g(x, params)`` (a scalar) from ``scipy.optimize.minimize``, differentiable in ``params``.
 
-    The gradient goes through the optimality condition ``d g / dx = 0``: the
-    backward pass solves ``H u = -v`` with ``g``'s Hessian in ``x`` (dense,
-    by reverse over reverse) and returns ``(d^2 g / dx dparams)^T u``.  The
-    minimizer must be strict (``H`` invertible) and reached: an unsuccessful
-    SciPy run raises with its message.  The gradient is as exact as the
-    minimizer: ``tol`` (SciPy's, 1e-10 here against SciPy's own 1e-5)
-    bounds both.
+    The derivatives go through the optimality condition ``dg/dx = 0`` (see
+    the module): ``A`` is ``g``'s Hessian in ``x`` (dense, by reverse over
+    reverse).  The minimizer must be strict (``A`` invertible) and reached:
+    an unsuccessful SciPy run raises with its message.  The gradient is as
+    exact as the minimizer: ``tol`` (SciPy's, 1e-10 here against SciPy's own
+    1e-5) bounds both.
 
     Examples
     --------
@@ -199,16 +312,18 @@ def argmin(g, x0, params, method: str = "BFGS", tol: float | None = 1e-10) -> Te
     """
     import scipy.optimize
 
-    from ._reverse import grad
-
-    _supported("argmin", x0, params)
-    start = x0 if isinstance(x0, Tensor) else _make(np.asarray(x0, dtype=float))
+    leaves, spec = _leaves(params)
     gradient = grad(g)  # in x
 
-    def forward(fixed):
+    def residual(x, *ls):
+        return gradient(x, unflatten(spec, ls))
+
+    def find(start, ls):
+        p = unflatten(spec, ls)
+
         def value_and_gradient(z):
             x = _make(z.reshape(start.shape))
-            return float(g(x, fixed).item()), np.asarray(gradient(x, fixed)._data, dtype=float).ravel()
+            return float(g(x, p).item()), np.asarray(gradient(x, p)._data, dtype=float).ravel()
 
         found = scipy.optimize.minimize(value_and_gradient, start._data.ravel().astype(float), jac=True,
                                         method=method, tol=tol)
@@ -221,46 +336,20 @@ def argmin(g, x0, params, method: str = "BFGS", tol: float | None = 1e-10) -> Te
         return found.x
 
     label = f"argmin, {method}" + (f", tol={tol:g}" if tol is not None else "")
-    return _implicit_root(lambda x, p: gradient(x, p), forward, start, params, label)
-
-
-def _implicit_root(f, forward, start: Tensor, params, label: str) -> Tensor:
-    """The ``x`` with ``f(x, params) = 0`` that ``forward(params)`` finds (flat), differentiated implicitly:
-    ``(df/dx)^T u = -g`` (a dense Jacobian by reverse mode, solved by ``mg.linalg.solve``), then
-    ``(df/dparams)^T u``, first order (see the module docstring)."""
-    from ..linalg import solve as _solve
-    from ._reverse import jacrev
-
-    shape = start.shape
-
-    @custom_vjp
-    def solve(params):
-        with no_grad():
-            fixed = params.detach() if isinstance(params, Tensor) else params
-            return _make(np.asarray(forward(fixed)).reshape(shape).astype(start.dtype))
-
-    def bwd(residuals, g):
-        x, params = residuals
-        n = max(x.size, 1)
-        J = jacrev(lambda x: f(x, params).reshape(-1))(x).reshape(n, n)  # df/dx at the root
-        u = _solve(J.T, -g.reshape(n)).reshape(shape)
-        _, pull_params = vjp(lambda p: f(x, p), params)
-        return _first_order(pull_params(u), label.split(",")[0])
-
-    _named(solve, label)
-    solve.defvjp(_keeping_solution(solve), bwd)
-    return solve(params)
+    return _Problem(label, residual, find, _dense(residual))(_start(x0), leaves)
 
 
 def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> Tensor:
     """``x`` with ``A(params) x = b`` for an operator given by ``matvec(v, params)`` (SciPy's CG or GMRES).
 
-    ``matvec`` is written with microgradnp operations and never built as a
-    matrix.  The gradient is implicit: ``u`` solves ``A^T u = g`` (the same
-    solver; for GMRES ``A^T`` is ``matvec``'s VJP), the gradient in ``b`` is
-    ``u`` and in ``params`` ``-(d(A x)/dparams)^T u``.  ``"cg"`` needs a
-    symmetric positive-definite ``A``.  The backward solve runs in SciPy, so
-    this gradient is not differentiated again.
+    ``matvec`` is written with microgradnp operations, linear in ``v``, and
+    never built as a matrix; ``params`` is a Tensor or a tuple, list or dict
+    of them.  The derivatives are implicit (see the module): the backward
+    pass solves ``A^T u = g`` with the same solver (for GMRES ``A^T`` is
+    ``matvec``'s VJP), the gradient in ``b`` is ``u`` and in ``params``
+    ``-(d(A x)/dparams)^T u``; forward mode solves with ``A`` again.  Those
+    solves are ``linear_solve`` calls themselves, so every derivative is
+    differentiable again.  ``"cg"`` needs a symmetric positive-definite ``A``.
 
     Examples
     --------
@@ -280,44 +369,30 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
 
     if method not in ("cg", "gmres"):
         raise ValueError(f"linear_solve: method must be 'cg' or 'gmres', got {method!r}")
-    _supported("linear_solve", b, params)
     solver = sla.cg if method == "cg" else sla.gmres
+    b = _as_tensor(b)
+    leaves, spec = _leaves(params)
 
-    def scipy_solve(apply, rhs):
+    def residual(x, b, *ls):
+        return matvec(x, unflatten(spec, ls)) - b
+
+    def find(start, ls):
+        rhs, p = ls[0]._data, unflatten(spec, ls[1:])
         n = rhs.size
-        operator = sla.LinearOperator((n, n), matvec=lambda v: apply(np.asarray(v, dtype=float)).ravel(),
-                                      dtype=float)
+        operator = sla.LinearOperator(
+            (n, n), dtype=float,
+            matvec=lambda v: np.asarray(matvec(_make(np.asarray(v, dtype=float).reshape(rhs.shape)), p)._data).ravel())
         x, info = solver(operator, rhs.ravel().astype(float), rtol=tol, atol=0.0)
         if info != 0:
             raise RuntimeError(f"linear_solve: scipy's {method} did not converge (info={info}); check that the "
                                f"operator is {'symmetric positive-definite' if method == 'cg' else 'invertible'}")
-        return x.reshape(rhs.shape)
+        return x
 
-    def forward_operator(params):
-        fixed = params.detach() if isinstance(params, Tensor) else params
-        return lambda v: np.asarray(matvec(_make(v.reshape(b_shape)), fixed)._data)
+    def operator(transpose):  # A itself is matvec; A^T is A for CG, matvec's VJP for GMRES
+        if transpose and method == "gmres":
+            return lambda w, xl: vjp(lambda v: matvec(v, unflatten(spec, xl[2:])), xl[0])[1](w)[0]
+        return lambda v, xl: matvec(v, unflatten(spec, xl[2:]))
 
-    b_shape = np.shape(b.data if isinstance(b, Tensor) else b)
-
-    @custom_vjp
-    def solve(b, params):
-        with no_grad():
-            rhs = b._data if isinstance(b, Tensor) else np.asarray(b, dtype=float)
-            return _make(scipy_solve(forward_operator(params), rhs))
-
-    def bwd(residuals, g):
-        x, params = residuals
-        garr = g._data if isinstance(g, Tensor) else np.asarray(g)
-        if method == "cg":  # symmetric: A^T = A
-            u = _make(scipy_solve(forward_operator(params), garr))
-        else:
-            _, pull_v = vjp(lambda v: matvec(v, params), x)
-            with no_grad():
-                u = _make(scipy_solve(lambda w: np.asarray(pull_v(_make(w.reshape(b_shape)))[0]._data), garr))
-        _, pull_params = vjp(lambda p: matvec(x, p), params)
-        (gp,) = pull_params(u)
-        return _first_order((u, -gp), "linear_solve")
-
-    _named(solve, f"linear_solve, {method}, tol={tol:g}")
-    solve.defvjp(_keeping_solution(solve), bwd)
-    return solve(b, params)
+    label = f"linear_solve, {method}, tol={tol:g}"
+    linear = _matrix_free(residual, method, tol, operator)
+    return _Problem(label, residual, find, linear)(TENSOR_NS.zeros_like(b.detach()), [b, *leaves])
