@@ -35,11 +35,12 @@ from ._custom import custom_jvp, custom_vjp
 from ._forward import hessian, hvp, jacfwd, jvp, push_forward
 from ._functional import functional_call
 from ._implicit import argmin, custom_root, fixed_point, linear_solve, root
+from ._ode import odeint
 from ._reverse import grad, jacobian, jacrev, value_and_grad, vjp
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "push_forward",
     "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "vmap",
     "custom_vjp", "custom_jvp", "functional_call", "TransformError", "fixed_point", "root", "custom_root",
-    "linear_solve", "argmin",
+    "linear_solve", "argmin", "odeint",
 ]
