@@ -5,7 +5,17 @@ What the workloads compute is tested in tests/workloads/; here, the scripts over
 
 import pytest
 
-from examples import check_notebook_rule, cnn, digits, gaussian_blobs, gaussian_process, moons, sequence
+from examples import (
+    check_notebook_rule,
+    cnn,
+    deq_digits,
+    digits,
+    gaussian_blobs,
+    gaussian_process,
+    moons,
+    ode_fit,
+    sequence,
+)
 from microgradnp.testing import GradcheckError, gradcheck
 
 
@@ -29,6 +39,29 @@ def test_moons_main(tmp_path, capsys):
     assert "right" in capsys.readouterr().out
     for name in ("moons_cost.png", "moons_boundary_short.png", "moons_boundary.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_ode_fit_recovers_the_oscillator_and_draws_it(tmp_path, capsys):
+    import numpy as np
+
+    times, observed = ode_fit.make_data()
+    fitted, found = ode_fit.fit(times, observed)
+    assert found.success
+    np.testing.assert_allclose(fitted, ode_fit.TRUE, atol=0.06)  # what noise 0.05 on 40 points allows
+    assert ode_fit.main(["--n", "20", "--out", str(tmp_path)]) == 0
+    assert "fitted k" in capsys.readouterr().out
+    assert (tmp_path / "ode_fit.png").stat().st_size > 1000
+
+
+def test_deq_digits_learns_with_the_implicit_gradient_the_unrolled_one(tmp_path, capsys):
+    import microgradnp as mg
+
+    model, history, (X_test, y_test) = deq_digits.train(epochs=3, progress=False)
+    assert history["loss"][-1] < history["loss"][0] and history["test accuracy"][-1] > 0.85
+    assert deq_digits.unrolled_gradient_gap(model, mg.tensor(X_test[:32]), y_test[:32]) < 1e-7
+    assert deq_digits.main(["--epochs", "2", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert "test accuracy after 2 epochs" in capsys.readouterr().out
+    assert (tmp_path / "deq_digits.png").stat().st_size > 1000
 
 
 def test_gaussian_process_is_plain_numpy_differentiated_unchanged(tmp_path, capsys):

@@ -3,7 +3,8 @@
 * runs the three reference workloads (microgradnp.workloads) into docs/figures/;
 * draws the graphs shown on the Concepts and Graph rendering pages, before and
   after backward, with microgradnp.viz (Graphviz's ``dot`` is required);
-* runs examples/gaussian_process.py for the "Porting NumPy code" page;
+* runs examples/gaussian_process.py for the "Porting NumPy code" page, examples/ode_fit.py and
+  examples/deq_digits.py for the tutorials on odeint and fixed_point;
 * writes docs/reference/op-table.md from the op registry;
 * writes docs/reference/compositions.md from the composition matrix (microgradnp.testing.compositions),
   the same data tests/func/test_matrix.py checks.
@@ -124,19 +125,19 @@ def _ng_400(digits):
     return digits.cost(model, mg.tensor(X, name="X"), F.one_hot(y[:5], 10), lam=1.0)
 
 
-def _gaussian_process():
-    """The 'Porting NumPy code' page's figure and printout, from examples/gaussian_process.py."""
+def _example(name: str, *args: str, printout: str | None = None):
+    """Run ``examples/<name>.py`` into docs/figures/ and keep its printout (less the "wrote" lines) in
+    ``printout`` (``<name>.txt``)."""
     import contextlib
+    import importlib
     import io
     import sys
 
     sys.path.insert(0, ROOT)
-    from examples import gaussian_process
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        gaussian_process.main(["--out", FIGURES])
-    with open(os.path.join(FIGURES, "gp_output.txt"), "w") as fh:
+        importlib.import_module(f"examples.{name}").main(["--out", FIGURES, *args])
+    with open(os.path.join(FIGURES, printout or f"{name}.txt"), "w") as fh:
         fh.write("".join(line for line in out.getvalue().splitlines(keepends=True) if not line.startswith("wrote")))
 
 
@@ -271,7 +272,10 @@ def on_pre_build(config, **kwargs):
     with _Stage("training the 2-5-5-2 moons network"):
         moons.run(out_dir=FIGURES)
     with _Stage("the Gaussian-process example"):
-        _gaussian_process()
+        _example("gaussian_process", printout="gp_output.txt")
+    with _Stage("fitting the oscillator through odeint, training the deep-equilibrium layer"):
+        _example("ode_fit")
+        _example("deq_digits", "--no-progress")
     with _Stage("drawing the graphs"):
         _graphs()
     with _Stage("the op table and the compositions page"):
