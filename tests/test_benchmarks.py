@@ -93,3 +93,16 @@ def test_the_import_benchmark_reports_numpy_and_microgradnp(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     table = (tmp_path / "import_time.md").read_text()
     assert "| `import numpy` |" in table and "| `import microgradnp` |" in table
+
+
+def test_the_checkpoint_benchmark_compares_gradients_bit_for_bit_and_memory_falls(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "checkpoint_memory.py"), "--batch", "256", "--width", "32",
+         "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in (tmp_path / "checkpoint_memory.md").read_text().splitlines() if line.startswith("| ")]
+    peaks = [float(row.split("|")[2].split()[0]) for row in rows[1:]]
+    assert len(peaks) == 4 and all(row.endswith("| bit for bit |") for row in rows[1:])
+    assert peaks[0] > peaks[1] > peaks[2]  # plain, then 3 and 5 segments
