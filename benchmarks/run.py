@@ -50,17 +50,19 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as benchdata  # noqa: E402
 
-FRAMEWORKS = ["numpy_ref", "microgradnp_impl", "microgradnp_compiled_impl", "torch_impl", "autograd_impl",
+FRAMEWORKS = ["numpy_ref", "microgradnp_impl", "microgradnp_compiled_impl", "microgradnp_numba_impl", "torch_impl", "autograd_impl",
               "mygrad_impl", "jax_impl", "micrograd_impl"]
 WORKLOADS = ["ng", "sgd", "moons", "wide", "chain"]
 #: microgradnp's targets, as ratios to hand-written NumPy: eager, and with each step compiled (``mg.compile``).
 TARGETS = {"ng": 1.05, "sgd": 3.0, "moons": 1.3, "wide": 1.03, "chain": 3.0}
 COMPILED_TARGETS = {"ng": 1.05, "sgd": 1.3, "moons": 1.2, "wide": 1.02, "chain": 1.2}
+#: With ``mg.compile(backend="numba")`` (issue 36; ng has none).
+NUMBA_TARGETS = {"sgd": 0.1, "moons": 0.7, "wide": 1.02, "chain": 0.2}
 #: Tolerances of the result check against NumPy (wide runs in float32).
 TOLERANCE = {"ng": (1e-8, 1e-12), "sgd": (1e-7, 1e-12), "moons": (1e-7, 1e-12), "wide": (5e-3, 1e-5),
              "chain": (1e-9, 1e-14)}
 #: Frameworks whose memory NumPy's allocator reports to tracemalloc.
-TRACEABLE = {"numpy", "microgradnp", "microgradnp compiled", "autograd", "mygrad", "micrograd"}
+TRACEABLE = {"numpy", "microgradnp", "microgradnp compiled", "microgradnp numba", "autograd", "mygrad", "micrograd"}
 
 
 def load_frameworks(names):
@@ -217,6 +219,9 @@ def table(medians, notes, frameworks, missing) -> str:
     if "microgradnp compiled" in frameworks:
         lines.append("| microgradnp compiled target | " + " | ".join(f"<= {COMPILED_TARGETS[w]}x" for w in WORKLOADS)
                      + " |")
+    if "microgradnp numba" in frameworks:
+        lines.append("| microgradnp numba target | " + " | ".join(f"<= {NUMBA_TARGETS[w]}x" if w in NUMBA_TARGETS
+                                                                   else "-" for w in WORKLOADS) + " |")
     if missing:
         lines.append("")
         lines.append("Not installed, skipped: " + ", ".join(f"{k} ({v})" for k, v in missing.items()))
@@ -297,6 +302,12 @@ def main(argv=None) -> int:
     if traced:
         md += ["", "Trace cost of microgradnp compiled (the first call of each step, not in the timings above): "
                + ", ".join(f"{w} {traced[w] * 1e3:.1f} ms" for w in WORKLOADS if w in traced) + "."]
+    compiled_by_numba = getattr(frameworks.get("microgradnp numba"), "COMPILE_SECONDS", {})
+    if compiled_by_numba:
+        md += ["", "Kernels of microgradnp numba (the first call of each step, not in the timings above; a number is "
+               "the seconds it took to compile or load from the disk cache, else why the step stayed on NumPy): "
+               + ", ".join(f"{w} {v:.2f} s" if isinstance(v, float) else f"{w}: {v}"
+                           for w, v in compiled_by_numba.items()) + "."]
     if mem:
         md += ["", "## Memory", ""]
         for key, val in mem.items():

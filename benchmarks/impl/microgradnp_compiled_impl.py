@@ -16,8 +16,11 @@ from .microgradnp_impl import moons_loss, wide_loss
 
 NAME = "microgradnp compiled"
 
-#: Seconds each workload spent tracing (its first call), filled as the workloads run.
-TRACE_SECONDS: dict = {}
+#: Seconds each workload spent tracing (its first call), per backend, filled as the workloads run;
+#: with ``backend="numba"`` also the seconds its kernel took to compile (or load from the disk cache).
+TRACES: dict = {"numpy": {}, "numba": {}}
+COMPILES: dict = {}
+TRACE_SECONDS = TRACES["numpy"]
 
 
 def _params(d, keys, dtype=None):
@@ -30,16 +33,18 @@ def _reset(params, d, keys):
 
 
 def _traced(name, step):
-    TRACE_SECONDS[name] = step.stats["trace_seconds"]
+    TRACES[step.backend][name] = step.stats["trace_seconds"]
+    if step.backend == "numba":
+        COMPILES[name] = step.program.stats.get("compile_seconds", step.program.stats.get("backend"))
 
 
-def ng(d):
+def ng(d, backend="numpy"):
     X, Y, lam = d["X"], d["Y"], d["lam"]
     m = len(d["X"])
     params = _params(d, ("W1", "b1", "W2", "b2"))
     W1, b1, W2, b2 = params
 
-    @mg.compile
+    @mg.compile(backend=backend)
     def cost_and_gradient(X, Y):
         logits = mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)
         J = F.binary_cross_entropy_with_logits(logits, Y, reduction="batchmean")
@@ -54,13 +59,13 @@ def ng(d):
     return run
 
 
-def sgd(d):
+def sgd(d, backend="numpy"):
     Xs, Ts, lr = d["X"], d["T"], d["lr"]
     keys = ("W1", "W2")
     params = _params(d, keys)
     W1, W2 = params
 
-    @mg.compile
+    @mg.compile(backend=backend)
     def step(x, t):
         o = mg.sigmoid(W2 @ mg.sigmoid(W1 @ x))
         loss = F.squared_loss(o, t)  # 1/2 sum((o - t)^2)
@@ -83,12 +88,12 @@ def sgd(d):
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")  # moons and wide: three dense layers
 
 
-def _train(d, lr, loss_of, name, dtype=None):
+def _train(d, lr, loss_of, name, dtype=None, backend="numpy"):
     """``d["steps"]`` full-batch SGD steps of a three-layer net, each step compiled."""
     params = _params(d, KEYS, dtype)
     opt = mg.optim.SGD(params, lr=lr)
 
-    @mg.compile
+    @mg.compile(backend=backend)
     def step():
         loss = loss_of(*params)
         opt.zero_grad()
@@ -105,19 +110,19 @@ def _train(d, lr, loss_of, name, dtype=None):
     return run
 
 
-def moons(d):
-    return _train(d, d["alpha"], moons_loss(d), "moons")
+def moons(d, backend="numpy"):
+    return _train(d, d["alpha"], moons_loss(d), "moons", backend=backend)
 
 
-def wide(d):
-    return _train(d, d["lr"], wide_loss(d), "wide")
+def wide(d, backend="numpy"):
+    return _train(d, d["lr"], wide_loss(d), "wide", backend=backend)
 
 
-def chain(d):
+def chain(d, backend="numpy"):
     x0, n = d["x"], d["n"]
     x = mg.tensor(x0, requires_grad=True)
 
-    @mg.compile
+    @mg.compile(backend=backend)
     def forward_backward(x):
         y = x
         for i in range(n):

@@ -66,7 +66,12 @@ from .lower import lower
 from .passes import PASSES, run_passes
 from .trace import CompileError, Trace
 
-__all__ = ["compile", "CompileError", "Compiled", "PASSES", "Program", "explain"]
+__all__ = ["compile", "CompileError", "Compiled", "PASSES", "MACHINE_PASSES", "Program", "explain"]
+
+#: The passes that shape code for a NumPy replay (buffers, operators, inlined forwards): not run for machine code.
+NUMPY_ONLY = ("buffer_reuse", "operator_forms", "inline")
+#: The passes of the numba backend, run as it writes the kernel (machine.py).
+MACHINE_PASSES = ("fuse_elementwise",)
 
 
 # ---------------------------------------------------------------------------
@@ -75,13 +80,13 @@ __all__ = ["compile", "CompileError", "Compiled", "PASSES", "Program", "explain"
 
 
 def _build(trace: Trace, leaves: list, sources: list, outputs: list, out_spec, grad_enabled: bool, fn, flat: bool,
-           passes, stages: list | None = None) -> Program | None:
+           passes, stages: list | None = None, backend: str = "numpy") -> Program | None:
     """The program of a finished trace, or None where it cannot be replayed (``trace.broken`` says why).
 
     ``stages``: where given, receives ``(stage, code)`` after lowering and after each pass.
     """
     with _no_collection():
-        return _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages)
+        return _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend)
 
 
 @contextlib.contextmanager
@@ -97,7 +102,7 @@ def _no_collection():
             gc.enable()
 
 
-def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages):
+def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend="numpy"):
     times: dict = {}
     t0 = time.perf_counter()
     graph = lower(trace, leaves, sources, outputs, out_spec)
@@ -116,7 +121,7 @@ def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, pa
             stages.append((pass_name, _preview(g, name)))
         t0 = time.perf_counter()
 
-    graph = run_passes(graph, passes, after)
+    graph = run_passes(graph, [p for p in passes if p not in NUMPY_ONLY] if backend == "numba" else passes, after)
     for holder, t in graph.holders:
         if trace.unexplained_write(t):
             trace.fail(f"{holder} (shape {t.shape}) is written through .data or NumPy inside the function; write "
@@ -124,6 +129,17 @@ def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, pa
     if trace.broken is not None:
         return None
     stats = {"nodes": {k: n for k, (_, n) in times.items()}, "seconds": {k: s for k, (s, _) in times.items()}}
+    if backend == "numba":
+        from . import machine
+
+        try:
+            return machine.generate(graph, name, flat, stats, fuse="fuse_elementwise" in passes)
+        except machine.Unsupported as why:  # the NumPy backend, saying why: never a wrong number
+            warnings.warn(f"compile: {getattr(fn, '__name__', 'the function')} runs on the NumPy backend, not "
+                          f"numba: {why}", RuntimeWarning, stacklevel=5)
+            graph = run_passes(graph, [p for p in passes if p in NUMPY_ONLY], after)
+            stats = {"nodes": {k: n for k, (_, n) in times.items()}, "seconds": {k: s for k, (s, _) in times.items()},
+                     "backend": f"numpy (numba: {why})"}
     return generate(graph, name, flat, stats)
 
 
@@ -239,12 +255,13 @@ class Compiled:
     _opaque_to_guards = True
     __name__: str  # the function's, with its other attributes (functools.update_wrapper)
 
-    def __init__(self, fn, fullgraph: bool, cache_size: int, passes=None):
+    def __init__(self, fn, fullgraph: bool, cache_size: int, passes=None, backend: str = "numpy"):
         functools.update_wrapper(self, fn)
+        self.backend = backend
         self.fn = fn
         self.fullgraph = fullgraph
         self.cache_size = int(cache_size)
-        self.passes = tuple(PASSES) if passes is None else _checked_passes(passes)
+        self.passes = tuple(PASSES) + MACHINE_PASSES if passes is None else _checked_passes(passes)
         self._stages: list | None = None  # explain() collects the code of each stage here
         self._cache: OrderedDict = OrderedDict()  # signature -> list of programs, or "eager" and the reason
         self._lock = threading.Lock()
@@ -361,7 +378,7 @@ class Compiled:
         if trace.broken is None:
             program = _build(trace, leaves, sources, out_leaves, out_spec, key[0], self.fn,
                              flat=isinstance(key[1], int),  # made by _positional_key: the hot path may try it
-                             passes=self.passes, stages=self._stages)
+                             passes=self.passes, stages=self._stages, backend=self.backend)
         if trace.broken is not None:
             warnings.warn(f"compile: {self.__name__} runs eagerly for these arguments: {trace.broken}",
                           RuntimeWarning, stacklevel=3)
@@ -370,6 +387,10 @@ class Compiled:
             self._remember(key, [program])
             self._last = program
             self._hot = program if program.flat else None
+            if "compile_seconds" in program.stats:  # the numba backend's kernel: compiled, or loaded from disk
+                compiled = program.stats["compile_seconds"]
+                self.stats["compile_seconds"] = self.stats.get("compile_seconds", 0.0) + compiled
+                t0 += compiled  # reported apart from the trace
         self.stats["trace_seconds"] += time.perf_counter() - t0
         return _result_of(result, sources, leaves, trace.start)
 
@@ -387,9 +408,10 @@ def _checked_passes(passes) -> tuple:
     if isinstance(passes, str):
         passes = (passes,)
     passes = tuple(passes)
-    unknown = [p for p in passes if p not in PASSES]
+    unknown = [p for p in passes if p not in PASSES and p not in MACHINE_PASSES]
     if unknown:
-        raise ValueError(f"compile: no pass named {unknown[0]!r}; the passes are {', '.join(PASSES)}")
+        raise ValueError(f"compile: no pass named {unknown[0]!r}; the passes are {', '.join(PASSES)} (and, for "
+                         f"backend='numba', {', '.join(MACHINE_PASSES)})")
     return passes
 
 
@@ -418,7 +440,8 @@ def _result_of(result, sources, leaves, start: int):
     return _unflatten(spec, [eager(o) for o in out_leaves])
 
 
-def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=None):  # noqa: A001 - torch's name
+def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=None,  # noqa: A001 - torch's name
+            backend: str = "numpy"):
     """Trace ``fn`` once per signature, then replay it as straight-line NumPy.
 
     ``fn`` takes Tensors, arrays and Python values (or tuples, lists and
@@ -444,6 +467,14 @@ def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=Non
         ``mg.compiler.PASSES``, in that order); fewer to see or rule out
         what one does.  :func:`microgradnp.compiler.explain` shows the code
         after each.
+    backend
+        ``"numpy"`` (the default): the replay is straight-line NumPy.
+        ``"numba"``: the step's arithmetic (forward, backward and updates)
+        becomes one machine-code kernel compiled by Numba (``pip install
+        "microgradnp[jit]"``), cached on disk; a step with an op it has no
+        form for runs on the NumPy backend with a warning saying which
+        (``step.program.stats["backend"]``).  See docs/compile.md for when
+        it pays.
 
     Notes
     -----
@@ -451,7 +482,8 @@ def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=Non
     function.  Arrays and Python numbers the function reads from its
     closure are constants of the trace (tensors are read at each call).
     ``step.code`` is the generated source; ``step.stats`` counts traces,
-    replays and eager calls, and the seconds spent tracing.
+    replays and eager calls, and the seconds spent tracing (and, with
+    ``backend="numba"``, compiling kernels: ``compile_seconds``).
 
     Examples
     --------
@@ -471,10 +503,17 @@ def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=Non
     >>> step.stats["traces"], step.stats["replays"]
     (1, 2)
     """
+    if backend not in ("numpy", "numba"):
+        raise ValueError(f"compile: backend must be 'numpy' or 'numba', got {backend!r}")
+    if backend == "numba":
+        from . import machine
+
+        if not machine.available():
+            raise ImportError('compile(backend="numba") needs Numba: pip install "microgradnp[jit]" (or numba)')
     if fn is None:
-        return lambda f: compile(f, fullgraph=fullgraph, cache_size=cache_size, passes=passes)
+        return lambda f: compile(f, fullgraph=fullgraph, cache_size=cache_size, passes=passes, backend=backend)
     if not callable(fn):
         raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
     if cache_size < 1:
         raise ValueError(f"compile: cache_size must be at least 1, got {cache_size}")
-    return Compiled(fn, fullgraph, cache_size, passes)
+    return Compiled(fn, fullgraph, cache_size, passes, backend)

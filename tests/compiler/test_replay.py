@@ -48,7 +48,7 @@ def test_replay_equals_eager_on_every_op_with_each_pass_off(off, data):
     _op_replays_as_eager(name, data, passes=[p for p in PASSES if p != off])
 
 
-def _op_replays_as_eager(name, data, passes=None):
+def _op_replays_as_eager(name, data, passes=None, backend="numpy"):
     # The op and its backward pass (a random upstream gradient), traced on one draw and replayed on
     # another: the replay must compute, not remember.
     op = REGISTRY[name]
@@ -61,11 +61,11 @@ def _op_replays_as_eager(name, data, passes=None):
             (out * u).sum().backward()
         return out
 
-    step = mg.compile(f, passes=passes)
+    step = mg.compile(f, passes=passes, backend=backend)
     try:
         f(*_fresh(inputs, 1.05))
     except (np.linalg.LinAlgError, ValueError):
-        return  # the scaled draw left the op's domain: nothing to compare
+        return None, []  # the scaled draw left the op's domain: nothing to compare
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         step(*_fresh(inputs))
@@ -82,6 +82,7 @@ def _op_replays_as_eager(name, data, passes=None):
         assert step.stats["replays"] == 0 and any("runs eagerly" in str(w.message) for w in caught)
     else:
         assert step.stats == {**step.stats, "traces": 1, "replays": 1, "eager_calls": 0}, step.code
+    return step, caught
 
 
 # Random programs: a chain of ops on a batch and two parameters, a loss, backward and an optimizer step,
@@ -113,7 +114,7 @@ def test_random_programs_replay_equals_eager_with_each_pass_off(off, program, op
     _program_replays_as_eager(program, optimizer, seed, passes=[p for p in PASSES if p != off])
 
 
-def _program_replays_as_eager(program, optimizer, seed, passes=None):
+def _program_replays_as_eager(program, optimizer, seed, passes=None, backend="numpy"):
     rng = np.random.default_rng(seed)
     X, W0, V0 = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
 
@@ -143,7 +144,7 @@ def _program_replays_as_eager(program, optimizer, seed, passes=None):
 
     eager, eager_params = make()
     compiled_fn, params = make()
-    compiled = mg.compile(compiled_fn, passes=passes)
+    compiled = mg.compile(compiled_fn, passes=passes, backend=backend)
     with np.errstate(all="ignore"):  # a program of squares may diverge: then both must diverge alike
         for k in range(4):
             x = X * (1.0 + 0.1 * k)
@@ -152,6 +153,7 @@ def _program_replays_as_eager(program, optimizer, seed, passes=None):
         assert p.dtype == q.dtype
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-12)
     assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 3
+    return compiled
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+"""mg.compile(backend="numba"): replay equals eager on every op (or the step stays on NumPy, saying why)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import microgradnp as mg
+
+from .test_replay import _PROGRAMS, OPS, _op_replays_as_eager, _program_replays_as_eager, _train_step
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.mark.parametrize("name", OPS)
+@settings(max_examples=max(2, settings().max_examples // 25), deadline=None)
+@given(data=st.data())
+def test_machine_code_equals_eager_on_every_op_or_says_why_not(name, data):
+    # Each op and its backward pass, traced on one draw and replayed on another (test_replay.py): the kernel
+    # must compute, not remember; an op without a machine-code form runs on the NumPy backend, named.
+    step, caught = _op_replays_as_eager(name, data, backend="numba")
+    if step is None or step.program is None:
+        return  # the draw left the op's domain, or the op decides from values and runs eagerly
+    backend = step.program.stats["backend"]
+    if backend != "numba":
+        assert backend.startswith("numpy (numba: ")
+        assert any("runs on the NumPy backend, not numba" in str(w.message) for w in caught)
+
+
+@settings(max_examples=max(3, settings().max_examples // 8), deadline=None)
+@given(**_PROGRAMS)
+def test_random_training_steps_in_machine_code_equal_eager(program, optimizer, seed):
+    # A chain of ops, a loss, backward and an optimizer (SGD, momentum, Adam or by hand), four steps.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a program with an op without a form stays on NumPy
+        compiled = _program_replays_as_eager(program, optimizer, seed, backend="numba")
+    backend = compiled.program.stats["backend"]
+    assert backend == "numba" or backend.startswith("numpy (numba: op ")
+
+
+def test_the_workloads_steps_run_in_machine_code():
+    # Per-example SGD of the 2-2-2 net, and the moons step: all their ops have forms.
+    for sizes in ([2, 2, 2], [2, 5, 5, 2]):
+        net = mg.nn.MLP(sizes, activation="sigmoid", rng=0)
+        opt = mg.optim.SGD(net.parameters(), lr=0.5)
+        step = mg.compile(_train_step(opt, lambda x, y, net=net: mg.nn.functional.mse_loss(net(x), y)),
+                          backend="numba")
+        twin = mg.nn.MLP(sizes, activation="sigmoid", rng=0)
+        twin_opt = mg.optim.SGD(twin.parameters(), lr=0.5)
+        eager = _train_step(twin_opt, lambda x, y, twin=twin: mg.nn.functional.mse_loss(twin(x), y))
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            x, y = rng.standard_normal((7, sizes[0])), rng.standard_normal((7, sizes[-1]))
+            np.testing.assert_allclose(step(x, y).data, eager(mg.tensor(x), y).data, rtol=1e-12)
+        assert step.program.stats["backend"] == "numba", step.program.stats["backend"]
+        assert step.stats["compile_seconds"] == step.program.stats["compile_seconds"] >= 0
+        assert "def kernel(" in step.code
+        for p, q in zip(net.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+
+
+def test_what_the_backend_cannot_do_is_named_and_runs_on_numpy():
+    w = mg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    step = mg.compile(lambda x: (w * x).sum(), backend="numba")
+    with pytest.warns(RuntimeWarning, match="runs on the NumPy backend, not numba: mul computes in float32"):
+        step(np.ones(3, dtype=np.float32))
+    assert step(np.full(3, 2.0, dtype=np.float32)).item() == 6.0
+    with pytest.raises(ValueError, match="backend must be 'numpy' or 'numba'"):
+        mg.compile(lambda x: x, backend="jax")
+
+
+def test_a_second_process_loads_the_kernel_from_the_disk_cache(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "step.py"
+    script.write_text(
+        "import numpy as np, microgradnp as mg\n"
+        "w = mg.tensor([0.5, -0.25], requires_grad=True)\n"
+        "step = mg.compile(lambda x: (mg.tanh(w * x) ** 2).sum(), backend='numba')\n"
+        "step(np.ones(2)); step(np.ones(2))\n"
+        "print(step.program.stats['from_disk_cache'])\n")
+    env = {**__import__("os").environ, "MICROGRADNP_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+            for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["False", "True"], [r.stderr[-2000:] for r in runs]
+
+
+def test_fusion_writes_an_elementwise_chain_as_one_expression_and_changes_no_number():
+    from microgradnp.compiler import PASSES
+
+    w = mg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+
+    def f(x):
+        loss = (mg.sigmoid(mg.tanh(x @ w) * 2.0 + 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    fused = mg.compile(f, backend="numba")
+    plain = mg.compile(f, backend="numba", passes=list(PASSES))  # every pass but fuse_elementwise
+    x = np.random.default_rng(0).standard_normal((4, 2))
+    results = []
+    for step in (fused, plain):
+        w.grad = None
+        step(x)
+        w.grad = None
+        results.append((step(x).item(), w.grad.copy()))
+        assert step.program.stats["backend"] == "numba"
+    w.grad = None
+    expected = f(mg.tensor(x)).item()
+    np.testing.assert_allclose([results[0][0], results[1][0]], expected, rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+    def kernel_lines(step):
+        return step.code.split("def kernel(")[1].count("\n")
+
+    assert kernel_lines(fused) < kernel_lines(plain)
+
+
+def test_a_long_elementwise_chain_is_fused_in_pieces_and_equals_eager():
+    # Fused without a bound, the backward chain would be one expression nested too deep for Python's parser.
+    x = mg.tensor(np.linspace(-1.0, 1.0, 16), requires_grad=True)
+
+    def f(x):
+        y = x
+        for i in range(60):
+            y = mg.tanh(y) if i % 2 == 0 else y * 1.1
+        y.sum().backward()
+        return y
+
+    step = mg.compile(f, backend="numba")
+    for _ in range(2):
+        x.grad = None
+        out = step(x)
+    grad = x.grad.copy()
+    x.grad = None
+    expected = f(x)
+    assert step.program.stats["backend"] == "numba"
+    np.testing.assert_allclose(out.data, expected.data, rtol=1e-12)
+    np.testing.assert_allclose(grad, x.grad, rtol=1e-12)
