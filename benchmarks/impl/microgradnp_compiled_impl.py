@@ -59,6 +59,18 @@ def ng(d, backend="numpy"):
     return run
 
 
+def sgd_step(params, lr, x, t):
+    """One per-example SGD step of the 2-2-2 net (no biases), squared loss, the update written by hand."""
+    W1, W2 = params
+    o = mg.sigmoid(W2 @ mg.sigmoid(W1 @ x))
+    loss = F.squared_loss(o, t)  # 1/2 sum((o - t)^2)
+    loss.backward()
+    with mg.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+
+
 def sgd(d, backend="numpy"):
     Xs, Ts, lr = d["X"], d["T"], d["lr"]
     keys = ("W1", "W2")
@@ -67,13 +79,7 @@ def sgd(d, backend="numpy"):
 
     @mg.compile(backend=backend)
     def step(x, t):
-        o = mg.sigmoid(W2 @ mg.sigmoid(W1 @ x))
-        loss = F.squared_loss(o, t)  # 1/2 sum((o - t)^2)
-        loss.backward()
-        with mg.no_grad():
-            for p in params:
-                p -= lr * p.grad
-                p.grad = None
+        sgd_step(params, lr, x, t)
 
     def run():
         _reset(params, d, keys)

@@ -80,13 +80,14 @@ MACHINE_PASSES = ("fuse_elementwise",)
 
 
 def _build(trace: Trace, leaves: list, sources: list, outputs: list, out_spec, grad_enabled: bool, fn, flat: bool,
-           passes, stages: list | None = None, backend: str = "numpy") -> Program | None:
+           passes, stages: list | None = None, backend: str = "numpy", unroll: bool = True) -> Program | None:
     """The program of a finished trace, or None where it cannot be replayed (``trace.broken`` says why).
 
     ``stages``: where given, receives ``(stage, code)`` after lowering and after each pass.
     """
     with _no_collection():
-        return _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend)
+        return _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend,
+                      unroll)
 
 
 @contextlib.contextmanager
@@ -102,7 +103,8 @@ def _no_collection():
             gc.enable()
 
 
-def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend="numpy"):
+def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, passes, stages, backend="numpy",
+           unroll=True):
     times: dict = {}
     t0 = time.perf_counter()
     graph = lower(trace, leaves, sources, outputs, out_spec)
@@ -129,11 +131,13 @@ def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, pa
     if trace.broken is not None:
         return None
     stats = {"nodes": {k: n for k, (_, n) in times.items()}, "seconds": {k: s for k, (s, _) in times.items()}}
+    if not unroll and backend != "numba":
+        raise ValueError('compile: unroll=False keeps a loop in machine code: it needs backend="numba"')
     if backend == "numba":
         from . import machine
 
         try:
-            return machine.generate(graph, name, flat, stats, fuse="fuse_elementwise" in passes)
+            return machine.generate(graph, name, flat, stats, fuse="fuse_elementwise" in passes, unroll=unroll)
         except machine.Unsupported as why:  # the NumPy backend, saying why: never a wrong number
             warnings.warn(f"compile: {getattr(fn, '__name__', 'the function')} runs on the NumPy backend, not "
                           f"numba: {why}", RuntimeWarning, stacklevel=5)
@@ -255,9 +259,10 @@ class Compiled:
     _opaque_to_guards = True
     __name__: str  # the function's, with its other attributes (functools.update_wrapper)
 
-    def __init__(self, fn, fullgraph: bool, cache_size: int, passes=None, backend: str = "numpy"):
+    def __init__(self, fn, fullgraph: bool, cache_size: int, passes=None, backend: str = "numpy",
+                 unroll: bool = True):
         functools.update_wrapper(self, fn)
-        self.backend = backend
+        self.backend, self.unroll = backend, unroll
         self.fn = fn
         self.fullgraph = fullgraph
         self.cache_size = int(cache_size)
@@ -378,7 +383,7 @@ class Compiled:
         if trace.broken is None:
             program = _build(trace, leaves, sources, out_leaves, out_spec, key[0], self.fn,
                              flat=isinstance(key[1], int),  # made by _positional_key: the hot path may try it
-                             passes=self.passes, stages=self._stages, backend=self.backend)
+                             passes=self.passes, stages=self._stages, backend=self.backend, unroll=self.unroll)
         if trace.broken is not None:
             warnings.warn(f"compile: {self.__name__} runs eagerly for these arguments: {trace.broken}",
                           RuntimeWarning, stacklevel=3)
@@ -441,7 +446,7 @@ def _result_of(result, sources, leaves, start: int):
 
 
 def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=None,  # noqa: A001 - torch's name
-            backend: str = "numpy"):
+            backend: str = "numpy", unroll: bool = True):
     """Trace ``fn`` once per signature, then replay it as straight-line NumPy.
 
     ``fn`` takes Tensors, arrays and Python values (or tuples, lists and
@@ -475,6 +480,11 @@ def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=Non
         form for runs on the NumPy backend with a warning saying which
         (``step.program.stats["backend"]``).  See docs/compile.md for when
         it pays.
+    unroll
+        With ``backend="numba"``, ``False`` keeps a Python ``for`` over an
+        argument's rows (``for x, t in zip(X, T)``: the seeds' per-example
+        SGD) a loop in machine code instead of one copy of its body per
+        iteration (``step.program.stats["loop"]``).
 
     Notes
     -----
@@ -505,15 +515,18 @@ def compile(fn=None, *, fullgraph: bool = False, cache_size: int = 8, passes=Non
     """
     if backend not in ("numpy", "numba"):
         raise ValueError(f"compile: backend must be 'numpy' or 'numba', got {backend!r}")
+    if not unroll and backend != "numba":
+        raise ValueError('compile: unroll=False keeps a loop in machine code: it needs backend="numba"')
     if backend == "numba":
         from . import machine
 
         if not machine.available():
             raise ImportError('compile(backend="numba") needs Numba: pip install "microgradnp[jit]" (or numba)')
     if fn is None:
-        return lambda f: compile(f, fullgraph=fullgraph, cache_size=cache_size, passes=passes, backend=backend)
+        return lambda f: compile(f, fullgraph=fullgraph, cache_size=cache_size, passes=passes, backend=backend,
+                                 unroll=unroll)
     if not callable(fn):
         raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
     if cache_size < 1:
         raise ValueError(f"compile: cache_size must be at least 1, got {cache_size}")
-    return Compiled(fn, fullgraph, cache_size, passes, backend)
+    return Compiled(fn, fullgraph, cache_size, passes, backend, unroll)

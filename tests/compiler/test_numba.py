@@ -140,3 +140,82 @@ def test_a_long_elementwise_chain_is_fused_in_pieces_and_equals_eager():
     assert step.program.stats["backend"] == "numba"
     np.testing.assert_allclose(out.data, expected.data, rtol=1e-12)
     np.testing.assert_allclose(grad, x.grad, rtol=1e-12)
+
+
+def _per_example(optimizer="by hand", clear=True, returns=False):
+    """The seeds' per-example SGD on the 2-2-2 net as one function: a Python loop over the examples."""
+    W1 = mg.tensor(np.random.default_rng(0).standard_normal((2, 2)), requires_grad=True)
+    W2 = mg.tensor(np.random.default_rng(1).standard_normal((2, 2)), requires_grad=True)
+    params = [W1, W2]
+    opt = {"by hand": None, "sgd": mg.optim.SGD(params, lr=0.1), "adam": mg.optim.Adam(params, lr=0.01)}[optimizer]
+
+    def epoch(X, T):
+        loss = None
+        for x, t in zip(X, T):
+            if opt is not None:
+                opt.zero_grad()
+            loss = mg.nn.functional.squared_loss(mg.sigmoid(W2 @ mg.sigmoid(W1 @ x)), t)
+            loss.backward()
+            if opt is not None:
+                opt.step()
+                continue
+            with mg.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+                    if clear:
+                        p.grad = None
+        return loss if returns else None
+
+    return epoch, params
+
+
+@pytest.mark.parametrize("optimizer, returns", [("by hand", False), ("sgd", True)])
+def test_a_loop_over_the_examples_stays_a_loop_in_machine_code_and_equals_eager(optimizer, returns):
+    rng = np.random.default_rng(2)
+    X, T = rng.standard_normal((50, 2)), rng.standard_normal((50, 2))
+    epoch, params = _per_example(optimizer, returns=returns)
+    eager, eager_params = _per_example(optimizer, returns=returns)
+    step = mg.compile(epoch, backend="numba", unroll=False)
+    for _ in range(2):  # a trace, then a replay
+        out, expected = step(X, T), eager(X, T)
+        if returns:
+            np.testing.assert_allclose(out.data, expected.data, rtol=1e-12)
+        for p, q in zip(params, eager_params):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14)
+            assert (p.grad is None) == (q.grad is None)
+            if q.grad is not None:
+                np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
+    assert step.program.stats["backend"] == "numba"
+    # The first iteration runs before the loop (it reads what .grad held); with zero_grad() at the top, the
+    # last iteration's clear is missing, so it runs after the loop.
+    looped = step.program.stats["loop"]["iterations_in_loop"]
+    assert looped == (49 if optimizer == "by hand" else 48)
+    assert step.code.count(f"for _w in range(1, {looped + 1}):") == 1
+
+
+def test_what_a_loop_in_machine_code_cannot_carry_is_named_or_unrolled_and_equals_eager():
+    rng = np.random.default_rng(3)
+    X, T = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
+    # Gradients accumulated over the examples: each iteration reads the one before, so the iterations are not
+    # the same code and there is no loop to roll (a short one is unrolled); Adam's iterations count its steps
+    # and set .grad between array operations, which one kernel call cannot follow: the NumPy backend, named.
+    for optimizer, clear, why in (("by hand", False, None), ("adam", True, "runs on the NumPy backend, not numba")):
+        (epoch, params), (eager, eager_params) = _per_example(optimizer, clear), _per_example(optimizer, clear)
+        step = mg.compile(epoch, backend="numba", unroll=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            step(X, T)
+        step(X, T)
+        eager(X, T)
+        eager(X, T)
+        for p, q in zip(params, eager_params):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+            if q.grad is not None:
+                np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
+        assert "loop" not in step.program.stats
+        if why is None:
+            assert step.program.stats["backend"] == "numba" and not caught
+        else:
+            assert any(why in str(w.message) for w in caught), [str(w.message) for w in caught]
+    with pytest.raises(ValueError, match='unroll=False keeps a loop in machine code: it needs backend="numba"'):
+        mg.compile(lambda x: x, unroll=False)
