@@ -112,6 +112,18 @@ def _log_softmax_rows(a):
 
 
 @njit(cache=True)
+def _pick(a, labels):
+    n, c = a.shape
+    out = np.empty(n, dtype=a.dtype)
+    for i in range(n):
+        k = labels[i]
+        if k < 0 or k >= c:
+            raise ValueError("pick: class labels must lie in [0, C) for the C columns of the scores")
+        out[i] = a[i, k]
+    return out
+
+
+@njit(cache=True)
 def _softmax_rows(a):
     out = np.empty_like(a)
     for i in range(a.shape[0]):
@@ -218,6 +230,12 @@ def _rows(node: Op, a: list, attrs: dict) -> str | None:  # log_softmax, softmax
     return f"_{node.op}_rows({a[0]})" if _ndim(node.values[0]) == 2 and attrs.get("axis", -1) in (-1, 1) else None
 
 
+def _pick(node: Op, a: list, attrs: dict) -> str | None:  # each row's entry at its (integer) class label
+    labels = node.values[1]
+    ok = _ndim(node.values[0]) == 2 and getattr(labels, "dtype", np.dtype(float)).kind in "iu" and _ndim(labels) == 1
+    return f"_pick({a[0]}, {a[1]})" if ok else None
+
+
 def _astype(node: Op, a: list, attrs: dict) -> str | None:
     dtype = np.dtype(attrs.get("dtype"))
     return f"{a[0]}.astype(np.{dtype.name})" if dtype.kind in "fiub" else None
@@ -265,6 +283,7 @@ FORMS = {
     "max": _extreme,
     "min": _extreme,
     "outer": lambda node, a, attrs: f"np.outer({a[0]}, {a[1]})",
+    "pick": _pick,
 }
 
 

@@ -219,3 +219,28 @@ def test_what_a_loop_in_machine_code_cannot_carry_is_named_or_unrolled_and_equal
             assert any(why in str(w.message) for w in caught), [str(w.message) for w in caught]
     with pytest.raises(ValueError, match='unroll=False keeps a loop in machine code: it needs backend="numba"'):
         mg.compile(lambda x: x, unroll=False)
+
+
+def test_a_classifier_step_with_integer_labels_runs_in_machine_code_and_checks_its_labels():
+    rng = np.random.default_rng(4)
+    nets = [mg.nn.MLP([4, 16, 3], activation="relu", rng=0) for _ in range(2)]
+    opts = [mg.optim.Adam(net.parameters(), lr=0.01) for net in nets]
+
+    def step_of(net, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = mg.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    compiled, eager = mg.compile(step_of(nets[0], opts[0]), backend="numba"), step_of(nets[1], opts[1])
+    for _ in range(4):
+        x, y = rng.standard_normal((32, 4)), rng.integers(0, 3, 32)
+        np.testing.assert_allclose(compiled(x, y).data, eager(mg.tensor(x), y).data, rtol=1e-12)
+    assert compiled.program.stats["backend"] == "numba"
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, C\)"):
+        compiled(x, np.full(32, 3))  # a label out of range: an error, as eager, never a number read past the row
