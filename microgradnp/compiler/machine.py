@@ -124,6 +124,22 @@ def _pick(a, labels):
 
 
 @njit(cache=True)
+def _max_rows(a):
+    out = np.empty(a.shape[0], dtype=a.dtype)
+    for i in range(a.shape[0]):
+        out[i] = a[i].max()
+    return out
+
+
+@njit(cache=True)
+def _min_rows(a):
+    out = np.empty(a.shape[0], dtype=a.dtype)
+    for i in range(a.shape[0]):
+        out[i] = a[i].min()
+    return out
+
+
+@njit(cache=True)
 def _softmax_rows(a):
     out = np.empty_like(a)
     for i in range(a.shape[0]):
@@ -241,8 +257,14 @@ def _astype(node: Op, a: list, attrs: dict) -> str | None:
     return f"{a[0]}.astype(np.{dtype.name})" if dtype.kind in "fiub" else None
 
 
-def _extreme(node: Op, a: list, attrs: dict) -> str | None:  # max, min of the whole array
-    return f"np.{node.op}({a[0]})" if attrs.get("axis") is None and not attrs.get("keepdims", False) else None
+def _extreme(node: Op, a: list, attrs: dict) -> str | None:  # max, min: of the whole array, of a matrix's rows
+    axis, keep, ndim = attrs.get("axis"), attrs.get("keepdims", False), _ndim(node.values[0])
+    if axis is None:
+        return None if keep else f"np.{node.op}({a[0]})"
+    if ndim != 2 or not isinstance(axis, (int, np.integer)):
+        return None
+    rows = f"_{node.op}_rows({a[0]})" if axis % 2 == 1 else f"_{node.op}_rows(np.ascontiguousarray({a[0]}.T))"
+    return f"{rows}.reshape({node.shape!r})" if keep else rows
 
 
 def _transpose(node: Op, a: list, attrs: dict) -> str:
@@ -284,6 +306,8 @@ FORMS = {
     "min": _extreme,
     "outer": lambda node, a, attrs: f"np.outer({a[0]}, {a[1]})",
     "pick": _pick,
+    "concatenate": lambda node, a, attrs: f"np.concatenate(({', '.join(a)},), axis={int(attrs.get('axis', 0))})",
+    "stack": lambda node, a, attrs: f"np.stack(({', '.join(a)},), axis={int(attrs.get('axis', 0))})",
 }
 
 
