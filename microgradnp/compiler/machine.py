@@ -25,6 +25,10 @@ kernel is compiled when the step is traced, for the types the trace saw (a
 form Numba cannot type is found then, and the step stays on NumPy); the
 seconds it took (or took to load) are ``step.program.stats
 ["compile_seconds"]``.
+
+With ``unroll=False``, a loop the trace holds (``loops.py``) is written as a
+``for`` in the kernel (:class:`_LoopPlan`): the seeds' per-example SGD as one
+call instead of one per example.
 """
 
 from __future__ import annotations
