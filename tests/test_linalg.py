@@ -259,3 +259,34 @@ def test_float16_is_computed_in_float32_and_kept(name):
     out = f(A)
     for t in out if isinstance(out, tuple) else (out,):
         assert t.dtype == np.float16 and np.all(np.isfinite(t.data))
+
+
+@pytest.mark.parametrize("sa, sb, axes", [
+    ((4, 3, 3), (4, 3), (0, 0)), ((3, 3), (4, 3), (None, 0)), ((4, 3, 3), (3,), (0, None)),
+    ((4, 3, 3), (4, 3, 2), (0, 0)), ((4, 2, 3, 3), (4, 3), (0, 0)), ((4, 3, 3), (4, 2, 3, 2), (0, 0))])
+def test_vmap_of_solve_is_one_stacked_solve_equal_to_the_loop(sa, sb, axes):
+    # NumPy 2 reads an example's 1-D b as a vector, a 2-D one as a matrix; a stack of a meets b's own stack.
+    import warnings
+
+    from microgradnp.func import grad, vmap
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(sa) + 3 * np.eye(sa[-1])
+    b = rng.standard_normal(sb)
+
+    def example(i, x, axis):
+        return x[i] if axis == 0 else x
+
+    def loss(a, b):
+        return (mg.linalg.solve(a, b) ** 2).sum()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "runs once per example" warning: the rule batches it
+        out = vmap(mg.linalg.solve, in_axes=axes)(a, b)
+        grads = vmap(grad(loss, argnums=(0, 1)), in_axes=axes)(a, b)
+    for i in range(4):
+        ai, bi = example(i, a, axes[0]), example(i, b, axes[1])
+        np.testing.assert_allclose(out.data[i], mg.linalg.solve(ai, bi).data, rtol=1e-12)
+        expected = grad(loss, argnums=(0, 1))(ai, bi)
+        np.testing.assert_allclose(grads[0].data[i], expected[0].data, rtol=1e-10)
+        np.testing.assert_allclose(grads[1].data[i], expected[1].data, rtol=1e-10)

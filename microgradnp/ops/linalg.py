@@ -508,6 +508,20 @@ def _solve_jvp(ns, ts, out, a, b):
     return ns.solve(a, _col(rhs))[..., 0] if vector else ns.solve(a, rhs)
 
 
+def _solve_batch(ns, args, batched, size):
+    """vmap's rule: one stacked solve.  NumPy 2 reads a 1-D ``b`` as a vector, so each example's vector becomes
+    a column first (and is dropped after); both are aligned so that an example's own stack axes meet."""
+    (a, b), (ba, bb) = args, batched
+    a = a if ba else ns.broadcast_to(a, (size,) + tuple(a.shape))
+    b = b if bb else ns.broadcast_to(b, (size,) + tuple(b.shape))
+    vector = b.ndim == 2
+    if vector:
+        b = _col(b)
+    nd = max(a.ndim, b.ndim) - 1
+    out = ns.call("solve", batch_aligned(ns, a, nd), batch_aligned(ns, b, nd))
+    return out[..., 0] if vector else out
+
+
 def _solve_ref(a, b):
     return np.linalg.solve(a, b[:, None])[..., 0] if b.ndim == 1 else np.linalg.solve(a, b)
 
@@ -516,6 +530,7 @@ def _solve_ref(a, b):
     forward="solve",
     vjp_all=_solve_vjp_all,
     jvp=_solve_jvp,
+    batch=_solve_batch,
     formula="x = A^-1 b;  db = A^-T g, dA = -db x^T",
     test=OpTest("solve", ref=_solve_ref, rtol=1e-10),
     namespace="linalg",
