@@ -124,8 +124,9 @@ def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = Fal
     return _leaf(_to_array(arr, dtype, requires_grad), requires_grad)
 
 
-#: The generator ``rng=None`` means after :func:`manual_seed` (None: a fresh one each time).
+#: The generator ``rng=None`` means after :func:`manual_seed`; before, one made from fresh entropy, once.
 _seeded: np.random.Generator | None = None
+_unseeded: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -154,8 +155,9 @@ def manual_seed(seed: int) -> np.random.Generator:
 def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     """Turn ``rng`` into a random generator without touching NumPy's global state.
 
-    ``None`` gives the generator seeded by :func:`manual_seed`, or a freshly
-    seeded ``Generator`` when there is none; an int seeds one; a
+    ``None`` gives the global generator: the one seeded by
+    :func:`manual_seed`, or, before any, one made from fresh entropy (once
+    per process, as PyTorch's default generator); an int seeds one; a
     ``Generator`` or a legacy ``RandomState`` is used as is (a
     ``RandomState`` lets you replay code written with ``np.random.seed``).
 
@@ -165,9 +167,14 @@ def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     >>> int(mg.as_rng(0).integers(10)) == int(mg.as_rng(0).integers(10))
     True
     """
-    if rng is None and _seeded is not None:
-        return _seeded
-    if rng is None or isinstance(rng, (int, np.integer)):
+    global _unseeded
+    if rng is None:
+        if _seeded is not None:
+            return _seeded
+        if _unseeded is None:
+            _unseeded = np.random.default_rng()
+        return _unseeded
+    if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):
         return rng

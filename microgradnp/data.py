@@ -507,7 +507,9 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.rng = as_rng(rng) if shuffle else None
+        # None: the global generator when an epoch starts (mg.manual_seed after building the loader decides
+        # the order, as torch.manual_seed does).
+        self.rng = None if rng is None or not shuffle else as_rng(rng)
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
@@ -518,7 +520,7 @@ class DataLoader:
         if self.sampler is not None:
             order = np.fromiter(self.sampler, dtype=np.int64)
         else:
-            order = self.rng.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
+            order = as_rng(self.rng).permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
         n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         arrays = _arrays_of(self.dataset)

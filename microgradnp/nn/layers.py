@@ -371,7 +371,9 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
         self.p = p
-        self._rng = as_rng(rng)
+        # None: the global generator at each draw, so that mg.manual_seed after building the model decides the
+        # masks, as torch.manual_seed does.
+        self._rng = None if rng is None else as_rng(rng)
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
@@ -379,8 +381,9 @@ class Dropout(Module):
         if self.p == 1.0:
             return x * 0.0
         _modes.note_unreplayable("Dropout (in training mode)", "draws random numbers: a replay would reuse its draws")
-        _modes.note_random_draw(self._rng)
-        keep = self._rng.random(x.shape) >= self.p
+        rng = as_rng(self._rng)
+        _modes.note_random_draw(rng)
+        keep = rng.random(x.shape) >= self.p
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 
     def extra_repr(self) -> str:
