@@ -35,8 +35,11 @@ class Loop:
     rows: dict
 
 
-def find_loop(nodes: tuple) -> Loop | None:
-    """The loop of ``nodes``, or None where they hold no loop of at least two iterations after the first."""
+def find_loop(nodes: tuple, namespace: dict) -> Loop | None:
+    """The loop of ``nodes``, or None where they hold no loop of at least two iterations after the first.
+
+    ``namespace``: the generated code's, where the trace's constants are (each iteration makes its own, equal
+    ones: a mean's ``1/n`` array in its backward pass), compared by value."""
     defined = {n.out.name: i for i, n in enumerate(nodes) if getattr(n, "out", None) is not None}
     arguments = {n.out.name for n in nodes if isinstance(n, Argument)}
     reads: dict = {}  # argument local -> [(position, row)]
@@ -49,10 +52,10 @@ def find_loop(nodes: tuple) -> Loop | None:
     if len(best) < 3 or rows != list(range(rows[0], rows[0] + len(rows))):
         return None
     start, period = best[1][0], best[2][0] - best[1][0]
-    first = _iteration(nodes, defined, arguments, start, period, 1)
+    first = _iteration(nodes, defined, arguments, namespace, start, period, 1)
     count = 1
     while start + (count + 1) * period <= len(nodes) and \
-            _iteration(nodes, defined, arguments, start + count * period, period, count + 1) == first:
+            _iteration(nodes, defined, arguments, namespace, start + count * period, period, count + 1) == first:
         count += 1
     if count < 2:
         return None
@@ -69,12 +72,14 @@ def _row(node, arguments: set) -> int | None:
     return int(key) if isinstance(key, (int, np.integer)) and not isinstance(key, bool) else None
 
 
-def _iteration(nodes, defined: dict, arguments: set, start: int, period: int, w: int) -> tuple:
+def _iteration(nodes, defined: dict, arguments: set, namespace: dict, start: int, period: int, w: int) -> tuple:
     """Iteration ``w`` (its nodes from ``start``) in a form equal for every iteration that does the same."""
     def operand(x):
         if isinstance(x, Local):
             i = defined.get(x.name, -1)
             return ("in", i - start) if start <= i < start + period else ("out", x.name)
+        if isinstance(x, Const) and x.fixed and x.src in namespace:
+            return ("constant", _value(namespace[x.src]))
         return ("const", x.src) if isinstance(x, Const) else ("?", repr(x))
 
     out: list[tuple] = []

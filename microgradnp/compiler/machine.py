@@ -437,9 +437,9 @@ class _LoopPlan(_Plan):
         rename = {nodes[last + j].out.name: body[j].out for j in range(loop.period)
                   if getattr(nodes[last + j], "out", None) is not None}
         looped = {n.out.name for n in nodes[loop.start:last] if getattr(n, "out", None) is not None}
-        after_loop = [renamed(n, rename) for n in nodes[end:]]
-        if any(isinstance(x, Local) and x.name in looped for n in after_loop for x in operands(n)):
+        if any(isinstance(x, Local) and x.name in looped for n in nodes[end:] for x in operands(n)):
             raise Unsupported("the step reads a value of an iteration of its loop other than the last")
+        after_loop = [renamed(n, rename) for n in nodes[end:]]
         self.before, self.after, self.resolved = [], [], {}
         self.rows = {body[j].out.name: offset for j, offset in loop.rows.items()}
         state: dict = {}  # target -> "initial" | "none" | the local of the gradient stored
@@ -657,7 +657,7 @@ def generate(graph: Graph, filename: str, flat: bool = False, stats: dict | None
 
     ``fuse``: the ``fuse_elementwise`` pass (see :func:`_kernel_source`); ``unroll=False``: a loop the trace
     holds (loops.py) is written as a loop."""
-    loop = None if unroll else find_loop(graph.nodes)
+    loop = None if unroll else find_loop(graph.nodes, graph.names.namespace)
     plan = _Plan(graph) if loop is None else _LoopPlan(graph, loop)
     _scalar_constants(plan, graph.names.namespace)
     kernel_code = _kernel_source(plan, fuse)

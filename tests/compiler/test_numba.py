@@ -244,3 +244,51 @@ def test_a_classifier_step_with_integer_labels_runs_in_machine_code_and_checks_i
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
     with pytest.raises(ValueError, match=r"class labels must lie in \[0, C\)"):
         compiled(x, np.full(32, 3))  # a label out of range: an error, as eager, never a number read past the row
+
+
+@settings(max_examples=max(3, settings().max_examples // 8), deadline=None)
+@given(program=_PROGRAMS["program"], optimizer=st.sampled_from(["sgd", "momentum", "by hand"]),
+       seed=st.integers(0, 2 ** 16))
+def test_random_programs_in_a_loop_over_examples_equal_eager(program, optimizer, seed):
+    # A chain of ops on one example at a time, a loss, backward and an update, over 6 examples in a Python loop:
+    # rolled into a machine-code loop where the iterations are the same code, or named; never another number.
+    from .test_replay import _UNARY
+
+    rng = np.random.default_rng(seed)
+    X, W0, V0 = rng.standard_normal((6, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
+
+    def make():
+        W, V = mg.tensor(W0, requires_grad=True), mg.tensor(V0, requires_grad=True)
+        opt = {"sgd": lambda: mg.optim.SGD([W, V], lr=0.1),
+               "momentum": lambda: mg.optim.SGD([W, V], lr=0.1, momentum=0.9), "by hand": lambda: None}[optimizer]()
+
+        def epoch(X):
+            for x in X:
+                h = x.reshape(1, -1) @ W
+                for name in program:
+                    h = _UNARY[name](h)
+                loss = ((h @ V) ** 2).mean()
+                if opt is not None:
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    continue
+                loss.backward()
+                with mg.no_grad():
+                    for p in (W, V):
+                        p -= 0.1 * p.grad
+                        p.grad = None
+
+        return epoch, (W, V)
+
+    (epoch, params), (eager, eager_params) = make(), make()
+    step = mg.compile(epoch, backend="numba", unroll=False)
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(2):  # a trace, then a replay
+            step(X * (1.0 + 0.1 * k))
+            eager(mg.tensor(X * (1.0 + 0.1 * k)))
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-11, atol=1e-12)
+    backend = step.program.stats["backend"]
+    assert backend == "numba" or any("runs on the NumPy backend, not numba" in str(w.message) for w in caught)
