@@ -17,6 +17,8 @@ import microgradnp as mg
 from microgradnp.func import fixed_point
 from microgradnp.nn import functional as F
 
+from ._figures import saved, subplots
+
 
 # --8<-- [start:model]
 class DEQ(mg.nn.Module):
@@ -88,13 +90,8 @@ def train(epochs: int = 60, hidden: int = 32, batch: int = 256, lr: float = 0.01
 
 
 def plot(history, path: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.2))
+    fig, (left, right) = subplots(1, 2, figsize=(8.5, 3.2))
     left.plot(epochs, history["loss"], color="tab:blue")
     left.set_xlabel("epoch")
     left.set_ylabel("training cross-entropy")
@@ -104,10 +101,7 @@ def plot(history, path: str) -> str:
     right.set_ylabel("test accuracy (%)")
     fig.suptitle("A deep-equilibrium layer (64 -> 32 -> 10) on the 8x8 digits, trained with implicit gradients",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return saved(fig, path)
 
 
 def main(argv=None) -> int:

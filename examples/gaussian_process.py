@@ -15,6 +15,8 @@ from scipy.optimize import minimize
 
 import microgradnp as mg
 
+from ._figures import saved, subplots
+
 
 # --8<-- [start:model]
 def neg_log_marginal_likelihood(log_params, X, y):
@@ -88,26 +90,17 @@ def main(argv=None) -> int:
           f"(-log p(y|X) = {result.fun:.4f})")
 
     if args.out:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         os.makedirs(args.out, exist_ok=True)
         Xs = np.linspace(-3.5, 3.5, 200)[:, None]
         mean, std = posterior(result.x, X, y, Xs)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = subplots(figsize=(6, 3.5))
         ax.fill_between(Xs[:, 0], mean - 2 * std, mean + 2 * std, alpha=0.25, label="mean ± 2 std")
         ax.plot(Xs[:, 0], mean, label="posterior mean")
         ax.plot(Xs[:, 0], np.sin(2 * Xs[:, 0]), "k--", lw=1, label="sin(2x)")
         ax.scatter(X[:, 0], y, s=12, c="k", label="data")
         ax.set_title(f"GP fitted by its own gradient: length {ell:.2f}, noise {sn:.2f}")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8, frameon=False)
-        fig.tight_layout()
-        path = os.path.join(args.out, "gp_posterior.png")
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        print(f"wrote {path}")
+        print(f"wrote {saved(fig, os.path.join(args.out, 'gp_posterior.png'), dpi=120)}")
     return 0
 
 

@@ -16,6 +16,8 @@ from scipy.optimize import minimize
 import microgradnp as mg
 from microgradnp.func import odeint, value_and_grad
 
+from ._figures import saved, subplots
+
 TRUE = np.array([2.0, 0.3])  # stiffness k, damping c
 START = np.array([1.0, 1.0])
 
@@ -57,13 +59,8 @@ def fit(times, observed, start=START):
 
 
 def plot(times, observed, fitted, path: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     dense = np.linspace(times[0], times[-1], 400)
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = subplots(figsize=(7.5, 3.6))
     ax.plot(times, observed, "o", ms=4, color="0.35", label="observed position (noise 0.05)")
     ax.plot(dense, positions(mg.tensor(START), dense).data, "--", color="tab:orange",
             label=f"start: k={START[0]:.2f}, c={START[1]:.2f}")
@@ -73,10 +70,7 @@ def plot(times, observed, fitted, path: str) -> str:
     ax.set_ylabel("x(t)")
     ax.set_title("A damped oscillator fitted through odeint's adjoint gradient")
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return saved(fig, path)
 
 
 def main(argv=None) -> int:

@@ -128,18 +128,10 @@ def _pick(a, labels):
 
 
 @njit(cache=True)
-def _max_rows(a):
+def _extreme_rows(a, largest):
     out = np.empty(a.shape[0], dtype=a.dtype)
     for i in range(a.shape[0]):
-        out[i] = a[i].max()
-    return out
-
-
-@njit(cache=True)
-def _min_rows(a):
-    out = np.empty(a.shape[0], dtype=a.dtype)
-    for i in range(a.shape[0]):
-        out[i] = a[i].min()
+        out[i] = a[i].max() if largest else a[i].min()
     return out
 
 
@@ -267,7 +259,8 @@ def _extreme(node: Op, a: list, attrs: dict) -> str | None:  # max, min: of the 
         return None if keep else f"np.{node.op}({a[0]})"
     if ndim != 2 or not isinstance(axis, (int, np.integer)):
         return None
-    rows = f"_{node.op}_rows({a[0]})" if axis % 2 == 1 else f"_{node.op}_rows(np.ascontiguousarray({a[0]}.T))"
+    matrix = a[0] if axis % 2 == 1 else f"np.ascontiguousarray({a[0]}.T)"
+    rows = f"_extreme_rows({matrix}, {node.op == 'max'})"
     return f"{rows}.reshape({node.shape!r})" if keep else rows
 
 

@@ -252,34 +252,19 @@ def test_a_classifier_step_with_integer_labels_runs_in_machine_code_and_checks_i
 def test_random_programs_in_a_loop_over_examples_equal_eager(program, optimizer, seed):
     # A chain of ops on one example at a time, a loss, backward and an update, over 6 examples in a Python loop:
     # rolled into a machine-code loop where the iterations are the same code, or named; never another number.
-    from .test_replay import _UNARY
+    from .test_replay import training_program
 
     rng = np.random.default_rng(seed)
     X, W0, V0 = rng.standard_normal((6, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
 
     def make():
-        W, V = mg.tensor(W0, requires_grad=True), mg.tensor(V0, requires_grad=True)
-        opt = {"sgd": lambda: mg.optim.SGD([W, V], lr=0.1),
-               "momentum": lambda: mg.optim.SGD([W, V], lr=0.1, momentum=0.9), "by hand": lambda: None}[optimizer]()
+        step, params = training_program(program, optimizer, W0, V0)
 
         def epoch(X):
             for x in X:
-                h = x.reshape(1, -1) @ W
-                for name in program:
-                    h = _UNARY[name](h)
-                loss = ((h @ V) ** 2).mean()
-                if opt is not None:
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    continue
-                loss.backward()
-                with mg.no_grad():
-                    for p in (W, V):
-                        p -= 0.1 * p.grad
-                        p.grad = None
+                step(x.reshape(1, -1))
 
-        return epoch, (W, V)
+        return epoch, params
 
     (epoch, params), (eager, eager_params) = make(), make()
     step = mg.compile(epoch, backend="numba", unroll=False)

@@ -114,36 +114,38 @@ def test_random_programs_replay_equals_eager_with_each_pass_off(off, program, op
     _program_replays_as_eager(program, optimizer, seed, passes=[p for p in PASSES if p != off])
 
 
+def training_program(program, optimizer, W0, V0):
+    """``(step, (W, V))``: ``step(x)`` runs ``x @ W``, the ops of ``program``, a loss through ``V``, backward and
+    the update (an optimizer, or by hand under ``no_grad``), and returns the loss."""
+    W, V = mg.tensor(W0, requires_grad=True), mg.tensor(V0, requires_grad=True)
+    opt = {"sgd": lambda: mg.optim.SGD([W, V], lr=0.1), "momentum": lambda: mg.optim.SGD([W, V], lr=0.1, momentum=0.9),
+           "adam": lambda: mg.optim.Adam([W, V], lr=0.05), "by hand": lambda: None}[optimizer]()
+
+    def step(x):
+        h = x @ W
+        for name in program:
+            h = _UNARY[name](h)
+        loss = ((h @ V) ** 2).mean()
+        if opt is not None:
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        else:
+            loss.backward()
+            with mg.no_grad():
+                for p in (W, V):
+                    p -= 0.1 * p.grad
+                    p.grad = None
+        return loss
+
+    return step, (W, V)
+
+
 def _program_replays_as_eager(program, optimizer, seed, passes=None, backend="numpy"):
     rng = np.random.default_rng(seed)
     X, W0, V0 = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
-
-    def make():
-        W, V = mg.tensor(W0, requires_grad=True), mg.tensor(V0, requires_grad=True)
-        opt = {"sgd": lambda: mg.optim.SGD([W, V], lr=0.1), "momentum": lambda: mg.optim.SGD([W, V], lr=0.1, momentum=0.9),
-               "adam": lambda: mg.optim.Adam([W, V], lr=0.05), "by hand": lambda: None}[optimizer]()
-
-        def step(x):
-            h = x @ W
-            for name in program:
-                h = _UNARY[name](h)
-            loss = ((h @ V) ** 2).mean()
-            if opt is not None:
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            else:
-                loss.backward()
-                with mg.no_grad():
-                    for p in (W, V):
-                        p -= 0.1 * p.grad
-                        p.grad = None
-            return loss
-
-        return step, (W, V)
-
-    eager, eager_params = make()
-    compiled_fn, params = make()
+    eager, eager_params = training_program(program, optimizer, W0, V0)
+    compiled_fn, params = training_program(program, optimizer, W0, V0)
     compiled = mg.compile(compiled_fn, passes=passes, backend=backend)
     with np.errstate(all="ignore"):  # a program of squares may diverge: then both must diverge alike
         for k in range(4):
