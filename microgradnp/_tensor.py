@@ -83,6 +83,37 @@ def mark_written(t: "Tensor") -> None:
     t._written = next_seq()
 
 
+def foreign_library(data) -> str | None:
+    """The name of the array library ``data`` belongs to when it is not NumPy's (torch, CuPy,
+    JAX, array-api-strict: anything with ``__dlpack__``), else ``None``."""
+    kind = type(data)
+    if hasattr(kind, "__dlpack__") and not issubclass(kind, (np.ndarray, np.generic)) and not isinstance(data, Tensor):
+        return kind.__module__.split(".")[0]
+    return None
+
+
+def refuse_foreign(data, where: str) -> None:
+    """Raise where an array of another library would be turned into NumPy without being asked.
+
+    NumPy would convert a CPU torch tensor or an array-api-strict array without a word (and
+    copy a GPU array to the host, or fail deep inside); a user who built a torch tensor expects
+    torch back.  Until Tensors hold other libraries' arrays, they are refused by name.
+    """
+    library = foreign_library(data)
+    if library is not None:
+        how = {"torch": "x.numpy()", "cupy": "x.get()"}.get(library, "np.asarray(x)")
+        raise TypeError(
+            f"{where}: got a {library} array ({type(data).__name__}); microgradnp computes on NumPy arrays and "
+            f"never converts another library's array silently: convert it explicitly ({how}) and pass that")
+
+
+def as_array(data, where: str, dtype=None) -> np.ndarray:
+    """``np.asarray(data)`` for user data, refusing another library's array by name (see :func:`refuse_foreign`)."""
+    if data.__class__ is not _ndarray:
+        refuse_foreign(data, where)
+    return np.asarray(data, dtype=dtype)
+
+
 def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None = True) -> np.ndarray:
     """Convert user data to an array following the dtype rules of :class:`Tensor`.
 
@@ -94,6 +125,8 @@ def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None =
                 "copying a traced tensor into a new one (mg.tensor(x), Tensor(x))",
                 "use x itself, x.detach() to stop its gradient, or mg.as_tensor(x)")
         data = data._data
+    elif data.__class__ is not _ndarray:
+        refuse_foreign(data, "mg.tensor")
     try:
         if dtype is not None:
             arr = np.array(data, dtype=np.dtype(dtype), copy=copy)
@@ -323,6 +356,8 @@ class Tensor(_RegistryMethods):
                 return  # ``t.data -= x``: the view already wrote in place and noted it
         except AttributeError:  # no view handed out yet
             pass
+        if not isinstance(value, (Tensor, _ndarray)):
+            refuse_foreign(value, "Tensor.data =")
         arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         _check_dtype(arr.dtype, self.requires_grad)
         self._data = arr.view(np.ndarray) if arr.__class__ is not _ndarray else arr
@@ -331,6 +366,7 @@ class Tensor(_RegistryMethods):
 
     def _set_grad(self, value) -> None:
         if value is not None:
+            refuse_foreign(value, "Tensor.grad =")
             arr = value._data if isinstance(value, Tensor) else value
             if not isinstance(arr, _ndarray):
                 raise TypeError(

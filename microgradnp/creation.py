@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _mode as _modes
-from ._tensor import Tensor, _to_array
+from ._tensor import Tensor, _to_array, as_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
 
@@ -81,7 +81,7 @@ def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
     >>> mg.zeros_like(mg.tensor([1.0, 2.0]))
     tensor([0., 0.])
     """
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.data if isinstance(x, Tensor) else as_array(x, "zeros_like")
     return _leaf(np.zeros(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
 
 
@@ -94,7 +94,7 @@ def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
     >>> mg.ones_like(mg.zeros((1, 2)))
     tensor([[1., 1.]])
     """
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.data if isinstance(x, Tensor) else as_array(x, "ones_like")
     return _leaf(np.ones(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
 
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ._tensor import Tensor, as_tensor
+from ._tensor import Tensor, as_array, as_tensor
 from .creation import as_rng
 
 __all__ = [
@@ -361,12 +361,12 @@ class TensorDataset(Dataset):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
         for i, a in enumerate(arrays):
-            if getattr(a, "requires_grad", False):
+            if isinstance(a, Tensor) and a.requires_grad:
                 raise TypeError(
                     f"TensorDataset: array {i} is a Tensor that requires grad; the dataset holds arrays, so its "
                     "examples would carry no gradient. Pass t.detach() for data, or index the tensor itself "
                     "(t[idx]) where the gradient must reach it")
-        self.arrays = tuple(np.asarray(a.data if hasattr(a, "requires_grad") else a) for a in arrays)
+        self.arrays = tuple(np.asarray(a.data) if isinstance(a, Tensor) else as_array(a, "TensorDataset") for a in arrays)
         n = len(self.arrays[0]) if self.arrays[0].ndim else None
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or len(a) != n:

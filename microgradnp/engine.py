@@ -42,7 +42,7 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode, enable_grad
-from ._tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm
+from ._tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm, refuse_foreign
 from .ops import REGISTRY, xp
 from .ops.registry import Op
 
@@ -81,7 +81,11 @@ def _constant(x):
     """
     if x.__class__ is float or x.__class__ is int or x.__class__ is bool:
         return x  # Python scalars stay "weak" in NumPy's type promotion: x32 * 0.5 stays float32
-    c = x if x.__class__ is _ndarray or isinstance(x, np.generic) else np.asarray(x)  # lists, array-likes
+    if x.__class__ is _ndarray or isinstance(x, np.generic):
+        c = x
+    else:  # lists, array-likes
+        refuse_foreign(x, "an operation's input")
+        c = np.asarray(x)
     if c.dtype.kind == "c":
         raise TypeError(
             f"a complex constant ({c.dtype}, shape {c.shape}) cannot enter a computation: microgradnp "
@@ -247,7 +251,11 @@ def function(op: Op):
     adapt = op.adapter
     if op.unpack is not None:  # several results, recorded as one packed output
         def call(*args, **kwargs):
-            inputs, attrs = adapt(*args, **kwargs)
+            try:
+                inputs, attrs = adapt(*args, **kwargs)
+            except Exception as exc:
+                _foreign_argument(op, args, kwargs, exc)
+                raise
             return op.unpack(apply(op, inputs, attrs), attrs)
     elif _passes_through(adapt):
         def call(*args, **kwargs):
@@ -256,12 +264,29 @@ def function(op: Op):
             return apply(op, args)
     else:
         def call(*args, **kwargs):
-            inputs, attrs = adapt(*args, **kwargs)
+            try:
+                inputs, attrs = adapt(*args, **kwargs)
+            except Exception as exc:
+                _foreign_argument(op, args, kwargs, exc)
+                raise
             return apply(op, inputs, attrs)
 
     functools.update_wrapper(call, adapt)
     call.op = op
     return call
+
+
+def _foreign_argument(op: Op, args, kwargs, exc: Exception) -> None:
+    """When an adapter failed on an array of another library, say so (the library and the way
+    out) instead of the NumPy error it met; the adapter's own error otherwise.  (On failure
+    only: a successful call pays nothing; an adapter that succeeds passes the array to
+    :func:`apply`, which refuses it.)"""
+    for a in (*args, *kwargs.values()):
+        for x in a if isinstance(a, (list, tuple)) else (a,):
+            try:
+                refuse_foreign(x, op.name)
+            except TypeError as foreign:
+                raise foreign from exc
 
 
 def _passes_through(adapt) -> bool:
@@ -448,6 +473,8 @@ def _tensor_namespace() -> SimpleNamespace:
         "max_reduce": _on_value(xp.max_reduce, "max"),
         "min_reduce": _on_value(xp.min_reduce, "min"),
         "argsort": _on_value(xp.argsort, "argsort"),
+        "all": _on_value(xp.all, "all"),
+        "masked": lambda g, mask: g * mask,
     }
     ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY + xp.RULE_VOCABULARY if name not in plain}
     rules = {  # what the JVP and batching rules need beyond the VJPs' names (see ops/rules.py)
@@ -782,6 +809,7 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
     if record and isinstance(grad, Tensor):
         s = grad
     else:
+        refuse_foreign(grad, what)
         s = np.asarray(grad._data if isinstance(grad, Tensor) else grad, dtype=data.dtype)
         if s.__class__ is not _ndarray:
             s = s.view(_ndarray)

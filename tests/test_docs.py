@@ -69,6 +69,16 @@ def test_the_compositions_page_is_the_matrix_the_tests_run(tmp_path, monkeypatch
         assert f"| {subject} |" in page
 
 
+def test_the_array_libraries_page_lists_every_known_gap(tmp_path, monkeypatch):
+    from microgradnp import backends
+
+    page = _generated(tmp_path, monkeypatch, "_array_libraries_page", "array-libraries.md")
+    for library, gaps in backends.KNOWN_GAPS.items():
+        assert f"## {library}" in page
+        for name in gaps:
+            assert f"| `{name}` |" in page
+
+
 def test_the_coming_from_pytorch_page_names_only_what_exists_and_its_loop_trains():
     import pathlib
     import re

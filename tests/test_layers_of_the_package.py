@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "microgradnp"
 
 # Each module's layer; a module may import only modules of its own or a lower layer.
 LAYERS = {
-    "ops": 0, "_mode": 0,
+    "ops": 0, "_mode": 0, "backends": 0,  # backends: the array namespaces the rules run on
     "_tensor": 1, "_methods": 1, "serialization": 2,  # _methods.pyi: the types of what api.py installs on Tensor
     "engine": 2,
     "function": 3, "api": 3,

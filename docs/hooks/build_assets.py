@@ -7,7 +7,9 @@
   examples/deq_digits.py for the tutorials on odeint and fixed_point;
 * writes docs/reference/op-table.md from the op registry;
 * writes docs/reference/compositions.md from the composition matrix (microgradnp.testing.compositions),
-  the same data tests/func/test_matrix.py checks.
+  the same data tests/func/test_matrix.py checks;
+* writes docs/reference/array-libraries.md from microgradnp.backends.KNOWN_GAPS, the table
+  tests/backends/test_registry_on_libraries.py holds the libraries to.
 
 Nothing here is committed: docs/figures/ and the generated page are rebuilt
 every time, so the pictures always come from the current code.
@@ -234,6 +236,34 @@ def _compositions_page():
         fh.write("\n".join(lines))
 
 
+def _array_libraries_page():
+    from microgradnp import backends
+    from microgradnp.ops import REGISTRY
+
+    lines = [
+        "# The registry on other array libraries",
+        "",
+        "Generated from `microgradnp.backends.KNOWN_GAPS` when the documentation is built. The test suite",
+        "(`tests/backends/test_registry_on_libraries.py`) runs every op's forward and VJPs on each library and",
+        "compares them with NumPy's on the same inputs: an op not listed here agrees with NumPy; a listed op",
+        "raises the error named, never returns another number. See",
+        "[Other array libraries](../array-libraries.md) for what this means today.",
+        "",
+    ]
+    for library, gaps in backends.KNOWN_GAPS.items():
+        lines += [f"## {library}", "",
+                  f"{len(REGISTRY) - len(gaps)} of {len(REGISTRY)} ops agree with NumPy on every drawn input.", "",
+                  "| op | why not | raises |", "|---|---|---|"]
+        for name in sorted(gaps):
+            reason, raises = gaps[name]
+            names = ", ".join(e.__name__ for e in (raises if isinstance(raises, tuple) else (raises,)))
+            lines.append(f"| `{name}` | {reason} | `{names}` |")
+        lines.append("")
+    path = os.path.join(ROOT, "docs", "reference", "array-libraries.md")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+
+
 class _Stage:
     """Say what the build is doing and how long it took: the figures take about two minutes."""
 
@@ -281,6 +311,7 @@ def on_pre_build(config, **kwargs):
     with _Stage("the op table and the compositions page"):
         _op_table()
         _compositions_page()
+        _array_libraries_page()
 
 
 def on_post_build(config, **kwargs):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, as_array
 from ..api import (
     bce,
     bce_with_logits,
@@ -53,7 +53,7 @@ def _as_target(target, like: Tensor):
     """The target as a Tensor or an array of the input's dtype (no silent float64 upcast)."""
     if isinstance(target, Tensor) or (target.__class__ is np.ndarray and target.dtype == like.dtype):
         return target
-    t = np.asarray(target)
+    t = as_array(target, "the loss's target")
     return t.astype(like.dtype) if t.dtype.kind in "fiub" else t
 
 
@@ -180,7 +180,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
 
 
 def _labels(target, n: int, num_classes: int, name: str) -> np.ndarray:
-    t = np.asarray(target)  # a Tensor gives its array through __array__
+    t = as_array(target, f"{name}'s target")  # a Tensor gives its array through __array__
     if t.dtype.kind == "f":
         if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
             raise ValueError(f"{name}: class labels must be whole numbers, got {t.dtype} values that are not")
@@ -216,7 +216,7 @@ def _nll(log_probs, target, reduction: str, name: str):
         raise ValueError(f"{name}: expected log-probabilities of shape (N, C), got {log_probs.shape}")
     n, c = log_probs.shape
     _check_reduction(reduction, name, log_probs)
-    labels = target if isinstance(target, Tensor) else np.asarray(target)
+    labels = target if isinstance(target, Tensor) else as_array(target, f"{name}'s target")
     try:
         picked = _pick(log_probs, labels)  # the labels are an input: checked by the op, followed by vmap and compile
     except (TypeError, ValueError) as exc:

@@ -44,24 +44,23 @@ def _tanh_vjp_numpy(ns, g, out, a):
 
 def _clip(xp, a, lo=None, hi=None):
     if lo is None and hi is None:
-        return a.copy()
+        return xp.copy(a)
     return xp.clip(a, lo, hi)
 
 
 def _clip_vjp(ns, g, out, a, lo=None, hi=None):
     # Gradient 1 inside [lo, hi], bounds included (PyTorch's clamp), else 0.
     va = ns.value(a)
-    inside = True
-    if lo is not None:
-        inside = va >= lo
-    if hi is not None:
-        inside = inside & (va <= hi)
-    return g * inside
+    if lo is None and hi is None:
+        return g
+    if lo is None:
+        return ns.masked(g, va <= hi)
+    return ns.masked(g, va >= lo if hi is None else (va >= lo) & (va <= hi))
 
 
-def _share(va, vb):
-    """1 where a wins, 0.5 on a tie, 0 where b wins: maximum's gradient mask for a."""
-    return (va > vb) + (va == vb) * 0.5
+def _share(ns, g, va, vb):
+    """``g`` where a wins, half of it on a tie, 0 where b wins: maximum's gradient for a."""
+    return ns.masked(g, va > vb) + ns.masked(g * 0.5, va == vb)
 
 
 @defop(
@@ -375,7 +374,7 @@ def tanh(x):
 
 @defop(
     forward=lambda xp, a: xp.maximum(a, 0.0),
-    vjp=lambda ns, g, out, a: g * (ns.value(a) > 0),
+    vjp=lambda ns, g, out, a: ns.masked(g, ns.value(a) > 0),
     jvp="elementwise",
     formula="max(a, 0);  da = g * [a > 0]  (0 at a = 0)",
     test=OpTest("unary", ref=lambda a: np.where(a > 0, a, 0.0), kinks=(0.0,)),
@@ -473,8 +472,8 @@ def clip(x, a_min=None, a_max=None, *, min=None, max=None):
 
 @defop(
     forward="maximum",
-    vjp=(lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b)),
-         lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a))),
+    vjp=(lambda ns, g, out, a, b: _share(ns, g, ns.value(a), ns.value(b)),
+         lambda ns, g, out, a, b: _share(ns, g, ns.value(b), ns.value(a))),
     jvp="elementwise",
     formula="max(a, b);  da = g * [a > b], db = g * [b > a]  (0.5 each on ties)",
     test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
@@ -499,8 +498,8 @@ def maximum(a, b):
 
 @defop(
     forward="minimum",
-    vjp=(lambda ns, g, out, a, b: g * _share(ns.value(b), ns.value(a)),
-         lambda ns, g, out, a, b: g * _share(ns.value(a), ns.value(b))),
+    vjp=(lambda ns, g, out, a, b: _share(ns, g, ns.value(b), ns.value(a)),
+         lambda ns, g, out, a, b: _share(ns, g, ns.value(a), ns.value(b))),
     jvp="elementwise",
     formula="min(a, b);  da = g * [a < b], db = g * [b < a]  (0.5 each on ties)",
     test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
@@ -520,7 +519,7 @@ def minimum(a, b):
 
 @defop(
     forward=lambda xp, a, b, cond: xp.where(cond, a, b),
-    vjp=(lambda ns, g, out, a, b, cond: g * cond, lambda ns, g, out, a, b, cond: g * ~cond,
+    vjp=(lambda ns, g, out, a, b, cond: ns.masked(g, cond), lambda ns, g, out, a, b, cond: ns.masked(g, ~cond),
          # The condition is boolean: no gradient.  (It is an input, not an attribute,
          # so that vmap batches a condition computed from the mapped inputs.)
          lambda ns, g, out, a, b, cond: ns.zeros_like(cond)),
@@ -551,7 +550,7 @@ def where(condition, x, y):
 
 
 @defop(
-    forward=lambda xp, a, dtype: a.astype(dtype),
+    forward=lambda xp, a, dtype: xp.astype(a, dtype),
     vjp=lambda ns, g, out, a, dtype: ns.astype(g, a.dtype),
     jvp="elementwise",
     formula="a converted to dtype;  da = g converted back",
@@ -676,8 +675,8 @@ def _first_wins(va, vb):
 
 @defop(
     forward="fmax",
-    vjp=(lambda ns, g, out, a, b: g * _first_wins(ns.value(a), ns.value(b)),
-         lambda ns, g, out, a, b: g * ~_first_wins(ns.value(a), ns.value(b))),
+    vjp=(lambda ns, g, out, a, b: ns.masked(g, _first_wins(ns.value(a), ns.value(b))),
+         lambda ns, g, out, a, b: ns.masked(g, ~_first_wins(ns.value(a), ns.value(b)))),
     jvp="elementwise",
     formula="max(a, b) ignoring NaN;  da = g * [a >= b or b is NaN], db = g - da",
     test=OpTest("binary", ref=lambda a, b: np.where(a > b, a, b), apart=True),
@@ -702,8 +701,8 @@ def fmax(a, b):
 
 @defop(
     forward="fmin",
-    vjp=(lambda ns, g, out, a, b: g * _first_wins(-ns.value(a), -ns.value(b)),
-         lambda ns, g, out, a, b: g * ~_first_wins(-ns.value(a), -ns.value(b))),
+    vjp=(lambda ns, g, out, a, b: ns.masked(g, _first_wins(-ns.value(a), -ns.value(b))),
+         lambda ns, g, out, a, b: ns.masked(g, ~_first_wins(-ns.value(a), -ns.value(b)))),
     jvp="elementwise",
     formula="min(a, b) ignoring NaN;  da = g * [a <= b or b is NaN], db = g - da",
     test=OpTest("binary", ref=lambda a, b: np.where(a < b, a, b), apart=True),
@@ -728,7 +727,7 @@ _INF = float("inf")
 @defop(
     forward=lambda xp, a, nan=0.0, posinf=None, neginf=None: xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf),
     # A replaced element is a constant: no gradient.  (NaN fails both comparisons.)
-    vjp=lambda ns, g, out, a, **attrs: g * ((ns.value(a) < _INF) & (ns.value(a) > -_INF)),
+    vjp=lambda ns, g, out, a, **attrs: ns.masked(g, (ns.value(a) < _INF) & (ns.value(a) > -_INF)),
     jvp="elementwise",
     formula="NaN and +-inf replaced by numbers;  da = g where a is finite, else 0",
     test=OpTest("unary", ref=lambda a, nan=0.0, posinf=None, neginf=None: a + 0.0),

@@ -403,7 +403,7 @@ def _cofactor(ns, a):
 
 def _det_vjp(ns, g, out, a):
     values = concrete_value(out)  # None inside vmap: each example's inverse (a singular one raises there)
-    if values is None or (values != 0).all():
+    if values is None or ns.all(values != 0):
         cofactor = _col(_col(out)) * _mT(ns, ns.inv(a))
     else:  # a singular matrix: det(A) A^-T cannot be formed; the adjugate from the SVD
         cofactor = _cofactor(ns, a)
@@ -987,7 +987,7 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
     vx = ns.value(x)
     sign = ns.sign(vx)
     if ord in (math.inf, -math.inf):  # |x| at the extreme element(s); ties share it evenly
-        hit = (vx * sign == ns.reshape(ns.value(out), kept)) * 1.0
+        hit = ns.astype(vx * sign == ns.reshape(ns.value(out), kept), vx.dtype)
         return g * sign * (hit / ns.sum(hit, axis=axis, keepdims=True))
     if ord == 1:
         return g * sign

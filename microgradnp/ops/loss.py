@@ -241,18 +241,18 @@ def bce(probs, target, reduction="mean"):
 
 def _label_indices(xp, labels, n: int, num_classes: int):
     """``labels`` checked (whole numbers in ``[0, num_classes)``, one per row) and as integers."""
-    if labels.dtype.kind == "f":
+    kind = xp.kind(labels.dtype)
+    if kind == "f":
         if not xp.all_reduce(xp.isfinite(labels)) or not xp.all_reduce(labels == xp.rint(labels)):
             raise ValueError(f"class labels must be whole numbers, got {labels.dtype} values that are not")
-        labels = labels.astype("int64")
-    elif labels.dtype.kind not in "iu":
+        labels = xp.astype(labels, "int64")
+    elif kind not in "iu":
         raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
     if labels.shape[-1:] != (n,):
         raise ValueError(f"{n} examples of logits but labels of shape {labels.shape}; give one label per example")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = labels[(labels < 0) | (labels >= num_classes)]
+    if n and (xp.min_reduce(labels, axis=None) < 0 or xp.max_reduce(labels, axis=None) >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; "
-                         f"got {bad.reshape(-1)[:5].tolist()}")
+                         f"got values from {int(xp.min_reduce(labels, axis=None))} to {int(xp.max_reduce(labels, axis=None))}")
     return labels
 
 
@@ -266,7 +266,7 @@ def _pick_vjp(ns, g, out, a, labels):
     # backward pass, recorded, is elementwise ops on the labels (no index).
     n, c = a.shape
     hot = ns.reshape(labels, (n, 1)) == ns.arange(c)
-    return ns.reshape(g, (n, 1)) * hot
+    return ns.masked(ns.reshape(g, (n, 1)), hot)
 
 
 def _pick_batch(ns, args, batched, size):

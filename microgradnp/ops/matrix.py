@@ -44,7 +44,7 @@ def _diagonal_attrs(name, x, offset, axis1, axis2):
 
 
 @defop(
-    forward=lambda xp, a, offset, axis1, axis2, key, perm: xp.diagonal(a, offset, axis1, axis2).copy(),
+    forward=lambda xp, a, offset, axis1, axis2, key, perm: xp.copy(xp.diagonal(a, offset, axis1, axis2)),
     vjp=lambda ns, g, out, a, offset, axis1, axis2, key, perm: _place_on_diagonal(ns, g, a, key, perm),
     jvp="linear",
     formula="the offset diagonal of a (over axis1, axis2), as the last axis;  da = g placed on that diagonal",
@@ -68,7 +68,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 @defop(
     forward=lambda xp, a, offset, axis1, axis2, key, perm: xp.trace(a, offset, axis1, axis2),
     vjp=lambda ns, g, out, a, offset, axis1, axis2, key, perm: _place_on_diagonal(
-        ns, ns.broadcast_to(ns.reshape(g, g.shape + (1,)), g.shape + (len(key[0]),)), a, key, perm),
+        ns, ns.broadcast_to(ns.reshape(g, g.shape + (1,)), g.shape + (key[0].shape[0],)), a, key, perm),
     jvp="linear",
     formula="sum of the offset diagonal of a;  da = g on that diagonal, 0 elsewhere",
     test=OpTest("diagonal", ref=lambda a, offset, axis1, axis2, key, perm: np.sum(

@@ -128,7 +128,7 @@ def _prod_vjp(others):
 
 def _hits(ns, va, extreme, axis):
     """1 at the elements equal to ``extreme`` (kept dims), shared evenly: ``g / count`` on ties."""
-    hit = (va == extreme) * 1.0
+    hit = ns.astype(va == extreme, va.dtype)
     return hit / ns.sum(hit, axis=axis, keepdims=True)
 
 
@@ -151,7 +151,7 @@ def _std_vjp(ns, g, out, a, axis=None, ddof=0, keepdims=False):
 def _present(ns, a):
     """1.0 where ``a`` is a number, 0.0 where it is NaN."""
     va = ns.value(a)
-    return (va == va) * 1.0
+    return ns.astype(va == va, va.dtype)
 
 
 def _average(xp, a, w=None, axis=None, wshape=None):
@@ -215,7 +215,7 @@ def _extreme_vjp(ns, g, out, a, axis=None, keepdims=False):
     # The gradient goes to the element(s) equal to the extreme; ties share it
     # evenly (each gets g / count), the PyTorch convention.
     va = ns.value(a)
-    hit = (va == ns.reshape(ns.value(out), _kept_shape(va.shape, axis))) * 1.0
+    hit = ns.astype(va == ns.reshape(ns.value(out), _kept_shape(va.shape, axis)), va.dtype)
     share = hit / ns.sum(hit, axis=axis, keepdims=True)
     return _unreduce(ns, g, va.shape, axis, keepdims) * share
 

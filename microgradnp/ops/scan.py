@@ -8,8 +8,11 @@ gradient back to where its element came from.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import xp as numpy_xp
 from .reduce import axis_arg, checked_axis, from_last, to_last
 from .registry import OpTest, concrete_value, defop
 from .rules import batch_aligned, keyed_batch, ndim_of
@@ -120,7 +123,7 @@ def _diff_vjp(ns, g, out, a, n=1, axis=-1):
     head = (slice(None),) * ax
     for _ in range(n):
         shape = g.shape[:ax] + (g.shape[ax] + 1,) + g.shape[ax + 1 :]
-        g = ns.index_put(g, head + (slice(1, None),), shape) - ns.index_put(g, head + (slice(None, -1),), shape)
+        g = ns.index_put(g, head + (slice(1, None), ...), shape) - ns.index_put(g, head + (slice(None, -1), ...), shape)
     return g
 
 
@@ -164,9 +167,9 @@ def _permutation(ns, a, axis):
     order = ns.argsort(ns.value(a), axis)
     if concrete_value(order) is not None:
         return order, None
-    shape = a.shape if axis is not None else (a.size,)
+    shape = a.shape if axis is not None else (math.prod(a.shape),)
     rows, perm = to_last(ns, order if axis is not None else ns.reshape(order, (-1,)), -1 if axis is None else axis)
-    hot = (ns.reshape(rows, rows.shape + (1,)) == ns.arange(shape[perm[-1]])) * 1.0  # hot[.., i, j]: j goes to i
+    hot = ns.astype(ns.reshape(rows, rows.shape + (1,)) == ns.arange(shape[perm[-1]]), a.dtype)  # hot[.., i, j]: j goes to i
     return hot, (shape, perm)
 
 
@@ -364,18 +367,18 @@ def take(x, indices, axis=None, *, dim=None):
     return (x,), {"key": (slice(None),) * axis + (_in_range("take", idx, shape[axis]),)}
 
 
-def _row_indices(indices, rows: int):
+def _row_indices(xp, indices, rows: int):
     """``indices`` checked: integers in ``[0, rows)`` (the lookup of :func:`embedding`)."""
-    if indices.dtype.kind not in "iu":
+    if xp.kind(indices.dtype) not in "iu":
         raise TypeError(f"embedding indices must be integers, got dtype {indices.dtype}")
-    if indices.size and (indices.min() < 0 or indices.max() >= rows):
-        raise IndexError(f"embedding indices must lie in [0, {rows}), got values from {indices.min()} "
-                         f"to {indices.max()}")
+    if math.prod(indices.shape) and (xp.min_reduce(indices, axis=None) < 0 or xp.max_reduce(indices, axis=None) >= rows):
+        raise IndexError(f"embedding indices must lie in [0, {rows}), got values from {int(xp.min_reduce(indices, axis=None))} "
+                         f"to {int(xp.max_reduce(indices, axis=None))}")
     return indices
 
 
 def _embedding(xp, weight, indices):
-    return weight[_row_indices(indices, weight.shape[0])]
+    return weight[_row_indices(xp, indices, weight.shape[0])]
 
 
 def _embedding_vjp(ns, g, out, weight, indices):
@@ -383,8 +386,8 @@ def _embedding_vjp(ns, g, out, weight, indices):
     # backward pass, recorded, is ops on the indices (no index attribute: vmap and
     # mg.compile follow new indices).  The NumPy path adds in place instead.
     rows, width = weight.shape
-    m = indices.size
-    hot = ns.reshape(indices, (m, 1)) == ns.arange(rows)
+    m = math.prod(indices.shape)
+    hot = ns.astype(ns.reshape(indices, (m, 1)) == ns.arange(rows), g.dtype)
     return ns.matmul(ns.transpose(hot), ns.reshape(g, (m, width)))
 
 
@@ -400,7 +403,7 @@ def _embedding_batch(ns, args, batched, size):
     # indices moved to its own table's rows (checked against one table first).
     rows = weight.shape[1]
     if getattr(indices, "_trace", None) is None:
-        _row_indices(np.asarray(getattr(indices, "_data", indices)), rows)
+        _row_indices(numpy_xp, np.asarray(getattr(indices, "_data", indices)), rows)
     offsets = ns.reshape(ns.arange(size) * rows, (size,) + (1,) * (indices.ndim - (1 if bi else 0)))
     return ns.call("embedding", ns.reshape(weight, (size * rows,) + weight.shape[2:]), indices + offsets)
 
@@ -491,9 +494,9 @@ def _select_vjp(ns, g, out, inputs, attrs, needs):
     taken, grads = None, []
     for cond, need in zip(attrs["conds"], needs[:-1]):
         picked = cond if taken is None else cond & ~taken
-        grads.append(g * picked if need else None)
+        grads.append(ns.masked(g, picked) if need else None)
         taken = picked | (cond if taken is None else taken)
-    grads.append(g * ~taken if needs[-1] else None)
+    grads.append(ns.masked(g, ~taken) if needs[-1] else None)
     return grads
 
 

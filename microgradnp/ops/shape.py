@@ -45,7 +45,7 @@ def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
     ax = ax + len(out.shape) if ax < 0 else ax
     for x, need in zip(inputs, needs):
         stop = start + x.shape[ax]
-        grads.append(g[(slice(None),) * ax + (slice(start, stop),)] if need else None)
+        grads.append(g[(slice(None),) * ax + (slice(start, stop), ...)] if need else None)
         start = stop
     return grads
 
@@ -53,7 +53,7 @@ def _concatenate_vjp(ns, g, out, inputs, attrs, needs):
 def _stack_vjp(ns, g, out, inputs, attrs, needs):
     ax = attrs["axis"]
     ax = ax + len(out.shape) if ax < 0 else ax
-    return [g[(slice(None),) * ax + (i,)] if need else None for i, need in enumerate(needs)]
+    return [g[(slice(None),) * ax + (i, ...)] if need else None for i, need in enumerate(needs)]
 
 
 # Batching rules (``func.vmap``): the batch axis is axis 0 of each batched array.
@@ -249,6 +249,9 @@ def broadcast_to(x, *shape):
 
 def _index_part(k):
     if isinstance(k, (list, np.ndarray)) or hasattr(k, "__array__"):
+        if hasattr(type(k), "__dlpack__") and not isinstance(k, np.ndarray) and not type(k).__module__.startswith("microgradnp"):
+            raise TypeError(f"an index of another array library ({type(k).__module__.split('.')[0]}) is not converted "
+                            "to NumPy silently: convert it explicitly (torch: x.numpy()) and index with that")
         k = np.asarray(k)  # a Tensor gives its array through __array__
         if k.dtype.kind == "f":
             raise IndexError(
@@ -621,7 +624,7 @@ def _pad_vjp(ns, g, out, a, widths, mode, constant_values, key):
 
 def _pad(xp, a, widths, mode, constant_values, key):
     if not widths:  # a 0-d input: nothing to pad
-        return a.copy()
+        return xp.copy(a)
     return xp.pad(a, widths, mode=mode, **({"constant_values": constant_values} if mode == "constant" else {}))
 
 

@@ -24,6 +24,7 @@ VJP_VOCABULARY = (
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
     "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
     "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps", "arange",
+    "masked", "all",
 )
 
 # The further names the JVP and batching rules may use (ops/rules.py); ``call``,
@@ -194,6 +195,25 @@ inner = np.inner
 outer = np.outer
 kron = np.kron
 broadcast_shapes = np.broadcast_shapes
+
+
+def masked(g, mask):
+    """``g`` where ``mask`` holds, 0 elsewhere: a subgradient's indicator.  On NumPy the product
+    ``g * mask`` (a boolean multiplies as 0/1); ``np.where(mask, g, 0.0)`` is six times slower on
+    100,000 elements.  The Array API namespace spells it with ``astype``: the standard does not
+    multiply booleans."""
+    return g * mask
+
+
+def kind(dtype) -> str:
+    """NumPy's one-letter kind of ``dtype`` (``"f"``, ``"i"``, ``"u"``, ``"b"``, ``"c"``), which
+    the Array API namespace reads with ``isdtype``."""
+    return dtype.kind
+
+
+def copy(a):
+    """A fresh copy of ``a`` (an array, or the NumPy scalar a 0-d reduction returns)."""
+    return a.copy()
 
 
 def value(x):

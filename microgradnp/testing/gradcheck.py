@@ -44,7 +44,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._mode import enable_grad, no_grad
-from .._tensor import Tensor
+from .._tensor import Tensor, refuse_foreign
 from ..engine import grad as _grad
 from ..function import Function
 from .diagnose import Evidence, broadcast_of, constant_factor, diagnose, say_factor
@@ -231,6 +231,8 @@ def _differentiable_inputs(fn, inputs, name, what: str) -> tuple:
     if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
         inputs = (inputs,)
     inputs = tuple(inputs)
+    for x in inputs:
+        refuse_foreign(x, what)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"{what}: no input is a Tensor with requires_grad=True; nothing to check")

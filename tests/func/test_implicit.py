@@ -191,7 +191,10 @@ def test_the_argmin_gradient_equals_the_closed_form_of_a_quadratic_and_finite_di
         return (argmin(g, mg.zeros(size), p) * c).sum()
 
     np.testing.assert_allclose(grad(loss)(p0).data, np.linalg.solve(A, c), rtol=1e-7, atol=1e-9)
-    assert gradcheck(loss, mg.tensor(p0, requires_grad=True), atol=1e-6)
+    # Finite differences go through BFGS, whose x is exact to about 1e-10 (its gtol): divided by
+    # the step h ~ 6e-6 that is up to ~2e-5 of noise (seed 1945 measured 1.4e-6 off).  The closed
+    # form above holds the gradient to 1e-7; this third oracle is allowed the solver's noise.
+    assert gradcheck(loss, mg.tensor(p0, requires_grad=True), atol=2e-5)
 
 
 def _solver_losses():
