@@ -251,8 +251,9 @@ def _label_indices(xp, labels, n: int, num_classes: int):
     if labels.shape[-1:] != (n,):
         raise ValueError(f"{n} examples of logits but labels of shape {labels.shape}; give one label per example")
     if n and (xp.min_reduce(labels, axis=None) < 0 or xp.max_reduce(labels, axis=None) >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; "
-                         f"got values from {int(xp.min_reduce(labels, axis=None))} to {int(xp.max_reduce(labels, axis=None))}")
+        bad = xp.reshape(labels[(labels < 0) | (labels >= num_classes)], (-1,))
+        shown = [int(bad[i]) for i in range(min(5, bad.shape[0]))]
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; got {shown}")
     return labels
 
 
