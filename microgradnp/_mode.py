@@ -85,6 +85,21 @@ def note_module_call(module) -> None:
 interpreting = 0
 
 
+# 1 once any Tensor has held an array of another library (torch, CuPy, array-api-strict), else 0:
+# until then no op looks at its inputs' array library (a program on NumPy alone never pays for it).
+foreign = 0
+
+# ``interpreting or foreign``: the one integer engine.apply reads on every op before its NumPy fast path
+# (one module attribute read, where two cost the per-example SGD benchmark 2%: benchmarks/against.py).
+special = 0
+
+
+def note_foreign() -> None:
+    """A tensor of another array library exists now: every op looks at its inputs' library from here on."""
+    global foreign, special
+    foreign = special = 1
+
+
 # How many reverse-mode function transforms are running a function now, in any thread (read first,
 # as ``tracing`` is): backward() and mg.grad inside one record their pass (see ``differentiation``).
 differentiating = 0
@@ -181,13 +196,14 @@ class Trace:
 @contextlib.contextmanager
 def new_trace(trace: Trace):
     """Run the body with ``trace`` as the innermost interpreter of this thread (the next level)."""
-    global interpreting
+    global interpreting, special
     stack = _mode.traces
     trace.level = len(stack) + 1
     trace.active = True
     _mode.traces = stack + (trace,)
     with _count_lock:
         interpreting += 1
+        special = 1
     try:
         yield trace
     finally:
@@ -195,6 +211,7 @@ def new_trace(trace: Trace):
         _mode.traces = stack
         with _count_lock:
             interpreting -= 1
+            special = 1 if interpreting or foreign else 0
 
 
 def active_traces() -> tuple:

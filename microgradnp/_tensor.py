@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import math
 import operator
 from typing import TYPE_CHECKING, Any
 from weakref import ref as _weakref
@@ -83,6 +84,16 @@ def mark_written(t: "Tensor") -> None:
     t._written = next_seq()
 
 
+def _foreign_item(d):
+    """A one-element array of another library as a Python number (``.item()`` is not in the standard)."""
+    if hasattr(d, "item"):
+        return d.item()
+    from .backends import namespace_of
+
+    kind = namespace_of(d).kind(d.dtype)
+    return bool(d) if kind == "b" else int(d) if kind in "iu" else float(d)
+
+
 def foreign_library(data) -> str | None:
     """The name of the array library ``data`` belongs to when it is not NumPy's (torch, CuPy,
     JAX, array-api-strict: anything with ``__dlpack__``), else ``None``."""
@@ -114,10 +125,33 @@ def as_array(data, where: str, dtype=None) -> np.ndarray:
     return np.asarray(data, dtype=dtype)
 
 
+def _foreign_array(data, dtype, requires_grad: bool, copy: bool | None):
+    """An array of another library kept in it (on its device), with the dtype rules of :class:`Tensor`."""
+    from .backends import namespace_of
+
+    ns = namespace_of(data)
+    if getattr(data, "requires_grad", False) is True and hasattr(data, "detach"):
+        data = data.detach()  # a torch tensor tracked by torch's autograd: the gradient is ours to record
+    if dtype is not None:
+        data = ns.astype(data, dtype)
+        copy = False if copy is None else copy
+    kind = ns.kind(data.dtype)
+    if dtype is None and kind in "biu":
+        data, copy = ns.astype(data, ns.float64), False  # integer and bool data become float64, as from NumPy
+        kind = "f"
+    if kind == "c":
+        raise TypeError("complex tensors are not supported; microgradnp differentiates real functions")
+    if requires_grad and kind != "f":
+        raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
+    _modes.note_foreign()  # from now on every op looks at its inputs' library (engine.apply)
+    return ns.copy(data) if copy else data
+
+
 def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None = True) -> np.ndarray:
     """Convert user data to an array following the dtype rules of :class:`Tensor`.
 
     ``copy=None`` keeps the caller's array when it already fits (zero copy).
+    An array of another library (torch, CuPy, array-api-strict) stays in it.
     """
     if isinstance(data, Tensor):
         if data._trace is not None:
@@ -125,8 +159,8 @@ def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None =
                 "copying a traced tensor into a new one (mg.tensor(x), Tensor(x))",
                 "use x itself, x.detach() to stop its gradient, or mg.as_tensor(x)")
         data = data._data
-    elif data.__class__ is not _ndarray:
-        refuse_foreign(data, "mg.tensor")
+    if data.__class__ is not _ndarray and foreign_library(data) is not None:
+        return _foreign_array(data, dtype, requires_grad, copy)
     try:
         if dtype is not None:
             arr = np.array(data, dtype=np.dtype(dtype), copy=copy)
@@ -343,6 +377,8 @@ class Tensor(_RegistryMethods):
                 return view
         except AttributeError:  # never asked before
             pass
+        if self._data.__class__ is not _ndarray and foreign_library(self._data) is not None:
+            return self._data  # another library's array, as it is (writes through it are not tracked, as in PyTorch)
         view = self._data.view(_DataView)
         view._owner = _weakref(self)
         view._plain = self._data
@@ -356,8 +392,11 @@ class Tensor(_RegistryMethods):
                 return  # ``t.data -= x``: the view already wrote in place and noted it
         except AttributeError:  # no view handed out yet
             pass
-        if not isinstance(value, (Tensor, _ndarray)):
-            refuse_foreign(value, "Tensor.data =")
+        if not isinstance(value, (Tensor, _ndarray)) and foreign_library(value) is not None:
+            self._data = _foreign_array(value, None, self.requires_grad, copy=False)
+            self._view = None
+            self._written = next_seq()
+            return
         arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         _check_dtype(arr.dtype, self.requires_grad)
         self._data = arr.view(np.ndarray) if arr.__class__ is not _ndarray else arr
@@ -366,8 +405,17 @@ class Tensor(_RegistryMethods):
 
     def _set_grad(self, value) -> None:
         if value is not None:
-            refuse_foreign(value, "Tensor.grad =")
             arr = value._data if isinstance(value, Tensor) else value
+            library = foreign_library(arr)
+            if library is not None or foreign_library(self._data) is not None:
+                if library != foreign_library(self._data):
+                    raise TypeError(f"Tensor.grad = a {library or 'numpy'} array for a tensor on {self.library}; "
+                                    "the gradient lives on the tensor's library (microgradnp never converts silently)")
+                if tuple(arr.shape) != tuple(self._data.shape) or arr.dtype != self._data.dtype:
+                    raise ValueError(f"grad of shape {tuple(arr.shape)} and dtype {arr.dtype} assigned to a tensor "
+                                     f"of shape {tuple(self._data.shape)} and dtype {self._data.dtype}")
+                self._grad = arr
+                return
             if not isinstance(arr, _ndarray):
                 raise TypeError(
                     f"grad must be None, a NumPy array or a Tensor, got {type(value).__name__}"
@@ -439,7 +487,45 @@ class Tensor(_RegistryMethods):
     @property
     def size(self) -> int:
         """The number of elements."""
-        return self._data.size
+        d = self._data
+        return d.size if d.__class__ is _ndarray else math.prod(d.shape)
+
+    @property
+    def device(self):
+        """Where the value lives: ``"cpu"`` for NumPy, else the array library's own device object
+        (``torch.device("cuda:0")``)."""
+        d = self._data
+        if d.__class__ is _ndarray or foreign_library(d) is None:
+            return "cpu"
+        import array_api_compat
+
+        return array_api_compat.device(d)
+
+    @property
+    def library(self) -> str:
+        """The array library the value belongs to: ``"numpy"``, ``"torch"``, ``"cupy"``, ``"array_api_strict"``, ..."""
+        d = self._data
+        return "numpy" if d.__class__ is _ndarray else (foreign_library(d) or "numpy")
+
+    def to(self, library: str, device=None) -> "Tensor":
+        """This tensor's value in another array library (and on ``device``), as a new leaf.
+
+        ``t.to("torch")``, ``t.to("torch", device="cuda")``, ``t.to("numpy")``: an explicit
+        conversion (a copy), keeping ``requires_grad``.  The copy is not recorded: a tensor
+        computed by an op must be detached first, as the gradient would not flow back through
+        the change of library.
+        """
+        from . import backends
+
+        if self._op is not None and self.requires_grad:
+            raise RuntimeError(
+                f"to({library!r}) of a tensor computed by {self._op.name}: the change of library is not recorded, "
+                "so no gradient would flow back through it; call .detach().to(...) or convert the leaves")
+        if library == self.library and device is None:
+            return self
+        values = backends.to_numpy(self._data)
+        data = values.copy() if library == "numpy" else backends.from_numpy(values, library, device=device)
+        return Tensor(data, requires_grad=self.requires_grad, dtype=None)
 
     @property
     def name(self) -> str | None:
@@ -500,9 +586,10 @@ class Tensor(_RegistryMethods):
         """The value of a one-element tensor as a Python number."""
         if _modes.tracing:
             _modes.read_during_trace(self)
-        if self._data.size != 1:
+        if self.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self._data.item()
+        d = self._data
+        return d.item() if d.__class__ is _ndarray or foreign_library(d) is None else _foreign_item(d)
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied; writes through it are not tracked, as in PyTorch).
@@ -515,7 +602,12 @@ class Tensor(_RegistryMethods):
         """
         if _modes.tracing:
             _modes.read_during_trace(self)
-        return self._data
+        d = self._data
+        if d.__class__ is not _ndarray and foreign_library(d) is not None:
+            from .backends import to_numpy
+
+            return to_numpy(d)  # asked for by name: the explicit conversion (a copy from a GPU)
+        return d
 
     def _concrete(self):
         """The values, for a Python decision inside the package (``ops.registry.concrete_value``); noted as a read."""
@@ -527,24 +619,24 @@ class Tensor(_RegistryMethods):
         """The value as (nested) Python lists."""
         if _modes.tracing:
             _modes.read_during_trace(self)
-        return self._data.tolist()
+        return self.numpy().tolist()
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self._data)
+        return self._data.shape[0]
 
     def __iter__(self):
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self._data)))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self) -> bool:
         if _modes.tracing:
             _modes.read_during_trace(self)
-        if self._data.size != 1:
+        if self.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.size} elements is ambiguous; "
                 "use .any() or .all() on .data"
             )
         return bool(self._data)
@@ -558,10 +650,15 @@ class Tensor(_RegistryMethods):
     __hash__ = object.__hash__  # identity, as in PyTorch (== is elementwise)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extra = []
-        if self._data.dtype != np.float64:
-            extra.append(f"dtype={self._data.dtype}")
+        d = self._data
+        if d.__class__ is not _ndarray and foreign_library(d) is not None:
+            from .backends import to_numpy
+
+            body = np.array2string(to_numpy(d), separator=", ", prefix="tensor(")
+            extra = [f"library={self.library!r}", f"device={str(self.device)!r}", f"dtype={d.dtype}"]
+        else:
+            body = np.array2string(d, separator=", ", prefix="tensor(")
+            extra = [f"dtype={d.dtype}"] if d.dtype != np.float64 else []
         if self._op is not None:
             extra.append(f"op={self._op.name}")
         elif self.requires_grad:
@@ -571,6 +668,10 @@ class Tensor(_RegistryMethods):
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __array__(self, dtype=None, copy=None):
+        if self._data.__class__ is not _ndarray and foreign_library(self._data) is not None:
+            raise TypeError(
+                f"a tensor on {self.library} is not converted to NumPy silently (np.asarray, a NumPy function); "
+                "ask for it by name: t.numpy(), or t.to('numpy')")
         if self.requires_grad:
             _refuse_conversion(self, "NumPy (np.asarray, np.array, an ndarray assignment or a NumPy function)")
         elif _modes.tracing:
@@ -732,6 +833,11 @@ class Tracer(Tensor):
 
     @_data.setter
     def _data(self, value):
+        if value.__class__ is not _ndarray and foreign_library(value) is not None:
+            raise TypeError(
+                f"{type(self._trace).__name__}: a tensor on {foreign_library(value)} inside a function transform "
+                "(vmap, jvp, jacfwd, ...): the transforms run on NumPy arrays today; convert with t.to('numpy') "
+                "first, or use loss.backward() / mg.grad, which run on every array library")
         self._example = value
 
     def _concrete(self):

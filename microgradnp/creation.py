@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _mode as _modes
-from ._tensor import Tensor, _to_array, as_array
+from ._tensor import Tensor, _to_array, as_array, foreign_library
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
 
@@ -25,6 +25,17 @@ def _shape(shape, what: str) -> tuple:
                 f"{what}: a shape is made of non-negative integers, got {shape!r}"
             )
     return tuple(int(n) for n in dims)
+
+
+def _on_another_library(x) -> bool:
+    """Whether ``x`` (a Tensor or an array) holds another array library's data than NumPy's."""
+    return foreign_library(x._data if isinstance(x, Tensor) else x) is not None
+
+
+def _namespace_of(array):
+    from .backends import namespace_of
+
+    return namespace_of(array)
 
 
 def _leaf(arr: np.ndarray, requires_grad: bool, name=None) -> Tensor:
@@ -81,6 +92,9 @@ def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
     >>> mg.zeros_like(mg.tensor([1.0, 2.0]))
     tensor([0., 0.])
     """
+    if _on_another_library(x):
+        d = x._data if isinstance(x, Tensor) else x
+        return Tensor(_namespace_of(d).zeros_like(d), requires_grad=requires_grad, dtype=dtype)
     a = x.data if isinstance(x, Tensor) else as_array(x, "zeros_like")
     return _leaf(np.zeros(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
 
@@ -94,6 +108,9 @@ def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
     >>> mg.ones_like(mg.zeros((1, 2)))
     tensor([[1., 1.]])
     """
+    if _on_another_library(x):
+        d = x._data if isinstance(x, Tensor) else x
+        return Tensor(_namespace_of(d).full_like(d, 1.0), requires_grad=requires_grad, dtype=dtype)
     a = x.data if isinstance(x, Tensor) else as_array(x, "ones_like")
     return _leaf(np.ones(a.shape, dtype=dtype or _float(a.dtype)), requires_grad)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
+import math
 import operator
 import os
 import sys
@@ -37,12 +38,13 @@ import threading
 import weakref
 from heapq import heapify, heappop, heappush
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode, enable_grad
-from ._tensor import Hooks, Tensor, _make, _new, next_seq, note_grad_norm, refuse_foreign
+from ._tensor import Hooks, Tensor, _make, _new, foreign_library, next_seq, note_grad_norm, refuse_foreign
 from .ops import REGISTRY, xp
 from .ops.registry import Op
 
@@ -73,6 +75,10 @@ def is_recording(*inputs) -> bool:
     return any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
 
 
+class _ForeignInput(TypeError):
+    """Raised by :func:`_constant` for another library's array: :func:`apply` runs the op on that library."""
+
+
 def _constant(x):
     """A non-Tensor input as the forward sees it: arrays and Python or NumPy scalars as they are.
 
@@ -84,7 +90,11 @@ def _constant(x):
     if x.__class__ is _ndarray or isinstance(x, np.generic):
         c = x
     else:  # lists, array-likes
-        refuse_foreign(x, "an operation's input")
+        library = foreign_library(x)
+        if library is not None:  # an array of another library: the op runs there (apply catches this)
+            _modes.note_foreign()
+            raise _ForeignInput(f"an array of {library} where NumPy was expected; microgradnp never converts "
+                                "between array libraries silently: make it a Tensor with mg.tensor(x)")
         c = np.asarray(x)
     if c.dtype.kind == "c":
         raise TypeError(
@@ -105,43 +115,51 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     tracer among its inputs goes to the innermost such tracer's trace
     instead (see ``microgradnp._mode.Trace``).
     """
-    if _modes.interpreting:
-        trace = _top_trace(inputs)
-        if trace is not None:
-            return trace.process_primitive(op, inputs, attrs)
-    n = len(inputs)
-    if n == 2:
-        a, b = inputs
-        if isinstance(a, Tensor):
-            ad, record, converted = a._data, a.requires_grad, False
-        else:
-            ad = _constant(a)
-            record, converted = False, ad is not a
-        if isinstance(b, Tensor):
-            bd = b._data
-            record = record or b.requires_grad
-        else:
-            bd = _constant(b)
-            converted = converted or bd is not b
-        arrays = (ad, bd)
-    elif n == 1:
-        a = inputs[0]
-        if isinstance(a, Tensor):
-            arrays, record, converted = (a._data,), a.requires_grad, False
-        else:
-            ad = _constant(a)
-            arrays, record, converted = (ad,), False, ad is not a
-    else:
-        arrays, record, converted = [], False, False
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x._data)
-                record = record or x.requires_grad
+    if _modes.special:  # an interpreter runs, or some tensor has held another library's array
+        if _modes.interpreting:
+            trace = _top_trace(inputs)
+            if trace is not None:
+                return trace.process_primitive(op, inputs, attrs)
+        if _modes.foreign:
+            library = _library_of_inputs(op, inputs)
+            if library is not None:
+                return _apply_foreign(op, inputs, attrs, library)
+    try:  # (free in Python 3.11 when nothing is raised)
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            if isinstance(a, Tensor):
+                ad, record, converted = a._data, a.requires_grad, False
             else:
-                c = _constant(x)
-                converted = converted or c is not x
-                arrays.append(c)
-        arrays = tuple(arrays)
+                ad = _constant(a)
+                record, converted = False, ad is not a
+            if isinstance(b, Tensor):
+                bd = b._data
+                record = record or b.requires_grad
+            else:
+                bd = _constant(b)
+                converted = converted or bd is not b
+            arrays = (ad, bd)
+        elif n == 1:
+            a = inputs[0]
+            if isinstance(a, Tensor):
+                arrays, record, converted = (a._data,), a.requires_grad, False
+            else:
+                ad = _constant(a)
+                arrays, record, converted = (ad,), False, ad is not a
+        else:
+            arrays, record, converted = [], False, False
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    arrays.append(x._data)
+                    record = record or x.requires_grad
+                else:
+                    c = _constant(x)
+                    converted = converted or c is not x
+                    arrays.append(c)
+            arrays = tuple(arrays)
+    except _ForeignInput:  # a constant of another library among the inputs: the op runs there
+        return _apply_foreign(op, inputs, attrs, _library_of_inputs(op, inputs) or "numpy")
     run = op.run
     if run is None:
         run = op.run = op.bind(xp)
@@ -176,6 +194,84 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         t._attrs = None
     if _modes.anomaly_threads and _mode.anomaly:
         _check_forward(t, op, arrays)
+    return t
+
+
+def _namespace_of_array(array):
+    from .backends import namespace_of
+
+    return namespace_of(array)
+
+
+def _library_of_inputs(op: Op, inputs) -> str | None:
+    """The one array library of ``inputs`` other than NumPy (``None``: all NumPy); two libraries raise."""
+    found = set()
+    for x in inputs:
+        d = x._data if isinstance(x, Tensor) else x
+        if d.__class__ is _ndarray or isinstance(d, np.ndarray):  # (subclasses too: a Tensor's .data view)
+            found.add("numpy")
+        else:
+            library = foreign_library(d)
+            if library is not None:
+                found.add(library)
+    others = found - {"numpy"}
+    if not others:
+        return None
+    if len(found) > 1:
+        raise TypeError(
+            f"{op.name}: inputs from {' and '.join(sorted(found))} in one operation; microgradnp never converts "
+            "between array libraries silently: move one with t.to(library) (or t.numpy()) first")
+    return others.pop()
+
+
+def _foreign_attr(value, library: str):
+    """An attribute the adapter made with NumPy (an index array) as an array of ``library``."""
+    if value.__class__ is _ndarray:
+        from .backends import from_numpy
+
+        return from_numpy(value, library)
+    if value.__class__ is tuple:
+        return tuple(_foreign_attr(v, library) for v in value)
+    return value
+
+
+def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
+    """:func:`apply` for the inputs of another array library: the forward on that library's
+    namespace, the result kept there, recorded as on NumPy (the backward runs on the same namespace).
+
+    Python numbers stay numbers; the index arrays an adapter made with NumPy become the library's.
+    Not here: ``mg.compile`` and the function transforms, which refuse such tensors by name.
+    """
+    from .backends import namespace
+
+    if _modes.tracing:
+        raise TypeError(f"{op.name}: a tensor on {library} inside mg.compile's trace: compiled steps run on "
+                        "NumPy arrays only; call the step uncompiled, or convert with t.to('numpy')")
+    ns = namespace(library)
+    record = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+    arrays = tuple(x._data if isinstance(x, Tensor) else x for x in inputs)
+    if attrs:
+        attrs = {k: _foreign_attr(v, library) for k, v in attrs.items()}
+    try:
+        out = op.bind(ns)(*arrays, **attrs) if attrs else op.bind(ns)(*arrays)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _forward_error(op, arrays, attrs or {}, exc) from exc
+    except NotImplementedError:
+        raise  # UnsupportedOnBackend: what the library cannot do, said by name already
+    except RuntimeError as exc:  # torch's error for a bad shape or dtype: said as NumPy's would be
+        shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
+        raise ValueError(f"{op.name} on {library}: cannot apply to inputs of shape {shapes}: {exc}") from exc
+    if isinstance(out, tuple):
+        raise TypeError(f"{op.name}: an op with several results is not supported on {library} yet")
+    if not isinstance(out, ns.ndarray):
+        out = ns._cx.asarray(out)
+    t = _make(out)
+    if record and op.differentiable and (_modes.disabled_threads == 0 or _mode.enabled):
+        t.requires_grad = True
+        t._op = op
+        t._parents = tuple(inputs)
+        t._saved = arrays
+        t._attrs = attrs
     return t
 
 
@@ -527,7 +623,10 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
     elif gi.__class__ is not _ndarray:
         if isinstance(gi, Tensor):
             raise TypeError(f"{op_name}: its VJP returned a Tensor on the NumPy path")
-        gi = np.asarray(gi)
+        if ns is xp:
+            gi = np.asarray(gi)
+        elif not isinstance(gi, ns.ndarray):
+            gi = ns._cx.asarray(gi, dtype=p._data.dtype)  # a Python number from a rule
     pd = p._data
     if gi.shape != pd.shape:
         gi = _sum_to(ns, gi, pd.shape, op_name, index)
@@ -539,6 +638,10 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
 def _owned(g, given: set) -> np.ndarray:
     """``g`` as an array no other gradient, view or caller holds (copied once if needed)."""
     if g.__class__ is not _ndarray:
+        if hasattr(type(g), "__dlpack__") and not isinstance(g, np.generic):  # another library's: always a copy
+            g = _namespace_of_array(g).copy(g)
+            given.add(id(g))
+            return g
         g = np.array(g)
     elif g.base is not None or id(g) in given:  # read-only broadcast views have a base too
         g = g.copy()
@@ -624,7 +727,13 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
     interior tensors' included.
     """
     # Every choice is made here, before the loop.
-    ns = TENSOR_NS if record else xp
+    ns: Any
+    if record:
+        ns = TENSOR_NS
+    else:
+        d = roots[0]._data
+        ns = xp if d.__class__ is _ndarray or foreign_library(d) is None else _namespace_of_array(d)
+    generic = record or ns is not xp  # the generic rules; NumPy's own forms only on NumPy arrays
     check = _check_gradient if _modes.anomaly_threads and _mode.anomaly else None
     needed = _reaching(roots, targets) if targets is not None else None
     grads, heap, leaves, given = _start(roots, seeds)
@@ -642,12 +751,13 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
         if t._written > seq:
             raise _modified(t, t, 0)
         op, attrs = t._op, t._attrs
-        ins, out, vjps = (parents, t, op.vjps) if record else (saved, t._data, op.numpy_vjps)
+        ins, out = (parents, t) if record else (saved, t._data)
+        vjps = op.vjps if generic else op.numpy_vjps
         if vjps is None:
             needs = tuple(isinstance(p, Tensor) and p.requires_grad and (needed is None or id(p) in needed)
                           for p in parents)
             # Not called when no input needs a gradient (an interior target of grad(): nothing below it is wanted).
-            gis = (op.vjp_all if record else op.numpy_vjp_all)(ns, g, out, ins, attrs, needs) if any(needs) else None
+            gis = (op.vjp_all if generic else op.numpy_vjp_all)(ns, g, out, ins, attrs, needs) if any(needs) else None
         i = -1
         for p in parents:
             i += 1
@@ -762,7 +872,7 @@ def _hooked(hooks: Hooks, g, t: Tensor, record: bool):
         _mode.tracer.on_unreplayable(f"a gradient hook of a tensor of shape {t.shape}",
                                      "runs Python code of its own, which a replay would skip")
     out = hooks.run(g, t)
-    if out is not g and not record:
+    if out is not g and not record and foreign_library(t._data) is None:
         out = np.asarray(out._data if isinstance(out, Tensor) else out, dtype=t._data.dtype)
     return out
 
@@ -796,6 +906,8 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
             "with requires_grad=True (or it was computed under no_grad())"
         )
     data = root._data
+    if data.__class__ is not _ndarray and foreign_library(data) is not None:
+        return _foreign_seed(root, grad, record, what)
     if grad is None:
         if data.size != 1:
             raise RuntimeError(
@@ -816,6 +928,33 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
     if s.shape != data.shape:
         raise ValueError(f"{what}: grad has shape {s.shape} but the output has shape {data.shape}; they must match")
     return _make(s) if record and not isinstance(s, Tensor) else s
+
+
+def _foreign_seed(root: Tensor, grad, record: bool, what: str):
+    """The upstream gradient of an output on another array library: ones, or ``grad`` of that library."""
+    from .backends import namespace_of
+
+    data = root._data
+    if record:
+        raise TypeError(
+            f"{what}: create_graph=True (or a function transform) on a tensor on {root.library}: the recorded "
+            "backward pass computes on NumPy today; differentiate once (create_graph=False), or convert with "
+            "t.to('numpy')")
+    ns = namespace_of(data)
+    if grad is None:
+        if math.prod(data.shape) != 1:
+            raise RuntimeError(
+                f"{what}: grad can be created implicitly only for a scalar output, but the output has shape "
+                f"{tuple(data.shape)}; pass grad= (an array of that shape), or reduce the output first (e.g. .sum())")
+        return ns._cx.ones_like(data)
+    s = grad._data if isinstance(grad, Tensor) else grad
+    if s.__class__ is _ndarray or not isinstance(s, ns.ndarray):
+        raise TypeError(f"{what}: the output is on {root.library} but grad is a {type(s).__module__.split('.')[0]} "
+                        f"{type(s).__name__}; give grad on {root.library} (microgradnp never converts silently)")
+    if tuple(s.shape) != tuple(data.shape):
+        raise ValueError(f"{what}: grad has shape {tuple(s.shape)} but the output has shape {tuple(data.shape)}; "
+                         "they must match")
+    return ns.astype(s, data.dtype)
 
 
 def _as_list(x, name: str) -> list:

@@ -24,7 +24,7 @@ import zlib
 
 import numpy as np
 
-from ._tensor import Tensor
+from ._tensor import Tensor, foreign_library
 
 __all__ = ["save", "load"]
 
@@ -129,8 +129,12 @@ def _entries(path: str, shapes: dict | None, who: str) -> dict:
 
 def _encode(obj, arrays: dict, where: str):
     """``obj`` as JSON-able data with its types tagged; arrays go to ``arrays`` by entry name."""
-    if isinstance(obj, (Tensor, np.ndarray)):
+    if isinstance(obj, (Tensor, np.ndarray)) or foreign_library(obj) is not None:
         name = f"a{len(arrays)}"
+        if not isinstance(obj, (Tensor, np.ndarray)):  # torch, CuPy: a file holds NumPy arrays (loaded as NumPy)
+            from .backends import to_numpy
+
+            obj = to_numpy(obj)
         arrays[name] = np.asarray(obj.detach().numpy() if isinstance(obj, Tensor) else obj)
         if arrays[name].dtype.hasobject:
             raise TypeError(f"save: {where} is an array of Python objects, which would need pickle")

@@ -66,6 +66,33 @@ _SMALL = 8  # tensors with at most this many elements show their values
 _RANKDIRS = ("TB", "LR", "BT", "RL")
 
 
+
+def _host_values(g):
+    """A gradient (an array of any library, or a Tensor) as NumPy values to draw: a drawing shows values,
+    it computes nothing with them, so a torch or CuPy array is copied to the host here, by name."""
+    if isinstance(g, Tensor):
+        return g.numpy()
+    if isinstance(g, np.ndarray):
+        return g
+    from .backends import to_numpy
+
+    return to_numpy(g)
+
+
+def mg_ones_like(t: Tensor):
+    """Ones of ``t``'s shape, dtype and array library: the upstream gradient of a drawing's root."""
+    if t.library == "numpy":
+        return np.ones(t.shape, dtype=t.dtype)
+    from .backends import namespace_of
+
+    return namespace_of(t._data).full_like(t._data, 1.0)
+
+
+def _nbytes(d) -> int:
+    """The bytes an array of any library holds."""
+    n = getattr(d, "nbytes", None)
+    return int(n) if isinstance(n, (int, np.integer)) else _host_values(d).nbytes
+
 class GraphvizNotFoundError(RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, which is not installed."""
 
@@ -285,7 +312,7 @@ class _Drawing:
         for t in self.tensors:
             g = t.grad
             if g is not None:
-                grads[id(t)] = g.numpy() if isinstance(g, Tensor) else g
+                grads[id(t)] = _host_values(g)
         if not grads:
             return {}, None  # before backward: nothing to show
         interior = [t for t in self.tensors if not t.is_leaf and t.requires_grad]
@@ -305,11 +332,11 @@ class _Drawing:
                 f"values changed since this graph was recorded ({changed}, written after use):\n"
                 "values and .grad shown as they are now; interior gradients not shown"
             )
-        upstream = np.ones(self.root.shape, dtype=self.root.dtype)
+        upstream = mg_ones_like(self.root)
         got = _grad(self.root, interior, grad_outputs=upstream, retain_graph=True, allow_unused=True)
         for t, g in zip(interior, got):
             if g is not None:
-                grads[id(t)] = g.numpy()
+                grads[id(t)] = _host_values(g)
         return grads, None
 
     def _changed_since_recorded(self) -> str:
@@ -752,18 +779,18 @@ def backward_memory(root: Tensor) -> dict:
     kept = {}
     for t in nodes:
         extra = sum(p.nbytes for p in (t._parents or ()) if isinstance(p, np.ndarray) and p.ndim)
-        kept[id(t)] = t._data.nbytes + extra
+        kept[id(t)] = _nbytes(t._data) + extra
     alive, live, peak = {}, 0, 0
     if root.requires_grad:
-        alive[id(root)] = root._data.nbytes
-        live = peak = root._data.nbytes
+        alive[id(root)] = _nbytes(root._data)
+        live = peak = _nbytes(root._data)
     for t in sorted(nodes, key=lambda t: -t._seq):
         if id(t) not in alive:
             continue  # no gradient reaches it
         for p in t._parents or ():
             if isinstance(p, Tensor) and p.requires_grad and id(p) not in alive:
-                alive[id(p)] = p._data.nbytes
-                live += p._data.nbytes
+                alive[id(p)] = _nbytes(p._data)
+                live += _nbytes(p._data)
         peak = max(peak, live)
         live -= alive[id(t)]
     return {"kept": kept, "total": sum(kept.values()), "gradients": peak, "peak": sum(kept.values()) + peak}

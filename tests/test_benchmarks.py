@@ -106,3 +106,15 @@ def test_the_checkpoint_benchmark_compares_gradients_bit_for_bit_and_memory_fall
     peaks = [float(row.split("|")[2].split()[0]) for row in rows[1:]]
     assert len(peaks) == 4 and all(row.endswith("| bit for bit |") for row in rows[1:])
     assert peaks[0] > peaks[1] > peaks[2]  # plain, then 3 and 5 segments
+
+
+def test_the_backends_benchmark_checks_each_library_against_numpy(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "backends.py"), "--quick", "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    table = (tmp_path / "backends.md").read_text()
+    assert "| microgradnp on NumPy (CPU) |" in table and "| microgradnp on torch (CPU) |" in table

@@ -14,6 +14,8 @@ the standard lacks (``einsum``, a scatter-add that accumulates repeated indices,
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ops import xp as numpy_namespace
 
 __all__ = ["namespace_of", "library_of", "namespace", "from_numpy", "to_numpy", "UnsupportedOnBackend", "KNOWN_GAPS"]
@@ -26,6 +28,8 @@ class UnsupportedOnBackend(NotImplementedError):
 def library_of(array) -> str:
     """The name of the array library ``array`` belongs to (``"numpy"``, ``"torch"``, ``"cupy"``,
     ``"array_api_strict"``, ...), read from its type without importing any library."""
+    if isinstance(array, (np.ndarray, np.generic)):  # subclasses too (a Tensor's .data view), NumPy scalars
+        return "numpy"
     module = type(array).__module__.split(".")[0]
     return "numpy" if module == "builtins" else module
 

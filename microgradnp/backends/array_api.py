@@ -393,6 +393,9 @@ class ArrayAPINamespace:
     def zeros_like(self, x):
         return self._cx.zeros_like(x)
 
+    def full_like(self, x, value):
+        return self._cx.full_like(x, value)
+
     def tri(self, n, m=None, k=0, dtype=None):
         cx = self._cx
         m = n if m is None else m

@@ -8,6 +8,8 @@ per-argument setting (``vmap``'s ``in_axes``) over the leaves below it.
 
 from __future__ import annotations
 
+from .._tensor import foreign_library
+
 __all__ = ["flatten", "unflatten", "count", "broadcast_prefix"]
 
 LEAF = None
@@ -29,6 +31,12 @@ def flatten(tree) -> tuple[list, object]:
         keys = list(tree)
         parts = [flatten(tree[k]) for k in keys]
         return [leaf for leaves, _ in parts for leaf in leaves], (type(tree), keys, [spec for _, spec in parts])
+    library = foreign_library(getattr(tree, "_data", tree))
+    if library is not None:
+        raise TypeError(
+            f"a tensor on {library} given to a function transform (grad, vjp, jvp, vmap, jacrev, ...): the transforms "
+            "run on NumPy arrays today; convert with t.to('numpy') first, or use loss.backward() / mg.grad, which "
+            "run on every array library")
     return [tree], LEAF
 
 

@@ -16,9 +16,11 @@ against a ``(3,)`` target raises instead of silently broadcasting to
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .._tensor import Tensor, as_array
+from .._tensor import Tensor, as_array, foreign_library
 from ..api import (
     bce,
     bce_with_logits,
@@ -53,6 +55,8 @@ def _as_target(target, like: Tensor):
     """The target as a Tensor or an array of the input's dtype (no silent float64 upcast)."""
     if isinstance(target, Tensor) or (target.__class__ is np.ndarray and target.dtype == like.dtype):
         return target
+    if foreign_library(target) is not None:  # another library's array: a Tensor on it (ops refuse a mix by name)
+        return Tensor(target, dtype=like.dtype)
     t = as_array(target, "the loss's target")
     return t.astype(like.dtype) if t.dtype.kind in "fiub" else t
 
@@ -216,7 +220,13 @@ def _nll(log_probs, target, reduction: str, name: str):
         raise ValueError(f"{name}: expected log-probabilities of shape (N, C), got {log_probs.shape}")
     n, c = log_probs.shape
     _check_reduction(reduction, name, log_probs)
-    labels = target if isinstance(target, Tensor) else as_array(target, f"{name}'s target")
+    labels: Any
+    if isinstance(target, Tensor):
+        labels = target
+    elif foreign_library(target) is not None:
+        labels = Tensor(target, dtype=target.dtype)  # on its own library, its integer dtype kept
+    else:
+        labels = as_array(target, f"{name}'s target")
     try:
         picked = _pick(log_probs, labels)  # the labels are an input: checked by the op, followed by vmap and compile
     except (TypeError, ValueError) as exc:

@@ -47,6 +47,25 @@ def _prefix(module: "Module", prefix: str) -> None:
         object.__setattr__(m, "_name", f"{prefix}.{name}" if name else prefix)
 
 
+
+def _copy_of(array):
+    """A copy of a parameter's array, on its own library."""
+    if isinstance(array, np.ndarray):
+        return array.copy()
+    from ..backends import namespace_of
+
+    return namespace_of(array).copy(array)
+
+
+def _numpy_values(array):
+    """A state's array as NumPy: from another library (a torch model's state dict) by an explicit copy,
+    since files and ``load_state_dict``'s checks are NumPy's."""
+    if isinstance(array, np.ndarray) or not hasattr(type(array), "__dlpack__"):
+        return np.asarray(array)
+    from ..backends import to_numpy
+
+    return to_numpy(array)
+
 class Module:
     """Base class of layers and models.
 
@@ -172,6 +191,34 @@ class Module:
             yield (f"{prefix}.{name}" if prefix else name), p
         for name, m in self._modules.items():
             yield from m._named_parameters(f"{prefix}.{name}" if prefix else name)
+
+    def to(self, library: str, device=None) -> "Module":
+        """Move every parameter's value to another array library (and ``device``), in place; returns ``self``.
+
+        ``model.to("torch")``, ``model.to("torch", device="cuda")``, ``model.to("numpy")``: each
+        parameter keeps its identity (an optimizer made before still holds it) and its gradient is
+        cleared.  A module with buffers (BatchNorm's running statistics) is refused by name: their
+        updates are written for NumPy today.
+
+        Examples
+        --------
+        >>> import microgradnp as mg
+        >>> m = mg.nn.Linear(2, 1)
+        >>> m.to("numpy") is m
+        True
+        """
+        from .. import backends
+
+        buffers = [name for name, _ in self.named_buffers()]
+        if buffers and library != "numpy":
+            raise NotImplementedError(
+                f"{type(self).__name__}.to({library!r}): the module has buffers ({', '.join(buffers)}) whose updates "
+                "are written for NumPy; it can run on NumPy only for now")
+        for p in self.parameters():
+            values = backends.to_numpy(p._data)
+            p.data = values.copy() if library == "numpy" else backends.from_numpy(values, library, device=device)
+            p.grad = None
+        return self
 
     def parameters(self) -> Iterator[Parameter]:
         """Every parameter, in the order of :meth:`named_parameters`."""
@@ -323,7 +370,7 @@ class Module:
         >>> list(mg.nn.Linear(2, 3, rng=0).state_dict())
         ['weight', 'bias']
         """
-        state = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        state = OrderedDict((name, _copy_of(p.data)) for name, p in self.named_parameters())
         state.update((name, b.copy()) for name, b in self.named_buffers())
         return state
 
@@ -350,8 +397,8 @@ class Module:
         for name, p in params.items():
             if name not in state:
                 continue
-            arr = np.asarray(state[name])
-            if np.shape(p) != arr.shape:
+            arr = _numpy_values(state[name])
+            if tuple(p.shape) != arr.shape:
                 raise ValueError(
                     f"load_state_dict: parameter {name!r} has shape {p.shape} in the model but "
                     f"{arr.shape} in the state"
@@ -360,6 +407,11 @@ class Module:
                 raise TypeError(f"load_state_dict: parameter {name!r} holds {arr.dtype} data, not numbers")
             staged.append((p, arr))
         for p, arr in staged:
+            if isinstance(p, Tensor) and p.library != "numpy":  # the values go to the parameter's library
+                from .. import backends
+
+                p.data = backends.from_numpy(arr.astype(backends.to_numpy(p._data).dtype), p.library, device=p.device)
+                continue
             (p.data if isinstance(p, Tensor) else p)[...] = arr
 
     def save(self, path) -> None:
@@ -378,7 +430,7 @@ class Module:
         True
         """
         state = OrderedDict()
-        for name, arr in [(n, p.data) for n, p in self.named_parameters()] + list(self.named_buffers()):
+        for name, arr in [(n, _numpy_values(p.data)) for n, p in self.named_parameters()] + list(self.named_buffers()):
             if name in state:  # cannot happen with names free of "."; never drop a parameter silently
                 raise ValueError(f"save: two parameters share the path {name!r}; rename one of them")
             state[name] = arr

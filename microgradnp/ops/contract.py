@@ -8,6 +8,7 @@ its product is equivalent to (``spec``, explicit, no ellipsis), and
 
 from __future__ import annotations
 
+import math
 import string
 
 import numpy as np
@@ -125,6 +126,12 @@ def _einsum_vjp(ns, g, out, inputs, attrs, needs):
 def _explicit(inputs: list, output: str) -> str:
     return ",".join(inputs) + "->" + output
 
+
+
+def _size(a) -> int:
+    """The number of elements of a Tensor, an array of any library, or a nested list."""
+    shape = getattr(a, "shape", None)
+    return math.prod(shape) if shape is not None else int(np.size(a))
 
 @defop(
     forward=lambda xp, *arrays, spec: xp.einsum(spec, *arrays),
@@ -275,7 +282,7 @@ def outer(a, b):
     tensor([[ 1., 10.],
             [ 2., 20.]])
     """
-    return (a, b), {"spec": "i,j->ij", "shapes": ((int(np.size(a)),), (int(np.size(b)),))}
+    return (a, b), {"spec": "i,j->ij", "shapes": ((_size(a),), (_size(b),))}
 
 
 @defop(
@@ -295,9 +302,9 @@ def vdot(a, b):
     >>> mg.vdot(mg.tensor([[1.0, 2.0]]), mg.tensor([3.0, 4.0]))
     tensor(11.)
     """
-    if np.size(a) != np.size(b):
+    if _size(a) != _size(b):
         raise ValueError(f"vdot: inputs of shapes {np.shape(a)} and {np.shape(b)} differ in size")
-    n = int(np.size(a))
+    n = _size(a)
     return (a, b), {"spec": "i,i->", "shapes": ((n,), (n,))}
 
 

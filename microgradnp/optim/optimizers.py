@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import no_grad
-from .._tensor import Tensor, as_tensor, clear_grads
+from .._tensor import Tensor, as_tensor, clear_grads, mark_written
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
@@ -32,7 +32,10 @@ class _Eager:
 
     @staticmethod
     def array(t: Tensor):
-        return t.data  # writes through it mark the tensor written
+        d = t.data  # writes through it mark the tensor written
+        if not isinstance(d, np.ndarray):  # another library's array, written in place: noted here
+            mark_written(t)
+        return d
 
     @staticmethod
     def grad(optimizer: "Optimizer", p: Tensor):
@@ -99,8 +102,31 @@ def _state(st: dict, key, like: np.ndarray) -> Tensor:
     by ``load_state_dict`` made one; a Tensor, so that a compiled step updates it in place."""
     x = st.get(key)
     if not isinstance(x, Tensor):
+        if like.__class__ is not np.ndarray and not isinstance(like, np.ndarray):  # another library's array
+            from ..backends import from_numpy, library_of, namespace_of
+
+            x = st[key] = as_tensor(namespace_of(like).zeros_like(like) if x is None
+                                    else from_numpy(np.asarray(x, dtype=float), library_of(like)))
+            return x
         x = st[key] = as_tensor(np.zeros_like(like) if x is None else np.array(x, dtype=like.dtype, copy=True))
     return x
+
+
+def _array_functions(array):
+    """NumPy for a NumPy array; the Array API namespace of another library's (``sqrt``, ``zeros_like``, ``full_like``)."""
+    if isinstance(array, np.ndarray):
+        return np
+    from ..backends import namespace_of
+
+    return namespace_of(array)
+
+
+def _sqrt(x):
+    """``np.sqrt``, which a Tensor routes to ``mg.sqrt`` (inside ``mg.compile``'s trace); an array of another
+    library takes its own namespace's."""
+    if isinstance(x, (np.ndarray, np.generic, Tensor)):
+        return np.sqrt(x)
+    return _array_functions(x).sqrt(x)
 
 
 def _grad_array(optimizer: "Optimizer", p: Tensor):
@@ -425,7 +451,8 @@ class Adam(Optimizer):
                 v *= b2
                 v += (1 - b2) * (g * g)
                 step_size = lr / (1 - b1 ** t)
-                denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps
+                bias2 = 1 - b2 ** t  # a Python number, or a traced Tensor inside mg.compile (np.sqrt routes it)
+                denom = _sqrt(v) / (math.sqrt(bias2) if isinstance(bias2, float) else np.sqrt(bias2)) + eps
                 own = way.array(p)
                 own -= step_size * (m / denom)
 
@@ -485,10 +512,11 @@ class RMSprop(Optimizer):
         """Update every parameter that has a gradient."""
         for group, p, g, st in self._gradients():
             lr, a, eps, mom = group["lr"], group["alpha"], group["eps"], group["momentum"]
+            xp = _array_functions(p.data)
             if not st:
-                st["square_avg"] = np.zeros_like(p.data)
-                st["grad_avg"] = np.zeros_like(p.data)
-                st["momentum_buffer"] = np.zeros_like(p.data)
+                st["square_avg"] = xp.zeros_like(p.data)
+                st["grad_avg"] = xp.zeros_like(p.data)
+                st["momentum_buffer"] = xp.zeros_like(p.data)
             v = st["square_avg"]
             v *= a
             v += (1 - a) * (g * g)
@@ -496,9 +524,9 @@ class RMSprop(Optimizer):
                 m = st["grad_avg"]
                 m *= a
                 m += (1 - a) * g
-                denom = np.sqrt(v - m * m) + eps
+                denom = xp.sqrt(v - m * m) + eps
             else:
-                denom = np.sqrt(v) + eps
+                denom = xp.sqrt(v) + eps
             if mom:
                 buf = st["momentum_buffer"]
                 buf *= mom
@@ -536,11 +564,12 @@ class Adagrad(Optimizer):
         """Update every parameter that has a gradient."""
         for group, p, g, st in self._gradients():
             lr, decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            xp = _array_functions(p.data)
             if not st:
                 st["step"] = 0
-                st["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                st["sum"] = xp.full_like(p.data, group["initial_accumulator_value"])
             st["step"] += 1
             total = st["sum"]
             total += g * g
             clr = lr / (1 + (st["step"] - 1) * decay)
-            p.data -= clr * (g / (np.sqrt(total) + eps))
+            p.data -= clr * (g / (xp.sqrt(total) + eps))

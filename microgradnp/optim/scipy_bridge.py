@@ -28,6 +28,17 @@ _HESSP_METHODS = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
 _HESS_METHODS = {"dogleg", "trust-exact"}
 
 
+def _values(a):
+    """A parameter's or a gradient's values as NumPy: SciPy runs on NumPy, so a tensor on another library
+    (torch, CuPy) is copied here, at the bridge, by name (and written back by :meth:`_Flat.set`)."""
+    a = a._data if isinstance(a, Tensor) else a
+    if a.__class__ is np.ndarray or isinstance(a, np.ndarray):
+        return a
+    from ..backends import to_numpy
+
+    return to_numpy(a)
+
+
 class _Flat:
     """A list of parameter Tensors seen as one float64 vector, as SciPy wants them."""
 
@@ -40,7 +51,7 @@ class _Flat:
             raise ValueError(f"{who}: no parameters to optimize")
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.size for p in self.params]
-        self.x0 = np.concatenate([p.data.ravel() for p in self.params]).astype(np.float64)
+        self.x0 = np.concatenate([_values(p).ravel() for p in self.params]).astype(np.float64)
         self.writes = 0
 
     def set(self, x) -> None:
@@ -51,8 +62,13 @@ class _Flat:
         in-place safety demands); ``writes`` counts the writes.
         """
         for p, part in zip(self.params, self.split(x)):
-            if not np.array_equal(p.data, part):
-                p.data[...] = part
+            if not np.array_equal(_values(p), part):
+                if p.library == "numpy":
+                    p.data[...] = part
+                else:
+                    from ..backends import from_numpy
+
+                    p.data = from_numpy(part.astype(_values(p).dtype), p.library, device=p.device)
                 self.writes += 1
 
     def split(self, x) -> list:
@@ -66,7 +82,7 @@ class _Flat:
     def join(self, arrays) -> np.ndarray:
         """One float64 vector from one array (or Tensor, or ``None`` for zeros) per parameter."""
         return np.concatenate([
-            (np.zeros(n) if a is None else np.asarray(a.data if isinstance(a, Tensor) else a)).ravel()
+            (np.zeros(n) if a is None else np.asarray(_values(a))).ravel()
             for a, n in zip(arrays, self.sizes)
         ]).astype(np.float64)
 

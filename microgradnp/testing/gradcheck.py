@@ -232,7 +232,7 @@ def _differentiable_inputs(fn, inputs, name, what: str) -> tuple:
         inputs = (inputs,)
     inputs = tuple(inputs)
     for x in inputs:
-        refuse_foreign(x, what)
+        refuse_foreign(x._data if isinstance(x, Tensor) else x, what)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
         raise ValueError(f"{what}: no input is a Tensor with requires_grad=True; nothing to check")

@@ -1,0 +1,133 @@
+"""Tensors that hold another library's arrays: every registry op through the engine, forward and
+backward, on torch CPU and array-api-strict, equal to the same program on NumPy.
+
+Where ``test_registry_on_libraries`` calls the rules directly, this runs them as a user does: Tensors
+made from the library's arrays, ``apply`` (what every public function calls), ``backward``; the
+results and the gradients stay on the library.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import microgradnp as mg
+from microgradnp import backends
+from microgradnp.engine import apply
+from microgradnp.ops import REGISTRY
+from microgradnp.testing import strategies as mst
+
+from .test_registry_on_libraries import LIBRARIES
+
+FEW = settings(max_examples=max(5, settings().max_examples // 4))
+
+
+def _on(library, x: mg.Tensor) -> mg.Tensor:
+    integral = x.dtype.kind in "biu"  # labels, indices and masks keep their dtype (mg.tensor makes numbers float64)
+    return mg.tensor(backends.from_numpy(x.numpy(), library), requires_grad=x.requires_grad,
+                     dtype=x.dtype if integral else None)
+
+
+def _run(op, inputs, attrs, upstream):
+    out = apply(op, tuple(inputs), attrs)
+    if out.requires_grad:
+        out.backward(upstream)
+    return out, [x.grad if x.requires_grad else None for x in inputs]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("name", sorted(n for n, op in REGISTRY.items() if op.unpack is None))
+@FEW
+@given(data=st.data())
+def test_every_op_runs_forward_and_backward_on_the_library(name, library, data):
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op), label="inputs")
+    theirs = [_on(library, x) for x in inputs]
+    shape = apply(op, tuple(inputs), attrs).shape
+    g = data.draw(mst.arrays(shape=shape), label="upstream")
+    gap = backends.KNOWN_GAPS.get(library, {}).get(name)
+    allowed = gap[1] if gap else ()
+    try:
+        got, got_grads = _run(op, theirs, attrs, backends.from_numpy(g, library))
+    except allowed:
+        return  # a listed gap, raised by name
+    want, want_grads = _run(op, inputs, attrs, g)
+    assert got.library == library, f"{name}: the result left {library}"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=max(op.test.rtol, 1e-10), atol=1e-12)
+    for i, (a, b) in enumerate(zip(got_grads, want_grads)):
+        if b is None:
+            continue
+        assert backends.library_of(a) == library, f"{name}: the gradient of input {i} left {library}"
+        np.testing.assert_allclose(backends.to_numpy(a), b, rtol=max(op.test.rtol, 1e-10), atol=1e-12,
+                                   err_msg=f"{name}: gradient of input {i}")
+
+
+OPTIMIZERS = [(mg.optim.SGD, {"lr": 0.5, "momentum": 0.9, "nesterov": True}), (mg.optim.Adam, {"lr": 0.05}),
+              (mg.optim.AdamW, {"lr": 0.05, "weight_decay": 0.1}), (mg.optim.RMSprop, {"lr": 0.01, "centered": True}),
+              (mg.optim.Adagrad, {"lr": 0.1})]
+
+
+def _train(library, optimizer, settings_, steps=8):
+    from microgradnp.nn import functional as F
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 2)), rng.integers(0, 2, 32)
+    model = mg.nn.MLP([2, 4, 2], activation="tanh", rng=np.random.default_rng(1)).to(library)
+    Xt = mg.tensor(X).to(library)
+    labels = y if library == "numpy" else backends.from_numpy(y, library)
+    opt = optimizer(model.parameters(), **settings_)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(Xt), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses), model
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("optimizer, settings_", OPTIMIZERS, ids=[o.__name__ for o, _ in OPTIMIZERS])
+def test_every_optimizer_trains_on_the_library_as_on_numpy(library, optimizer, settings_):
+    want, _ = _train("numpy", optimizer, settings_)
+    got, model = _train(library, optimizer, settings_)
+    assert all(p.library == library for p in model.parameters())
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_state_dict_round_trips_through_a_file_onto_the_library(library, tmp_path):
+    model = mg.nn.MLP([3, 4, 2], rng=np.random.default_rng(0)).to(library)
+    mg.save(model.state_dict(), tmp_path / "state.npz")
+    other = mg.nn.MLP([3, 4, 2], rng=np.random.default_rng(9)).to(library)
+    other.load_state_dict(mg.load(tmp_path / "state.npz"))
+    for p, q in zip(model.parameters(), other.parameters()):
+        assert q.library == library
+        np.testing.assert_array_equal(q.numpy(), p.numpy())
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_tensor_says_where_it_lives_and_moves_only_when_asked(library):
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True).to(library)
+    assert x.library == library and x.requires_grad and x.is_leaf
+    assert x.to(library) is x
+    assert x.to("numpy").library == "numpy"
+    np.testing.assert_array_equal(x.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    assert x.size == 4 and len(x) == 2 and x.sum().item() == 10.0
+    assert f"library='{library}'" in repr(x)
+    y = (x * x).sum()
+    y.backward()
+    assert backends.library_of(x.grad) == library
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.to"):
+        (x * 2).to("numpy")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_an_in_place_update_of_a_saved_tensor_is_caught_on_the_library(library):
+    w = mg.tensor([1.0, 2.0], requires_grad=True).to(library)
+    loss = (w * w).sum()
+    opt = mg.optim.SGD([w], lr=0.1)
+    w.grad = backends.from_numpy(np.ones(2), library)
+    opt.step()  # writes w in place after (w * w) saved it
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
