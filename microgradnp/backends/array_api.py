@@ -137,6 +137,8 @@ class ArrayAPINamespace:
             "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "log2": "log2", "log10": "log10",
             "square": "square", "sqrt": "sqrt", "abs": "abs", "sign": "sign", "sin": "sin", "cos": "cos",
             "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "sinh": "sinh", "cosh": "cosh",
+            "max_reduce": "max", "min_reduce": "min", "all": "all", "all_reduce": "all", "any_reduce": "any",
+            "argmax": "argmax", "argmin": "argmin", "mean": "mean", "prod": "prod",  # (axis=, keepdims= as keywords)
             "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "arctan2": "atan2",
             "hypot": "hypot", "logaddexp": "logaddexp", "maximum": "maximum", "minimum": "minimum",
             "where": "where", "isfinite": "isfinite", "rint": "round", "add": "add", "subtract": "subtract",
@@ -265,12 +267,6 @@ class ArrayAPINamespace:
     def sum(self, x, axis=None, keepdims=False, dtype=None):
         return self._cx.sum(x, axis=axis, keepdims=keepdims, dtype=None if dtype is None else self.dtype(dtype))
 
-    def mean(self, x, axis=None, keepdims=False):
-        return self._cx.mean(x, axis=axis, keepdims=keepdims)
-
-    def prod(self, x, axis=None, keepdims=False):
-        return self._cx.prod(x, axis=axis, keepdims=keepdims)
-
     def std(self, x, axis=None, ddof=0, keepdims=False):
         return self._cx.std(x, axis=axis, correction=ddof, keepdims=keepdims)
 
@@ -290,26 +286,6 @@ class ArrayAPINamespace:
     def ptp(self, x, axis=None, keepdims=False):
         cx = self._cx
         return cx.max(x, axis=axis, keepdims=keepdims) - cx.min(x, axis=axis, keepdims=keepdims)
-
-    def max_reduce(self, x, axis=None, keepdims=False):
-        return self._cx.max(x, axis=axis, keepdims=keepdims)
-
-    def min_reduce(self, x, axis=None, keepdims=False):
-        return self._cx.min(x, axis=axis, keepdims=keepdims)
-
-    def all(self, x, axis=None, keepdims=False):
-        return self._cx.all(x, axis=axis, keepdims=keepdims)
-
-    all_reduce = all
-
-    def any_reduce(self, x, axis=None, keepdims=False):
-        return self._cx.any(x, axis=axis, keepdims=keepdims)
-
-    def argmax(self, x, axis=None, keepdims=False):
-        return self._cx.argmax(x, axis=axis, keepdims=keepdims)
-
-    def argmin(self, x, axis=None, keepdims=False):
-        return self._cx.argmin(x, axis=axis, keepdims=keepdims)
 
     def _scan(self, name, x, axis):
         if axis is None:
