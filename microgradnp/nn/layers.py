@@ -5,10 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _mode as _modes
+from .._tensor import Tensor
 from ..api import embedding, flatten, linear, relu, sigmoid, sqrt, tanh
 from ..creation import as_rng
 from . import init as _init
 from .module import Module, Parameter
+
+
+def _flat_values(t: Tensor):
+    """A batch statistic's values as a flat array of its library (no graph: a running statistic is data)."""
+    d = t.data
+    return d.reshape(-1) if isinstance(d, np.ndarray) else t.detach().reshape(-1).data
+
+
+def _on_library_of(x: Tensor, array: np.ndarray):
+    """``array`` (drawn or made with NumPy by a layer) on ``x``'s library and device, in ``x``'s dtype."""
+    from .. import backends
+
+    moved = backends.from_numpy(array, x.library, device=x.device)
+    return backends.namespace(x.library).astype(moved, x.dtype)
 
 __all__ = ["Linear", "Sequential", "Sigmoid", "Tanh", "ReLU", "Identity", "MLP", "activation"]
 
@@ -383,8 +398,11 @@ class Dropout(Module):
         _modes.note_unreplayable("Dropout (in training mode)", "draws random numbers: a replay would reuse its draws")
         rng = as_rng(self._rng)
         _modes.note_random_draw(rng)
-        keep = rng.random(x.shape) >= self.p
-        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+        keep = rng.random(tuple(x.shape)) >= self.p
+        scale = keep / (1.0 - self.p)
+        if x.library != "numpy":  # drawn from the same generator as on NumPy, then moved to x's library
+            return x * _on_library_of(x, scale)
+        return x * scale.astype(x.dtype)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -505,12 +523,15 @@ class _BatchNorm(Module):
                 self.num_batches_tracked += 1  # momentum None: the running statistics average every batch so far
                 m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
                 self.running_mean *= 1 - m
-                self.running_mean += m * mean.data.reshape(-1)
+                self.running_mean += m * _flat_values(mean)
                 self.running_var *= 1 - m
-                self.running_var += m * var.data.reshape(-1) * (n / (n - 1))
+                self.running_var += m * _flat_values(var) * (n / (n - 1))
             y = (x - mean) / sqrt(var + self.eps)
-        else:
+        elif isinstance(self.running_mean, np.ndarray):
             y = (x - self.running_mean.reshape(shape)) / np.sqrt(self.running_var.reshape(shape) + self.eps)
+        else:  # running statistics on another library (model.to("torch")): the same formula with its ops
+            running_mean, running_var = Tensor(self.running_mean), Tensor(self.running_var)
+            y = (x - running_mean.reshape(shape)) / sqrt(running_var.reshape(shape) + self.eps)
         if self.weight is not None:
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
         return y

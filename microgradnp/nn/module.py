@@ -125,7 +125,7 @@ class Module:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if name in self.__dict__.get("_buffers", ()):
-            if not isinstance(value, np.ndarray):
+            if not isinstance(value, np.ndarray) and not hasattr(type(value), "__dlpack__"):  # (or a torch/CuPy one)
                 raise TypeError(f"{type(self).__name__}.{name} is a buffer: assign an array")
             self._buffers[name] = value
         if isinstance(value, Parameter):
@@ -197,8 +197,7 @@ class Module:
 
         ``model.to("torch")``, ``model.to("torch", device="cuda")``, ``model.to("numpy")``: each
         parameter keeps its identity (an optimizer made before still holds it) and its gradient is
-        cleared.  A module with buffers (BatchNorm's running statistics) is refused by name: their
-        updates are written for NumPy today.
+        cleared; floating-point buffers (BatchNorm's running statistics) move too.
 
         Examples
         --------
@@ -209,15 +208,18 @@ class Module:
         """
         from .. import backends
 
-        buffers = [name for name, _ in self.named_buffers()]
-        if buffers and library != "numpy":
-            raise NotImplementedError(
-                f"{type(self).__name__}.to({library!r}): the module has buffers ({', '.join(buffers)}) whose updates "
-                "are written for NumPy; it can run on NumPy only for now")
+        def moved(values):
+            values = backends.to_numpy(values)
+            return values.copy() if library == "numpy" else backends.from_numpy(values, library, device=device)
+
         for p in self.parameters():
-            values = backends.to_numpy(p._data)
-            p.data = values.copy() if library == "numpy" else backends.from_numpy(values, library, device=device)
+            p.data = moved(p._data)
             p.grad = None
+        for _, m in self.named_modules():
+            for name, b in list(m._buffers.items()):
+                if backends.to_numpy(b).dtype.kind == "f":  # running statistics; counters stay Python-side NumPy
+                    m._buffers[name] = moved(b)
+                    object.__setattr__(m, name, m._buffers[name])
         return self
 
     def parameters(self) -> Iterator[Parameter]:
