@@ -44,9 +44,8 @@ def microgradnp_row(d, library: str, device=None):
     y = d["y"] if library == "numpy" else backends.from_numpy(d["y"], library, device=device)
 
     def run():
-        params = [mg.tensor(d[k], requires_grad=True) for k in KEYS]
-        if library != "numpy":
-            params = [p.to(library, device=device) for p in params]
+        params = [mg.tensor(d[k] if library == "numpy" else backends.from_numpy(d[k], library, device=device),
+                            requires_grad=True) for k in KEYS]
         W1, b1, W2, b2, W3, b3 = params
         opt = mg.optim.SGD(params, lr=d["lr"])
         for _ in range(d["steps"]):

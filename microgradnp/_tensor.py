@@ -507,25 +507,6 @@ class Tensor(_RegistryMethods):
         d = self._data
         return "numpy" if d.__class__ is _ndarray else (foreign_library(d) or "numpy")
 
-    def to(self, library: str, device=None) -> "Tensor":
-        """This tensor's value in another array library (and on ``device``), as a new leaf.
-
-        ``t.to("torch")``, ``t.to("torch", device="cuda")``, ``t.to("numpy")``: an explicit
-        conversion (a copy), keeping ``requires_grad``.  The copy is not recorded: a tensor
-        computed by an op must be detached first, as the gradient would not flow back through
-        the change of library.
-        """
-        from . import backends
-
-        if self._op is not None and self.requires_grad:
-            raise RuntimeError(
-                f"to({library!r}) of a tensor computed by {self._op.name}: the change of library is not recorded, "
-                "so no gradient would flow back through it; call .detach().to(...) or convert the leaves")
-        if library == self.library and device is None:
-            return self
-        values = backends.to_numpy(self._data)
-        data = values.copy() if library == "numpy" else backends.from_numpy(values, library, device=device)
-        return Tensor(data, requires_grad=self.requires_grad, dtype=None)
 
     @property
     def name(self) -> str | None:

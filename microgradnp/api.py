@@ -109,6 +109,30 @@ def _backward(self, grad=None, retain_graph: bool | None = None, create_graph: b
 _backward.__name__ = _backward.__qualname__ = "backward"
 
 
+def _to(self, library: str, device=None) -> Tensor:
+    """This tensor's value on another array library (and ``device``): ``t.to("torch")``,
+    ``t.to("torch", device="cuda")``, ``t.to("numpy")``; ``self`` when it is there already.
+
+    An explicit copy, differentiable as PyTorch's ``Tensor.to``: for a tensor that requires grad the
+    result is recorded and the gradient is copied back to this tensor's library in the backward pass
+    (so the result is not a leaf: make a leaf on the library with ``mg.tensor(array_of_it,
+    requires_grad=True)`` or ``t.detach().to(...).requires_grad_()``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> x.to("numpy") is x
+    True
+    """
+    if library == self.library and device is None:
+        return self
+    return engine.to_library(self, library, device)
+
+
+_to.__name__ = _to.__qualname__ = "to"
+
+
 def implements(numpy_function):
     """Route ``numpy_function`` called on Tensors to the decorated function (``Tensor.__array_function__``).
 
@@ -154,6 +178,7 @@ def _install() -> list[str]:
         for name in op.ufuncs:
             Tensor._ufuncs[getattr(np, name)] = f
     Tensor.backward = _backward
+    Tensor.to = _to
     return exported
 
 

@@ -525,6 +525,38 @@ _LOCALLY_CONSTANT = Op(
     formula="value, recorded as a function of `of` with derivative zero;  dvalue = g, dof = 0")
 
 
+def _moved(array, library: str, device):
+    """``array`` copied to ``library`` (and ``device``): through NumPy, by name (``Tensor.to``)."""
+    from .backends import from_numpy, to_numpy
+
+    values = to_numpy(array)
+    return values.copy() if library == "numpy" else from_numpy(values, library, device=device)
+
+
+_TO = Op(
+    "to", lambda xp, a, library, device, source, source_device: _moved(a, library, device),
+    vjps=(lambda ns, g, out, a, library, device, source, source_device: _moved(g, source, source_device),),
+    formula="a copied to another array library or device;  da = g copied back")
+
+
+def to_library(t: Tensor, library: str, device=None) -> Tensor:
+    """``t`` on ``library`` (and ``device``) as a recorded op when ``t`` requires grad (the gradient is copied
+    back), as PyTorch's ``Tensor.to``; a plain copy otherwise.  Not inside transforms or ``mg.compile``."""
+    if _modes.special and (_modes.interpreting and _top_trace((t,)) is not None) or _modes.tracing:
+        raise TypeError(f"to({library!r}) inside a function transform or mg.compile: move the tensors before")
+    out = _make(_moved(t._data, library, device))
+    if library != "numpy":
+        _modes.note_foreign()
+    if t.requires_grad and (_modes.disabled_threads == 0 or _mode.enabled):
+        out.requires_grad = True
+        out._op = _TO
+        out._parents = (t,)
+        out._saved = (t._data,)
+        out._attrs = {"library": library, "device": device, "source": t.library,
+                      "source_device": None if t.library == "numpy" else t.device}
+    return out
+
+
 def _tied(g: Tensor, of: Tensor) -> Tensor:
     """``g`` as a recorded function of ``of`` when it came out constant (see ``_LOCALLY_CONSTANT``)."""
     if g.requires_grad or not of.requires_grad or g.dtype.kind != "f":
@@ -623,10 +655,11 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
     elif gi.__class__ is not _ndarray:
         if isinstance(gi, Tensor):
             raise TypeError(f"{op_name}: its VJP returned a Tensor on the NumPy path")
-        if ns is xp:
-            gi = np.asarray(gi)
-        elif not isinstance(gi, ns.ndarray):
-            gi = ns._cx.asarray(gi, dtype=p._data.dtype)  # a Python number from a rule
+        pd = p._data
+        if pd.__class__ is _ndarray:
+            gi = np.asarray(gi)  # NumPy scalars from a rule
+        elif foreign_library(gi) is None:  # a number from a rule, for an input of another library: made one of its arrays
+            gi = _namespace_of_array(pd)._cx.asarray(gi, dtype=pd.dtype)
     pd = p._data
     if gi.shape != pd.shape:
         gi = _sum_to(ns, gi, pd.shape, op_name, index)
@@ -734,6 +767,8 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
         d = roots[0]._data
         ns = xp if d.__class__ is _ndarray or foreign_library(d) is None else _namespace_of_array(d)
     generic = record or ns is not xp  # the generic rules; NumPy's own forms only on NumPy arrays
+    # With tensors of other libraries about, a graph may change library (Tensor.to): each node's own namespace.
+    per_node = _modes.foreign and not record
     check = _check_gradient if _modes.anomaly_threads and _mode.anomaly else None
     needed = _reaching(roots, targets) if targets is not None else None
     grads, heap, leaves, given = _start(roots, seeds)
@@ -751,6 +786,9 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
         if t._written > seq:
             raise _modified(t, t, 0)
         op, attrs = t._op, t._attrs
+        if per_node:
+            ns = _namespace_of_array(t._data)
+            generic = ns is not xp
         ins, out = (parents, t) if record else (saved, t._data)
         vjps = op.vjps if generic else op.numpy_vjps
         if vjps is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode
-from ._tensor import Tensor, _make
+from ._tensor import Tensor, _make, foreign_library
 from .engine import TENSOR_NS, apply
 from .ops.registry import Op
 
@@ -249,6 +249,12 @@ class Function:
             raise TypeError("call apply() on a subclass of Function")
         arrays, static = [], []
         for i, x in enumerate(inputs):
+            library = foreign_library(x._data if isinstance(x, Tensor) else x)
+            if library is not None:
+                raise TypeError(
+                    f"{cls.__name__}.apply: a tensor on {library}; a custom Function's forward and backward receive "
+                    "NumPy arrays today. Convert with t.to('numpy') (differentiable) around the call, or write the "
+                    "computation with microgradnp's ops, which run on every array library")
             if isinstance(x, (Tensor, _ndarray)):
                 arrays.append(x)
             else:

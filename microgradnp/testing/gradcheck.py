@@ -226,6 +226,27 @@ def _quiet_hypothesis_explanations() -> None:
         scrutineer.UNHELPFUL_LOCATIONS = (*known, ours)
 
 
+def _on_numpy_copies(fn, inputs, name):
+    """``(fn', inputs', name)`` checking ``fn`` at ``inputs`` that hold another library's arrays through NumPy
+    copies (see :func:`gradcheck`'s notes), or ``None`` when every input is NumPy's."""
+    single = isinstance(inputs, Tensor) or not isinstance(inputs, Sequence)
+    given = (inputs,) if single else tuple(inputs)
+    places = {i: (x.library, x.device) for i, x in enumerate(given) if isinstance(x, Tensor) and x.library != "numpy"}
+    if not places:
+        return None
+    copies = tuple(Tensor(x.numpy(), requires_grad=x.requires_grad, dtype=x.numpy().dtype) if i in places else x
+                   for i, x in enumerate(given))
+
+    def on_the_library(*args):
+        out = fn(*[x.to(*places[i]) if i in places else x for i, x in enumerate(args)])
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.to("numpy") if isinstance(o, Tensor) else o for o in out)
+        return out.to("numpy") if isinstance(out, Tensor) else out
+
+    library = next(iter(places.values()))[0]
+    return on_the_library, copies, name or f"{_name(fn)} on {library}"
+
+
 def _differentiable_inputs(fn, inputs, name, what: str) -> tuple:
     """``inputs`` as a tuple, the positions of those that require grad (at least one), and the names to report."""
     if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
@@ -871,6 +892,12 @@ def gradcheck(
 
     Notes
     -----
+    Tensors of another array library (torch, CuPy, array-api-strict) are checked through NumPy
+    copies: each becomes a float64 NumPy leaf, ``fn`` is called on ``leaf.to(library)`` (the same
+    library and device) and its output brought back with ``.to("numpy")``, both recorded, so the
+    analytic gradient is the library's own backward pass while the finite differences run on
+    NumPy in float64.
+
     The numerical side always runs in float64: float32 (or float16) inputs
     are upcast on copies, with one ``UserWarning`` per such input, so a
     correct float32 function never fails for lack of precision.  The
@@ -892,6 +919,9 @@ def gradcheck(
     True
     """
     __tracebackhide__ = _hide
+    moved = _on_numpy_copies(fn, inputs, name)
+    if moved is not None:  # tensors of another library: checked through NumPy copies (see there)
+        fn, inputs, name = moved
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradcheck")
     who = subject.who
     if mode not in ("auto", "full", "fast"):

@@ -65,6 +65,8 @@ def _torch_or_loud(call):
         assert "torch" in str(e) or "numpy" in str(e).lower(), f"an error that does not say why: {e}"
         return None
     for r in _results(out):
+        if isinstance(r, bool):  # a verdict (gradcheck), not data
+            continue
         if isinstance(r, mg.Tensor):
             assert r.library == "torch", f"returned a tensor on {r.library}"
         else:
@@ -153,5 +155,5 @@ def test_explicit_conversions_work_both_ways():
     np.testing.assert_array_equal(x.numpy(), [0.0, 1.0, 2.0])
     back = mg.tensor([0.0, 1.0, 2.0]).to("torch")
     assert back.library == "torch" and str(back.device) == "cpu"
-    with pytest.raises(RuntimeError, match=r"to\('numpy'\) of a tensor computed by mul.*detach"):
-        (x * 2).to("numpy")
+    (x * 2).to("numpy").sum().backward()  # differentiable, as in PyTorch: the gradient goes back to torch
+    assert isinstance(x.grad, torch.Tensor) and x.grad.tolist() == [2.0, 2.0, 2.0]
