@@ -118,6 +118,7 @@ def methods_stub() -> str:
                 seen.add(name)
                 lines += _method(name, f, returns, decorator)
     lines += _method("backward", api._backward, "None")
+    lines += _method("to", api._to, "Tensor")
     from microgradnp import viz  # installs Tensor.draw (the Tensor knows nothing of drawing)
 
     lines += _method("draw", viz._draw, "Any")

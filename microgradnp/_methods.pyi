@@ -243,5 +243,7 @@ class TensorMethods:
         """The normalised sinc, ``sin(pi x) / (pi x)`` with ``sinc(0) = 1`` (NumPy's and PyTorch's)."""
     def backward(self, grad=..., retain_graph=..., create_graph=..., record_grad_norms=...) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of every leaf it depends on."""
+    def to(self, library, device=...) -> Tensor:
+        """This tensor's value on another array library (and ``device``): ``t.to("torch")``,"""
     def draw(self, **kwargs) -> Any:
         """Draw the graph that computed this tensor; see :func:`microgradnp.viz.draw_graph`."""
