@@ -38,12 +38,25 @@ def _namespace_of(array):
     return namespace_of(array)
 
 
-def _leaf(arr: np.ndarray, requires_grad: bool, name=None) -> Tensor:
+def _leaf(arr: np.ndarray, requires_grad: bool, name=None, like=None) -> Tensor:
+    """A new leaf of ``arr``; with ``like`` (a Tensor or an array of any library), on ``like``'s library and
+    device (the Array API's spelling), made with NumPy and copied there."""
+    if like is not None and _on_another_library(like):
+        import array_api_compat
+
+        from .backends import from_numpy, library_of
+
+        d = like._data if isinstance(like, Tensor) else like
+        return Tensor(from_numpy(arr, library_of(d), device=array_api_compat.device(d)), requires_grad=requires_grad,
+                      dtype=arr.dtype, name=name)
     return Tensor(arr, requires_grad=requires_grad, dtype=arr.dtype, name=name)
 
 
-def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same.
+
+    ``like=t`` makes it on ``t``'s array library and device (a Tensor or an array of torch, CuPy, ...),
+    as the Array API spells it; so do ``ones``, ``full``, ``arange`` and ``randn``.
 
     Examples
     --------
@@ -51,10 +64,10 @@ def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     >>> mg.zeros(2, 3).shape
     (2, 3)
     """
-    return _leaf(np.zeros(_shape(shape, "zeros"), dtype=dtype), requires_grad)
+    return _leaf(np.zeros(_shape(shape, "zeros"), dtype=dtype), requires_grad, like=like)
 
 
-def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
     """A tensor of ones.
 
     Examples
@@ -63,10 +76,10 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     >>> mg.ones(2)
     tensor([1., 1.])
     """
-    return _leaf(np.ones(_shape(shape, "ones"), dtype=dtype), requires_grad)
+    return _leaf(np.ones(_shape(shape, "ones"), dtype=dtype), requires_grad, like=like)
 
 
-def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value``.
 
     Examples
@@ -80,7 +93,7 @@ def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False) -> Te
         arr = np.full(dims, fill_value, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"full: fill_value must be a number, got {fill_value!r} ({exc})") from None
-    return _leaf(arr, requires_grad)
+    return _leaf(arr, requires_grad, like=like)
 
 
 def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -119,7 +132,7 @@ def _float(dtype: np.dtype) -> np.dtype:
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, float64 by default (like every Tensor made from numbers).
 
     As in NumPy, ``arange(n)`` counts from 0 to ``n`` and ``step`` applies
@@ -138,7 +151,7 @@ def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = Fal
     if step == 0:
         raise ValueError(f"arange: step must not be zero (start={start}, stop={stop})")
     arr = np.arange(start, stop, step)
-    return _leaf(_to_array(arr, dtype, requires_grad), requires_grad)
+    return _leaf(_to_array(arr, dtype, requires_grad), requires_grad, like=like)
 
 
 #: The generator ``rng=None`` means after :func:`manual_seed`; before, one made from fresh entropy, once.
@@ -198,7 +211,7 @@ def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, not {type(rng).__name__}")
 
 
-def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
     """Standard normal samples of ``shape``, drawn from ``rng`` (a Generator, RandomState or seed).
 
     Examples
@@ -214,4 +227,4 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False) -> Te
     gen = as_rng(rng)
     shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)
-    return _leaf(np.asarray(arr, dtype=dtype), requires_grad)
+    return _leaf(np.asarray(arr, dtype=dtype), requires_grad, like=like)

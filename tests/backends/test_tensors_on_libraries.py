@@ -177,3 +177,17 @@ def test_an_in_place_update_of_a_saved_tensor_is_caught_on_the_library(library):
     opt.step()  # writes w in place after (w * w) saved it
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_creation_functions_make_tensors_like_another(library):
+    t = mg.tensor(backends.from_numpy(np.ones(2), library))
+    made = {"zeros": mg.zeros(2, 3, like=t), "ones": mg.ones(2, like=t._data), "full": mg.full((2,), 7.0, like=t),
+            "arange": mg.arange(3, like=t), "randn": mg.randn(2, rng=0, like=t, requires_grad=True),
+            "zeros_like": mg.zeros_like(t), "ones_like": mg.ones_like(t)}
+    for name, x in made.items():
+        assert x.library == library, name
+    np.testing.assert_array_equal(made["full"].numpy(), [7.0, 7.0])
+    np.testing.assert_array_equal(made["randn"].numpy(), mg.randn(2, rng=0).numpy())  # the same draws as on NumPy
+    assert made["randn"].requires_grad and made["randn"].is_leaf
+    assert mg.zeros(2, like=mg.ones(2)).library == "numpy"
