@@ -542,7 +542,9 @@ def where(condition, x, y):
     tensor([0., 2.])
     """
     if hasattr(condition, "requires_grad"):  # a Tensor: it stays an input the engine (and vmap) sees
-        c = condition if condition.dtype == np.bool_ else condition != 0
+        # (a boolean of any array library: NumPy's bool, torch.bool, array_api_strict.bool)
+        boolean = str(condition.dtype).rsplit(".", 1)[-1] == "bool"
+        c = condition if boolean else condition != 0
     else:
         c = np.asarray(condition)
         c = c if c.dtype == np.bool_ else c.astype(bool)
