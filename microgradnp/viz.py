@@ -67,6 +67,12 @@ _RANKDIRS = ("TB", "LR", "BT", "RL")
 
 
 
+def _shape_dtype(t: Tensor) -> str:
+    """``(2, 3) float64``: the shape as a tuple and the dtype's own name, whatever the array library
+    (torch would say ``torch.Size([2, 3]) torch.float64``; the library is shown apart)."""
+    return f"{tuple(t.shape)} {str(t.dtype).rsplit('.', 1)[-1]}" + ("" if t.library == "numpy" else f" on {t.library}")
+
+
 def _host_values(g):
     """A gradient (an array of any library, or a Tensor) as NumPy values to draw: a drawing shows values,
     it computes nothing with them, so a torch or CuPy array is copied to the host here, by name."""
@@ -556,7 +562,7 @@ class _Drawing:
     def _tensor_label(self, t: Tensor) -> tuple[str, str | None]:
         name = self.names.get(id(t)) or t.name
         lines = [_shown(name)] if name else []
-        lines.append(f"{t.shape} {t.dtype}")
+        lines.append(_shape_dtype(t))
         show = self.show_values is True or (self.show_values == "auto" and t.size <= _SMALL)
         if show:
             lines.append("value " + _fmt_array(t.numpy()))
@@ -1133,7 +1139,7 @@ def _details(d: _Drawing) -> dict:
     for t in d.tensors:
         tid = d.ids[id(t)]
         value = t.numpy()
-        rows = [("shape, dtype", f"{t.shape} {t.dtype}")]
+        rows = [("shape, dtype", _shape_dtype(t))]
         if value.size and value.dtype.kind in "fiub":
             finite = value[np.isfinite(value)] if value.dtype.kind == "f" else value
             counts = _non_finite_counts(value)
@@ -1150,11 +1156,11 @@ def _details(d: _Drawing) -> dict:
             rows += [("|grad|", f"{np.linalg.norm(g):.4g}"), ("grad", _array_text(g))]
         elif id(t) in d.norms:
             rows.append(("|grad| (recorded)", f"{d.norms[id(t)]:.4g}"))
-        out[tid] = {"title": f"{d.names.get(id(t)) or t.name or (t.op if not t.is_leaf else 'tensor')} {t.shape}",
+        out[tid] = {"title": f"{d.names.get(id(t)) or t.name or (t.op if not t.is_leaf else 'tensor')} {tuple(t.shape)}",
                     "rows": rows}
         if not t.is_leaf:
             attrs = "\n".join(f"{k}={_short(v)}" for k, v in t.op_attrs.items() if _drawable(v)) or "-"
-            out[f"op_{tid}"] = {"title": t.op, "rows": [("attributes", attrs), ("makes", f"{tid}: {t.shape} {t.dtype}")]}
+            out[f"op_{tid}"] = {"title": t.op, "rows": [("attributes", attrs), ("makes", f"{tid}: {_shape_dtype(t)}")]}
     return out
 
 

@@ -236,3 +236,13 @@ def test_random_training_programs_on_the_library_equal_numpy(library, program, o
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     for p, q in zip(got_params, want_params):
         np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_graph_on_the_library_is_drawn_with_its_values_and_gradients(library):
+    x = mg.tensor(backends.from_numpy(np.array([[1.0, 2.0]]), library), requires_grad=True)
+    y = (mg.tanh(x) * 2.0).sum()
+    y.backward(retain_graph=True)
+    dot = mg.viz.to_dot(y)
+    assert f"(1, 2) float64 on {library}" in dot and "grad" in dot  # interior gradients recomputed on the library
+    assert mg.viz.backward_memory(y)["total"] > 0
