@@ -37,6 +37,9 @@ class _GradMode(threading.local):
     traces = ()
     # How many reverse-mode function transforms (func.grad, vjp, jacrev) run a function in this thread.
     reverse = 0
+    # ``(library, device)`` while a recorded backward pass (create_graph=True) runs on another array library:
+    # the constants its rules make (``tri``, ``arange``) are made there.  None on NumPy.
+    rule_library = None
 
 
 _mode = _GradMode()

@@ -535,7 +535,8 @@ def _moved(array, library: str, device):
 
 _TO = Op(
     "to", lambda xp, a, library, device, source, source_device: _moved(a, library, device),
-    vjps=(lambda ns, g, out, a, library, device, source, source_device: _moved(g, source, source_device),),
+    vjps=(lambda ns, g, out, a, library, device, source, source_device:
+          g.to(source, source_device) if isinstance(g, Tensor) else _moved(g, source, source_device),),
     formula="a copied to another array library or device;  da = g copied back")
 
 
@@ -557,30 +558,74 @@ def to_library(t: Tensor, library: str, device=None) -> Tensor:
     return out
 
 
+_FLOATING = frozenset({"float16", "float32", "float64", "longdouble", "float128", "bfloat16"})
+
+
 def _tied(g: Tensor, of: Tensor) -> Tensor:
     """``g`` as a recorded function of ``of`` when it came out constant (see ``_LOCALLY_CONSTANT``)."""
-    if g.requires_grad or not of.requires_grad or g.dtype.kind != "f":
+    if g.requires_grad or not of.requires_grad or str(g.dtype).rsplit(".", 1)[-1] not in _FLOATING:
         return g
     return apply(_LOCALLY_CONSTANT, (g, of))
 
 
 def _traced_value(x):
-    """``x``'s value: an array; a gradient-free step for a tracer, or inside ``mg.compile``'s trace."""
+    """``x``'s value: an array; a gradient-free step for a tracer, or inside ``mg.compile``'s trace.  In a
+    recorded pass on another library, a constant Tensor: that library's arrays do not hand an operator with
+    a Tensor to the Tensor, as NumPy's do."""
     if isinstance(x, Tensor) and (x._trace is not None or _modes.tracing and _mode.tracer is not None
                                   and x.requires_grad):
         return apply(_VALUE, (x,))
-    return _value(x)
+    v = _value(x)
+    if _mode.rule_library is not None and v.__class__ is not _ndarray and foreign_library(v) is not None:
+        return _make(v)
+    return v
 
 
-def _on_value(array_function, name: str):
-    """A function of ``x``'s value: on the array, or inside a trace by the registry op ``name``."""
+def _on_value(array_function: str, name: str):
+    """A function of ``x``'s value: on the array (by its library's namespace), or inside a trace by the
+    registry op ``name``."""
     op_function = function(REGISTRY[name])
+    on_numpy = getattr(xp, array_function)
 
     def call(x, *args, **kwargs):
         v = _traced_value(x)
-        return op_function(v, *args, **kwargs) if isinstance(v, Tensor) else array_function(v, *args, **kwargs)
+        if isinstance(v, Tensor):
+            return op_function(v, *args, **kwargs)
+        f = on_numpy if v.__class__ is _ndarray else getattr(_array_namespace(v), array_function)
+        return f(v, *args, **kwargs)
 
     return call
+
+
+def _array_namespace(array):
+    """``xp`` for a NumPy array (or scalar), else the namespace of the array's library."""
+    return xp if array.__class__ is _ndarray or foreign_library(array) is None else _namespace_of_array(array)
+
+
+def _numpy_dtype(dtype):
+    """NumPy's dtype for a dtype of any array library (``torch.float64`` is ``float64``)."""
+    return dtype if dtype is None or isinstance(dtype, (np.dtype, type, str)) else np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def _numpy_dtypes(kwargs: dict) -> dict:
+    return {k: _numpy_dtype(v) if k == "dtype" else v for k, v in kwargs.items()}
+
+
+def _rule_constant(array):
+    """A constant a rule made with NumPy, on the library of the recorded backward pass running (if another)."""
+    where = _mode.rule_library
+    return array if where is None else _moved(array, *where)
+
+
+def _masked(g, mask):
+    """``g`` where ``mask`` holds (``xp.masked``) for the recorded pass: a boolean of another library (an array,
+    or a Tensor holding one) multiplies as 0/1 only once made of numbers (the standard multiplies no booleans)."""
+    data = mask._data if isinstance(mask, Tensor) else mask
+    if data.__class__ is not _ndarray and foreign_library(data) is not None:
+        if isinstance(mask, Tensor):
+            return g * TENSOR_NS.astype(mask, g.dtype)
+        return g * _namespace_of_array(mask).astype(mask, g.dtype)
+    return g * mask
 
 
 def _tensor_namespace() -> SimpleNamespace:
@@ -593,16 +638,16 @@ def _tensor_namespace() -> SimpleNamespace:
     """
     plain = {
         "value": _traced_value,
-        "zeros_like": lambda x: _make(xp.zeros_like(_value(x))),
-        "tri": xp.tri,  # a constant mask: arrays mix with Tensors in arithmetic
-        "arange": xp.arange,  # a constant too (pick's VJP compares labels with it)
-        "eps": xp.eps,
-        "sign": _on_value(xp.sign, "sign"),
-        "max_reduce": _on_value(xp.max_reduce, "max"),
-        "min_reduce": _on_value(xp.min_reduce, "min"),
-        "argsort": _on_value(xp.argsort, "argsort"),
-        "all": _on_value(xp.all, "all"),
-        "masked": lambda g, mask: g * mask,
+        "zeros_like": lambda x: _make(_array_namespace(v := _value(x)).zeros_like(v)),
+        "tri": lambda *a, **k: _rule_constant(xp.tri(*a, **_numpy_dtypes(k))),  # a constant mask
+        "arange": lambda *a, **k: _rule_constant(xp.arange(*a, **_numpy_dtypes(k))),  # (pick's VJP compares labels)
+        "eps": lambda dtype: xp.eps(_numpy_dtype(dtype)),
+        "sign": _on_value("sign", "sign"),
+        "max_reduce": _on_value("max_reduce", "max"),
+        "min_reduce": _on_value("min_reduce", "min"),
+        "argsort": _on_value("argsort", "argsort"),
+        "all": _on_value("all", "all"),
+        "masked": _masked,
     }
     ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY + xp.RULE_VOCABULARY if name not in plain}
     rules = {  # what the JVP and batching rules need beyond the VJPs' names (see ops/rules.py)
@@ -651,7 +696,7 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
     """Bring one input's gradient to the input's shape and dtype."""
     if record:
         if not isinstance(gi, Tensor):
-            gi = _make(np.asarray(gi))
+            gi = _make(gi if foreign_library(gi) is not None else np.asarray(gi))
     elif gi.__class__ is not _ndarray:
         if isinstance(gi, Tensor):
             raise TypeError(f"{op_name}: its VJP returned a Tensor on the NumPy path")
@@ -747,6 +792,28 @@ def _reaching(roots, targets) -> set:
 
 
 def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False, keep: bool = True):
+    """The backward pass (see :func:`_walk_graph`); a recorded one, once tensors of other libraries exist,
+    makes each node's rule constants on that node's library (``_mode.rule_library``, set per node)."""
+    if record and _modes.foreign:
+        previous = _mode.rule_library
+        try:
+            return _walk_graph(roots, seeds, record, retain, targets, norms, keep)
+        finally:
+            _mode.rule_library = previous
+    return _walk_graph(roots, seeds, record, retain, targets, norms, keep)
+
+
+def _place(array):
+    """``(library, device)`` of an array of another library, ``None`` for NumPy's."""
+    library = foreign_library(array)
+    if library is None:
+        return None
+    import array_api_compat
+
+    return library, array_api_compat.device(array)
+
+
+def _walk_graph(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False, keep: bool = True):
     """The backward pass: every gradient from ``roots`` (with upstream ``seeds``) down to the leaves.
 
     ``record``: run the VJPs on Tensors with the Tensor namespace, so the
@@ -769,6 +836,7 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
     generic = record or ns is not xp  # the generic rules; NumPy's own forms only on NumPy arrays
     # With tensors of other libraries about, a graph may change library (Tensor.to): each node's own namespace.
     per_node = _modes.foreign and not record
+    recorded_places = _modes.foreign and record  # the rules' constants go to each node's library
     check = _check_gradient if _modes.anomaly_threads and _mode.anomaly else None
     needed = _reaching(roots, targets) if targets is not None else None
     grads, heap, leaves, given = _start(roots, seeds)
@@ -789,6 +857,8 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
         if per_node:
             ns = _namespace_of_array(t._data)
             generic = ns is not xp
+        elif recorded_places:
+            _mode.rule_library = _place(t._data)
         ins, out = (parents, t) if record else (saved, t._data)
         vjps = op.vjps if generic else op.numpy_vjps
         if vjps is None:
@@ -973,18 +1043,13 @@ def _foreign_seed(root: Tensor, grad, record: bool, what: str):
     from .backends import namespace_of
 
     data = root._data
-    if record:
-        raise TypeError(
-            f"{what}: create_graph=True (or a function transform) on a tensor on {root.library}: the recorded "
-            "backward pass computes on NumPy today; differentiate once (create_graph=False), or convert with "
-            "t.to('numpy')")
     ns = namespace_of(data)
     if grad is None:
         if math.prod(data.shape) != 1:
             raise RuntimeError(
                 f"{what}: grad can be created implicitly only for a scalar output, but the output has shape "
                 f"{tuple(data.shape)}; pass grad= (an array of that shape), or reduce the output first (e.g. .sum())")
-        return ns._cx.ones_like(data)
+        return _make(ns._cx.ones_like(data)) if record else ns._cx.ones_like(data)
     s = grad._data if isinstance(grad, Tensor) else grad
     if s.__class__ is _ndarray or not isinstance(s, ns.ndarray):
         raise TypeError(f"{what}: the output is on {root.library} but grad is a {type(s).__module__.split('.')[0]} "
@@ -992,6 +1057,8 @@ def _foreign_seed(root: Tensor, grad, record: bool, what: str):
     if tuple(s.shape) != tuple(data.shape):
         raise ValueError(f"{what}: grad has shape {tuple(s.shape)} but the output has shape {tuple(data.shape)}; "
                          "they must match")
+    if record:
+        return grad if isinstance(grad, Tensor) else _make(ns.astype(s, data.dtype))
     return ns.astype(s, data.dtype)
 
 

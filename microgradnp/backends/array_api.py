@@ -491,6 +491,10 @@ class ArrayAPINamespace:
         out = self.copy(cx.zeros(tuple(shape), dtype=values.dtype, device=self._device(values)))
         if self._has_int_array(key):
             return self._extra("scatter_add")(out, key, values)
+        parts = key if isinstance(key, tuple) else (key,)
+        if any(k is None for k in parts):  # new axes select nothing to write into: drop them, and their 1s
+            key = tuple(k for k in parts if k is not None)
+            values = cx.reshape(values, tuple(out[key].shape))
         out[key] = values
         return out
 

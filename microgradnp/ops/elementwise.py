@@ -545,10 +545,19 @@ def where(condition, x, y):
         # (a boolean of any array library: NumPy's bool, torch.bool, array_api_strict.bool)
         boolean = str(condition.dtype).rsplit(".", 1)[-1] == "bool"
         c = condition if boolean else condition != 0
+    elif hasattr(type(condition), "__dlpack__") and not isinstance(condition, np.ndarray):
+        c = condition  # an array of another library: kept there (the op refuses it beside another library's data)
     else:
         c = np.asarray(condition)
         c = c if c.dtype == np.bool_ else c.astype(bool)
     return (x, y, c), None
+
+
+def _numpy_name(dtype):
+    """NumPy's spelling of a dtype of any array library (``torch.float64`` is ``"float64"``)."""
+    if isinstance(dtype, (np.dtype, type, str)) or type(dtype).__module__.split(".")[0] in ("numpy", "microgradnp"):
+        return dtype
+    return str(dtype).rsplit(".", 1)[-1]  # torch.float64, array_api_strict.float64
 
 
 @defop(
@@ -572,7 +581,7 @@ def astype(x, dtype):
     >>> mg.astype(mg.tensor([1.0]), np.float32).dtype
     dtype('float32')
     """
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(_numpy_name(dtype))
     if dtype.kind != "f" and hasattr(x, "detach"):
         x = x.detach()  # integer results never require grad
     return (x,), {"dtype": dtype}

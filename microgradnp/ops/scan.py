@@ -476,7 +476,14 @@ def repeat(x, repeats, axis=None, *, dim=None):
 
 
 def _integer_indices(name, indices) -> np.ndarray:
-    idx = np.asarray(indices)
+    """The indices as a NumPy array: index bookkeeping (checked, normalised, kept as an attribute) is done on
+    the host; an op on another library's data gets them back as that library's arrays (engine.apply)."""
+    if hasattr(indices, "_data") and hasattr(indices, "numpy"):  # a Tensor, of any library: its values by name
+        idx = np.asarray(indices.numpy())
+    elif hasattr(type(indices), "__dlpack__") and not isinstance(indices, np.ndarray):
+        idx = np.from_dlpack(indices)  # an index array of another library (a rule's argsort on it)
+    else:
+        idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"{name}: indices must be integers, got {idx.dtype}")
     return idx

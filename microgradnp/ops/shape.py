@@ -250,8 +250,7 @@ def broadcast_to(x, *shape):
 def _index_part(k):
     if isinstance(k, (list, np.ndarray)) or hasattr(k, "__array__"):
         if hasattr(type(k), "__dlpack__") and not isinstance(k, np.ndarray) and not type(k).__module__.startswith("microgradnp"):
-            raise TypeError(f"an index of another array library ({type(k).__module__.split('.')[0]}) is not converted "
-                            "to NumPy silently: convert it explicitly (torch: x.numpy()) and index with that")
+            return k  # an index of another array library: kept there (the op refuses it beside another library's data)
         k = np.asarray(k)  # a Tensor gives its array through __array__
         if k.dtype.kind == "f":
             raise IndexError(
@@ -261,8 +260,19 @@ def _index_part(k):
     return k
 
 
-def _index_key(key):
-    return tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+def _index_key(key, of=None):
+    """The key with its index arrays checked; an index array of another library must index data of that
+    library (``of``: the indexed Tensor or array), never be converted to NumPy's."""
+    key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
+    for k in key if isinstance(key, tuple) else (key,):
+        if hasattr(type(k), "__dlpack__") and not isinstance(k, np.ndarray):
+            index_library = type(k).__module__.split(".")[0]
+            data = getattr(of, "_data", of)
+            data_library = "numpy" if isinstance(data, (np.ndarray, np.generic)) else type(data).__module__.split(".")[0]
+            if index_library != data_library:
+                raise TypeError(f"an index of {index_library} for data of {data_library}: microgradnp never converts "
+                                "between array libraries silently; move one with t.to(library) first")
+    return key
 
 
 def _getitem_vjp(ns, g, out, a, *index, key):
@@ -325,7 +335,7 @@ def getitem(x, key):
     if getattr(key, "_trace", None) is not None and key.dtype.kind in "iu":
         # An integer index traced by vmap has a value per example: an input of the op, not an attribute.
         return (x, key), {"key": ()}
-    return (x,), {"key": _index_key(key)}
+    return (x,), {"key": _index_key(key, of=x)}
 
 
 @defop(
@@ -349,7 +359,7 @@ def index_put(values, key, shape):
     >>> mg.index_put(mg.tensor([1.0, 2.0]), np.array([1, 1]), (3,))
     tensor([0., 3., 0.])
     """
-    return (values,), {"key": _index_key(key), "shape": tuple(shape)}
+    return (values,), {"key": _index_key(key, of=values), "shape": tuple(shape)}
 
 
 def _sequence(name: str, tensors) -> tuple:

@@ -995,6 +995,9 @@ def gradgradcheck(
     True
     """
     __tracebackhide__ = _hide
+    moved = _on_numpy_copies(fn, inputs, name)
+    if moved is not None:  # tensors of another library: through NumPy copies, as gradcheck (the .to() are recorded)
+        fn, inputs, name = moved
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradgradcheck")
     who = subject.who
     _check_eps(eps, "gradgradcheck")
