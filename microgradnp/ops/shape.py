@@ -260,11 +260,16 @@ def _index_part(k):
     return k
 
 
+_PLAIN_KEYS = frozenset({int, slice, type(None), type(Ellipsis), np.ndarray, bool})
+
+
 def _index_key(key, of=None):
     """The key with its index arrays checked; an index array of another library must index data of that
     library (``of``: the indexed Tensor or array), never be converted to NumPy's."""
     key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else _index_part(key)
     for k in key if isinstance(key, tuple) else (key,):
+        if k.__class__ in _PLAIN_KEYS:  # ints, slices, None, ..., NumPy arrays: the common case, at once
+            continue
         if hasattr(type(k), "__dlpack__") and not isinstance(k, np.ndarray):
             index_library = type(k).__module__.split(".")[0]
             data = getattr(of, "_data", of)
