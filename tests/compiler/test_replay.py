@@ -114,10 +114,13 @@ def test_random_programs_replay_equals_eager_with_each_pass_off(off, program, op
     _program_replays_as_eager(program, optimizer, seed, passes=[p for p in PASSES if p != off])
 
 
-def training_program(program, optimizer, W0, V0):
+def training_program(program, optimizer, W0, V0, library="numpy"):
     """``(step, (W, V))``: ``step(x)`` runs ``x @ W``, the ops of ``program``, a loss through ``V``, backward and
-    the update (an optimizer, or by hand under ``no_grad``), and returns the loss."""
-    W, V = mg.tensor(W0, requires_grad=True), mg.tensor(V0, requires_grad=True)
+    the update (an optimizer, or by hand under ``no_grad``), and returns the loss.  ``library``: where the
+    parameters live (the array-library tests run the same programs on torch and array-api-strict)."""
+    from microgradnp import backends
+
+    W, V = (mg.tensor(a if library == "numpy" else backends.from_numpy(a, library), requires_grad=True) for a in (W0, V0))
     opt = {"sgd": lambda: mg.optim.SGD([W, V], lr=0.1), "momentum": lambda: mg.optim.SGD([W, V], lr=0.1, momentum=0.9),
            "adam": lambda: mg.optim.Adam([W, V], lr=0.05), "by hand": lambda: None}[optimizer]()
 
