@@ -29,6 +29,12 @@ def _rk4(f, y0, times, p, steps=40):
     return mg.stack(out, axis=0)
 
 
+def _rk4_extrapolated(f, y0, times, p):
+    """RK4 at 40 and 80 steps per interval, their h^4 error terms cancelled (Richardson): a reference whose
+    own error (about 1e-9 of the value at 40 steps alone, Hypothesis found one) stays below the tolerance."""
+    return (16 * _rk4(f, y0, times, p, steps=80) - _rk4(f, y0, times, p, steps=40)) / 15
+
+
 @settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 @given(size=st.integers(1, 3), seed=st.integers(0, 2 ** 16))
 def test_the_adjoint_gradient_and_the_tangent_equal_an_unrolled_rk4s(size, seed):
@@ -42,13 +48,13 @@ def test_the_adjoint_gradient_and_the_tangent_equal_an_unrolled_rk4s(size, seed)
         return lambda y0, p: (solve(_field, y0, times, p) * c).sum()
 
     got = grad(loss(odeint), argnums=(0, 1))(y0, p)
-    expected = grad(loss(_rk4), argnums=(0, 1))(y0, p)
+    expected = grad(loss(_rk4_extrapolated), argnums=(0, 1))(y0, p)
     np.testing.assert_allclose(got[0].data, expected[0].data, rtol=1e-7, atol=1e-9)
     for k in p:
         np.testing.assert_allclose(got[1][k].data, expected[1][k].data, rtol=1e-7, atol=1e-9)
     tangents = (mg.tensor(rng.standard_normal(size)), {k: mg.tensor(rng.standard_normal(v.shape)) for k, v in p.items()})
     _, t_ode = jvp(lambda y0, p: odeint(_field, y0, times, p), (mg.tensor(y0), p), tangents)
-    _, t_rk4 = jvp(lambda y0, p: _rk4(_field, y0, times, p), (mg.tensor(y0), p), tangents)
+    _, t_rk4 = jvp(lambda y0, p: _rk4_extrapolated(_field, y0, times, p), (mg.tensor(y0), p), tangents)
     np.testing.assert_allclose(t_ode.data, t_rk4.data, rtol=1e-7, atol=1e-9)
 
 
