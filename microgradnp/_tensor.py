@@ -147,6 +147,47 @@ def _foreign_array(data, dtype, requires_grad: bool, copy: bool | None):
     return ns.copy(data) if copy else data
 
 
+def kind_of(data) -> str:
+    """NumPy's one-letter dtype kind (``"f"``, ``"i"``, ``"u"``, ``"b"``, ``"c"``) of an array of any library."""
+    if data.__class__ is _ndarray or isinstance(data, (np.ndarray, np.generic)):
+        return data.dtype.kind
+    from .backends import namespace_of
+
+    return namespace_of(data).kind(data.dtype)
+
+
+def user_array(data):
+    """User data (not a Tensor) as an array, as it is: another library's array stays in it, anything
+    else goes through ``np.asarray`` (no dtype rule: what the function transforms take and return)."""
+    if data.__class__ is not _ndarray and foreign_library(data) is not None:
+        if getattr(data, "requires_grad", False) is True and hasattr(data, "detach"):
+            data = data.detach()  # torch's autograd does not follow it through ours
+        _modes.note_foreign()
+        return data
+    return np.asarray(data)
+
+
+def library_of_data(data) -> str:
+    """The array library of ``data`` (``"numpy"`` for NumPy arrays and anything that is not another library's)."""
+    return "numpy" if data.__class__ is _ndarray else (foreign_library(data) or "numpy")
+
+
+def shape_of(x) -> tuple:
+    """The shape of a Tensor, an array of any library, or nested Python numbers."""
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(x)
+
+
+def zeros_for(data, shape=None):
+    """Zeros of ``shape`` (``data``'s by default) with ``data``'s dtype, array library and device."""
+    shape = data.shape if shape is None else shape
+    if data.__class__ is _ndarray or foreign_library(data) is None:  # NumPy's arrays and scalars
+        return np.zeros(shape, dtype=data.dtype)
+    from .backends import namespace_of
+
+    return namespace_of(data).zeros(shape, dtype=data.dtype, like=data)
+
+
 def _to_array(data, dtype=None, requires_grad: bool = False, copy: bool | None = True) -> np.ndarray:
     """Convert user data to an array following the dtype rules of :class:`Tensor`.
 
@@ -504,8 +545,7 @@ class Tensor(_RegistryMethods):
     @property
     def library(self) -> str:
         """The array library the value belongs to: ``"numpy"``, ``"torch"``, ``"cupy"``, ``"array_api_strict"``, ..."""
-        d = self._data
-        return "numpy" if d.__class__ is _ndarray else (foreign_library(d) or "numpy")
+        return library_of_data(self._data)
 
 
     @property
@@ -814,11 +854,6 @@ class Tracer(Tensor):
 
     @_data.setter
     def _data(self, value):
-        if value.__class__ is not _ndarray and foreign_library(value) is not None:
-            raise TypeError(
-                f"{type(self._trace).__name__}: a tensor on {foreign_library(value)} inside a function transform "
-                "(vmap, jvp, jacfwd, ...): the transforms run on NumPy arrays today; convert with t.to('numpy') "
-                "first, or use loss.backward() / mg.grad, which run on every array library")
         self._example = value
 
     def _concrete(self):

@@ -299,7 +299,8 @@ def record(t: Tensor, op: Op, inputs: tuple, attrs) -> Tensor:
             isinstance(x, Tensor) and x.requires_grad for x in inputs):
         t.requires_grad = True
         t._op = op
-        t._parents = tuple(x if isinstance(x, Tensor) else _constant(x) for x in inputs)
+        t._parents = tuple(x if isinstance(x, Tensor) or _modes.foreign and foreign_library(x) is not None
+                           else _constant(x) for x in inputs)  # (another library's array: its own constant)
         t._saved = tuple(x._data if isinstance(x, Tensor) else x for x in t._parents)
         t._attrs = attrs
     return t
@@ -537,24 +538,28 @@ _TO = Op(
     "to", lambda xp, a, library, device, source, source_device: _moved(a, library, device),
     vjps=(lambda ns, g, out, a, library, device, source, source_device:
           g.to(source, source_device) if isinstance(g, Tensor) else _moved(g, source, source_device),),
+    jvp="linear", batch="elementwise",  # a tangent, a batch: moved as the value is
     formula="a copied to another array library or device;  da = g copied back")
 
 
 def to_library(t: Tensor, library: str, device=None) -> Tensor:
     """``t`` on ``library`` (and ``device``) as a recorded op when ``t`` requires grad (the gradient is copied
     back), as PyTorch's ``Tensor.to``; a plain copy otherwise.  Not inside transforms or ``mg.compile``."""
-    if _modes.special and (_modes.interpreting and _top_trace((t,)) is not None) or _modes.tracing:
-        raise TypeError(f"to({library!r}) inside a function transform or mg.compile: move the tensors before")
-    out = _make(_moved(t._data, library, device))
+    if _modes.tracing:
+        raise TypeError(f"to({library!r}) inside mg.compile: compiled steps run on NumPy; move the tensors before")
+    attrs = {"library": library, "device": device, "source": t.library,
+             "source_device": None if t.library == "numpy" else t.device}
     if library != "numpy":
         _modes.note_foreign()
+    if _modes.interpreting and _top_trace((t,)) is not None:
+        return apply(_TO, (t,), attrs)  # a transform's tensor: its interpreter moves the tangent or the batch too
+    out = _make(_moved(t._data, library, device))
     if t.requires_grad and (_modes.disabled_threads == 0 or _mode.enabled):
         out.requires_grad = True
         out._op = _TO
         out._parents = (t,)
         out._saved = (t._data,)
-        out._attrs = {"library": library, "device": device, "source": t.library,
-                      "source_device": None if t.library == "numpy" else t.device}
+        out._attrs = attrs
     return out
 
 
@@ -621,6 +626,8 @@ def _masked(g, mask):
     """``g`` where ``mask`` holds (``xp.masked``) for the recorded pass: a boolean of another library (an array,
     or a Tensor holding one) multiplies as 0/1 only once made of numbers (the standard multiplies no booleans)."""
     data = mask._data if isinstance(mask, Tensor) else mask
+    if _mode.rule_library is not None and isinstance(data, (np.ndarray, np.generic)):  # a NumPy mask (select)
+        data = mask = _rule_constant(data)  # for a pass on another library: moved there, as other constants
     if data.__class__ is not _ndarray and foreign_library(data) is not None:
         if isinstance(mask, Tensor):
             return g * TENSOR_NS.astype(mask, g.dtype)
@@ -652,7 +659,7 @@ def _tensor_namespace() -> SimpleNamespace:
     ops = {name: function(REGISTRY[name]) for name in xp.VJP_VOCABULARY + xp.RULE_VOCABULARY if name not in plain}
     rules = {  # what the JVP and batching rules need beyond the VJPs' names (see ops/rules.py)
         "call": _call,
-        "leaf": lambda array: _make(array, requires_grad=True),
+        "leaf": lambda x: _make(_value(x), requires_grad=True),  # a new leaf holding x's values
         "grad": lambda outputs, inputs, **kwargs: grad(outputs, inputs, **kwargs),
         "sum_to": lambda g, shape: _sum_to(TENSOR_NS, g, tuple(shape), "sum_to", 0),
     }
@@ -801,6 +808,19 @@ def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = 
         finally:
             _mode.rule_library = previous
     return _walk_graph(roots, seeds, record, retain, targets, norms, keep)
+
+
+def on_library_of(array, rule, *args, **kwargs):
+    """``rule(*args, **kwargs)`` (a JVP or batching rule on the Tensor namespace) with the constants it makes
+    with NumPy (``tri``, ``arange``) made on ``array``'s library, as the recorded backward pass does per node."""
+    if not _modes.foreign:
+        return rule(*args, **kwargs)
+    previous = _mode.rule_library
+    _mode.rule_library = _place(array)
+    try:
+        return rule(*args, **kwargs)
+    finally:
+        _mode.rule_library = previous
 
 
 def _place(array):

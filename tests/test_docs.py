@@ -107,17 +107,27 @@ def test_the_coming_from_pytorch_page_names_only_what_exists_and_its_loop_trains
         assert np.mean(namespace["model"](mg.tensor(X)).data.argmax(axis=1) == y) > 0.9
 
 
-def test_the_function_transforms_page_runs():
-    # Its code blocks, in order, in one namespace, as a reader runs them.
+def _run_the_page(page: str, at_least: int) -> None:
+    """A docs page's code blocks, in order, in one namespace, as a reader runs them."""
     import pathlib
     import re
 
-    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "func.md").read_text()
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / page).read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) >= 8
+    assert len(blocks) >= at_least
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, "docs/func.md", "exec"), namespace)
+        exec(compile(block, f"docs/{page}", "exec"), namespace)
+
+
+def test_the_function_transforms_page_runs():
+    _run_the_page("func.md", 8)
+
+
+def test_the_array_libraries_page_runs():
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    _run_the_page("array-libraries.md", 3)
 
 
 def test_the_home_page_figure_is_drawn_from_the_home_page_code(monkeypatch):

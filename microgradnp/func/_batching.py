@@ -25,8 +25,9 @@ import warnings
 import numpy as np
 
 from .._mode import Trace, TransformError, is_grad_enabled, new_trace
-from .._tensor import Tensor, Tracer, _init_leaf, _make, _new
-from ..engine import TENSOR_NS, AnomalyError, apply, record
+from .._tensor import Tensor, Tracer, _init_leaf, _make, _new, foreign_library, kind_of, shape_of, user_array
+from ..backends import namespace_of
+from ..engine import TENSOR_NS, AnomalyError, apply, on_library_of, record
 from ._tree import broadcast_prefix, flatten, unflatten
 
 __all__ = ["vmap", "BatchTracer", "BatchTrace"]
@@ -56,7 +57,7 @@ class BatchTrace(Trace):
     def tracer(self, val: Tensor, requires_grad: bool = False) -> BatchTracer:
         """The tracer standing for each example of ``val`` (batch axis first)."""
         t = _new(BatchTracer)
-        _init_leaf(t, val._data[0], requires_grad)  # the first example: the shape and dtype of each
+        _init_leaf(t, val._data[0, ...], requires_grad)  # the first example: the shape and dtype of each
         t._trace = self
         t._val = val
         return t
@@ -79,13 +80,14 @@ class BatchTrace(Trace):
         out = None
         try:
             if op.batch_rule is not None:
-                out = op.batch_rule(TENSOR_NS, args, batched, self.size, **(attrs or {}))
+                first = next(a for a, b in zip(args, batched) if b)
+                out = on_library_of(first._data, op.batch_rule, TENSOR_NS, args, batched, self.size, **(attrs or {}))
             if out is None:
                 out = self._one_by_one(op, args, batched, attrs)
         except AnomalyError as err:
             raise self._name_the_example(err) from None
         if not isinstance(out, Tensor):
-            out = _make(np.asarray(out))
+            out = _make(user_array(out))
         return record(self.tracer(out), op, inputs, attrs)
 
     def read(self, tracer, what: str, implicit: bool = False):
@@ -108,7 +110,7 @@ class BatchTrace(Trace):
             WARNED.add(op.name)
             warnings.warn(f"vmap: {op.name} has no batching rule here, so it runs once per example (a Python "
                           "loop); the result is the same, only slower", RuntimeWarning, stacklevel=_outside())
-        results = [apply(op, tuple(a[i] if b else a for a, b in zip(args, batched)), attrs)
+        results = [apply(op, tuple(a[i, ...] if b else a for a, b in zip(args, batched)), attrs)
                    for i in range(self.size)]
         return TENSOR_NS.stack(results, axis=0)
 
@@ -116,7 +118,9 @@ class BatchTrace(Trace):
         values = err.tensor._data if isinstance(err.tensor, Tensor) else None
         if values is None or values.ndim == 0 or values.shape[0] != self.size:
             return err
-        bad = np.flatnonzero(~np.isfinite(values.reshape(self.size, -1)).all(axis=1))
+        from ..backends import to_numpy
+
+        bad = np.flatnonzero(~np.isfinite(to_numpy(values).reshape(self.size, -1)).all(axis=1))
         which = ", ".join(map(str, bad[:5].tolist())) + (" and more" if bad.size > 5 else "")
         return AnomalyError(f"{err} (inside vmap: in example {which} of {self.size})", err.op, err.phase,
                             err.where, err.tensor)
@@ -129,22 +133,22 @@ class BatchTrace(Trace):
             axis %= x.ndim
             val = x if axis == 0 else TENSOR_NS.moveaxis(x, axis, 0)
         else:
-            arr = np.asarray(x)
+            arr = user_array(x)
             if not -arr.ndim <= axis < arr.ndim:
-                raise ValueError(f"vmap: in_axes {axis} is out of range for argument {i} of shape {arr.shape}")
-            if arr.dtype.kind not in "fiub":
+                raise ValueError(f"vmap: in_axes {axis} is out of range for argument {i} of shape {shape_of(arr)}")
+            if kind_of(arr) not in "fiub":
                 raise TypeError(f"vmap: argument {i} is a {type(x).__name__} of dtype {arr.dtype}; "
                                 "mapped arguments must be arrays or Tensors of numbers")
-            val = _make(np.moveaxis(arr, axis, 0))
+            val = _make(namespace_of(arr).moveaxis(arr, axis, 0))
         return self.tracer(val, requires_grad=val.requires_grad and is_grad_enabled())
 
     def leave(self, out, axis) -> Tensor:
         """An output of the function, as the batch of the level below with its batch axis at ``axis``."""
         if isinstance(out, Tensor) and out._trace is self:
             val = out._val
-        elif isinstance(out, Tensor) or isinstance(out, (np.ndarray, np.generic, float, int, bool)):
+        elif isinstance(out, (Tensor, np.ndarray, np.generic, float, int, bool)) or foreign_library(out) is not None:
             # The same for every example: repeated (a broadcast, so a gradient reaching it is summed).
-            t = out if isinstance(out, Tensor) else _make(np.asarray(out))
+            t = out if isinstance(out, Tensor) else _make(user_array(out))
             val = TENSOR_NS.broadcast_to(t, (self.size,) + t.shape)
         else:
             raise TypeError(f"vmap: the function returned a {type(out).__name__}; its outputs must be Tensors or "
@@ -260,7 +264,7 @@ def vmap(f, in_axes=0, out_axes=0, *, in_dims=None, out_dims=None):
         for leaf, ax in zip(leaves, axes):
             if ax is None:
                 continue
-            shape = np.shape(leaf._data if isinstance(leaf, Tensor) else leaf)
+            shape = shape_of(leaf)
             if not -len(shape) <= ax < len(shape):
                 raise ValueError(f"vmap: in_axes {ax} is out of range for an argument of shape {shape}")
             if size is None:

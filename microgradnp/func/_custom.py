@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import enable_grad, is_grad_enabled, no_grad
-from .._tensor import Tensor, _make
+from .._tensor import Tensor, _make, foreign_library, shape_of, user_array, zeros_for
 from ..engine import TENSOR_NS, apply
 from ..engine import grad as _grad
 from ..ops.registry import Op
@@ -33,11 +33,11 @@ __all__ = ["custom_vjp", "custom_jvp"]
 
 
 def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else _make(np.asarray(x))
+    return x if isinstance(x, Tensor) else _make(user_array(x))
 
 
 def _output(out, name: str, what: str) -> Tensor:
-    if not isinstance(out, Tensor) and not isinstance(out, (np.ndarray, np.generic, float)):
+    if not isinstance(out, (Tensor, np.ndarray, np.generic, float)) and foreign_library(out) is None:
         raise TypeError(f"{name}: {what} returned a {type(out).__name__}; return one Tensor (stack several outputs "
                         "into one, or write one custom function per output)")
     return _as_tensor(out)
@@ -65,7 +65,7 @@ class _Custom:
         static = tuple((i, a) for i, a in enumerate(args) if i in self.nondiff_argnums)
         inputs = tuple(a for i, a in enumerate(args) if i not in self.nondiff_argnums)
         for i, x in enumerate(inputs):
-            if not isinstance(x, (Tensor, np.ndarray, np.generic, float, int)):
+            if not isinstance(x, (Tensor, np.ndarray, np.generic, float, int)) and foreign_library(x) is None:
                 raise TypeError(f"{self.kind} {self.__name__}: argument {i} is a {type(x).__name__}; pass Tensors, "
                                 "arrays or numbers, and name any other argument in nondiff_argnums")
         if not any(isinstance(x, Tensor) and (x.requires_grad and is_grad_enabled() or x._trace is not None)
@@ -95,7 +95,7 @@ def _forward(xp, *arrays, custom, static):
 
 def _batch(ns, args, batched, size, custom, static):
     """Every input batched (an unbatched one repeated, so its gradient sums), then the batched twin of ``custom``."""
-    full = [a if b else ns.broadcast_to(_as_tensor(a), (size,) + tuple(np.shape(a))) for a, b in zip(args, batched)]
+    full = [a if b else ns.broadcast_to(_as_tensor(a), (size,) + shape_of(a)) for a, b in zip(args, batched)]
     twin = custom.batched(static)
     return apply(twin.op, tuple(full), {"custom": twin, "static": ()})
 
@@ -173,7 +173,7 @@ def _checked_gradients(custom, grads, inputs, needs, record: bool) -> list:
         elif record:
             out.append(_as_tensor(gi))
         else:
-            out.append(gi._data if isinstance(gi, Tensor) else np.asarray(gi))
+            out.append(gi._data if isinstance(gi, Tensor) else user_array(gi))
     return out
 
 
@@ -227,7 +227,7 @@ class custom_jvp(_Custom):
 
 
 def _jvp_of_custom_jvp(ns, tangents, out, *inputs, custom, static):
-    filled = [t if t is not None else _make(np.zeros(np.shape(x), dtype=out.dtype)) for t, x in zip(tangents, inputs)]
+    filled = [t if t is not None else _make(zeros_for(out._data, shape_of(x))) for t, x in zip(tangents, inputs)]
     return custom.tangent(inputs, filled, static)
 
 
@@ -237,8 +237,8 @@ def _vjp_of_custom_jvp(ns, g, out, inputs, attrs, needs):
     custom, static = attrs["custom"], attrs["static"]
     record = ns is TENSOR_NS
     primals = inputs if record else [_make(x) for x in inputs]
-    dtype = out.dtype
-    tangents = [_make(np.zeros(np.shape(x), dtype=dtype), requires_grad=True) for x in inputs]
+    like = getattr(out, "_data", out)
+    tangents = [_make(zeros_for(like, shape_of(x)), requires_grad=True) for x in inputs]
     with enable_grad():
         t_out = custom.tangent(primals, tangents, static)
         total = (t_out * (g if record else _make(g))).sum()

@@ -21,8 +21,8 @@ import functools
 import numpy as np
 
 from .._mode import Trace, TransformError, enable_grad, is_grad_enabled, new_trace
-from .._tensor import Tensor, Tracer, _init_leaf, _make, _new
-from ..engine import TENSOR_NS, _modified, _tied, apply, record
+from .._tensor import Tensor, Tracer, _init_leaf, _make, _new, kind_of, library_of_data, user_array, zeros_for
+from ..engine import TENSOR_NS, _modified, _tied, apply, on_library_of, record
 from ._reverse import Inputs, basis, finish, jacrev, needs_graph, split_aux, value_and_grad
 from ._tree import flatten, unflatten
 
@@ -65,7 +65,8 @@ class JVPTrace(Trace):
             return out  # a comparison, an argmax: no tangent, a value of the level below
         tangent = None
         if any(t is not None for t in tangents):
-            tangent = _fit_tangent(op.jvp_rule(TENSOR_NS, tuple(tangents), out, *primals, **(attrs or {})), out, op)
+            tangent = _fit_tangent(on_library_of(out._data, op.jvp_rule, TENSOR_NS, tuple(tangents), out, *primals,
+                                                 **(attrs or {})), out, op)
         return record(self.tracer(out, tangent), op, inputs, attrs)
 
     def read(self, tracer, what: str, implicit: bool = False):
@@ -88,7 +89,7 @@ def _fit_tangent(res, out: Tensor, op):
     if res is None:
         return None
     if not isinstance(res, Tensor):
-        res = _make(np.asarray(res))
+        res = _make(user_array(res))
     if res.shape != out.shape:
         try:
             np.broadcast_shapes(res.shape, out.shape)
@@ -102,23 +103,26 @@ def _fit_tangent(res, out: Tensor, op):
 
 
 def _primal_input(x, who: str, i: int) -> Tensor:
-    t = x if isinstance(x, Tensor) else _make(np.asarray(x))
-    if t.dtype.kind != "f":
+    t = x if isinstance(x, Tensor) else _make(user_array(x))
+    if kind_of(t._data) != "f":
         raise TypeError(f"{who}: primal {i} has dtype {t.dtype}; forward mode pushes tangents through "
                         "floating-point inputs only (pass floats, e.g. x.astype(float))")
     return t
 
 
 def _tangent_input(v, primal: Tensor, who: str, i: int) -> Tensor:
-    if np.shape(v._data if isinstance(v, Tensor) else v) != primal.shape:
-        raise ValueError(f"{who}: tangent {i} has shape {np.shape(v)}, but its primal has shape {primal.shape}")
-    if isinstance(v, Tensor):
-        return v if v.dtype == primal.dtype else TENSOR_NS.astype(v, primal.dtype)
-    return _make(np.asarray(v, dtype=primal.dtype))
+    t = v if isinstance(v, Tensor) else _make(user_array(v))
+    if t.shape != primal.shape:
+        raise ValueError(f"{who}: tangent {i} has shape {t.shape}, but its primal has shape {primal.shape}")
+    ours, theirs = library_of_data(t._data), library_of_data(primal._data)
+    if ours != theirs:
+        raise TypeError(f"{who}: tangent {i} is a {ours} array but its primal is on {theirs}; a tangent lives on its "
+                        f"primal's library: convert it with .to({theirs!r})")
+    return t if t.dtype == primal.dtype else TENSOR_NS.astype(t, primal.dtype)
 
 
 def _zeros(x: Tensor) -> Tensor:
-    return _make(np.zeros(x.shape, dtype=x.dtype))
+    return _make(zeros_for(x._data))
 
 
 def _leave(trace: JVPTrace, out, who: str):
@@ -131,10 +135,10 @@ def _leave(trace: JVPTrace, out, who: str):
         return out._primal, _tied(_zeros(out) if out._tangent is None else out._tangent, out._primal)
     if isinstance(out, Tensor):
         return out, _tied(_zeros(out), out)
-    arr = np.asarray(out)
-    if arr.dtype.kind not in "fiub":
+    arr = user_array(out)
+    if kind_of(arr) not in "fiub":
         raise TypeError(f"{who}: the function returned a {type(out).__name__}; it must return Tensors or arrays")
-    return _make(arr), _make(np.zeros(arr.shape, dtype=arr.dtype))
+    return _make(arr), _make(zeros_for(arr))
 
 
 def _lowered(aux, trace: JVPTrace):
@@ -249,7 +253,7 @@ def _assemble(columns, out: Tensor, source: Tensor) -> Tensor:
     """One Jacobian block, ``out.shape + source.shape``, from one tangent of ``out`` per source element."""
     shape = out.shape + source.shape
     if not columns:
-        return _make(np.zeros(shape, dtype=out.dtype))
+        return _make(zeros_for(out._data, shape))
     return TENSOR_NS.reshape(TENSOR_NS.stack(columns, axis=-1), shape)
 
 
@@ -355,7 +359,8 @@ def push_forward(outputs, inputs, tangents, create_graph: bool = False) -> tuple
             _check_unmodified(t)
             ts = tuple(tangent.get(id(p)) if isinstance(p, Tensor) else None for p in t._parents)
             if any(ti is not None for ti in ts):
-                ti = _fit_tangent(t._op.jvp_rule(TENSOR_NS, ts, t, *t._parents, **(t._attrs or {})), t, t._op)
+                ti = _fit_tangent(on_library_of(t._data, t._op.jvp_rule, TENSOR_NS, ts, t, *t._parents,
+                                                **(t._attrs or {})), t, t._op)
                 if ti is not None:  # None: a step that passes no tangent (a mask)
                     tangent[id(t)] = ti
     found = [tangent.get(id(o)) for o in outs]

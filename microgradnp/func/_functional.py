@@ -10,9 +10,7 @@ per-example gradients of any model in one line.
 
 from __future__ import annotations
 
-import numpy as np
-
-from .._tensor import Tensor, as_tensor
+from .._tensor import Tensor, as_tensor, shape_of
 
 __all__ = ["functional_call"]
 
@@ -87,9 +85,8 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
         for name, value in given.items():
             old = own[name]
             new = value if isinstance(value, Tensor) else as_tensor(value) if isinstance(old, Tensor) else value
-            if np.shape(new._data if isinstance(new, Tensor) else new) != np.shape(old._data if isinstance(old, Tensor)
-                                                                                   else old):
-                raise ValueError(f"functional_call: {name!r} has shape {tuple(np.shape(old))} in "
+            if shape_of(new) != shape_of(old):
+                raise ValueError(f"functional_call: {name!r} has shape {shape_of(old)} in "
                                  f"{type(module).__name__}, but the value given has shape {tuple(new.shape)}")
             owner, attr = _owner(module, name)
             swapped.append((owner, attr, owner.__dict__[attr]))

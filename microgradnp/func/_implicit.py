@@ -35,7 +35,7 @@ from ..engine import TENSOR_NS, apply
 from ..ops.registry import Op
 from ._forward import jvp
 from ._reverse import grad, jacrev, vjp
-from ._tree import flatten, unflatten
+from ._tree import flatten, numpy_only, unflatten
 
 __all__ = ["fixed_point", "root", "custom_root", "linear_solve", "argmin"]
 
@@ -194,6 +194,7 @@ def fixed_point(f, x0, params, tol: float = 1e-12, max_iter: int = 10_000) -> Te
     >>> bool(abs(g.item() - np.cos(x.item()) / (1 + 0.5 * np.sin(x.item()))) < 1e-10)
     True
     """
+    numpy_only("fixed_point", x0, params)
     leaves, spec = _leaves(params)
 
     def residual(x, *ls):
@@ -228,6 +229,7 @@ def root(f, x0, params, method: str = "hybr", tol: float | None = None) -> Tenso
     >>> bool(abs(g.item() - 1 / (3 * 2.0 ** (2 / 3))) < 1e-10)
     True
     """
+    numpy_only("root", x0, params)
     import scipy.optimize
 
     leaves, spec = _leaves(params)
@@ -277,6 +279,7 @@ def custom_root(f, initial_guess, solve, tangent_solve, params) -> Tensor:
     >>> round(grad(cube_root)(mg.tensor(8.0)).item(), 12)     # 1 / (3 c^(2/3))
     0.083333333333
     """
+    numpy_only("custom_root", initial_guess, params)
     leaves, spec = _leaves(params)
 
     def residual(x, *ls):
@@ -310,6 +313,7 @@ def argmin(g, x0, params, method: str = "BFGS", tol: float | None = 1e-10) -> Te
     >>> bool(np.allclose(2 * (x.data - p.data) + 2 * x.data ** 3, 0, atol=1e-8))
     True
     """
+    numpy_only("argmin", x0, params)
     import scipy.optimize
 
     leaves, spec = _leaves(params)
@@ -365,6 +369,7 @@ def linear_solve(matvec, b, params, method: str = "cg", tol: float = 1e-12) -> T
     >>> bool(abs(g.item() + np.linalg.solve(A, [1.0, 2.0]).sum() / 4) < 1e-10)
     True
     """
+    numpy_only("linear_solve", b, params)
     import scipy.sparse.linalg as sla
 
     if method not in ("cg", "gmres"):

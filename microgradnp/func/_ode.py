@@ -29,7 +29,7 @@ from ..engine import TENSOR_NS, apply
 from ..ops.registry import Op
 from ._forward import jvp
 from ._reverse import vjp
-from ._tree import flatten, unflatten
+from ._tree import flatten, numpy_only, unflatten
 
 __all__ = ["odeint"]
 
@@ -191,6 +191,7 @@ def odeint(f, y0, t, params, rtol: float = 1e-10, atol: float = 1e-10, method: s
     >>> bool(abs(dk.item() - (-2.0 * np.exp(-1.0))) < 1e-8)     # d/dk exp(-2k) at k = 0.5
     True
     """
+    numpy_only("odeint", y0, t, params)
     if isinstance(t, Tensor) and t.requires_grad:
         raise TypeError("odeint: t requires grad, but the times are not differentiated here; pass t.detach() "
                         "(or an array)")

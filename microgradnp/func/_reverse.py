@@ -21,8 +21,9 @@ import functools
 import numpy as np
 
 from .._mode import differentiation, enable_grad, is_grad_enabled
-from .._tensor import Tensor, _make
+from .._tensor import Tensor, _make, kind_of, user_array, zeros_for
 from ..api import positive
+from ..backends import namespace_of
 from ..engine import TENSOR_NS, _tied
 from ..engine import grad as _grad
 from ._tree import count, flatten, unflatten
@@ -38,7 +39,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacobian"]
 def _fresh(x, who: str) -> Tensor:
     """A tensor of the transform's own to differentiate with respect to, holding ``x``'s values."""
     if isinstance(x, Tensor):
-        if x.dtype.kind != "f":
+        if kind_of(x._data) != "f":
             raise TypeError(f"{who}: can only differentiate with respect to floating-point inputs, got {x.dtype} "
                             f"(shape {x.shape}); pass floats, e.g. x.astype(float)")
         if x.requires_grad and is_grad_enabled():
@@ -48,8 +49,8 @@ def _fresh(x, who: str) -> Tensor:
         if x._trace is not None:
             return x._trace.logical_leaf(x, requires_grad=True)  # the same values, a leaf of ours
         return _make(x._data, requires_grad=True)
-    data = np.asarray(x)
-    if data.dtype.kind != "f":
+    data = user_array(x)
+    if kind_of(data) != "f":
         raise TypeError(f"{who}: can only differentiate with respect to floating-point inputs, got {data.dtype} "
                         f"(shape {data.shape}); pass floats, e.g. x.astype(float)")
     return _make(data, requires_grad=True)
@@ -116,8 +117,8 @@ def split_aux(result, has_aux: bool, who: str):
 def _as_output(x, who: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
+    arr = user_array(x)
+    if kind_of(arr) not in "fiub":
         raise TypeError(f"{who}: the function returned a {type(x).__name__}; it must return Tensors or arrays")
     return _make(arr)
 
@@ -129,7 +130,7 @@ def _scalar_output(out, who: str) -> Tensor:
             f"{who}: the function must return a scalar (one-element) output to differentiate, got shape "
             f"{out.shape}; use jacrev/jacfwd for a vector output, or vjp with a cotangent"
         )
-    if out.dtype.kind != "f":
+    if kind_of(out._data) != "f":
         raise TypeError(f"{who}: the function returned a {out.dtype} value; it must be floating point")
     return out
 
@@ -166,7 +167,7 @@ def finish(t, record: bool) -> Tensor:
     ``grad`` of ``vmap`` of ``grad``); only its graph at its own level is cut.
     """
     if not isinstance(t, Tensor):
-        return _make(np.asarray(t))
+        return _make(user_array(t))
     if record:
         return t
     if t._trace is not None:
@@ -180,7 +181,7 @@ def _finished_aux(aux, record: bool):
 
 
 def _zeros_like(x: Tensor) -> Tensor:
-    return _make(np.zeros(x.shape, dtype=x.dtype))
+    return _make(zeros_for(x._data))
 
 
 def _no_gradient(source: Tensor, record: bool) -> Tensor:
@@ -305,8 +306,9 @@ def vjp(f, *primals, has_aux: bool = False):
             raise ValueError(f"vjp_fn: got {len(ct_leaves)} cotangent(s) for {len(out_leaves)} output(s)")
         roots, seeds = [], []
         for i, (o, c) in enumerate(zip(out_leaves, ct_leaves)):
-            if np.shape(c._data if isinstance(c, Tensor) else c) != o.shape:
-                raise ValueError(f"vjp_fn: cotangent {i} has shape {np.shape(c)}, but the output has shape {o.shape}")
+            shape = tuple(c.shape) if hasattr(c, "shape") else np.shape(c)
+            if shape != o.shape:
+                raise ValueError(f"vjp_fn: cotangent {i} has shape {shape}, but the output has shape {o.shape}")
             if o.requires_grad:
                 roots.append(o)
                 seeds.append(c)
@@ -335,9 +337,9 @@ def vjp(f, *primals, has_aux: bool = False):
 def basis(t: Tensor):
     """The unit arrays of ``t``'s shape, one per element, in row-major order."""
     for j in range(t.size):
-        e = np.zeros(t.size, dtype=t.dtype)
+        e = zeros_for(t._data, (t.size,))
         e[j] = 1
-        yield e.reshape(t.shape)
+        yield namespace_of(e).reshape(e, t.shape)
 
 
 def jacrev(f, argnums=0, has_aux: bool = False):
@@ -388,10 +390,11 @@ def _assemble(rows, out: Tensor, source: Tensor, record: bool) -> Tensor:
     """One Jacobian block, ``out.shape + source.shape``, from one gradient per output element."""
     shape = out.shape + source.shape
     if not rows:  # an output that does not depend on the sources
-        zeros = _make(np.zeros(shape, dtype=out.dtype))
+        zeros = _make(zeros_for(out._data, shape))
         return _tied(zeros, source) if record else zeros
     if all(r._trace is None and not r.requires_grad for r in rows):
-        return _make(np.stack([r._data for r in rows]).reshape(shape))
+        ns = namespace_of(rows[0]._data)
+        return _make(ns.reshape(ns.stack([r._data for r in rows]), shape))
     return TENSOR_NS.reshape(TENSOR_NS.stack(rows, axis=0), shape)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .._tensor import foreign_library
 
-__all__ = ["flatten", "unflatten", "count", "broadcast_prefix"]
+__all__ = ["flatten", "unflatten", "count", "broadcast_prefix", "numpy_only"]
 
 LEAF = None
 NONE = ("none",)  # the spec of None, no leaves (JAX rule: fwd may return None residuals); compared by ==, specs are copied
@@ -31,12 +31,6 @@ def flatten(tree) -> tuple[list, object]:
         keys = list(tree)
         parts = [flatten(tree[k]) for k in keys]
         return [leaf for leaves, _ in parts for leaf in leaves], (type(tree), keys, [spec for _, spec in parts])
-    library = foreign_library(getattr(tree, "_data", tree))
-    if library is not None:
-        raise TypeError(
-            f"a tensor on {library} given to a function transform (grad, vjp, jvp, vmap, jacrev, ...): the transforms "
-            "run on NumPy arrays today; convert with t.to('numpy') first, or use loss.backward() / mg.grad, which "
-            "run on every array library")
     return [tree], LEAF
 
 
@@ -103,3 +97,16 @@ def _show(x) -> str:
     if isinstance(x, (tuple, list)):
         return f"a {type(x).__name__} of {len(x)}"
     return repr(x) if x is None or isinstance(x, int) else f"a {type(x).__name__}"
+
+
+def numpy_only(who: str, *trees) -> None:
+    """Refuse by name a tensor of another array library given to ``who``, which runs on NumPy only
+    (SciPy's solvers and integrators compute on NumPy arrays)."""
+    for tree in trees:
+        for leaf in flatten(tree)[0]:
+            library = foreign_library(getattr(leaf, "_data", leaf))
+            if library is not None:
+                raise TypeError(
+                    f"{who}: got a tensor on {library}; {who} runs its solver on NumPy arrays (SciPy's), and "
+                    f"microgradnp never converts silently: pass t.to('numpy') and move the result back with "
+                    f".to({library!r})")

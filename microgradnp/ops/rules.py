@@ -94,7 +94,7 @@ def _multilinear_jvp(op):
 def _reduction_jvp(op):
     """Each output element reduces its own slice: the VJP of ones are the weights of the tangent's sum."""
     def rule(ns, tangents, out, *inputs, **attrs):
-        weights = op.vjps[0](ns, np.ones(out.shape, dtype=out.dtype), out, *inputs, **attrs)
+        weights = op.vjps[0](ns, ns.zeros_like(out) + 1, out, *inputs, **attrs)  # ones of out's library
         return ns.sum(weights * tangents[0], axis=attrs.get("axis"), keepdims=attrs.get("keepdims", False))
 
     return rule
@@ -114,7 +114,7 @@ def transposed_jvp(op):
     ``s(u) = sum_i <J_i^T u, t_i>`` is linear in ``u`` and its gradient is ``J t``.
     """
     def rule(ns, tangents, out, *inputs, **attrs):
-        u = ns.leaf(np.zeros(out.shape, dtype=out.dtype))
+        u = ns.leaf(ns.zeros_like(out))
         needs = tuple(t is not None for t in tangents)
         total = None
         for gi, t, x in zip(transposed_vjp(ns, op, u, out, inputs, attrs, needs), tangents, inputs):
@@ -180,6 +180,8 @@ def batched_key(key):
                 if _is_advanced(k) or isinstance(k, (int, np.integer)) and any(map(_is_advanced, parts))]
     if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
         return None
+    if not any(k is Ellipsis for k in parts):
+        parts = parts + (Ellipsis,)  # NumPy's implicit trailing axes, spelled out as the Array API asks
     return (slice(None),) + parts
 
 
@@ -204,7 +206,7 @@ def _reshape_batch(op):
     """An op that only reshapes (row-major order kept): the batch reshaped to the size and the example's shape."""
     def rule(ns, args, batched, size, **attrs):
         a = args[0]
-        example = np.broadcast_to(np.zeros((), dtype=a.dtype), a.shape[1:])  # a shape, no values
+        example = np.broadcast_to(np.zeros(()), a.shape[1:])  # a shape, no values (nor dtype: any library)
         return ns.reshape(a, (size,) + np.shape(op.bind(xp)(example, **attrs)))
 
     return rule

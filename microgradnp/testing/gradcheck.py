@@ -1079,6 +1079,9 @@ def jvpcheck(
     from ..func import jvp, vjp
 
     __tracebackhide__ = _hide
+    moved = _on_numpy_copies(fn, inputs, name)
+    if moved is not None:  # tensors of another library: checked through NumPy copies (see gradcheck's notes)
+        fn, inputs, name = moved
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "jvpcheck")
     who = subject.who
     rel = _check_eps(eps, "jvpcheck")

@@ -92,6 +92,14 @@ def test_mixing_numpy_and_torch_in_one_op_names_both():
         mg.ones(3) + torch.ones(3, dtype=torch.float64)
 
 
+@mg.func.custom_vjp
+def _custom_square(x):
+    return x * x
+
+
+_custom_square.defvjp(lambda x: (x * x, x), lambda x, g: (2 * x * g,))
+
+
 def _grad_after(step, t):
     x = mg.tensor(t, requires_grad=True)
     step(x)
@@ -120,6 +128,18 @@ FOREIGN_ENTRY_POINTS = {
     "testing.gradcheck": lambda t: mg.testing.gradcheck(lambda x: x * 2, mg.tensor(t, requires_grad=True)),
     "func.grad": lambda t: mg.func.grad(lambda x: (x * x).sum())(mg.tensor(t)),
     "func.vmap": lambda t: mg.func.vmap(lambda x: x * 2)(mg.tensor(t)),
+    "func.grad of a raw torch tensor": lambda t: mg.func.grad(lambda x: (x * x).sum())(t),
+    "func.vmap of a raw torch tensor": lambda t: mg.func.vmap(lambda x: x * 2)(t),
+    "func.vmap returning a raw torch tensor": lambda t: mg.func.vmap(lambda x: t, in_axes=0)(mg.tensor(t)),
+    "func.jvp": lambda t: mg.func.jvp(lambda x: x.sin(), (t,), (t,))[1],
+    "func.jvp with a numpy tangent": lambda t: mg.func.jvp(lambda x: x.sin(), (t,), (np.ones(3),))[1],
+    "func.vjp cotangent": lambda t: mg.func.vjp(lambda x: x.sin(), mg.tensor(t))[1](t)[0],
+    "func.jacrev": lambda t: mg.func.jacrev(lambda x: x.sin())(t),
+    "func.jacfwd": lambda t: mg.func.jacfwd(lambda x: x.sin())(t),
+    "func.hessian": lambda t: mg.func.hessian(lambda x: (x.sin() * x).sum())(t),
+    "func.custom_vjp": lambda t: mg.func.grad(lambda x: _custom_square(x).sum())(t),
+    "func.fixed_point": lambda t: mg.func.fixed_point(lambda z, p: p * z.cos(), t, t),
+    "func.odeint": lambda t: mg.func.odeint(lambda y, s, p: -p * y, t, np.linspace(0, 1, 3), t),
     "mg.compile": lambda t: mg.compile(lambda x: (x * 2).sum())(mg.tensor(t)),
     "backward(create_graph=True)": lambda t: _grad_after(lambda x: (x ** 2).sum().backward(create_graph=True), t),
     "np.asarray of a torch tensor": lambda t: np.asarray(mg.tensor(t)),
@@ -133,8 +153,10 @@ def test_other_entry_points_return_torch_data_or_refuse(entry):
 
 def test_the_refusals_say_the_way_out():
     t = torch.ones(3, dtype=torch.float64)
-    with pytest.raises(TypeError, match=r"function transform.*t\.to\('numpy'\).*loss\.backward\(\)"):
-        mg.func.grad(lambda x: (x * x).sum())(mg.tensor(t))
+    with pytest.raises(TypeError, match=r"root.*on torch.*solver on NumPy.*t\.to\('numpy'\).*\.to\('torch'\)"):
+        mg.func.root(lambda x, p: x - p, mg.tensor(t), mg.tensor(t))
+    with pytest.raises(TypeError, match=r"tangent 0 is a numpy array but its primal is on torch.*\.to\('torch'\)"):
+        mg.func.jvp(lambda x: x.sin(), (t,), (np.ones(3),))
     with pytest.raises(TypeError, match=r"t\.to\('numpy'\)"):
         mg.compile(lambda x: (x * 2).sum())(mg.tensor(t))
     with pytest.raises(TypeError, match=r"not converted to NumPy silently.*t\.numpy\(\)"):
