@@ -38,25 +38,43 @@ def _namespace_of(array):
     return namespace_of(array)
 
 
-def _leaf(arr: np.ndarray, requires_grad: bool, name=None, like=None) -> Tensor:
+def _leaf(arr: np.ndarray, requires_grad: bool, name=None, like=None, device=None) -> Tensor:
     """A new leaf of ``arr``; with ``like`` (a Tensor or an array of any library), on ``like``'s library and
-    device (the Array API's spelling), made with NumPy and copied there."""
+    device (the Array API's spelling), made with NumPy and copied there.  ``device`` is what ``t.device``
+    gives: ``"cpu"`` for NumPy, or a library's own device object (``torch.device("cuda:0")``), which names
+    its library; with ``like``, any device of ``like``'s library (``"cuda:1"`` for torch)."""
+    library = None
     if like is not None and _on_another_library(like):
-        import array_api_compat
-
-        from .backends import from_numpy, library_of
+        from .backends import library_of
 
         d = like._data if isinstance(like, Tensor) else like
-        return Tensor(from_numpy(arr, library_of(d), device=array_api_compat.device(d)), requires_grad=requires_grad,
-                      dtype=arr.dtype, name=name)
+        library = library_of(d)
+        if device is None:
+            import array_api_compat
+
+            device = array_api_compat.device(d)
+    elif device is not None and not (isinstance(device, str) and device == "cpu"):
+        library = type(device).__module__.split(".")[0]
+        if isinstance(device, str) or library in ("builtins", "numpy"):
+            raise TypeError(f"device={device!r}: a device string names no array library; give like= (a tensor or "
+                            "an array of the library) with it, or the library's device object (as t.device gives)")
+        if like is not None:
+            raise TypeError(f"like= is a NumPy tensor or array but device={device!r} is {library}'s: give one of them")
+    if library is not None:
+        from .backends import from_numpy
+
+        return Tensor(from_numpy(arr, library, device=device), requires_grad=requires_grad, dtype=arr.dtype,
+                      name=name)
     return Tensor(arr, requires_grad=requires_grad, dtype=arr.dtype, name=name)
 
 
-def zeros(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False, like=None, device=None) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` are the same.
 
     ``like=t`` makes it on ``t``'s array library and device (a Tensor or an array of torch, CuPy, ...),
-    as the Array API spells it; so do ``ones``, ``full``, ``arange`` and ``randn``.
+    as the Array API spells it; ``device=`` takes what ``t.device`` gives (``"cpu"``: NumPy; a library's
+    device object: that library), or, with ``like``, any device of its library.  So do ``ones``,
+    ``full``, ``arange`` and ``randn``.
 
     Examples
     --------
@@ -64,10 +82,10 @@ def zeros(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> T
     >>> mg.zeros(2, 3).shape
     (2, 3)
     """
-    return _leaf(np.zeros(_shape(shape, "zeros"), dtype=dtype), requires_grad, like=like)
+    return _leaf(np.zeros(_shape(shape, "zeros"), dtype=dtype), requires_grad, like=like, device=device)
 
 
-def ones(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
+def ones(*shape, dtype=np.float64, requires_grad: bool = False, like=None, device=None) -> Tensor:
     """A tensor of ones.
 
     Examples
@@ -76,10 +94,10 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False, like=None) -> Te
     >>> mg.ones(2)
     tensor([1., 1.])
     """
-    return _leaf(np.ones(_shape(shape, "ones"), dtype=dtype), requires_grad, like=like)
+    return _leaf(np.ones(_shape(shape, "ones"), dtype=dtype), requires_grad, like=like, device=device)
 
 
-def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
+def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, like=None, device=None) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value``.
 
     Examples
@@ -93,7 +111,7 @@ def full(shape, fill_value, dtype=np.float64, requires_grad: bool = False, like=
         arr = np.full(dims, fill_value, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"full: fill_value must be a number, got {fill_value!r} ({exc})") from None
-    return _leaf(arr, requires_grad, like=like)
+    return _leaf(arr, requires_grad, like=like, device=device)
 
 
 def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -132,7 +150,8 @@ def _float(dtype: np.dtype) -> np.dtype:
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
+def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = False, like=None,
+           device=None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, float64 by default (like every Tensor made from numbers).
 
     As in NumPy, ``arange(n)`` counts from 0 to ``n`` and ``step`` applies
@@ -151,7 +170,7 @@ def arange(start, stop=None, step=1, dtype=np.float64, requires_grad: bool = Fal
     if step == 0:
         raise ValueError(f"arange: step must not be zero (start={start}, stop={stop})")
     arr = np.arange(start, stop, step)
-    return _leaf(_to_array(arr, dtype, requires_grad), requires_grad, like=like)
+    return _leaf(_to_array(arr, dtype, requires_grad), requires_grad, like=like, device=device)
 
 
 #: The generator ``rng=None`` means after :func:`manual_seed`; before, one made from fresh entropy, once.
@@ -211,7 +230,7 @@ def as_rng(rng=None) -> np.random.Generator | np.random.RandomState:
     raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, not {type(rng).__name__}")
 
 
-def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False, like=None) -> Tensor:
+def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False, like=None, device=None) -> Tensor:
     """Standard normal samples of ``shape``, drawn from ``rng`` (a Generator, RandomState or seed).
 
     Examples
@@ -227,4 +246,4 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False, like=
     gen = as_rng(rng)
     shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)
-    return _leaf(np.asarray(arr, dtype=dtype), requires_grad, like=like)
+    return _leaf(np.asarray(arr, dtype=dtype), requires_grad, like=like, device=device)

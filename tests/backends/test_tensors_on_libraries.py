@@ -209,6 +209,20 @@ def test_creation_functions_make_tensors_like_another(library):
     assert mg.zeros(2, like=mg.ones(2)).library == "numpy"
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_creation_functions_take_the_device_a_tensor_gives(library):
+    t = mg.tensor(backends.from_numpy(np.ones(2), library))
+    made = [mg.zeros(2, device=t.device), mg.ones(2, device=t.device), mg.full((2,), 1.0, device=t.device),
+            mg.arange(2, device=t.device), mg.randn(2, rng=0, device=t.device), mg.ones(2, like=t, device=t.device)]
+    for x in made:
+        assert x.library == library and x.device == t.device
+    assert mg.zeros(2, device=mg.ones(2).device).library == "numpy"  # "cpu", what a NumPy tensor's device is
+    with pytest.raises(TypeError, match=r"device='cuda'.*names no array library.*like="):
+        mg.zeros(2, device="cuda")
+    with pytest.raises(TypeError, match=rf"like= is a NumPy tensor.*{library}'s"):
+        mg.zeros(2, like=mg.ones(2), device=t.device)
+
+
 def _random_program(library, program, optimizer, seed, steps=4):
     """The replay tests' random training program (x @ W, a chain of ops, a loss through V, an update), its
     data and parameters on ``library``."""
