@@ -875,7 +875,12 @@ class Tracer(Tensor):
         return int(self._trace.read(self, "an index (operator.index)"))
 
     def numpy(self):
-        return self._trace.read(self, "Tensor.numpy()")
+        value = self._trace.read(self, "Tensor.numpy()")
+        if value.__class__ is not _ndarray and foreign_library(value) is not None:
+            from .backends import to_numpy
+
+            return to_numpy(value)  # a primal of another library: NumPy's copy, as Tensor.numpy() gives it
+        return value
 
     def __array__(self, dtype=None, copy=None):
         value = self._trace.read(self, "NumPy (np.asarray, np.array, an ndarray assignment or a NumPy function)",

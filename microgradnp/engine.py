@@ -224,15 +224,25 @@ def _library_of_inputs(op: Op, inputs) -> str | None:
     return others.pop()
 
 
-def _foreign_attr(value, library: str):
-    """An attribute the adapter made with NumPy (an index array) as an array of ``library``."""
+def _foreign_attr(value, library: str, device):
+    """An attribute the adapter made with NumPy (an index array) as an array of ``library`` on ``device``."""
     if value.__class__ is _ndarray:
         from .backends import from_numpy
 
-        return from_numpy(value, library)
+        return from_numpy(value, library, device=device)
     if value.__class__ is tuple:
-        return tuple(_foreign_attr(v, library) for v in value)
+        return tuple(_foreign_attr(v, library, device) for v in value)
     return value
+
+
+def _device_of(arrays):
+    """The device of the first array of another library among ``arrays``."""
+    import array_api_compat
+
+    for a in arrays:
+        if a.__class__ is not _ndarray and foreign_library(a) is not None:
+            return array_api_compat.device(a)
+    return None
 
 
 def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
@@ -247,11 +257,15 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
     if _modes.tracing:
         raise TypeError(f"{op.name}: a tensor on {library} inside mg.compile's trace: compiled steps run on "
                         "NumPy arrays only; call the step uncompiled, or convert with t.to('numpy')")
+    from .backends.array_api import use_device
+
     ns = namespace(library)
     record = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     arrays = tuple(x._data if isinstance(x, Tensor) else x for x in inputs)
+    device = _device_of(arrays)
     if attrs:
-        attrs = {k: _foreign_attr(v, library) for k, v in attrs.items()}
+        attrs = {k: _foreign_attr(v, library, device) for k, v in attrs.items()}
+    before = use_device(device)  # what the forward makes goes beside its inputs
     try:
         out = op.bind(ns)(*arrays, **attrs) if attrs else op.bind(ns)(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
@@ -261,10 +275,12 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
     except RuntimeError as exc:  # torch's error for a bad shape or dtype: said as NumPy's would be
         shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
         raise ValueError(f"{op.name} on {library}: cannot apply to inputs of shape {shapes}: {exc}") from exc
+    finally:
+        use_device(before)
     if isinstance(out, tuple):
         raise TypeError(f"{op.name}: an op with several results is not supported on {library} yet")
     if not isinstance(out, ns.ndarray):
-        out = ns._cx.asarray(out)
+        out = ns._cx.asarray(out, device=device)
     t = _make(out)
     if record and op.differentiable and (_modes.disabled_threads == 0 or _mode.enabled):
         t.requires_grad = True
@@ -711,7 +727,7 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
         if pd.__class__ is _ndarray:
             gi = np.asarray(gi)  # NumPy scalars from a rule
         elif foreign_library(gi) is None:  # a number from a rule, for an input of another library: made one of its arrays
-            gi = _namespace_of_array(pd)._cx.asarray(gi, dtype=pd.dtype)
+            gi = _namespace_of_array(pd)._cx.asarray(gi, dtype=pd.dtype, device=_device_of((pd,)))
     pd = p._data
     if gi.shape != pd.shape:
         gi = _sum_to(ns, gi, pd.shape, op_name, index)
@@ -801,12 +817,15 @@ def _reaching(roots, targets) -> set:
 def _walk(roots, seeds, record: bool, retain: bool, targets=None, norms: bool = False, keep: bool = True):
     """The backward pass (see :func:`_walk_graph`); a recorded one, once tensors of other libraries exist,
     makes each node's rule constants on that node's library (``_mode.rule_library``, set per node)."""
-    if record and _modes.foreign:
-        previous = _mode.rule_library
+    if _modes.foreign:
+        from .backends.array_api import use_device
+
+        previous, device = _mode.rule_library, use_device(None)
         try:
             return _walk_graph(roots, seeds, record, retain, targets, norms, keep)
         finally:
             _mode.rule_library = previous
+            use_device(device)
     return _walk_graph(roots, seeds, record, retain, targets, norms, keep)
 
 
@@ -856,6 +875,8 @@ def _walk_graph(roots, seeds, record: bool, retain: bool, targets=None, norms: b
     generic = record or ns is not xp  # the generic rules; NumPy's own forms only on NumPy arrays
     # With tensors of other libraries about, a graph may change library (Tensor.to): each node's own namespace.
     per_node = _modes.foreign and not record
+    if per_node:
+        from .backends.array_api import use_device
     recorded_places = _modes.foreign and record  # the rules' constants go to each node's library
     check = _check_gradient if _modes.anomaly_threads and _mode.anomaly else None
     needed = _reaching(roots, targets) if targets is not None else None
@@ -877,6 +898,8 @@ def _walk_graph(roots, seeds, record: bool, retain: bool, targets=None, norms: b
         if per_node:
             ns = _namespace_of_array(t._data)
             generic = ns is not xp
+            if generic:
+                use_device(_device_of((t._data,)))  # what the node's rules make goes beside its values
         elif recorded_places:
             _mode.rule_library = _place(t._data)
         ins, out = (parents, t) if record else (saved, t._data)

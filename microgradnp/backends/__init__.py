@@ -77,7 +77,13 @@ def to_numpy(array):
         return array.detach().cpu().numpy()
     if library == "cupy":
         return array.get()
-    return np.from_dlpack(array)
+    try:
+        return np.from_dlpack(array)
+    except (BufferError, RuntimeError, TypeError, ValueError):  # on a device NumPy cannot read: to the host first
+        import array_api_compat
+
+        info = array_api_compat.array_namespace(array).__array_namespace_info__()
+        return np.from_dlpack(array_api_compat.to_device(array, info.default_device()))
 
 
 #: What the registry's rules cannot do on a library, by op, with the reason and the

@@ -21,10 +21,23 @@ from __future__ import annotations
 import builtins
 import importlib
 import math
+import threading
 
 from ..ops import xp as _numpy_xp
 
-__all__ = ["ArrayAPINamespace"]
+__all__ = ["ArrayAPINamespace", "use_device"]
+
+#: The device of the op the engine is running on another library (``use_device``): where the arrays a rule
+#: makes without an input to copy it from (``arange``, ``zeros``, ``tri``) go.  Without it they would be made
+#: on the library's default device: beside a ``cuda:0`` input, an error (or a copy) at the next operation.
+_WHERE = threading.local()
+
+
+def use_device(device):
+    """Make ``device`` the one new arrays go to (``None``: the library's default); returns the one before."""
+    before = getattr(_WHERE, "device", None)
+    _WHERE.device = device
+    return before
 
 
 def _import(library: str):
@@ -353,15 +366,18 @@ class ArrayAPINamespace:
     def concatenate(self, arrays, axis=0):
         return self._cx.concat(list(arrays), axis=axis)
 
+    def _where(self, like):
+        """The device for a new array: ``like``'s, else that of the op being run (see :func:`use_device`)."""
+        return self._device(like) if like is not None else getattr(_WHERE, "device", None)
+
     def arange(self, *args, dtype=None, like=None):
-        device = self._device(like) if like is not None else None
-        return self._cx.arange(*args, dtype=dtype, device=device)
+        return self._cx.arange(*args, dtype=dtype, device=self._where(like))
 
     def ones(self, shape, dtype=None, like=None):
-        return self._cx.ones(shape, dtype=self.float64 if dtype is None else self.dtype(dtype), device=self._device(like) if like is not None else None)
+        return self._cx.ones(shape, dtype=self.float64 if dtype is None else self.dtype(dtype), device=self._where(like))
 
     def zeros(self, shape, dtype=None, like=None):
-        return self._cx.zeros(shape, dtype=self.float64 if dtype is None else self.dtype(dtype), device=self._device(like) if like is not None else None)
+        return self._cx.zeros(shape, dtype=self.float64 if dtype is None else self.dtype(dtype), device=self._where(like))
 
     def empty(self, shape, dtype=None, like=None):
         return self.zeros(shape, dtype=dtype, like=like)
@@ -375,8 +391,8 @@ class ArrayAPINamespace:
     def tri(self, n, m=None, k=0, dtype=None):
         cx = self._cx
         m = n if m is None else m
-        rows = cx.reshape(cx.arange(n), (n, 1))
-        cols = cx.reshape(cx.arange(m), (1, m))
+        rows = cx.reshape(cx.arange(n, device=self._where(None)), (n, 1))
+        cols = cx.reshape(cx.arange(m, device=self._where(None)), (1, m))
         return cx.astype(cols <= rows + k, self.float64 if dtype is None else self.dtype(dtype))
 
     def roll(self, x, shift, axis=None):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import no_grad
-from .._tensor import Tensor, as_tensor, clear_grads, mark_written
+from .._tensor import Tensor, as_tensor, clear_grads, foreign_library, mark_written
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
@@ -103,10 +103,13 @@ def _state(st: dict, key, like: np.ndarray) -> Tensor:
     x = st.get(key)
     if not isinstance(x, Tensor):
         if like.__class__ is not np.ndarray and not isinstance(like, np.ndarray):  # another library's array
+            import array_api_compat
+
             from ..backends import from_numpy, library_of, namespace_of
 
             x = st[key] = as_tensor(namespace_of(like).zeros_like(like) if x is None
-                                    else from_numpy(np.asarray(x, dtype=float), library_of(like)))
+                                    else from_numpy(np.asarray(x, dtype=float), library_of(like),
+                                                    device=array_api_compat.device(like)))
             return x
         x = st[key] = as_tensor(np.zeros_like(like) if x is None else np.array(x, dtype=like.dtype, copy=True))
     return x
@@ -320,9 +323,7 @@ class Optimizer:
         index = {id(p): i for i, p in enumerate(self.params)}
         groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
                   for g in self.param_groups]
-        state = {index[k]: {n: (np.array(v._data if isinstance(v, Tensor) else v, copy=True)
-                                if isinstance(v, (np.ndarray, Tensor)) else v) for n, v in st.items()}
-                 for k, st in self.state.items() if k in index}
+        state = {index[k]: {n: _copied(v) for n, v in st.items()} for k, st in self.state.items() if k in index}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -341,12 +342,35 @@ class Optimizer:
         self.state = {}
         for i, st in state_dict["state"].items():
             p = self.params[int(i)]
-            self.state[id(p)] = {n: (np.array(v, dtype=p.dtype, copy=True) if isinstance(v, np.ndarray) else v)
-                                 for n, v in st.items()}
+            self.state[id(p)] = {n: _loaded(v, p) for n, v in st.items()}
 
     def __repr__(self) -> str:
         groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
         return f"{type(self).__name__}({len(self.params)} parameters{groups}, lr={self.lr})"
+
+
+def _copied(v):
+    """A state entry for ``state_dict``: a copy of an array (on its own library and device), else as it is."""
+    d = v._data if isinstance(v, Tensor) else v
+    if isinstance(d, np.ndarray):
+        return np.array(d, copy=True)
+    if foreign_library(d) is not None:
+        from ..backends import namespace_of
+
+        return namespace_of(d).copy(d)
+    return v
+
+
+def _loaded(v, p: Tensor):
+    """A saved state entry for parameter ``p``: an array becomes a copy on ``p``'s library, device and dtype."""
+    if p.library == "numpy":
+        return np.array(v, dtype=p.dtype, copy=True) if isinstance(v, np.ndarray) else v
+    if not isinstance(v, np.ndarray) and foreign_library(v) is None:
+        return v  # a step count, a number
+    from ..backends import from_numpy, namespace_of, to_numpy
+
+    ns = namespace_of(p._data)
+    return as_tensor(ns.astype(from_numpy(to_numpy(v), p.library, device=p.device), p.dtype))
 
 
 def _eager_step(optimizer: Optimizer) -> None:

@@ -34,7 +34,7 @@ def _gauged(op, out, attrs):
     if op.test.gauge is None:
         return out
     signs = op.test.gauge(out.numpy(), **attrs)
-    return out * (signs if out.library == "numpy" else backends.from_numpy(signs, out.library))
+    return out * (signs if out.library == "numpy" else backends.from_numpy(signs, out.library, device=out.device))
 
 
 def _run(op, inputs, attrs, upstream):
