@@ -200,3 +200,36 @@ def test_a_module_through_functional_call_and_vmap_on_the_library(library):
     got = func.vmap(func.grad(loss), in_axes=(None, 0))(moved, backends.from_numpy(X, library))
     for k in params:
         _close(got[k], want[k], library, f"per-example gradient of {k}", rtol=1e-12)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_jvpcheck_passes_a_right_rule_and_catches_a_wrong_one_on_the_library(library):
+    from microgradnp.func import custom_jvp
+    from microgradnp.testing import GradcheckError, jvpcheck
+
+    x = mg.tensor(backends.from_numpy(np.array([0.5, -1.0, 2.0]), library), requires_grad=True)
+    assert jvpcheck(lambda v: mg.tanh(v) * v ** 2, x)
+
+    @custom_jvp
+    def sine(v):
+        return mg.sin(v)
+
+    sine.defjvp(lambda p, t: (mg.sin(p[0]), -mg.cos(p[0]) * t[0]))  # the sign wrong
+    with pytest.raises(GradcheckError, match="disagrees with central differences"):
+        jvpcheck(sine, x)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_moving_between_libraries_inside_a_transform_carries_the_tangent_and_the_batch(library):
+    # Tensor.to inside jvp and vmap is an op like the others: the tangent and the batch move with the value.
+    def f(v):
+        return mg.sin(v.to(library)).to("numpy") * v
+
+    x = mg.tensor([0.3, -0.7])
+    _, tangent = func.jvp(f, (x,), (mg.ones(2),))
+    np.testing.assert_allclose(tangent.numpy(), np.cos(x.numpy()) * x.numpy() + np.sin(x.numpy()), rtol=1e-12)
+    batch = mg.tensor([[0.3, -0.7], [1.1, 0.2]])
+    per_example = func.vmap(func.grad(lambda v: f(v).sum()))(batch)
+    b = batch.numpy()
+    np.testing.assert_allclose(per_example.numpy(), np.cos(b) * b + np.sin(b), rtol=1e-12)
+    assert per_example.library == "numpy"
