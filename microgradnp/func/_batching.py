@@ -57,7 +57,9 @@ class BatchTrace(Trace):
     def tracer(self, val: Tensor, requires_grad: bool = False) -> BatchTracer:
         """The tracer standing for each example of ``val`` (batch axis first)."""
         t = _new(BatchTracer)
-        _init_leaf(t, val._data[0, ...], requires_grad)  # the first example: the shape and dtype of each
+        d = val._data
+        # The first example: the shape and dtype of each (spelled [0, ...] for the Array API's flat indexing rule).
+        _init_leaf(t, d[0] if d.__class__ is np.ndarray else d[0, ...], requires_grad)
         t._trace = self
         t._val = val
         return t
@@ -73,15 +75,17 @@ class BatchTrace(Trace):
 
     def process_primitive(self, op, inputs, attrs):
         args, batched = [], []
+        batch = None
         for x in inputs:
             mine = getattr(x, "_trace", None) is self
             args.append(x._val if mine else x)
             batched.append(mine)
+            if mine:
+                batch = x._val
         out = None
         try:
             if op.batch_rule is not None:
-                first = next(a for a, b in zip(args, batched) if b)
-                out = on_library_of(first._data, op.batch_rule, TENSOR_NS, args, batched, self.size, **(attrs or {}))
+                out = on_library_of(batch._data, op.batch_rule, TENSOR_NS, args, batched, self.size, **(attrs or {}))
             if out is None:
                 out = self._one_by_one(op, args, batched, attrs)
         except AnomalyError as err:
