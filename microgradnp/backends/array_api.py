@@ -5,11 +5,12 @@ One class, written once on top of ``array-api-compat``: every name of
 standard's functions (keyword ``axis``, ``concat``, ``isdtype``, ``where``).
 NumPy names the standard lacks (``sinc``, ``fmax``, ``tri``, ``rot90``,
 ``kron``, ...) are written here from standard functions, once for every
-library.  The few things that cannot be written from the standard come from
-the library itself (:data:`_EXTRAS`): ``einsum``, a scatter-add that
-*accumulates* repeated indices, and ``lstsq``; where a library has none,
-calling it raises :class:`~microgradnp.backends.UnsupportedOnBackend` naming
-the library and the function, never a wrong number.
+library.  A few things come from the library itself (:data:`_EXTRAS`):
+``einsum`` (written from standard functions where a library has none, exact
+but holding the full broadcast product), a scatter-add that *accumulates*
+repeated indices, and ``lstsq``; where a library has no scatter-add, calling
+it raises :class:`~microgradnp.backends.UnsupportedOnBackend` naming the
+library and the function, never a wrong number.
 
 A trap this avoids: ``array_api_extra.at(z, idx).add(v)`` keeps one of two
 repeated indices on NumPy and torch (``[1, 1, 0]`` gives ``[1, 1, 0]``, not
@@ -491,7 +492,53 @@ class ArrayAPINamespace:
         return cx.reshape(ai * bi, tuple(p * q for p, q in zip(a.shape, b.shape)))
 
     def einsum(self, subscripts, *operands, **kwargs):
-        return self._extra("einsum")(subscripts, *operands, **kwargs)
+        library_einsum = self._extras.get("einsum")
+        if library_einsum is not None:
+            return library_einsum(subscripts, *operands, **kwargs)
+        return self._einsum_from_standard(subscripts, *operands)
+
+    def _einsum_from_standard(self, subscripts, *operands):
+        """NumPy's ``einsum`` for a library that has none, from standard functions: each operand's repeated
+        letters taken as diagonals, its axes put in one order and broadcast against the others, the product
+        summed over the letters not in the output.  Exact as NumPy's, but it holds the full broadcast product
+        (memory of every letter's size multiplied): the way for a library without one, not a fast one."""
+        cx = self._cx
+        spec = subscripts.replace(" ", "")
+        ins, out = spec.split("->") if "->" in spec else (spec, None)
+        terms = ins.split(",")
+        if len(terms) != len(operands):
+            raise ValueError(f"einsum: {len(terms)} operand(s) in {subscripts!r}, {len(operands)} given")
+        spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in spec]
+        dots = max((x.ndim - len(t) + 3 for t, x in zip(terms, operands) if "..." in t), default=0)
+        broad = "".join(spare[:dots][::-1])  # the ellipsis's axes, right-aligned across operands
+        terms = [t.replace("...", broad[len(broad) - (x.ndim - len(t) + 3):]) if "..." in t else t
+                 for t, x in zip(terms, operands)]
+        if out is None:  # NumPy's implicit output: the ellipsis, then the letters seen once, in order
+            letters = "".join(terms)
+            out = broad + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in broad))
+        else:
+            out = out.replace("...", broad)
+        order: list = []
+        for c in "".join(terms):
+            if c not in order:
+                order.append(c)
+        product = None
+        for t, x in zip(terms, operands):
+            while len(set(t)) < len(t):  # a repeated letter: its diagonal, as a last axis
+                c = next(c for c in t if t.count(c) > 1)
+                i, j = t.index(c), t.index(c, t.index(c) + 1)
+                rest = [k for k in range(len(t)) if k not in (i, j)]
+                x = cx.linalg.diagonal(cx.permute_dims(x, tuple(rest) + (i, j)))
+                t = "".join(t[k] for k in rest) + c
+            mine = [c for c in order if c in t]
+            x = cx.permute_dims(x, tuple(t.index(c) for c in mine)) if len(mine) > 1 else x
+            shape = tuple(x.shape[mine.index(c)] if c in t else 1 for c in order)
+            x = cx.reshape(x, shape)
+            product = x if product is None else product * x
+        summed = tuple(k for k, c in enumerate(order) if c not in out)
+        result = cx.sum(product, axis=summed) if summed else product
+        kept = [c for c in order if c in out]
+        return cx.permute_dims(result, tuple(kept.index(c) for c in out)) if len(out) > 1 else result
 
     broadcast_shapes = staticmethod(_numpy_xp.broadcast_shapes)  # shapes are tuples of ints: no array involved
 
