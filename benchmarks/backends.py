@@ -38,23 +38,70 @@ from timing import interleaved_medians, publish  # noqa: E402
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
-def microgradnp_row(d, library: str, device=None):
-    """microgradnp's wide step, its data and parameters on ``library`` (and ``device``)."""
+def microgradnp_row(d, library: str, device=None, compiled: bool = False):
+    """microgradnp's wide step, its data and parameters on ``library`` (and ``device``); ``compiled``: the step
+    under ``mg.compile``."""
     X = mg.tensor(d["X"]).to(library, device=device) if library != "numpy" else mg.tensor(d["X"])
     y = d["y"] if library == "numpy" else backends.from_numpy(d["y"], library, device=device)
 
+    params = [mg.tensor(d[k] if library == "numpy" else backends.from_numpy(d[k], library, device=device),
+                        requires_grad=True) for k in KEYS]
+    W1, b1, W2, b2, W3, b3 = params
+    opt = mg.optim.SGD(params, lr=d["lr"])
+
+    def step(X, y):
+        logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step = mg.compile(step, fullgraph=True) if compiled else step
+
     def run():
-        params = [mg.tensor(d[k] if library == "numpy" else backends.from_numpy(d[k], library, device=device),
-                            requires_grad=True) for k in KEYS]
-        W1, b1, W2, b2, W3, b3 = params
-        opt = mg.optim.SGD(params, lr=d["lr"])
+        _reset(params, [d[k] for k in KEYS], library, device)
         for _ in range(d["steps"]):
-            logits = mg.linear(mg.relu(mg.linear(mg.relu(mg.linear(X, W1, b1)), W2, b2)), W3, b3)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            step(X, y)
         return {k: p.numpy() for k, p in zip(KEYS, params)}  # (a copy from a GPU, which also waits for it)
+
+    return run
+
+
+def _reset(params, values, library: str, device) -> None:
+    """The parameters back at their initial values (new arrays: a compiled step's guards see the same layout,
+    so it replays; it was traced in the check that runs every row once before the timed rounds)."""
+    for p, v in zip(params, values):
+        p.data = np.array(v) if library == "numpy" else backends.from_numpy(np.array(v), library, device=device)
+        p.grad = None
+
+
+def moons_row(d, library: str, device=None, compiled: bool = False):
+    """The small `moons` workload (full-batch descent of a 2-5-5-2 sigmoid net, float64), eager or compiled:
+    bound by what each op costs in Python and in the library's dispatch, not by arithmetic."""
+    def on(a):
+        return a if library == "numpy" else backends.from_numpy(a, library, device=device)
+
+    X, Y = mg.tensor(on(d["X"])), mg.tensor(on(d["Y"]))
+    keys = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+    params = [mg.tensor(on(np.array(d[k])), requires_grad=True) for k in keys]
+    W1, b1, W2, b2, W3, b3 = params
+    opt = mg.optim.SGD(params, lr=d["alpha"])
+
+    def step(X, Y):
+        out = mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(mg.sigmoid(mg.linear(X, W1, b1)), W2, b2)), W3, b3))
+        loss = ((out - Y) ** 2).sum() / (2 * len(d["X"]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step = mg.compile(step, fullgraph=True) if compiled else step
+
+    def run():
+        _reset(params, [d[k] for k in keys], library, device)
+        for _ in range(d["steps"]):
+            step(X, Y)
+        return {k: p.numpy() for k, p in zip(keys, params)}
 
     return run
 
@@ -81,7 +128,8 @@ def torch_row(d, device: str):
 
 
 def rows(d) -> tuple[dict, list]:
-    runs = {"microgradnp on NumPy (CPU)": microgradnp_row(d, "numpy")}
+    runs = {"microgradnp on NumPy (CPU)": microgradnp_row(d, "numpy"),
+            "microgradnp on NumPy (CPU), compiled": microgradnp_row(d, "numpy", compiled=True)}
     missing = []
     try:
         import torch
@@ -91,9 +139,11 @@ def rows(d) -> tuple[dict, list]:
     if torch is not None:
         torch.set_num_threads(1)
         runs["microgradnp on torch (CPU)"] = microgradnp_row(d, "torch", "cpu")
+        runs["microgradnp on torch (CPU), compiled"] = microgradnp_row(d, "torch", "cpu", compiled=True)
         runs["PyTorch itself (CPU)"] = torch_row(d, "cpu")
         if torch.cuda.is_available():
             runs["microgradnp on torch (CUDA)"] = microgradnp_row(d, "torch", "cuda")
+            runs["microgradnp on torch (CUDA), compiled"] = microgradnp_row(d, "torch", "cuda", compiled=True)
             runs["PyTorch itself (CUDA)"] = torch_row(d, "cuda")
         else:
             missing.append("no CUDA GPU: the GPU rows are left out")
@@ -106,13 +156,26 @@ def rows(d) -> tuple[dict, list]:
     return runs, missing
 
 
-def check(runs: dict) -> None:
-    """Every row's final weights against NumPy's (float32 arithmetic in different orders)."""
+def small_rows(d) -> dict:
+    """The moons rows: microgradnp eager and compiled, on NumPy and (when installed) on torch's CPU."""
+    runs = {"microgradnp on NumPy (CPU)": moons_row(d, "numpy"),
+            "microgradnp on NumPy (CPU), compiled": moons_row(d, "numpy", compiled=True)}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return runs
+    runs["microgradnp on torch (CPU)"] = moons_row(d, "torch", "cpu")
+    runs["microgradnp on torch (CPU), compiled"] = moons_row(d, "torch", "cpu", compiled=True)
+    return runs
+
+
+def check(runs: dict, rtol: float = 5e-3, atol: float = 1e-5) -> None:
+    """Every row's final weights against NumPy's (float32 arithmetic in different orders, by default)."""
     reference = next(iter(runs.values()))()
     for name, run in list(runs.items())[1:]:
         got = run()
-        for k in KEYS:
-            np.testing.assert_allclose(got[k], reference[k], rtol=5e-3, atol=1e-5, err_msg=f"{name}: {k}")
+        for k in reference:
+            np.testing.assert_allclose(got[k], reference[k], rtol=rtol, atol=atol, err_msg=f"{name}: {k}")
 
 
 def machine() -> str:
@@ -138,21 +201,30 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _table(times: dict) -> list:
+    base = times["microgradnp on NumPy (CPU)"]
+    lines = ["| row | time | against microgradnp on NumPy |", "|---|---|---|"]
+    return lines + [f"| {name} | {t * 1e3:.1f} ms | {t / base:.2f}x |" for name, t in times.items()]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller batch and fewer steps")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
-    d = make(quick=args.quick).wide
+    workloads = make(quick=args.quick)
+    d = workloads.wide
     runs, missing = rows(d)
     check(runs)
-    times = interleaved_medians(runs, args.rounds)
-    base = times["microgradnp on NumPy (CPU)"]
     lines = [f"`wide` ({d['steps']} SGD steps, batch {len(d['X'])}, float32), median of {args.rounds} interleaved "
-             f"rounds; {machine()}", "", "| row | time | against microgradnp on NumPy |", "|---|---|---|"]
-    for name, t in times.items():
-        lines.append(f"| {name} | {t * 1e3:.1f} ms | {t / base:.2f}x |")
+             f"rounds; {machine()}", ""] + _table(interleaved_medians(runs, args.rounds))
+    small = workloads.moons
+    runs = small_rows(small)
+    check(runs, rtol=1e-10, atol=1e-12)  # float64
+    lines += ["", f"`moons` ({small['steps']} full-batch steps of a 2-5-5-2 sigmoid net, {len(small['X'])} points, "
+              "float64): what `mg.compile` buys where each op's Python and dispatch cost dominates", ""]
+    lines += _table(interleaved_medians(runs, args.rounds))
     lines += [""] + [f"- {m}" for m in missing]
     publish("\n".join(lines), args.out, "backends.md")
     return 0

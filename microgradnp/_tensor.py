@@ -766,7 +766,7 @@ class Tensor(_RegistryMethods):
         if self._op is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use detach() instead")
         requires_grad = _flag(requires_grad, "requires_grad")
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and kind_of(self._data) != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self

@@ -250,24 +250,16 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
     namespace, the result kept there, recorded as on NumPy (the backward runs on the same namespace).
 
     Python numbers stay numbers; the index arrays an adapter made with NumPy become the library's.
-    Not here: ``mg.compile`` and the function transforms, which refuse such tensors by name.
+    Inside ``mg.compile``'s trace the op is recorded as on NumPy; the replay runs :func:`foreign_forward`.
     """
-    from .backends import namespace
-
-    if _modes.tracing:
-        raise TypeError(f"{op.name}: a tensor on {library} inside mg.compile's trace: compiled steps run on "
-                        "NumPy arrays only; call the step uncompiled, or convert with t.to('numpy')")
-    from .backends.array_api import use_device
-
-    ns = namespace(library)
     record = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     arrays = tuple(x._data if isinstance(x, Tensor) else x for x in inputs)
     device = _device_of(arrays)
     if attrs:
         attrs = {k: _foreign_attr(v, library, device) for k, v in attrs.items()}
-    before = use_device(device)  # what the forward makes goes beside its inputs
+    run = foreign_forward(op, library, device)
     try:
-        out = op.bind(ns)(*arrays, **attrs) if attrs else op.bind(ns)(*arrays)
+        out = run(*arrays, **attrs) if attrs else run(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
         raise _forward_error(op, arrays, attrs or {}, exc) from exc
     except NotImplementedError:
@@ -275,12 +267,6 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
     except RuntimeError as exc:  # torch's error for a bad shape or dtype: said as NumPy's would be
         shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
         raise ValueError(f"{op.name} on {library}: cannot apply to inputs of shape {shapes}: {exc}") from exc
-    finally:
-        use_device(before)
-    if isinstance(out, tuple):
-        raise TypeError(f"{op.name}: an op with several results is not supported on {library} yet")
-    if not isinstance(out, ns.ndarray):
-        out = ns._cx.asarray(out, device=device)
     t = _make(out)
     if record and op.differentiable and (_modes.disabled_threads == 0 or _mode.enabled):
         t.requires_grad = True
@@ -288,7 +274,40 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
         t._parents = tuple(inputs)
         t._saved = arrays
         t._attrs = attrs
+    elif _modes.tracing and _mode.tracer is not None and (record or _mode.tracer.follows(inputs)):
+        _record_without_gradient(t, op, inputs, arrays, attrs)  # mg.compile's trace: computed again at replay
     return t
+
+
+_FOREIGN_FORWARDS: dict = {}
+
+
+def foreign_forward(op: Op, library: str, device):
+    """``op``'s forward on ``library``'s namespace, run with ``device`` as the device of what it makes, its
+    result always an array of the library: what :func:`_apply_foreign` runs and a compiled step replays."""
+    key = (op, library, device)
+    known = _FOREIGN_FORWARDS.get(key)
+    if known is not None:
+        return known
+    from .backends import namespace
+    from .backends.array_api import use_device
+
+    ns = namespace(library)
+    bound = op.bind(ns)
+
+    def run(*arrays, **attrs):
+        before = use_device(device)  # what the forward makes goes beside its inputs
+        try:
+            out = bound(*arrays, **attrs)
+        finally:
+            use_device(before)
+        if isinstance(out, tuple):
+            raise TypeError(f"{op.name}: an op with several results is not supported on {library} yet")
+        return out if isinstance(out, ns.ndarray) else ns._cx.asarray(out, device=device)
+
+    run.__name__ = run.__qualname__ = op.name  # (named after the op in a compiled step's code)
+    _FOREIGN_FORWARDS[key] = run
+    return run
 
 
 def _top_trace(inputs):
@@ -562,7 +581,8 @@ def to_library(t: Tensor, library: str, device=None) -> Tensor:
     """``t`` on ``library`` (and ``device``) as a recorded op when ``t`` requires grad (the gradient is copied
     back), as PyTorch's ``Tensor.to``; a plain copy otherwise.  Not inside transforms or ``mg.compile``."""
     if _modes.tracing:
-        raise TypeError(f"to({library!r}) inside mg.compile: compiled steps run on NumPy; move the tensors before")
+        raise TypeError(f"to({library!r}) inside mg.compile: a compiled step replays its ops on the library its "
+                        "tensors were traced on; move the tensors (or the model) before calling the step")
     attrs = {"library": library, "device": device, "source": t.library,
              "source_device": None if t.library == "numpy" else t.device}
     if library != "numpy":

@@ -151,3 +151,16 @@ def test_the_home_page_figure_is_drawn_from_the_home_page_code(monkeypatch):
     index = (root / "docs" / "index.md").read_text()
     assert "](figures/home_after.svg)" in index
     assert '"home_after.svg"' in (root / "docs" / "hooks" / "build_assets.py").read_text()
+
+
+def test_the_compile_pages_example_on_another_library_runs():
+    # The example of "On other array libraries" in docs/compile.md: a compiled step on torch tensors.
+    import pathlib
+    import re
+
+    pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "compile.md").read_text()
+    section = text.split("## On other array libraries")[1].split("\n## ")[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    exec(compile(block, "docs/compile.md", "exec"), {})

@@ -57,7 +57,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import _mode, end_trace, is_grad_enabled, start_trace
-from .._tensor import Tensor, _make
+from .._tensor import Tensor, _make, foreign_library, kind_of
 from ..func._tree import flatten as _flatten
 from ..func._tree import unflatten as _unflatten
 from .codegen import STALE, Program, generate
@@ -188,9 +188,13 @@ def _signature(leaf):
     if isinstance(leaf, Tensor):
         if leaf.requires_grad and leaf._op is not None:
             return None  # computed on an outer graph: backward must flow into it, eagerly
-        return ("tensor", leaf._data.shape, leaf._data.dtype, leaf.requires_grad)
+        return ("tensor", leaf._data.__class__, leaf._data.shape, leaf._data.dtype, leaf.requires_grad)
     if isinstance(leaf, np.ndarray):
         return ("array", leaf.shape, leaf.dtype)
+    if foreign_library(leaf) is not None:  # another library's array (its dtype names the library)
+        import array_api_compat
+
+        return ("array", type(leaf), tuple(leaf.shape), leaf.dtype, array_api_compat.device(leaf))
     try:
         hash(leaf)
     except TypeError:
@@ -215,7 +219,8 @@ def _positional_key(args):
             if a.requires_grad and a._op is not None:
                 return None
             d = a._data
-            sigs.append((d.shape, d.dtype, a.requires_grad, c))
+            sigs.append((d.__class__, d.shape, d.dtype, a.requires_grad, c))  # (the class first: another
+            # library's dtype may warn when compared with NumPy's)
         else:
             return None
     return (_mode.enabled, len(args), *sigs)
@@ -362,8 +367,10 @@ class Compiled:
         for leaf in leaves:
             if isinstance(leaf, Tensor) and leaf.requires_grad:
                 source = leaf  # its gradient goes where eager backward puts it
-            elif isinstance(leaf, (Tensor, np.ndarray)):
-                source = _make(leaf._data if isinstance(leaf, Tensor) else leaf, requires_grad=True)
+            elif isinstance(leaf, (Tensor, np.ndarray)) or foreign_library(leaf) is not None:
+                data = leaf._data if isinstance(leaf, Tensor) else leaf
+                # Followed (its ops are recorded); an integer or boolean one holds no gradient (trace.follows).
+                source = _make(data, requires_grad=kind_of(data) in "fc")
             else:
                 source = None
             if source is not None:

@@ -37,7 +37,7 @@ from collections import deque
 
 import numpy as np
 
-from .._tensor import Hooks, Tensor
+from .._tensor import Hooks, Tensor, foreign_library
 from .ir import Graph, Guard
 
 __all__ = ["World", "equal_check", "module_checks", "program_guards", "tensor_checks"]
@@ -257,8 +257,7 @@ def program_guards(graph: Graph, trace, fn, arg_leaves: list, grad_enabled: bool
     if fn is not None:
         world = _world_guards(graph, trace, fn, guards)
     # A closure tensor's array is compared by identity first (see codegen): an array keeps its shape and dtype.
-    guards += [Guard(f"{name}._data.shape != {t._data.shape!r} or {differs(f'{name}._data.dtype', t._data.dtype, constant)}",
-                     "closure") for name, t in graph.holders]
+    guards += [Guard(layout_check(f"{name}._data", t._data, constant), "closure") for name, t in graph.holders]
     return tuple(guards + world)
 
 
@@ -304,26 +303,42 @@ def _made_here(obj, trace) -> bool:
                                         or id(obj) in trace.sources)
 
 
-def differs(expr: str, dtype: np.dtype, constant) -> str:
+def differs(expr: str, dtype, constant) -> str:
     """The generated test that ``expr`` is not ``dtype``.
 
     NumPy's built-in dtypes are singletons, so identity is the test (50 ns
-    less than ``!=``, a few per call); any other dtype is compared.
+    less than ``!=``, a few per call); any other dtype (another library's too) is compared.
     """
+    if not isinstance(dtype, np.dtype):  # another array library's dtype
+        return f"{expr} != {constant(dtype, 'DTYPE')}"
     name = constant(dtype, dtype.name)
     return f"{expr} is not {name}" if np.dtype(dtype.name) is dtype else f"{expr} != {name}"
+
+
+def layout_check(expr: str, data, constant) -> str:
+    """The generated test that the array ``expr`` differs from ``data`` in shape, dtype or, for an array of
+    another library, its library or device (``data``'s dtype is the library's own: a NumPy array fails it)."""
+    check = f"{expr}.shape != {tuple(data.shape)!r} or {differs(f'{expr}.dtype', data.dtype, constant)}"
+    if data.__class__ is not np.ndarray and foreign_library(data) is not None:
+        import array_api_compat
+
+        device = array_api_compat.device(data)
+        check += f" or {expr}.__class__ is not {constant(type(data), 'ARRAY')} or {expr}.device != " \
+                 f"{constant(device, 'DEVICE')}"
+    return check
 
 
 def argument_guard(name: str, leaf, constant) -> str:
     """The generated test that argument ``name`` differs from ``leaf`` in what a trace depends on."""
     if isinstance(leaf, Tensor):
-        d = leaf._data
-        return (f"not isinstance({name}, Tensor) or {name}._data.shape != {d.shape!r} or "
-                f"{differs(f'{name}._data.dtype', d.dtype, constant)} or {name}.requires_grad is not {leaf.requires_grad}"
+        return (f"not isinstance({name}, Tensor) or {layout_check(f'{name}._data', leaf._data, constant)} or "
+                f"{name}.requires_grad is not {leaf.requires_grad}"
                 + (f" or {name}._op is not None" if leaf.requires_grad else ""))
     if isinstance(leaf, np.ndarray):
         return (f"{name}.__class__ is not ndarray or {name}.shape != {leaf.shape!r} or "
                 f"{differs(f'{name}.dtype', leaf.dtype, constant)}")
+    if foreign_library(leaf) is not None:  # another library's array: its layout, as a tensor's
+        return layout_check(name, leaf, constant)
     try:
         hash(leaf)
     except TypeError:

@@ -98,11 +98,12 @@ class Op:
     registry_op: Any = field(default=None, compare=False)
     values: tuple = field(default=(), compare=False)
     attr_values: tuple = field(default=(), compare=False)  # (keyword, value)
+    library: str = "numpy"  # another array library: ``run`` is its namespace's forward, called as it is
 
     @property
     def scalar(self) -> bool:
-        """NumPy returns a scalar, not an array, for a 0-d result."""
-        return self.shape == ()
+        """NumPy returns a scalar, not an array, for a 0-d result (other libraries return 0-d arrays)."""
+        return self.shape == () and self.library == "numpy"
 
     @property
     def ufunc(self) -> bool:
@@ -117,10 +118,11 @@ class Accumulate:
     held: Operand
     grad: Operand
     shape: tuple = ()
+    library: str = "numpy"
 
     @property
     def scalar(self) -> bool:
-        return self.shape == ()
+        return self.shape == () and self.library == "numpy"
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ which may replace arrays), a number read from its container at every replay
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Tensor, library_of_data
 from ..func._tree import unflatten
 from ..ops import xp
 from .codegen import RUNTIME
@@ -35,6 +37,7 @@ from .ir import (
     StoreGrad,
     Write,
 )
+from .trace import scalar_like
 
 __all__ = ["lower", "run_of"]
 
@@ -45,8 +48,15 @@ def lower(trace, arg_leaves: list, sources: list, outputs: list, out_spec) -> Gr
 
 
 def run_of(t: Tensor):
-    """The function ``t``'s op ran."""
+    """The function ``t``'s op ran: bound to NumPy, or the forward on ``t``'s array library and device."""
     op = t._op
+    library = library_of_data(t._data)
+    if library != "numpy":
+        import array_api_compat
+
+        from ..engine import foreign_forward
+
+        return foreign_forward(op, library, array_api_compat.device(t._data))
     return op.run if op.run is not None else op.bind(xp)
 
 
@@ -124,7 +134,10 @@ class _Lowering:
             return self.var[key]
         if key in trace.settings:  # a number read from its container at every replay (a learning rate)
             container, k = trace.settings[key]
-            return Const(f"{names.constant(container, 'SETTINGS')}[{k!r}]", fixed=False)
+            read = f"{names.constant(container, 'SETTINGS')}[{k!r}]"
+            if library_of_data(p._data) != "numpy":  # made the traced 0-d array (a Python number is float32 there)
+                read = f"{names.constant(functools.partial(scalar_like, like=p._data), 'AS_ARRAY')}({read})"
+            return Const(read, fixed=False)
         if key in trace.sources:  # a copy of an argument made inside the function
             return Local(f"a{trace.sources[key]}")
         if p._seq > trace.start and key not in trace.adopted:  # made inside from constants: a constant
@@ -145,13 +158,15 @@ class _Lowering:
         if t._op.name == "add" and isinstance(parents[0], Tensor) and id(parents[0]) in self.trace.reads:
             # A gradient added to what .grad held: None holds nothing (eager backward stores the gradient alone).
             held, grad = self.operand(parents[0]), self.operand(parents[1])
-            node: Op | Accumulate = Accumulate(self.local("v"), held, grad, t._data.shape)
+            node: Op | Accumulate = Accumulate(self.local("v"), held, grad, t._data.shape,
+                                               library_of_data(t._data))
         else:
             args = tuple(self.operand(p) for p in parents)
             attrs = t._attrs or {}
             node = Op(self.local("v"), t._op.name, args, tuple((k, self.names.constant(v, k)) for k, v in attrs.items()),
                       t._data.shape, t._data.dtype, run=run_of(t), registry_op=t._op,
-                      values=tuple(_value(p) for p in parents), attr_values=tuple(attrs.items()))
+                      values=tuple(_value(p) for p in parents), attr_values=tuple(attrs.items()),
+                      library=library_of_data(t._data))
         self.var[id(t)] = node.out
         self.nodes.append(node)
 

@@ -644,12 +644,21 @@ def _grad_array(held):
     return held if held is None or isinstance(held, np.ndarray) else held._data
 
 
+def _on_numpy(graph: Graph) -> None:
+    """Raise :class:`Unsupported` for an op on another array library's arrays: Numba compiles NumPy's."""
+    for node in graph.nodes:
+        if isinstance(node, Op) and node.library != "numpy":
+            raise Unsupported(f"{node.op} runs on {node.library}'s arrays; Numba compiles NumPy arrays (on another "
+                              "library the step replays that library's calls)")
+
+
 def generate(graph: Graph, filename: str, flat: bool = False, stats: dict | None = None,
              fuse: bool = True, unroll: bool = True) -> Program:
     """The program of ``graph`` with its arithmetic in one Numba kernel; raises :class:`Unsupported`.
 
     ``fuse``: the ``fuse_elementwise`` pass (see :func:`_kernel_source`); ``unroll=False``: a loop the trace
     holds (loops.py) is written as a loop."""
+    _on_numpy(graph)
     loop = None if unroll else find_loop(graph.nodes, graph.names.namespace)
     plan = _Plan(graph) if loop is None else _LoopPlan(graph, loop)
     _scalar_constants(plan, graph.names.namespace)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._mode import _mode
-from .._tensor import Tensor, _make, next_seq
+from .._tensor import Tensor, _make, kind_of, library_of_data, next_seq, zeros_for
 from ..engine import _VALUE, _store, apply
 from ..func._tree import flatten as _flatten
 
@@ -67,15 +67,17 @@ class Trace:
 
     def follows(self, inputs) -> bool:
         """Whether an op on ``inputs`` that records no gradient is still part of the step: it reads a tensor of
-        the closure (its values may change between calls, in place, so the replay computes it again)."""
-        return any(isinstance(x, Tensor) and (x._seq < self.start or id(x) in self.adopted) for x in inputs)
+        the closure (its values may change between calls, in place, so the replay computes it again) or an
+        argument (an integer or boolean one does not require grad)."""
+        return any(isinstance(x, Tensor) and (x._seq < self.start or id(x) in self.adopted or id(x) in self.sources)
+                   for x in inputs)
 
     def adopt(self, t: Tensor) -> None:
         """``t`` is made during the trace but kept after it (an optimizer's state): read as the closure's."""
         self.adopted[id(t)] = t
 
     def on_read(self, t: Tensor) -> None:
-        if id(t) in self.sources and t._op is None and t._data.dtype.kind in "iub":
+        if id(t) in self.sources and t._op is None and kind_of(t._data) in "iub":
             self.fail(
                 f"the function reads the values of argument {self.sources[id(t)]} ({t._data.dtype}, shape {t.shape}) "
                 "as Python indices (x[idx]); a replay would keep the traced call's. For rows of a table use "
@@ -94,7 +96,7 @@ class Trace:
         """``mg.tensor(x)`` of an argument stands for that argument (its values, as a new leaf)."""
         if id(source) in self.sources and copy._data.dtype == source._data.dtype and not copy.requires_grad:
             self.sources[id(copy)] = self.sources[id(source)]
-            copy.requires_grad = True  # followed, as the argument is (its gradient goes nowhere)
+            copy.requires_grad = source.requires_grad  # followed, as the argument is (its gradient goes nowhere)
             self.aliases.append(copy)  # kept alive: its id stays its own
         else:
             self.on_read(source)
@@ -104,18 +106,19 @@ class Trace:
 
     # What a traced optimizer update reads and decides (see ``optim.optimizers``).
 
-    def setting(self, container: dict, key, dtype) -> Tensor:
-        """``container[key]`` (a learning rate) as a 0-d tensor the replay reads from the container every call."""
-        t = _make(np.asarray(container[key], dtype=dtype), requires_grad=True)  # followed, gradient-free
+    def setting(self, container: dict, key, like) -> Tensor:
+        """``container[key]`` (a learning rate) as a 0-d tensor the replay reads from the container every call,
+        of the dtype, array library and device of ``like`` (the parameter's array)."""
+        t = _make(scalar_like(container[key], like), requires_grad=True)  # followed, gradient-free
         self.settings[id(t)] = (container, key)
         self.aliases.append(t)  # kept alive: its id stays its own
         return t
 
-    def increment(self, container: dict, key, dtype) -> Tensor:
+    def increment(self, container: dict, key, like) -> Tensor:
         """``container[key] += 1`` now and at each replay (a step count); its new value as a setting."""
         container[key] += 1
         self.events.append((next_seq(), "increment", container, key))
-        return self.setting(container, key, dtype)
+        return self.setting(container, key, like)
 
     def decide(self, container: dict, key):
         """``container.get(key)`` for a Python decision (momentum or not): the replay is guarded on it."""
@@ -147,9 +150,9 @@ class Trace:
         if id(t) in self.pending:
             return current  # a traced node already: the sum is traced
         if current is None:
-            before = np.zeros_like(t._data)
+            before = zeros_for(t._data)
         else:
-            before = np.array(current._data if isinstance(current, Tensor) else current, dtype=t._data.dtype)
+            before = _copied(current._data if isinstance(current, Tensor) else current, t._data)
         read = _make(before, requires_grad=True)
         self.reads[id(read)] = t
         self.events.append((read._seq, "read", t, read))
@@ -214,3 +217,23 @@ class Trace:
         if stamp <= self.start or self.written.get(id(t)) == stamp:
             return False
         return not any(first <= stamp <= last for first, last in self.windows)
+
+
+def scalar_like(value, like):
+    """The Python number ``value`` as a 0-d array of ``like``'s dtype, array library and device."""
+    if library_of_data(like) == "numpy":
+        return np.asarray(value, dtype=like.dtype)
+    import array_api_compat
+
+    return array_api_compat.array_namespace(like).asarray(value, dtype=like.dtype,
+                                                          device=array_api_compat.device(like))
+
+
+def _copied(array, like):
+    """A copy of ``array`` with ``like``'s dtype (on ``array``'s own library)."""
+    if library_of_data(array) == "numpy":
+        return np.array(array, dtype=like.dtype)
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(array)
+    return xp.astype(array, like.dtype, copy=True)

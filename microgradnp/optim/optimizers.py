@@ -42,11 +42,11 @@ class _Eager:
         return _grad_array(optimizer, p)
 
     @staticmethod
-    def setting(container: dict, key, dtype):
+    def setting(container: dict, key, like):
         return container[key]
 
     @staticmethod
-    def increment(container: dict, key, dtype):
+    def increment(container: dict, key, like):
         container[key] += 1
         return container[key]
 
@@ -80,11 +80,11 @@ class _Traced:
             optimizer._wrong_shape(p)
         return g
 
-    def setting(self, container: dict, key, dtype):
-        return self.tracer.setting(container, key, dtype)
+    def setting(self, container: dict, key, like):
+        return self.tracer.setting(container, key, like)
 
-    def increment(self, container: dict, key, dtype):
-        return self.tracer.increment(container, key, dtype)
+    def increment(self, container: dict, key, like):
+        return self.tracer.increment(container, key, like)
 
     def decide(self, container: dict, key):
         return self.tracer.decide(container, key)
@@ -416,7 +416,7 @@ class SGD(Optimizer):
                 g = way.grad(self, p)
                 if g is None:
                     continue
-                dt = p.dtype
+                dt = p._data  # the dtype, array library and device of what a traced setting becomes
                 if wd:
                     g = g + way.setting(group, "weight_decay", dt) * way.array(p)
                 if mom:  # the buffer starts at zero: the first step's is the gradient, as in PyTorch
@@ -459,7 +459,7 @@ class Adam(Optimizer):
                 g = way.grad(self, p)
                 if g is None:
                     continue
-                dt = p.dtype
+                dt = p._data  # the dtype, array library and device of what a traced setting becomes
                 lr = way.setting(group, "lr", dt)
                 if wd and not self._decoupled:
                     g = g + way.setting(group, "weight_decay", dt) * way.array(p)

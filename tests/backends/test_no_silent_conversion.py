@@ -141,9 +141,35 @@ FOREIGN_ENTRY_POINTS = {
     "func.fixed_point": lambda t: mg.func.fixed_point(lambda z, p: p * z.cos(), t, t),
     "func.odeint": lambda t: mg.func.odeint(lambda y, s, p: -p * y, t, np.linspace(0, 1, 3), t),
     "mg.compile": lambda t: mg.compile(lambda x: (x * 2).sum())(mg.tensor(t)),
+    "mg.compile of a raw torch tensor": lambda t: mg.compile(lambda x: (x * 2).sum())(t),
+    "mg.compile, replayed": lambda t: _twice(mg.compile(lambda x: (x.exp() * 2).sum()), t),
+    "mg.compile of a training step": lambda t: _compiled_training_step(t),
+    "mg.compile(backend='numba')": lambda t: mg.compile(lambda x: (x * 2).sum(), backend="numba")(mg.tensor(t)),
     "backward(create_graph=True)": lambda t: _grad_after(lambda x: (x ** 2).sum().backward(create_graph=True), t),
     "np.asarray of a torch tensor": lambda t: np.asarray(mg.tensor(t)),
 }
+
+
+def _twice(step, t):
+    step(t)
+    return step(t * 2)  # the replay
+
+
+def _compiled_training_step(t):
+    w = mg.tensor(t, requires_grad=True)
+    opt = mg.optim.Adam([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ((x * w).sin() ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = mg.compile(step)
+    losses = [compiled(t * (1 + 0.1 * k)) for k in range(3)]
+    assert compiled.stats["replays"] == 2 and w.library == "torch" and w.grad.__class__ is torch.Tensor
+    return losses[-1]
 
 
 @pytest.mark.parametrize("entry", sorted(FOREIGN_ENTRY_POINTS))
@@ -157,8 +183,8 @@ def test_the_refusals_say_the_way_out():
         mg.func.root(lambda x, p: x - p, mg.tensor(t), mg.tensor(t))
     with pytest.raises(TypeError, match=r"tangent 0 is a numpy array but its primal is on torch.*\.to\('torch'\)"):
         mg.func.jvp(lambda x: x.sin(), (t,), (np.ones(3),))
-    with pytest.raises(TypeError, match=r"t\.to\('numpy'\)"):
-        mg.compile(lambda x: (x * 2).sum())(mg.tensor(t))
+    with pytest.raises(TypeError, match=r"to\('numpy'\) inside mg.compile.*move the tensors"):
+        mg.compile(lambda x: (x.to("numpy") * 2).sum())(mg.tensor(t))
     with pytest.raises(TypeError, match=r"not converted to NumPy silently.*t\.numpy\(\)"):
         np.asarray(mg.tensor(t))
 

@@ -119,3 +119,44 @@ def test_the_cnn_with_batch_norm_and_dropout_on_torch_equals_numpy():
     # take steps of the size of the learning rate in directions set by its rounding. Measured: conv biases
     # 1e-8 apart after 6 steps (every other parameter within 4e-15), eval outputs within 3e-8.
     np.testing.assert_allclose(got_eval, want_eval, rtol=0, atol=1e-6)
+
+
+def _compiled_losses(library: str, build, feed, steps: int):
+    """``build()`` gives ``(model, optimizer, cost)``; the step (cost, backward, update) compiled with
+    ``fullgraph=True`` and fed ``feed(k)`` on ``library``: its losses, and the compiled step."""
+    model, opt, cost = build(library)
+
+    def train_step(*batch):
+        loss = cost(model, *batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = mg.compile(train_step, fullgraph=True)
+    return np.array([step(*(_data(a, library) for a in feed(k))).item() for k in range(steps)]), step
+
+
+def test_the_workloads_compiled_on_torch_equal_numpy():
+    # Blobs (per-example SGD) and moons (full batch): the compiled step on torch tensors, traced once and
+    # replayed, gives the eager NumPy losses.
+    X, y, _, _ = blobs.build(replay_seed=True)
+    order = np.random.default_rng(5).integers(len(X), size=300)
+
+    def blobs_model(library):
+        model = blobs.build(replay_seed=True)[2].to(library)
+        return model, mg.optim.SGD(model.parameters(), lr=0.1), lambda m, x, t: 0.5 * ((t - m(x)) ** 2).sum()
+
+    got, step = _compiled_losses("torch", blobs_model, lambda k: (X[order[k]], blobs.TARGETS[y[order[k]]]), 300)
+    assert step.stats["traces"] == 1 and step.stats["replays"] == 299 and "matmul(" in step.code
+    np.testing.assert_allclose(got, _blobs_losses("numpy")[0], rtol=0, atol=1e-12)
+
+    Xm, ym = mg.data.make_moons(200, noise=0.1, rng=0)
+
+    def moons_model(library):
+        model = moons.make_model(np.random.default_rng(0)).to(library)
+        return model, mg.optim.SGD(model.parameters(), lr=0.5), moons.cost
+
+    got, step = _compiled_losses("torch", moons_model, lambda k: (Xm, F.one_hot(ym, 2)), 300)
+    assert step.stats["traces"] == 1 and step.stats["replays"] == 299
+    np.testing.assert_allclose(got, _moons_losses("numpy"), rtol=0, atol=1e-12)
