@@ -56,20 +56,26 @@ def microgradnp_row(d, library: str, device=None, compiled: bool = False):
         loss.backward()
         opt.step()
 
+    return _steps(step, (X, y), dict(zip(KEYS, params)), d, library, device, compiled)
+
+
+def _steps(step, batch, params: dict, d, library: str, device, compiled: bool):
+    """A row's timed run: the parameters back at their initial values, then ``d["steps"]`` steps (compiled:
+    under ``mg.compile``, traced in the check that runs every row once before the timed rounds)."""
     step = mg.compile(step, fullgraph=True) if compiled else step
 
     def run():
-        _reset(params, [d[k] for k in KEYS], library, device)
+        _reset(list(params.values()), [d[k] for k in params], library, device)
         for _ in range(d["steps"]):
-            step(X, y)
-        return {k: p.numpy() for k, p in zip(KEYS, params)}  # (a copy from a GPU, which also waits for it)
+            step(*batch)
+        return {k: p.numpy() for k, p in params.items()}  # (a copy from a GPU, which also waits for it)
 
     return run
 
 
 def _reset(params, values, library: str, device) -> None:
     """The parameters back at their initial values (new arrays: a compiled step's guards see the same layout,
-    so it replays; it was traced in the check that runs every row once before the timed rounds)."""
+    so it replays)."""
     for p, v in zip(params, values):
         p.data = np.array(v) if library == "numpy" else backends.from_numpy(np.array(v), library, device=device)
         p.grad = None
@@ -95,15 +101,7 @@ def moons_row(d, library: str, device=None, compiled: bool = False):
         loss.backward()
         opt.step()
 
-    step = mg.compile(step, fullgraph=True) if compiled else step
-
-    def run():
-        _reset(params, [d[k] for k in keys], library, device)
-        for _ in range(d["steps"]):
-            step(X, Y)
-        return {k: p.numpy() for k, p in zip(keys, params)}
-
-    return run
+    return _steps(step, (X, Y), dict(zip(keys, params)), d, library, device, compiled)
 
 
 def torch_row(d, device: str):
