@@ -26,7 +26,7 @@ from .engine import AnomalyError, backward, grad
 from .function import Function, FunctionCtx
 from . import api
 from .api import *  # noqa: F403  (one public function per registry op; api.__all__ lists them)
-from .creation import arange, as_rng, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
+from .creation import arange, as_rng, complex, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
 from .split import array_split, column_stack, dsplit, dstack, hsplit, hstack, split, vsplit, vstack
 from .serialization import load, save
 from . import func, linalg
@@ -42,7 +42,7 @@ __all__ = [
     "nn", "optim", "testing", "data", "viz", "graph", "linalg", "func", "compile", "CompileError",
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
-    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed",
+    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed", "complex",
     "split", "array_split", "hsplit", "vsplit", "dsplit", "vstack", "hstack", "dstack", "column_stack",
     "save", "load", "checkpoint", "checkpoint_sequential", *api.__all__,
 ]

@@ -74,6 +74,16 @@ class TensorMethods:
         """Elementwise logical or (``a | b`` on boolean tensors), without gradient."""
     def __invert__(self) -> Tensor:
         """Elementwise logical not (``~a`` on a boolean tensor), without gradient."""
+    @property
+    def real(self) -> Tensor:
+        """The real part of each element (a real tensor; ``x`` itself, copied, for a real ``x``)."""
+    @property
+    def imag(self) -> Tensor:
+        """The imaginary part of each element (a real tensor; zeros for a real ``x``)."""
+    def conj(self) -> Tensor:
+        """The complex conjugate of each element (``x`` itself, copied, for a real ``x``)."""
+    def conjugate(self) -> Tensor:
+        """The complex conjugate of each element (``x`` itself, copied, for a real ``x``)."""
     def dot(self, b) -> Tensor:
         """NumPy's ``dot``: products for scalars, the inner product of vectors, the matrix product of"""
     def exp(self) -> Tensor:

@@ -92,8 +92,12 @@ interpreting = 0
 # until then no op looks at its inputs' array library (a program on NumPy alone never pays for it).
 foreign = 0
 
-# ``interpreting or foreign``: the one integer engine.apply reads on every op before its NumPy fast path
-# (one module attribute read, where two cost the per-example SGD benchmark 2%: benchmarks/against.py).
+# 1 once any complex array has entered a Tensor or an op (see ops/complex.py): from then on every op
+# looks for complex inputs (recorded with their complex rules, or refused by name).
+complex_ = 0
+
+# ``interpreting or foreign or complex_``: the one integer engine.apply reads on every op before its NumPy
+# fast path (one module attribute read, where two cost the per-example SGD benchmark 2%: benchmarks/against.py).
 special = 0
 
 
@@ -101,6 +105,12 @@ def note_foreign() -> None:
     """A tensor of another array library exists now: every op looks at its inputs' library from here on."""
     global foreign, special
     foreign = special = 1
+
+
+def note_complex() -> None:
+    """A complex array exists now: every op looks for complex inputs from here on."""
+    global complex_, special
+    complex_ = special = 1
 
 
 # How many reverse-mode function transforms are running a function now, in any thread (read first,
@@ -214,7 +224,7 @@ def new_trace(trace: Trace):
         _mode.traces = stack
         with _count_lock:
             interpreting -= 1
-            special = 1 if interpreting or foreign else 0
+            special = 1 if interpreting or foreign or complex_ else 0
 
 
 def active_traces() -> tuple:

@@ -140,7 +140,8 @@ def _foreign_array(data, dtype, requires_grad: bool, copy: bool | None):
         data, copy = ns.astype(data, ns.float64), False  # integer and bool data become float64, as from NumPy
         kind = "f"
     if kind == "c":
-        raise TypeError("complex tensors are not supported; microgradnp differentiates real functions")
+        raise TypeError("complex tensors on another array library are not supported yet (complex tensors are, on "
+                        "NumPy); keep the real and imaginary parts apart, or convert with .numpy()")
     if requires_grad and kind != "f":
         raise TypeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
     _modes.note_foreign()  # from now on every op looks at its inputs' library (engine.apply)
@@ -226,12 +227,14 @@ def _flag(value, name: str) -> bool:
 def _check_dtype(dtype: np.dtype, requires_grad: bool, source: str = "data") -> None:
     kind = dtype.kind
     if kind == "c":
-        raise TypeError("complex tensors are not supported; microgradnp differentiates real functions")
-    if kind not in "fiub":
+        if dtype not in (np.complex64, np.complex128):
+            raise TypeError(f"cannot make a Tensor of dtype {dtype}: complex tensors are complex64 or complex128")
+        _modes.note_complex()  # from now on every op looks for complex inputs (ops/complex.py)
+    elif kind not in "fiub":
         raise TypeError(f"cannot make a Tensor of dtype {dtype} from {source}; need numbers")
-    if requires_grad and kind != "f":
+    if requires_grad and kind not in "fc":
         raise TypeError(
-            f"only floating-point tensors can require gradients, got dtype {dtype}; "
+            f"only floating-point and complex tensors can require gradients, got dtype {dtype}; "
             "use dtype=np.float64 (the default) or np.float32"
         )
 
@@ -766,8 +769,9 @@ class Tensor(_RegistryMethods):
         if self._op is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be switched off on a leaf; use detach() instead")
         requires_grad = _flag(requires_grad, "requires_grad")
-        if requires_grad and kind_of(self._data) != "f":
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
+        if requires_grad and kind_of(self._data) not in "fc":
+            raise TypeError(f"only floating-point and complex tensors can require gradients, got dtype "
+                            f"{self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
 

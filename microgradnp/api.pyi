@@ -34,6 +34,11 @@ __all__ = [
     'logical_and',
     'logical_or',
     'logical_not',
+    'real',
+    'imag',
+    'conj',
+    'conjugate',
+    'angle',
     'einsum',
     'dot',
     'inner',
@@ -210,6 +215,21 @@ def logical_or(a, b) -> Tensor:
 
 def logical_not(a) -> Tensor:
     """Elementwise logical not (``~a`` on a boolean tensor), without gradient."""
+
+def real(x) -> Tensor:
+    """The real part of each element (a real tensor; ``x`` itself, copied, for a real ``x``)."""
+
+def imag(x) -> Tensor:
+    """The imaginary part of each element (a real tensor; zeros for a real ``x``)."""
+
+def conj(x) -> Tensor:
+    """The complex conjugate of each element (``x`` itself, copied, for a real ``x``)."""
+
+def conjugate(x) -> Tensor:
+    """The complex conjugate of each element (``x`` itself, copied, for a real ``x``)."""
+
+def angle(x) -> Tensor:
+    """The argument of each element, in ``(-pi, pi]`` (``0`` or ``pi`` for a real ``x``)."""
 
 def einsum(subscripts, *operands) -> Tensor:
     """Einstein summation, as ``np.einsum(subscripts, *operands)``: any number of operands,"""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _mode as _modes
-from ._tensor import Tensor, _to_array, as_array, foreign_library
+from ._tensor import Tensor, _to_array, as_array, foreign_library, tensor
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed"]
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed", "complex"]
 
 
 def _shape(shape, what: str) -> tuple:
@@ -247,3 +247,26 @@ def randn(*shape, rng=None, dtype=np.float64, requires_grad: bool = False, like=
     shp = _shape(shape, "randn")
     arr = gen.standard_normal(shp) if isinstance(gen, np.random.Generator) else gen.standard_normal(shp)
     return _leaf(np.asarray(arr, dtype=dtype), requires_grad, like=like, device=device)
+
+
+def complex(real, imag) -> Tensor:  # noqa: A001  (torch.complex's name)
+    """The complex tensor ``real + i imag`` of two real ones (broadcast together), as ``torch.complex``.
+
+    Made of ops (``real + imag * 1j``), so it is differentiated as they are:
+    ``real`` gets ``Re(grad)``, ``imag`` gets ``Im(grad)``.  float32 parts
+    give complex64, float64 parts complex128.
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.complex(mg.tensor([1.0, 2.0]), mg.tensor([0.5, -1.0]))
+    tensor([1.+0.5j, 2.-1.j ], dtype=complex128)
+    """
+    parts = [x if isinstance(x, Tensor) else tensor(x) for x in (real, imag)]
+    for name, x in zip(("real", "imag"), parts):
+        if x.library != "numpy":
+            raise TypeError(f"complex: {name} is on {x.library}; complex tensors are supported on NumPy only, so "
+                            "far: keep the real and imaginary parts apart there, or convert with .to('numpy')")
+        if x.dtype.kind != "f":
+            raise TypeError(f"complex: {name} must be a real floating-point tensor, got {x.dtype}")
+    return parts[0] + parts[1] * 1j

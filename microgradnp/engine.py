@@ -44,8 +44,9 @@ import numpy as np
 
 from . import _mode as _modes
 from ._mode import _mode, enable_grad
-from ._tensor import Hooks, Tensor, _make, _new, foreign_library, next_seq, note_grad_norm, refuse_foreign
+from ._tensor import Hooks, Tensor, _make, _new, foreign_library, kind_of, next_seq, note_grad_norm, refuse_foreign
 from .ops import REGISTRY, xp
+from .ops.complex import is_complex, twin_of
 from .ops.registry import Op
 
 __all__ = ["apply", "function", "backward", "grad", "is_recording", "TENSOR_NS", "AnomalyError"]
@@ -82,11 +83,17 @@ class _ForeignInput(TypeError):
 def _constant(x):
     """A non-Tensor input as the forward sees it: arrays and Python or NumPy scalars as they are.
 
-    Complex constants are refused: mixed into a real computation they would
-    make a complex result whose real part hides a wrong gradient.
+    The first complex constant the engine sees raises :class:`_ComplexInput`:
+    :func:`apply` runs the op again, now looking for complex inputs (their
+    rules are conjugated: a real op's rule would give a wrong gradient).
     """
     if x.__class__ is float or x.__class__ is int or x.__class__ is bool:
         return x  # Python scalars stay "weak" in NumPy's type promotion: x32 * 0.5 stays float32
+    if x.__class__ is complex:
+        if not _modes.complex_:
+            _modes.note_complex()
+            raise _ComplexInput
+        return x  # (weak too: x32 * 1j is complex64, as in NumPy and PyTorch)
     if x.__class__ is _ndarray or isinstance(x, np.generic):
         c = x
     else:  # lists, array-likes
@@ -96,12 +103,14 @@ def _constant(x):
             raise _ForeignInput(f"an array of {library} where NumPy was expected; microgradnp never converts "
                                 "between array libraries silently: make it a Tensor with mg.tensor(x)")
         c = np.asarray(x)
-    if c.dtype.kind == "c":
-        raise TypeError(
-            f"a complex constant ({c.dtype}, shape {c.shape}) cannot enter a computation: microgradnp "
-            "differentiates real functions; pass its .real and .imag parts separately"
-        )
+    if c.dtype.kind == "c" and not _modes.complex_:
+        _modes.note_complex()
+        raise _ComplexInput
     return c
+
+
+class _ComplexInput(Exception):
+    """Raised by :func:`_constant` for the first complex constant: :func:`apply` starts again."""
 
 
 def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
@@ -115,7 +124,9 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     tracer among its inputs goes to the innermost such tracer's trace
     instead (see ``microgradnp._mode.Trace``).
     """
-    if _modes.special:  # an interpreter runs, or some tensor has held another library's array
+    if _modes.special:  # an interpreter runs, some tensor has held another library's array, or a complex one
+        if _modes.complex_ and op not in _COMPLEX_READY and any(map(is_complex, inputs)):
+            return apply(_complex_twin(op), inputs, attrs)
         if _modes.interpreting:
             trace = _top_trace(inputs)
             if trace is not None:
@@ -160,6 +171,8 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
             arrays = tuple(arrays)
     except _ForeignInput:  # a constant of another library among the inputs: the op runs there
         return _apply_foreign(op, inputs, attrs, _library_of_inputs(op, inputs) or "numpy")
+    except _ComplexInput:  # the first complex value the engine sees: again, with the complex rules
+        return apply(op, inputs, attrs)
     run = op.run
     if run is None:
         run = op.run = op.bind(xp)
@@ -195,6 +208,19 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if _modes.anomaly_threads and _mode.anomaly:
         _check_forward(t, op, arrays)
     return t
+
+
+_COMPLEX_READY: set = set()  # the ops recorded for complex inputs (twins, and ops whose own rules hold)
+
+
+def _complex_twin(op: Op) -> Op:
+    """The op recorded for complex inputs of ``op`` (ops/complex.py), or a TypeError naming it."""
+    if _modes.interpreting:
+        raise TypeError(f"{op.name}: the function transforms (func.grad, vmap, jvp, ...) do not take complex "
+                        "tensors yet; use backward() or mg.grad, or pass the real and imaginary parts apart")
+    twin = twin_of(op)
+    _COMPLEX_READY.add(twin)
+    return twin
 
 
 def _namespace_of_array(array):
@@ -267,6 +293,9 @@ def _apply_foreign(op: Op, inputs: tuple, attrs, library: str) -> Tensor:
     except RuntimeError as exc:  # torch's error for a bad shape or dtype: said as NumPy's would be
         shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
         raise ValueError(f"{op.name} on {library}: cannot apply to inputs of shape {shapes}: {exc}") from exc
+    if kind_of(out) == "c":  # (a Python complex among the inputs): refused as complex tensors are there
+        raise TypeError(f"{op.name}: a complex result on {library}; complex tensors are supported on NumPy only, "
+                        "so far: keep the real and imaginary parts apart there, or convert with .to('numpy')")
     t = _make(out)
     if record and op.differentiable and (_modes.disabled_threads == 0 or _mode.enabled):
         t.requires_grad = True
@@ -1086,6 +1115,10 @@ def _seed(root: Tensor, grad, record: bool, what: str = "backward()"):
                 f"has shape {data.shape}; pass grad= (an array of shape {data.shape}), or reduce "
                 "the output first (e.g. .sum())"
             )
+        if data.dtype.kind == "c":
+            raise RuntimeError(f"{what}: grad can be created implicitly only for a real scalar output, but the "
+                               f"output is {data.dtype}: a loss is real (take mg.abs(z) ** 2, mg.real(z), ...), "
+                               "or pass grad= for the gradient of Re(sum(conj(grad) * z))")
         if record:
             return _make(np.ones(data.shape, dtype=data.dtype))
         return _unit_seed(data.shape, data.dtype)

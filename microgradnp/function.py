@@ -99,9 +99,9 @@ def _function_forward(xp, *arrays, ctx, cls, function, static):
     out = np.asarray(out)
     if any(out is a for a in arrays):
         out = out.copy()  # an identity forward must not alias its input
-    if any(ctx.needs_input_grad) and (_modes.disabled_threads == 0 or _mode.enabled) and out.dtype.kind != "f":
+    if any(ctx.needs_input_grad) and (_modes.disabled_threads == 0 or _mode.enabled) and out.dtype.kind not in "fc":
         raise TypeError(f"{function}.forward returned a {out.dtype} array; an output that requires grad must be "
-                        "floating point")
+                        "floating point or complex")
     return out
 
 

@@ -164,3 +164,7 @@ def test_the_compile_pages_example_on_another_library_runs():
     section = text.split("## On other array libraries")[1].split("\n## ")[0]
     (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
     exec(compile(block, "docs/compile.md", "exec"), {})
+
+
+def test_the_complex_numbers_page_runs():
+    _run_the_page("complex.md", 3)

@@ -376,10 +376,15 @@ def test_writes_before_the_forward_and_after_backward_are_fine():
 
 
 @pytest.mark.parametrize("constant", [np.array([1 + 1j]), 1j, np.complex128(2j), [1j]])
-def test_complex_constants_are_refused(constant):
-    x = mg.tensor([1.0], requires_grad=True)
-    with pytest.raises(TypeError, match="complex constant"):
-        x * constant
+def test_complex_constants_promote_and_are_differentiated_with_their_complex_rules(constant):
+    # A complex constant mixed into a real computation (tests/test_complex.py has the convention): the real
+    # input's gradient is the real part of the conjugated rule, d|x c|^2/dx = 2 x |c|^2.
+    x = mg.tensor([1.5], requires_grad=True)
+    y = x * constant
+    assert y.dtype == np.complex128
+    (mg.abs(y) ** 2).sum().backward()
+    c = complex(np.asarray(constant).ravel()[0])
+    np.testing.assert_allclose(x.grad, [2 * 1.5 * abs(c) ** 2], rtol=1e-12)
 
 
 def test_real_constants_keep_numpy_type_promotion():

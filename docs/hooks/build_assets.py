@@ -76,6 +76,9 @@ def _graphs():
     (g,) = mg.grad(mg.sin(x) * x, x, create_graph=True)
     viz.render(g, os.path.join(FIGURES, "concept_grad_graph.svg"))
 
+    # Complex numbers: the loss of the filter fit of docs/complex.md, values and gradients complex.
+    viz.render(complex_filter_loss(), os.path.join(FIGURES, "complex_filter.svg"))
+
     # A vanishing gradient: a deep sigmoid chain.
     def deep():
         h = mg.tensor([[4.0, -3.0]], name="x")
@@ -99,6 +102,21 @@ def _graphs():
     viz.render(moons_loss, os.path.join(FIGURES, "net_2552.html"))
     # The memory view: the bytes each tensor keeps alive for backward, their total and the peak.
     viz.render(moons_loss, os.path.join(FIGURES, "net_2552_memory.svg"), show_memory=True)
+
+
+def complex_filter_loss():
+    """The filter fit of docs/complex.md at its start, on 8 frequencies and 4 taps (a drawing to read)."""
+    import numpy as np
+
+    import microgradnp as mg
+
+    w = np.linspace(-np.pi, np.pi, 8, endpoint=False)
+    E = mg.tensor(np.exp(-1j * np.outer(w, np.arange(4))), name="E")
+    target = np.where((w > 0.3) & (w < 2.2), np.exp(-2j * w), 0.0)
+    h = mg.tensor(np.array([0.3 + 0.1j, -0.2j, 0.1, 0.05 + 0.05j]), requires_grad=True, name="h")
+    loss = mg.mean(mg.abs(E @ h - target) ** 2)
+    loss.backward(retain_graph=True)
+    return loss
 
 
 def home_loss():

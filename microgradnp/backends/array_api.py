@@ -224,6 +224,25 @@ class ArrayAPINamespace:
     def copy(self, x):
         return self._cx.asarray(x, copy=True)
 
+    # -- complex parts (on real arrays: NumPy's answers; complex tensors stay on NumPy for now) ----------
+
+    def _complex(self, x) -> bool:
+        return self._cx.isdtype(x.dtype, "complex floating")
+
+    def conj(self, x):
+        return self._cx.conj(x) if self._complex(x) else x
+
+    def real(self, x):
+        return self._cx.real(x) if self._complex(x) else x
+
+    def imag(self, x):
+        return self._cx.imag(x) if self._complex(x) else self._cx.zeros_like(x)
+
+    def angle(self, x):
+        if self._complex(x):
+            return self._cx.atan2(self._cx.imag(x), self._cx.real(x))
+        return self._cx.atan2(self._cx.zeros_like(x), x)  # 0, or pi for a negative number (as np.angle)
+
     # -- elementwise -------------------------------------------------------------
 
     def exp2(self, x):

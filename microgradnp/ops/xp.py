@@ -20,7 +20,7 @@ import numpy as np
 # The names a VJP may use; the Tensor namespace offers exactly these.  A test
 # reads every VJP's code and fails on any other ``ns.`` name.
 VJP_VOCABULARY = (
-    "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
+    "conj", "real", "imag", "value", "exp", "log", "sin", "cos", "sigmoid", "sign", "where", "sum", "reshape", "transpose",
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
     "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
     "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps", "arange",
@@ -36,6 +36,12 @@ float64 = np.float64
 bool_ = np.bool_
 inf = np.inf
 e = np.e
+
+# Complex parts (ops/complex.py)
+conj = np.conj
+real = np.real
+imag = np.imag
+angle = np.angle
 
 # Elementwise
 exp = np.exp

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _mode as _modes
 from .._mode import no_grad
-from .._tensor import Tensor, as_tensor, clear_grads, foreign_library, mark_written
+from .._tensor import Tensor, as_tensor, clear_grads, foreign_library, kind_of, mark_written
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
@@ -190,6 +190,9 @@ class Optimizer:
         if step is not None and not hasattr(step, "replayed"):
             cls.step = _modes.replayed(step)  # mg.compile calls every optimizer's step again at each replay
 
+    #: Whether the update is right for complex parameters (one linear in the gradient: SGD's).
+    _complex_parameters = False
+
     def __init__(self, params, *, foreach: bool | None = None, fused: bool | None = None, **defaults):
         name = type(self).__name__
         for key, value in (("foreach", foreach), ("fused", fused)):  # PyTorch's kernel choices; we have one loop
@@ -222,6 +225,12 @@ class Optimizer:
                         f"{name}: parameter {i} is not a leaf (it was computed by {p.op}); optimize the tensors it "
                         "was computed from, or detach it: .detach().requires_grad_()"
                     )
+                if not self._complex_parameters and kind_of(p._data) == "c":
+                    raise TypeError(
+                        f"{name}: parameter {i} is complex; {name} divides by a running average of squared "
+                        "gradients, which PyTorch takes over the real and imaginary parts apart (view_as_real), "
+                        "and microgradnp does not do that yet. Use SGD (linear in the gradient: right for complex "
+                        "parameters), or optimize the real and imaginary parts as two real tensors")
                 if id(p) in seen:  # it would be updated twice per step
                     raise ValueError(f"{name}: parameters {seen[id(p)]} and {i} are the same tensor")
                 seen[id(p)] = i
@@ -399,6 +408,7 @@ class SGD(Optimizer):
     """
 
     _kinds = {"nesterov": bool}
+    _complex_parameters = True  # momentum and weight decay are linear in the gradient and the parameter
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  *, foreach: bool | None = None, fused: bool | None = None):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._mode import enable_grad, no_grad
-from .._tensor import Tensor
+from .._tensor import Tensor, kind_of
 from ..engine import grad as _grad
 from ..func import push_forward
 
@@ -47,6 +47,9 @@ class _Flat:
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{who}: parameter {i} is not a Tensor with requires_grad=True")
+            if kind_of(p._data) == "c":
+                raise TypeError(f"{who}: parameter {i} is complex; SciPy's optimizers take real vectors: optimize "
+                                "its real and imaginary parts as two real tensors (mg.complex(re, im) in the loss)")
         if not self.params:
             raise ValueError(f"{who}: no parameters to optimize")
         self.shapes = [p.shape for p in self.params]

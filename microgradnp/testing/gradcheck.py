@@ -247,6 +247,54 @@ def _on_numpy_copies(fn, inputs, name):
     return on_the_library, copies, name or f"{_name(fn)} on {library}"
 
 
+def _on_real_parts(fn, inputs, name):
+    """``(fn', inputs', name)`` checking ``fn`` at complex ``inputs`` as a function of their real and imaginary
+    parts, or ``None`` when no input that requires grad is complex.
+
+    Each complex input that requires grad becomes two real leaves, ``re`` and ``im``, given to ``fn`` as
+    ``mg.complex(re, im)``; each complex output becomes its real and imaginary parts.  The gradient of the
+    real function is ``(dL/dre, dL/dim)``, which is ``(Re z.grad, Im z.grad)`` in microgradnp's convention
+    (PyTorch's), so both parts are differenced separately: a rule with a missing conjugate fails on the
+    imaginary parts, which a check that perturbs only the real part would pass.
+    """
+    from ..api import imag, real
+    from ..creation import complex as make_complex
+
+    single = isinstance(inputs, Tensor) or not isinstance(inputs, Sequence)
+    given = (inputs,) if single else tuple(inputs)
+    split = {i for i, x in enumerate(given) if isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "c"}
+    if not split:
+        return None
+    subject = _Subject(fn, name, given)
+    parts: list = []
+    for i, x in enumerate(given):
+        if i in split:
+            arg = subject.names[i] if i < len(subject.names) else f"input {i}"
+            re, im = Tensor(x.data.real.copy(), requires_grad=True), Tensor(x.data.imag.copy(), requires_grad=True)
+            re.name, im.name = f"the real part of {arg}", f"the imaginary part of {arg}"
+            parts += [re, im]
+        else:
+            parts.append(x)
+
+    def of_parts(*args):
+        rebuilt, k = [], 0
+        for i in range(len(given)):
+            if i in split:
+                rebuilt.append(make_complex(args[k], args[k + 1]))
+                k += 2
+            else:
+                rebuilt.append(args[k])
+                k += 1
+        out = fn(*rebuilt)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        flat = []
+        for o in outs:
+            flat += [real(o), imag(o)] if isinstance(o, Tensor) and o.dtype.kind == "c" else [o]
+        return flat[0] if len(flat) == 1 and not isinstance(out, (tuple, list)) else tuple(flat)
+
+    return of_parts, tuple(parts), f"{subject.who} (on the real and imaginary parts of its complex inputs)"
+
+
 def _differentiable_inputs(fn, inputs, name, what: str) -> tuple:
     """``inputs`` as a tuple, the positions of those that require grad (at least one), and the names to report."""
     if isinstance(inputs, Tensor) or not isinstance(inputs, Sequence):
@@ -292,6 +340,10 @@ def _output(fn, args, who: str) -> Tensor:
         out = concatenate(parts) if parts else Tensor(np.zeros(0))
     if not isinstance(out, Tensor):
         raise GradcheckError(f"{who}: the function must return a Tensor, got {type(out).__name__}")
+    if out.dtype.kind == "c":  # a complex output: checked as its real and imaginary parts (see _on_real_parts)
+        from ..api import concatenate, imag, real
+
+        out = concatenate([real(out).reshape(-1), imag(out).reshape(-1)])
     if out.dtype.kind != "f":
         raise GradcheckError(f"{who}: the function returned a {out.dtype} tensor; only floating outputs have gradients")
     return out
@@ -922,6 +974,9 @@ def gradcheck(
     moved = _on_numpy_copies(fn, inputs, name)
     if moved is not None:  # tensors of another library: checked through NumPy copies (see there)
         fn, inputs, name = moved
+    parts = _on_real_parts(fn, inputs, name)
+    if parts is not None:  # complex inputs: checked as functions of their real and imaginary parts (see there)
+        fn, inputs, name = parts
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradcheck")
     who = subject.who
     if mode not in ("auto", "full", "fast"):
@@ -998,6 +1053,9 @@ def gradgradcheck(
     moved = _on_numpy_copies(fn, inputs, name)
     if moved is not None:  # tensors of another library: through NumPy copies, as gradcheck (the .to() are recorded)
         fn, inputs, name = moved
+    parts = _on_real_parts(fn, inputs, name)
+    if parts is not None:  # complex inputs: as functions of their real and imaginary parts, as gradcheck
+        fn, inputs, name = parts
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "gradgradcheck")
     who = subject.who
     _check_eps(eps, "gradgradcheck")

@@ -262,7 +262,9 @@ def arrays(shape=None, dtype=np.float64, elements=None) -> st.SearchStrategy:
     """NumPy arrays of ``shape`` (a tuple or strategy; default :func:`shapes`) with values from ``elements``.
 
     ``elements`` is a :class:`Domain`, a ``(lo, hi)`` pair, or a Hypothesis
-    strategy of floats; the default is ``interval(-3, 3)``.
+    strategy of floats; the default is ``interval(-3, 3)``.  A complex
+    ``dtype`` (``np.complex128``) draws the real and the imaginary parts
+    apart, each from ``elements``.
 
     Examples
     --------
@@ -274,10 +276,23 @@ def arrays(shape=None, dtype=np.float64, elements=None) -> st.SearchStrategy:
     >>> test()
     """
     shape = shapes() if shape is None else shape
+    if np.dtype(dtype).kind == "c":  # complex: real and imaginary parts drawn apart, each from ``elements``
+        part = _real_dtype(dtype)
+        shape = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+        return shape.flatmap(lambda shp: st.tuples(arrays(shp, part, elements), arrays(shp, part, elements))).map(
+            lambda parts: (parts[0] + 1j * parts[1]).astype(dtype))
     dom = _as_domain(elements)
     if isinstance(dom, Domain):
         return dom.arrays(shape, dtype)
     return hnp.arrays(np.dtype(dtype), shape, elements=dom)
+
+
+def _real_dtype(dtype) -> np.dtype:
+    """The dtype of the real and imaginary parts of a complex ``dtype`` (``dtype`` itself when real)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "c":
+        return dtype
+    return np.dtype(np.float32) if dtype == np.complex64 else np.dtype(np.float64)
 
 
 def tensors(shape=None, dtype=np.float64, elements=None, requires_grad: bool = True) -> st.SearchStrategy:
@@ -383,7 +398,8 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     inputs, the condition of ``where``, and integer ones, the labels of
     ``pick`` and the indices of ``embedding``, are Tensors without grad);
     ``attrs`` is the keyword arguments the op takes.  Kinks, ties and domain edges are
-    avoided by construction.
+    avoided by construction.  With a complex ``dtype`` each floating input gets
+    an imaginary part drawn from its own domain.
 
     Examples
     --------
@@ -407,10 +423,16 @@ def op_inputs(op, dtype=np.float64) -> st.SearchStrategy:
     if builder is None:
         raise ValueError(f"op_inputs: op {op.name!r} has an unknown signature {meta.sig!r}")
     dtype = np.dtype(dtype)
+    part = _real_dtype(dtype)
 
     @st.composite
     def draw(draw_):
-        arrays_, attrs = builder(draw_, meta, dtype)
+        arrays_, attrs = builder(draw_, meta, part)
+        if dtype.kind == "c":  # each floating input given an imaginary part from its own domain
+            domains = _domains(meta, len(arrays_))
+            arrays_ = [a if a.dtype.kind in "biu" else
+                       a + 1j * draw_(arrays(a.shape, part, _elements(meta, *domains[min(i, len(domains) - 1)])))
+                       for i, a in enumerate(arrays_)]
         return tuple(Tensor(a, dtype=a.dtype) if a.dtype.kind in "biu" else Tensor(a, requires_grad=True, dtype=dtype)
                      for a in arrays_), attrs
 

@@ -24,8 +24,9 @@ from microgradnp.testing import strategies as mst
 from microgradnp.testing.diagnose import _simplest, broadcast_of
 
 #: Ops whose rule we can wrap: differentiable, floating output, no sign gauge (eigenvectors).
-PLAIN = sorted(name for name, op in REGISTRY.items()  # sign: its derivative is 0, no mistake in it can show
-               if op.differentiable and op.test.gauge is None and name not in ("astype", "sign"))
+PLAIN = sorted(name for name, op in REGISTRY.items()  # sign, imag, angle: their derivative is 0 on real
+               if op.differentiable and op.test.gauge is None  # inputs, so no mistake in it can show
+               and name not in ("astype", "sign", "imag", "angle"))
 MULTI = [name for name in PLAIN if REGISTRY[name].test.sig in ("binary", "matmul", "einsum")]
 ELEMENTWISE_BINARY = [name for name in PLAIN if REGISTRY[name].jvp == "elementwise" and REGISTRY[name].test.sig == "binary"]
 KINKED = [name for name in PLAIN if REGISTRY[name].test.kinks and REGISTRY[name].test.sig == "unary"]

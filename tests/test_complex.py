@@ -1,0 +1,255 @@
+"""Complex tensors: every op that takes complex input, its gradient in PyTorch's convention checked against
+finite differences over the real and imaginary parts, agreement with PyTorch's complex autograd, and the ops
+without a complex meaning refused by name (see microgradnp/ops/complex.py)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import microgradnp as mg
+from microgradnp.engine import apply
+from microgradnp.ops import REGISTRY
+from microgradnp.ops.complex import HOLOMORPHIC, ORDERED, OWN_RULES
+from microgradnp.testing import GradcheckError, gradcheck, gradgradcheck
+from microgradnp.testing import strategies as mst
+
+COMPLEX_OPS = sorted(set(HOLOMORPHIC) | {"abs"} | set(OWN_RULES))
+FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
+
+
+def _on_complex(op, inputs, attrs):
+    def f(*xs):
+        return apply(op, xs, attrs)
+    return f
+
+
+@pytest.mark.parametrize("name", COMPLEX_OPS)
+@FEW
+@given(data=st.data())
+def test_every_complex_op_passes_gradcheck_on_real_and_imaginary_parts(name, data):
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
+    f = _on_complex(op, inputs, attrs)
+    try:
+        out = f(*inputs)
+    except (np.linalg.LinAlgError, ValueError):
+        return
+    assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle") else "c") or name == "where"
+    assert gradcheck(f, inputs)
+    if op.test.smooth:
+        assert gradgradcheck(f, inputs)
+
+
+@FEW
+@given(re=mst.tensors((3,)), im=mst.tensors((3,)))
+def test_complex_of_real_parts_passes_gradcheck(re, im):
+    z = mg.complex(re, im)
+    assert z.dtype == np.complex128 and np.array_equal(z.data, re.data + 1j * im.data)
+    assert gradcheck(lambda re, im: mg.exp(mg.complex(re, im)), (re, im))
+    assert mg.complex(mg.tensor(np.ones(2, np.float32)), mg.tensor(np.ones(2, np.float32))).dtype == np.complex64
+    with pytest.raises(TypeError, match=r"complex: real must be a real floating-point tensor"):
+        mg.complex(mg.tensor(np.array([1j])), im)
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "div", "matmul", "sub", "pow", "where"])
+@FEW
+@given(data=st.data())
+def test_a_real_input_beside_a_complex_one_gets_a_real_gradient(name, data):
+    # x * z with x real: dL/dx = Re(grad_x); the real input keeps its dtype, as in PyTorch.
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
+    mixed = [mg.tensor(x.data.real.copy(), requires_grad=True) if i == 0 else x for i, x in enumerate(inputs)]
+    f = _on_complex(op, mixed, attrs)
+    f(*mixed).abs().sum().backward()
+    assert mixed[0].grad.dtype == np.float64
+    assert gradcheck(f, mixed)
+
+
+def test_promotion_follows_numpy():
+    z64 = mg.tensor(np.array([1 + 1j], dtype=np.complex64))
+    assert (z64 * mg.tensor(np.array([2.0], dtype=np.float32))).dtype == np.complex64
+    assert (z64 * mg.tensor([2.0])).dtype == np.complex128  # float64 and complex64: complex128
+    assert (mg.tensor(np.array([1.0], dtype=np.float32)) * 1j).dtype == np.complex64  # a Python complex is weak
+    assert (mg.tensor([1.0]) + np.array([1j])).dtype == np.complex128
+
+
+def test_a_missing_conjugate_is_caught():
+    C = np.array([1 - 2j, 0.5 + 1j])
+
+    class Scale(mg.Function):
+        @staticmethod
+        def forward(ctx, z):
+            return z * C
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * C  # right for real numbers; the complex rule is g * conj(C)
+
+    class Right(Scale):
+        @staticmethod
+        def backward(ctx, g):
+            return g * np.conj(C)
+
+    z = mg.tensor(np.array([0.3 + 0.1j, -1 + 2j]), requires_grad=True)
+    assert gradcheck(Right.apply, z)
+    with pytest.raises(GradcheckError, match=r"(?s)Scale.*real and imaginary parts.*Scale\.backward"):
+        gradcheck(Scale.apply, z)
+
+
+def test_a_check_of_the_real_part_alone_would_pass_the_missing_conjugate():
+    # Why both parts are perturbed: the wrong rule's real part is right wherever the constant's is.
+    C = np.array([2.0 - 1j])
+    z = mg.tensor(np.array([0.5 + 0.5j]), requires_grad=True)
+    (mg.real(z * C)).sum().backward()
+    right = z.grad.copy()
+    assert right == np.conj(C)  # d Re(C z)/dx + i d Re(C z)/dy = Re C - i Im C
+
+
+def test_gradient_descent_on_a_complex_parameter_converges():
+    # Fit z so that z * a matches b: the gradient is the direction of steepest ascent of the real loss.
+    a, b = np.array([1 + 2j, -0.5j, 3.0]), np.array([2 - 1j, 0.5 + 0.25j, 4 + 1j])
+    z = mg.tensor(np.array([0j]), requires_grad=True)
+    opt = mg.optim.SGD([z], lr=0.05)
+    for _ in range(300):
+        opt.zero_grad()
+        (mg.abs(z * a - b) ** 2).sum().backward()
+        opt.step()
+    best = np.vdot(a, b) / np.vdot(a, a)  # least squares: (a^H b) / (a^H a)
+    np.testing.assert_allclose(z.data, [best], rtol=1e-10)
+
+
+_ORDERED_CALLS = {
+    "max": lambda z: z.max(), "min": lambda z: z.min(), "maximum": lambda z: mg.maximum(z, z),
+    "minimum": lambda z: mg.minimum(z, z), "fmax": lambda z: mg.fmax(z, z), "fmin": lambda z: mg.fmin(z, z),
+    "sort": lambda z: mg.sort(z), "argsort": lambda z: mg.argsort(z), "argmax": lambda z: mg.argmax(z),
+    "argmin": lambda z: mg.argmin(z), "clip": lambda z: mg.clip(z, -1.0, 1.0), "relu": lambda z: mg.relu(z),
+    "greater": lambda z: z > z, "greater_equal": lambda z: z >= z, "less": lambda z: z < z,
+    "less_equal": lambda z: z <= z, "ptp": lambda z: mg.ptp(z), "sign": lambda z: mg.sign(z),
+    "remainder": lambda z: z % 2.0,
+}
+
+
+def test_every_op_that_orders_is_tested():
+    assert set(_ORDERED_CALLS) == set(ORDERED)
+
+
+@pytest.mark.parametrize("name", sorted(_ORDERED_CALLS))
+def test_ops_that_order_refuse_complex_input_by_name(name):
+    z = mg.tensor(np.array([1 + 1j, 2 - 1j]), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"{name}: complex numbers are not ordered"):
+        _ORDERED_CALLS[name](z)
+
+
+def test_the_rest_refuse_complex_input_as_not_supported_yet():
+    z = mg.tensor(np.array([1 + 1j, 2 - 1j]), requires_grad=True)
+    with pytest.raises(TypeError, match=r"sigmoid: not supported for complex input yet"):
+        mg.sigmoid(z)
+    with pytest.raises(TypeError, match=r"grad: .*complex128"):
+        mg.func.grad(lambda z: mg.abs(z).sum())(z)
+    with pytest.raises(TypeError, match=r"function transforms.*complex"):
+        mg.func.vmap(lambda x: x * z)(mg.tensor([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match=r"real scalar output.*complex128"):
+        (z * z).sum().backward()
+
+
+def test_a_complex_constant_entering_a_real_computation_is_differentiated_right():
+    # The first complex value may come as a constant: the op is recorded with its complex rule even then.
+    x = mg.tensor([0.5, -1.0], requires_grad=True)
+    (mg.abs(mg.exp(x * 1j) + x) ** 2).sum().backward()
+    # d/dx |e^{ix} + x|^2 = 2 (cos x + x)(1 - sin x) + 2 sin x cos x
+    xs = np.array([0.5, -1.0])
+    np.testing.assert_allclose(x.grad, 2 * (np.cos(xs) + xs) * (1 - np.sin(xs)) + 2 * np.sin(xs) * np.cos(xs),
+                               rtol=1e-12)
+
+
+def test_a_compiled_step_replays_complex_ops_as_eager():
+    x = np.array([1 + 2j, 3 - 1j])
+
+    def training(w0):
+        w = mg.tensor(w0.copy(), requires_grad=True)
+        opt = mg.optim.SGD([w], lr=0.01, momentum=0.5)
+
+        def step(x):
+            loss = (mg.abs(w * x - 1.0) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, w
+
+    w0 = np.array([0.5 + 0.5j, -1j])
+    step, w = training(w0)
+    compiled = mg.compile(step, fullgraph=True)
+    got = [compiled(x * (1 + 0.1 * k)).item() for k in range(3)]
+    eager, w_eager = training(w0)
+    want = [eager(x * (1 + 0.1 * k)).item() for k in range(3)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(w.data, w_eager.data, rtol=1e-12)
+    assert compiled.stats["replays"] == 2 and w.dtype == np.complex128
+
+
+_PROGRAM_OPS = {
+    "exp": (mg.exp, "exp"), "sin": (mg.sin, "sin"), "tanh": (mg.tanh, "tanh"), "square": (lambda z: z * z, None),
+    "conj": (mg.conj, "conj"), "scale": (lambda z: (0.5 - 1j) * z, None), "recip": (lambda z: 1.0 / (z + 3.0), None),
+    "matmul": (lambda z: z @ _M, None), "log": (lambda z: mg.log(z * z + 2.0), None), "flip": (lambda z: z[::-1], None),
+}
+_M = np.array([[1 - 1j, 0.5], [2j, -1 + 0.5j]])
+
+
+def _torch_equivalent(name, z):
+    import torch
+
+    M = torch.asarray(_M)
+    return {
+        "exp": torch.exp, "sin": torch.sin, "tanh": torch.tanh, "square": lambda z: z * z, "conj": torch.conj,
+        "scale": lambda z: (0.5 - 1j) * z, "recip": lambda z: 1.0 / (z + 3.0), "matmul": lambda z: z @ M,
+        "log": lambda z: torch.log(z * z + 2.0), "flip": lambda z: torch.flip(z, (0,)),
+    }[name](z)
+
+
+@settings(max_examples=max(10, settings().max_examples // 2), deadline=None)
+@given(program=st.lists(st.sampled_from(sorted(_PROGRAM_OPS)), min_size=1, max_size=5),
+       values=mst.arrays((2,), dtype=np.complex128, elements=(-1.0, 1.0)),
+       loss=st.sampled_from(["abs2", "real", "imag", "angle"]))
+def test_random_programs_agree_with_pytorchs_complex_autograd(program, values, loss):
+    torch = pytest.importorskip("torch")
+    z = mg.tensor(values, requires_grad=True)
+    zt = torch.asarray(values.copy()).requires_grad_()
+    h, ht = z, zt
+    for name in program:
+        h, ht = _PROGRAM_OPS[name][0](h), _torch_equivalent(name, ht)
+    ours = {"abs2": lambda h: (mg.abs(h) ** 2).sum(), "real": lambda h: mg.real(h).sum(),
+            "imag": lambda h: mg.imag(h).sum(), "angle": lambda h: mg.angle(h).sum()}[loss](h)
+    theirs = {"abs2": lambda h: (h.abs() ** 2).sum(), "real": lambda h: h.real.sum(),
+              "imag": lambda h: h.imag.sum(), "angle": lambda h: h.angle().sum()}[loss](ht)
+    if not np.isfinite(ours.item()) or abs(ours.item()) > 1e8:
+        return  # left the region where the program is tame (a pole of 1 / (z + 3), a large tanh)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(z.grad, zt.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_optimizers_with_squared_gradients_refuse_complex_parameters(optimizer):
+    # Their running averages of g * g would be complex (PyTorch takes them over the real and imaginary parts
+    # apart): a wrong step, so a refusal, naming the way out.
+    z = mg.tensor(np.array([1j]), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"{optimizer}: parameter 0 is complex.*Use SGD"):
+        getattr(mg.optim, optimizer)([z])
+    with pytest.raises(TypeError, match=r"minimize: parameter 0 is complex"):
+        mg.optim.minimize(lambda: (mg.abs(z) ** 2).sum(), [z])
+
+
+def test_complex_values_on_another_library_are_refused_by_name():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    t = mg.tensor(torch.ones(2, dtype=torch.float64), requires_grad=True)
+    with pytest.raises(TypeError, match=r"mul: a complex result on torch.*NumPy only"):
+        t * 1j
+    with pytest.raises(TypeError, match=r"complex: real is on torch"):
+        mg.complex(t, t)
+    with pytest.raises(TypeError, match=r"complex tensors on another array library are not supported yet"):
+        mg.tensor(torch.ones(2, dtype=torch.complex128))
