@@ -193,7 +193,9 @@ HOLOMORPHIC = (
     "sinh", "cosh", "tanh", "sqrt", "matmul", "dot", "inner", "outer", "tensordot", "einsum", "kron", "sum",
     "mean", "cumsum", "reshape", "ravel", "flatten", "transpose", "swapaxes", "moveaxis", "expand_dims",
     "squeeze", "broadcast_to", "getitem", "index_put", "concatenate", "stack", "flip", "roll", "tile", "trace",
-    "diagonal", "where", "pow",
+    "diagonal", "where", "pow", "log1p", "expm1", "exp2", "log2", "log10", "arcsin", "arccos", "arccosh",
+    "arctanh", "sinc", "prod", "cumprod", "nansum", "nanmean", "average", "diff", "tril", "triu", "diag", "take",
+    "take_along_axis", "repeat", "pad", "rot90", "select", "embedding", "linear", "inv", "solve", "det",
 )
 
 #: Ops that order their inputs: no meaning for complex numbers.
