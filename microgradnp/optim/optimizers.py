@@ -132,6 +132,21 @@ def _sqrt(x):
     return _array_functions(x).sqrt(x)
 
 
+def _squares(g, complex_: bool):
+    """``g * g``; for a complex gradient, the squares of its real and imaginary parts apart, as the real and
+    imaginary parts of the result (PyTorch's Adam on a complex parameter is Adam on ``view_as_real``)."""
+    if not complex_:
+        return g * g
+    return g.real * g.real + 1j * (g.imag * g.imag)
+
+
+def _normalized(m, v, c, eps, complex_: bool):
+    """``m / (sqrt(v) / c + eps)``, Adam's step; for a complex parameter, per real and imaginary part."""
+    if not complex_:
+        return m / (_sqrt(v) / c + eps)
+    return m.real / (_sqrt(v.real) / c + eps) + 1j * (m.imag / (_sqrt(v.imag) / c + eps))
+
+
 def _grad_array(optimizer: "Optimizer", p: Tensor):
     g = p.grad
     if g is not None and g.shape != p.shape:
@@ -457,6 +472,7 @@ class Adam(Optimizer):
     _kinds = {"betas": "pair"}
     #: AdamW: the weight decay shrinks the parameters instead of joining the gradient.
     _decoupled = False
+    _complex_parameters = True  # its second moment per real and imaginary part, as PyTorch (view_as_real)
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  *, foreach: bool | None = None, fused: bool | None = None):
@@ -480,15 +496,16 @@ class Adam(Optimizer):
                 st.setdefault("step", 0)
                 t = way.increment(st, "step", dt)
                 m, v = way.state(st, "m", p.data), way.state(st, "v", p.data)
+                complex_ = kind_of(p._data) == "c"  # (the dtype is guarded in a compiled step: a fixed choice)
                 m *= b1
                 m += (1 - b1) * g
                 v *= b2
-                v += (1 - b2) * (g * g)
+                v += (1 - b2) * _squares(g, complex_)
                 step_size = lr / (1 - b1 ** t)
                 bias2 = 1 - b2 ** t  # a Python number, or a traced Tensor inside mg.compile (np.sqrt routes it)
-                denom = _sqrt(v) / (math.sqrt(bias2) if isinstance(bias2, float) else np.sqrt(bias2)) + eps
+                c = math.sqrt(bias2) if isinstance(bias2, float) else np.sqrt(bias2)
                 own = way.array(p)
-                own -= step_size * (m / denom)
+                own -= step_size * _normalized(m, v, c, eps, complex_)
 
 
 class AdamW(Adam):
