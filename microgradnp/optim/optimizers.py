@@ -2,7 +2,10 @@
 
 An optimizer holds a list of parameters; ``step()`` updates their ``.data``
 in place from their ``.grad`` (no graph is recorded), ``zero_grad()`` clears
-the gradients.
+the gradients.  A complex parameter is updated as PyTorch does it: SGD as it
+is (linear in the gradient), Adam, AdamW, RMSprop and Adagrad with their
+running averages of squared gradients taken over the real and imaginary parts
+apart (PyTorch's ``view_as_real``; :func:`_squares`, :func:`_normalized`).
 
 SGD, Adam and AdamW write their update once, as ``_update(way)``: ``way``
 says what it runs on.  Outside ``mg.compile`` it is :data:`_EAGER`: the
@@ -140,11 +143,18 @@ def _squares(g, complex_: bool):
     return g.real * g.real + 1j * (g.imag * g.imag)
 
 
-def _normalized(m, v, c, eps, complex_: bool):
-    """``m / (sqrt(v) / c + eps)``, Adam's step; for a complex parameter, per real and imaginary part."""
+def _normalized(m, v, c, eps, complex_: bool, sqrt=None):
+    """``m / (sqrt(v) / c + eps)`` (``c`` None: ``m / (sqrt(v) + eps)``), the step of Adam, RMSprop and Adagrad;
+    for a complex parameter, per real and imaginary part.  ``sqrt``: the array library's (the eager RMSprop and
+    Adagrad), else :func:`_sqrt`."""
+    sqrt = _sqrt if sqrt is None else sqrt
+
+    def root(x):
+        return sqrt(x) if c is None else sqrt(x) / c
+
     if not complex_:
-        return m / (_sqrt(v) / c + eps)
-    return m.real / (_sqrt(v.real) / c + eps) + 1j * (m.imag / (_sqrt(v.imag) / c + eps))
+        return m / (root(v) + eps)
+    return m.real / (root(v.real) + eps) + 1j * (m.imag / (root(v.imag) + eps))
 
 
 def _grad_array(optimizer: "Optimizer", p: Tensor):
@@ -205,9 +215,6 @@ class Optimizer:
         if step is not None and not hasattr(step, "replayed"):
             cls.step = _modes.replayed(step)  # mg.compile calls every optimizer's step again at each replay
 
-    #: Whether the update is right for complex parameters (one linear in the gradient: SGD's).
-    _complex_parameters = False
-
     def __init__(self, params, *, foreach: bool | None = None, fused: bool | None = None, **defaults):
         name = type(self).__name__
         for key, value in (("foreach", foreach), ("fused", fused)):  # PyTorch's kernel choices; we have one loop
@@ -240,12 +247,6 @@ class Optimizer:
                         f"{name}: parameter {i} is not a leaf (it was computed by {p.op}); optimize the tensors it "
                         "was computed from, or detach it: .detach().requires_grad_()"
                     )
-                if not self._complex_parameters and kind_of(p._data) == "c":
-                    raise TypeError(
-                        f"{name}: parameter {i} is complex; {name} divides by a running average of squared "
-                        "gradients, which PyTorch takes over the real and imaginary parts apart (view_as_real), "
-                        "and microgradnp does not do that yet. Use SGD (linear in the gradient: right for complex "
-                        "parameters), or optimize the real and imaginary parts as two real tensors")
                 if id(p) in seen:  # it would be updated twice per step
                     raise ValueError(f"{name}: parameters {seen[id(p)]} and {i} are the same tensor")
                 seen[id(p)] = i
@@ -423,7 +424,6 @@ class SGD(Optimizer):
     """
 
     _kinds = {"nesterov": bool}
-    _complex_parameters = True  # momentum and weight decay are linear in the gradient and the parameter
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  *, foreach: bool | None = None, fused: bool | None = None):
@@ -472,7 +472,6 @@ class Adam(Optimizer):
     _kinds = {"betas": "pair"}
     #: AdamW: the weight decay shrinks the parameters instead of joining the gradient.
     _decoupled = False
-    _complex_parameters = True  # its second moment per real and imaginary part, as PyTorch (view_as_real)
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  *, foreach: bool | None = None, fused: bool | None = None):
@@ -568,23 +567,23 @@ class RMSprop(Optimizer):
                 st["square_avg"] = xp.zeros_like(p.data)
                 st["grad_avg"] = xp.zeros_like(p.data)
                 st["momentum_buffer"] = xp.zeros_like(p.data)
+            complex_ = kind_of(p._data) == "c"  # per real and imaginary part, as PyTorch (view_as_real)
             v = st["square_avg"]
             v *= a
-            v += (1 - a) * (g * g)
+            v += (1 - a) * _squares(g, complex_)
             if group["centered"]:
                 m = st["grad_avg"]
                 m *= a
                 m += (1 - a) * g
-                denom = xp.sqrt(v - m * m) + eps
-            else:
-                denom = xp.sqrt(v) + eps
+                v = v - _squares(m, complex_)
+            step = _normalized(g, v, None, eps, complex_, xp.sqrt)
             if mom:
                 buf = st["momentum_buffer"]
                 buf *= mom
-                buf += g / denom
+                buf += step
                 p.data -= lr * buf
             else:
-                p.data -= lr * (g / denom)
+                p.data -= lr * step
 
 
 class Adagrad(Optimizer):
@@ -618,9 +617,10 @@ class Adagrad(Optimizer):
             xp = _array_functions(p.data)
             if not st:
                 st["step"] = 0
-                st["sum"] = xp.full_like(p.data, group["initial_accumulator_value"])
+                init = group["initial_accumulator_value"]  # (both parts of a complex one, as PyTorch)
+                st["sum"] = xp.full_like(p.data, complex(init, init) if kind_of(p._data) == "c" else init)
             st["step"] += 1
             total = st["sum"]
-            total += g * g
+            total += _squares(g, kind_of(p._data) == "c")  # per real and imaginary part, as PyTorch
             clr = lr / (1 + (st["step"] - 1) * decay)
-            p.data -= clr * (g / (xp.sqrt(total) + eps))
+            p.data -= clr * _normalized(g, total, None, eps, kind_of(p._data) == "c", xp.sqrt)
