@@ -215,9 +215,6 @@ _COMPLEX_READY: set = set()  # the ops recorded for complex inputs (twins, and o
 
 def _complex_twin(op: Op) -> Op:
     """The op recorded for complex inputs of ``op`` (ops/complex.py), or a TypeError naming it."""
-    if _modes.interpreting:
-        raise TypeError(f"{op.name}: the function transforms (func.grad, vmap, jvp, ...) do not take complex "
-                        "tensors yet; use backward() or mg.grad, or pass the real and imaginary parts apart")
     twin = twin_of(op)
     _COMPLEX_READY.add(twin)
     return twin

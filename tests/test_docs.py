@@ -167,4 +167,4 @@ def test_the_compile_pages_example_on_another_library_runs():
 
 
 def test_the_complex_numbers_page_runs():
-    _run_the_page("complex.md", 3)
+    _run_the_page("complex.md", 4)

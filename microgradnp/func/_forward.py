@@ -104,9 +104,9 @@ def _fit_tangent(res, out: Tensor, op):
 
 def _primal_input(x, who: str, i: int) -> Tensor:
     t = x if isinstance(x, Tensor) else _make(user_array(x))
-    if kind_of(t._data) != "f":
+    if kind_of(t._data) not in "fc":
         raise TypeError(f"{who}: primal {i} has dtype {t.dtype}; forward mode pushes tangents through "
-                        "floating-point inputs only (pass floats, e.g. x.astype(float))")
+                        "floating-point and complex inputs only (pass floats, e.g. x.astype(float))")
     return t
 
 
@@ -118,6 +118,9 @@ def _tangent_input(v, primal: Tensor, who: str, i: int) -> Tensor:
     if ours != theirs:
         raise TypeError(f"{who}: tangent {i} is a {ours} array but its primal is on {theirs}; a tangent lives on its "
                         f"primal's library: convert it with .to({theirs!r})")
+    if kind_of(t._data) == "c" and kind_of(primal._data) != "c":
+        raise TypeError(f"{who}: tangent {i} is complex but its primal is {primal.dtype}; a real input moves in real "
+                        "directions only (make the primal complex to push a complex tangent)")
     return t if t.dtype == primal.dtype else TENSOR_NS.astype(t, primal.dtype)
 
 
@@ -199,11 +202,14 @@ def jvp(f, primals, tangents, has_aux: bool = False):
     return (outs, touts, aux) if has_aux else (outs, touts)
 
 
-def jacfwd(f, argnums=0, has_aux: bool = False):
+def jacfwd(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``f`` by forward mode: one ``jvp`` per input element.
 
     Same result as :func:`~microgradnp.func.jacrev` (shape ``out.shape +
     x.shape``); best when ``f`` has more outputs than inputs.
+    ``holomorphic=True``: the complex Jacobian ``df/dz`` of a holomorphic
+    ``f`` of complex inputs (JAX's convention); without it complex inputs
+    are refused (a real input may have complex outputs).
 
     Examples
     --------
@@ -218,6 +224,13 @@ def jacfwd(f, argnums=0, has_aux: bool = False):
     def jac_f(*args, **kwargs):
         inputs = Inputs(args, argnums, "jacfwd", fresh=False)
         sources = [_primal_input(s, "jacfwd", i) for i, s in enumerate(inputs.sources)]
+        for s in sources:
+            if (kind_of(s._data) == "c") != holomorphic:
+                raise TypeError(
+                    f"jacfwd: holomorphic=True needs complex inputs, got {s.dtype} (shape {s.shape})" if holomorphic
+                    else f"jacfwd: a complex input ({s.dtype}, shape {s.shape}) has no real Jacobian; pass "
+                    "holomorphic=True for the complex Jacobian of a holomorphic function, or differentiate "
+                    "with respect to its real and imaginary parts (mg.complex(re, im))")
 
         def call_with(*leaves, **kw):
             return f(*inputs.rebuild(leaves), **kw)
@@ -235,6 +248,11 @@ def jacfwd(f, argnums=0, has_aux: bool = False):
                         outs, aux = [p for p, _ in pairs], found
                     for k, (_, t) in enumerate(pairs):
                         columns[k][j].append(t)
+            if holomorphic:
+                for o in outs or ():
+                    if kind_of(o._data) != "c":
+                        raise TypeError("jacfwd: with holomorphic=True the function must return complex values, "
+                                        f"got {o.dtype}")
             if columns is None:  # no input element at all
                 pairs, out_spec, aux = _run(call_with, sources, kwargs, (), (), has_aux, "jacfwd")
                 outs = [p for p, _ in pairs]

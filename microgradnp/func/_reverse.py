@@ -39,9 +39,9 @@ __all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacobian"]
 def _fresh(x, who: str) -> Tensor:
     """A tensor of the transform's own to differentiate with respect to, holding ``x``'s values."""
     if isinstance(x, Tensor):
-        if kind_of(x._data) != "f":
-            raise TypeError(f"{who}: can only differentiate with respect to floating-point inputs, got {x.dtype} "
-                            f"(shape {x.shape}); pass floats, e.g. x.astype(float)")
+        if kind_of(x._data) not in "fc":
+            raise TypeError(f"{who}: can only differentiate with respect to floating-point or complex inputs, got "
+                            f"{x.dtype} (shape {x.shape}); pass floats, e.g. x.astype(float)")
         if x.requires_grad and is_grad_enabled():
             # Followed by an outer transform or graph: a step of our own keeps
             # the two apart while the outer one still sees through it.
@@ -50,9 +50,9 @@ def _fresh(x, who: str) -> Tensor:
             return x._trace.logical_leaf(x, requires_grad=True)  # the same values, a leaf of ours
         return _make(x._data, requires_grad=True)
     data = user_array(x)
-    if kind_of(data) != "f":
-        raise TypeError(f"{who}: can only differentiate with respect to floating-point inputs, got {data.dtype} "
-                        f"(shape {data.shape}); pass floats, e.g. x.astype(float)")
+    if kind_of(data) not in "fc":
+        raise TypeError(f"{who}: can only differentiate with respect to floating-point or complex inputs, got "
+                        f"{data.dtype} (shape {data.shape}); pass floats, e.g. x.astype(float)")
     return _make(data, requires_grad=True)
 
 
@@ -123,16 +123,36 @@ def _as_output(x, who: str) -> Tensor:
     return _make(arr)
 
 
-def _scalar_output(out, who: str) -> Tensor:
+def _scalar_output(out, who: str, holomorphic: bool = False) -> Tensor:
     out = _as_output(out, who)
     if out.size != 1:
         raise ValueError(
             f"{who}: the function must return a scalar (one-element) output to differentiate, got shape "
             f"{out.shape}; use jacrev/jacfwd for a vector output, or vjp with a cotangent"
         )
-    if kind_of(out._data) != "f":
+    kind = kind_of(out._data)
+    if holomorphic and kind != "c":
+        raise TypeError(f"{who}: with holomorphic=True the function must return a complex value, got {out.dtype}")
+    if kind == "c" and not holomorphic:
+        raise TypeError(f"{who}: the function returned a {out.dtype} value; a gradient is that of a real output "
+                        "(take mg.abs(z) ** 2 or mg.real(z)), or pass holomorphic=True for the complex "
+                        "derivative f'(z) of a holomorphic function")
+    if kind not in "fc":
         raise TypeError(f"{who}: the function returned a {out.dtype} value; it must be floating point")
     return out
+
+
+def _complex_sources(sources, who: str) -> None:
+    """``holomorphic=True`` differentiates with respect to complex inputs only (as in JAX)."""
+    for s in sources:
+        if kind_of(s._data) != "c":
+            raise TypeError(f"{who}: holomorphic=True needs complex inputs, got {s.dtype} (shape {s.shape}); "
+                            "make it complex, e.g. x.astype(complex)")
+
+
+def _holomorphic_derivative(g: Tensor) -> Tensor:
+    """``f'(z)`` from the gradient of a holomorphic ``f`` seeded with 1: ``conj(f'(z))`` (ops/complex.py)."""
+    return TENSOR_NS.conj(g) if (g.requires_grad or g._trace is not None) else _make(np.conj(g._data))
 
 
 def needs_graph(outputs, sources) -> bool:
@@ -199,22 +219,27 @@ def _no_gradient(source: Tensor, record: bool) -> Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _value_and_grad(f, argnums, has_aux, args, kwargs, who):
+def _value_and_grad(f, argnums, has_aux, args, kwargs, who, holomorphic=False):
     inputs = Inputs(args, argnums, who)
+    if holomorphic:
+        _complex_sources(inputs.sources, who)
     with enable_grad(), differentiation():
         result = f(*inputs.args, **kwargs)
     out, aux = split_aux(result, has_aux, who)
-    out = _scalar_output(out, who)
+    out = _scalar_output(out, who, holomorphic)
     record = needs_graph([out], inputs.sources)
     wanted = inputs.sources if out.requires_grad else []
-    found = _grad(out, wanted, create_graph=record, allow_unused=True) if wanted else ()
+    seed = np.ones(out.shape, out.dtype) if holomorphic else None
+    found = _grad(out, wanted, grad_outputs=seed, create_graph=record, allow_unused=True) if wanted else ()
+    if holomorphic:
+        found = [None if g is None else _holomorphic_derivative(g) for g in found]
     grads = dict(zip(map(id, wanted), found))
     values = [finish(grads[id(s)], record) if grads.get(id(s)) is not None else _no_gradient(s, record)
               for s in inputs.sources]
     return finish(out, record), inputs.per_argnum(values, isinstance(argnums, int)), _finished_aux(aux, record)
 
 
-def grad(f, argnums=0, has_aux: bool = False):
+def grad(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The gradient of ``f`` as a function: ``grad(f)(*args)`` is ``df/d args[argnums]``.
 
     Parameters
@@ -229,6 +254,12 @@ def grad(f, argnums=0, has_aux: bool = False):
     has_aux
         ``f`` returns ``(output, aux)``; the result is ``(gradient, aux)``,
         the tensors in ``aux`` cut from this transform's graph.
+    holomorphic
+        ``f`` is a holomorphic function of complex inputs with a complex
+        output: the result is its complex derivative ``f'(z)`` (JAX's
+        convention).  Without it a complex input gets PyTorch's gradient of
+        a real output, ``dL/dx + i dL/dy`` (what ``backward()`` gives), and
+        a complex output is refused.
 
     Examples
     --------
@@ -243,13 +274,13 @@ def grad(f, argnums=0, has_aux: bool = False):
 
     @functools.wraps(f)
     def grad_f(*args, **kwargs):
-        _, g, aux = _value_and_grad(f, argnums, has_aux, args, kwargs, "grad")
+        _, g, aux = _value_and_grad(f, argnums, has_aux, args, kwargs, "grad", holomorphic)
         return (g, aux) if has_aux else g
 
     return grad_f
 
 
-def value_and_grad(f, argnums=0, has_aux: bool = False):
+def value_and_grad(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """Like :func:`grad`, but the function returns ``(value, gradient)``.
 
     With ``has_aux`` it returns ``((value, aux), gradient)``, as JAX does.
@@ -265,7 +296,7 @@ def value_and_grad(f, argnums=0, has_aux: bool = False):
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
-        value, g, aux = _value_and_grad(f, argnums, has_aux, args, kwargs, "value_and_grad")
+        value, g, aux = _value_and_grad(f, argnums, has_aux, args, kwargs, "value_and_grad", holomorphic)
         return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
@@ -342,13 +373,16 @@ def basis(t: Tensor):
         yield namespace_of(e).reshape(e, t.shape)
 
 
-def jacrev(f, argnums=0, has_aux: bool = False):
+def jacrev(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     """The Jacobian of ``f`` by reverse mode: one backward pass per output element.
 
     ``jacrev(f)(x)`` has shape ``out.shape + x.shape``.  Best when ``f`` has
     fewer outputs than inputs.  A function returning several outputs gives
     one Jacobian per output, in the same structure; a tuple ``argnums``
-    gives a tuple per output.
+    gives a tuple per output.  ``holomorphic=True``: the complex Jacobian
+    ``df/dz`` of a holomorphic ``f`` of complex inputs (JAX's convention);
+    without it a complex output is refused, and a complex input of a real
+    output gets PyTorch's gradients, as from :func:`grad`.
 
     Examples
     --------
@@ -362,11 +396,13 @@ def jacrev(f, argnums=0, has_aux: bool = False):
     @functools.wraps(f)
     def jac_f(*args, **kwargs):
         inputs = Inputs(args, argnums, "jacrev")
+        if holomorphic:
+            _complex_sources(inputs.sources, "jacrev")
         with enable_grad(), differentiation():
             result = f(*inputs.args, **kwargs)
         out, aux = split_aux(result, has_aux, "jacrev")
         out_leaves, out_spec = flatten(out)
-        out_leaves = [_as_output(o, "jacrev") for o in out_leaves]
+        out_leaves = [_jacobian_output(o, holomorphic) for o in out_leaves]
         sources = inputs.sources
         record = needs_graph(out_leaves, sources)
         blocks = []
@@ -378,12 +414,26 @@ def jacrev(f, argnums=0, has_aux: bool = False):
                         grads = _grad(o, sources, grad_outputs=_make(e) if record else e, retain_graph=True,
                                       create_graph=record, allow_unused=True)
                     for j, (s, g) in enumerate(zip(sources, grads)):
+                        if g is not None and holomorphic:
+                            g = _holomorphic_derivative(g)
                         rows[j].append(_no_gradient(s, record) if g is None else g)
             blocks.append([finish(_assemble(rows[j], o, s, record), record) for j, s in enumerate(sources)])
         jac = unflatten(out_spec, [inputs.per_argnum(b, isinstance(argnums, int)) for b in blocks])
         return (jac, _finished_aux(aux, record)) if has_aux else jac
 
     return jac_f
+
+
+def _jacobian_output(o, holomorphic: bool) -> Tensor:
+    o = _as_output(o, "jacrev")
+    kind = kind_of(o._data)
+    if holomorphic and kind != "c":
+        raise TypeError(f"jacrev: with holomorphic=True the function must return complex values, got {o.dtype}")
+    if kind == "c" and not holomorphic:
+        raise TypeError(f"jacrev: the function returned {o.dtype} values; reverse mode differentiates real outputs "
+                        "(split them: mg.real(w), mg.imag(w)), or pass holomorphic=True for the complex "
+                        "Jacobian of a holomorphic function")
+    return o
 
 
 def _assemble(rows, out: Tensor, source: Tensor, record: bool) -> Tensor:

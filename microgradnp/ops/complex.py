@@ -35,7 +35,7 @@ import numpy as np
 
 from .registry import REGISTRY, Op, OpTest, defop
 
-__all__ = ["HOLOMORPHIC", "ORDERED", "twin_of", "is_complex"]
+__all__ = ["HOLOMORPHIC", "ORDERED", "OWN_RULES", "NO_GRADIENT", "twin_of", "is_complex"]
 
 
 def is_complex(x) -> bool:
@@ -73,14 +73,18 @@ def _angle_vjp(ns, g, out, a):
     # angle = atan2(y, x): dL/dx = -y g / |z|^2, dL/dy = x g / |z|^2, so grad_z = i z g / |z|^2 = i g / conj(z).
     if not _holds_complex(a):
         return ns.zeros_like(g)  # 0 or pi: constant away from 0
-    return g * 1j / ns.conj(a)
+    zero = a == 0  # no direction at 0: a zero gradient there, as PyTorch's
+    return ns.where(zero, 0.0, g * 1j / ns.conj(ns.where(zero, 1.0, a)))
 
 
 def _angle_jvp(ns, ts, out, a):
     t = ts[0]
     if t is None:
         return None
-    return ns.imag(t / a) if _holds_complex(a) else ns.zeros_like(out)
+    if not _holds_complex(a):
+        return ns.zeros_like(out)
+    zero = a == 0
+    return ns.where(zero, 0.0, ns.imag(t / ns.where(zero, 1.0, a)))
 
 
 def _real_parts(xp, a):
@@ -103,6 +107,7 @@ def _conjugates(xp, a):
     forward=_real_parts,
     vjp=lambda ns, g, out, a: g,  # L = Re(z) = x: grad_z = g (+ 0i), made complex like z by the engine
     jvp="linear",
+    batch="elementwise",
     formula="Re(a);  da = g",
     test=OpTest("unary", ref=lambda a: a * 1.0),
     properties="real",
@@ -124,6 +129,7 @@ def real(x):
     forward=_imag_parts,
     vjp=_imag_vjp,
     jvp="linear",
+    batch="elementwise",
     formula="Im(a);  da = i g  (0 for a real a)",
     test=OpTest("unary", ref=lambda a: a * 0.0),
     properties="imag",
@@ -145,6 +151,7 @@ def imag(x):
     forward=_conjugates,
     vjp=lambda ns, g, out, a: ns.conj(g),
     jvp="linear",
+    batch="elementwise",
     formula="conj(a);  da = conj(g)",
     test=OpTest("unary", ref=lambda a: a * 1.0),
     method=("conj", "conjugate"), ufunc="conjugate", aliases=("conjugate",),
@@ -166,7 +173,8 @@ def conj(x):
     forward=_angles,
     vjp=_angle_vjp,
     jvp=_angle_jvp,
-    formula="atan2(Im a, Re a);  da = i g / conj(a)  (0 for a real a)",
+    batch="elementwise",
+    formula="atan2(Im a, Re a);  da = i g / conj(a)  (0 for a real a, and at 0)",
     test=OpTest("unary", ref=lambda a: np.where(a < 0, np.pi, 0.0), kinks=(0.0,)),
 )
 def angle(x):
@@ -208,6 +216,9 @@ ORDERED = (
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
 OWN_RULES = ("real", "imag", "conj", "angle")
 
+#: Ops without a gradient that mean the same for complex values (equality, truth: nonzero): run as they are.
+NO_GRADIENT = ("equal", "not_equal", "all", "any", "logical_and", "logical_or", "logical_not")
+
 
 def _abs_vjp(ns, g, out, a):
     # |z|: dL/dx = g x / |z|, dL/dy = g y / |z|, so grad_z = g z / |z| (0 at z = 0, as PyTorch).
@@ -229,7 +240,7 @@ def twin_of(op: Op) -> Op:
     if twin is not None:
         return twin
     name = op.name
-    if name in OWN_RULES or REGISTRY.get(name) is not op:  # (a user's mg.Function: its rule is the user's)
+    if name in OWN_RULES or name in NO_GRADIENT or REGISTRY.get(name) is not op:  # (a user's mg.Function: its rule is the user's)
         twin = op
     elif name == "abs":
         twin = _twin(op, vjps=(_abs_vjp,), jvp=_abs_jvp)

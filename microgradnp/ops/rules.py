@@ -112,6 +112,9 @@ def transposed_jvp(op):
 
     The VJP is linear in its upstream gradient ``u``, ``u -> J^T u``, so
     ``s(u) = sum_i <J_i^T u, t_i>`` is linear in ``u`` and its gradient is ``J t``.
+    On complex values (an op's complex twin records the rule unconjugated: ``J`` holomorphic), ``s`` is
+    holomorphic in ``u`` with derivative ``J t``, which is the conjugate of the gradient of ``Re(s)`` in
+    PyTorch's convention (ops/complex.py).
     """
     def rule(ns, tangents, out, *inputs, **attrs):
         u = ns.leaf(ns.zeros_like(out))
@@ -124,6 +127,9 @@ def transposed_jvp(op):
             total = term if total is None else total + term
         if total is None or not total.requires_grad:
             return None
+        if getattr(total.dtype, "kind", None) == "c":
+            (jv,) = ns.grad(ns.real(total), u, create_graph=True, allow_unused=True)
+            return None if jv is None else ns.conj(jv)
         (jv,) = ns.grad(total, u, create_graph=True, allow_unused=True)
         return jv
 

@@ -1140,6 +1140,9 @@ def jvpcheck(
     moved = _on_numpy_copies(fn, inputs, name)
     if moved is not None:  # tensors of another library: checked through NumPy copies (see gradcheck's notes)
         fn, inputs, name = moved
+    parts = _on_real_parts(fn, inputs, name)
+    if parts is not None:  # complex inputs: random directions in their real and imaginary parts (see there)
+        fn, inputs, name = parts
     inputs, diff, subject = _differentiable_inputs(fn, inputs, name, "jvpcheck")
     who = subject.who
     rel = _check_eps(eps, "jvpcheck")
