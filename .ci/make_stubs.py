@@ -65,6 +65,9 @@ def stub() -> str:
         "FUNCTIONS: dict[str, Any]",
         "NAMESPACES: dict[str, dict[str, Any]]",
         "",
+        "def implements(numpy_function: Any) -> Any:",
+        '    """Route ``numpy_function`` called on Tensors to the decorated function."""',
+        "",
     ]
     lines += ["__all__ = ["] + [f"    {name!r}," for name in api.__all__] + ["]", ""]
     for name in api.__all__:

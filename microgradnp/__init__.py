@@ -4,7 +4,7 @@ The layers, each importing only those before it:
 registry (``ops``, pure data) <- ``tensor`` (data model; ``serialization``: archives of
 arrays and state dicts, ``mg.save``/``mg.load``) <- ``engine`` (recording,
 backward) <- ``function`` (custom Functions) and ``api`` (public functions and
-Tensor methods, made from the registry) <- ``linalg``, ``func`` (function
+Tensor methods, made from the registry) <- ``linalg``, ``fft``, ``func`` (function
 transforms) and ``compiler`` (``mg.compile``) <- ``nn``, ``optim``, ``viz``,
 ``testing``, ``data`` <- this package <- ``workloads`` (written against the
 public interface, as a user's program is) <- ``cli``.
@@ -29,7 +29,7 @@ from .api import *  # noqa: F403  (one public function per registry op; api.__al
 from .creation import arange, as_rng, complex, full, manual_seed, ones, ones_like, randn, zeros, zeros_like
 from .split import array_split, column_stack, dsplit, dstack, hsplit, hstack, split, vsplit, vstack
 from .serialization import load, save
-from . import func, linalg
+from . import fft, func, linalg
 from .compiler import CompileError, compile  # noqa: A004  (torch.compile's name)
 from . import graph
 from .checkpoint import checkpoint, checkpoint_sequential
@@ -39,7 +39,7 @@ from . import data, nn, optim, testing, viz  # noqa: E402  (they build on everyt
 __version__ = "0.1.0"
 
 __all__ = [
-    "nn", "optim", "testing", "data", "viz", "graph", "linalg", "func", "compile", "CompileError",
+    "nn", "optim", "testing", "data", "viz", "graph", "linalg", "fft", "func", "compile", "CompileError",
     "Tensor", "tensor", "as_tensor", "from_numpy", "Function", "FunctionCtx", "backward", "grad",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "AnomalyError",
     "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "as_rng", "manual_seed", "complex",

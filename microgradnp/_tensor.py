@@ -954,7 +954,7 @@ class HookHandle:
 
 def _numpy_name(func) -> str:
     module = getattr(func, "__module__", None) or "numpy"
-    prefix = "np.linalg." if "linalg" in module else "np."
+    prefix = "np.linalg." if "linalg" in module else "np.fft." if module.startswith("numpy.fft") else "np."
     return prefix + getattr(func, "__name__", repr(func))
 
 

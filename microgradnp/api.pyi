@@ -10,6 +10,9 @@ from ._tensor import Tensor
 FUNCTIONS: dict[str, Any]
 NAMESPACES: dict[str, dict[str, Any]]
 
+def implements(numpy_function: Any) -> Any:
+    """Route ``numpy_function`` called on Tensors to the decorated function."""
+
 __all__ = [
     'add',
     'sub',

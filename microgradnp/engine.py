@@ -175,7 +175,7 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         return apply(op, inputs, attrs)
     run = op.run
     if run is None:
-        run = op.run = op.bind(xp)
+        run = op.run = _bound(op)
     try:
         out = run(*arrays, **attrs) if attrs else run(*arrays)
     except (ValueError, TypeError, IndexError) as exc:
@@ -208,6 +208,26 @@ def apply(op: Op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     if _modes.anomaly_threads and _mode.anomaly:
         _check_forward(t, op, arrays)
     return t
+
+
+def _bound(op: Op):
+    """``op``'s forward on NumPy, as :func:`apply` calls it (made once per op, kept as ``op.run``).
+
+    An op that may make complex values from real ones (``makes_complex``: the
+    Fourier transforms, ``astype(complex)``) notes the first it makes: from
+    then on every op looks for complex inputs (their rules are conjugated).
+    """
+    forward = op.bind(xp)
+    if not op.makes_complex:
+        return forward
+
+    def noting(*arrays, **attrs):
+        out = forward(*arrays, **attrs)
+        if not _modes.complex_ and getattr(getattr(out, "dtype", None), "kind", None) == "c":
+            _modes.note_complex()
+        return out
+
+    return noting
 
 
 _COMPLEX_READY: set = set()  # the ops recorded for complex inputs (twins, and ops whose own rules hold)

@@ -35,7 +35,7 @@ def test_every_complex_op_passes_gradcheck_on_real_and_imaginary_parts(name, dat
         out = f(*inputs)
     except (np.linalg.LinAlgError, ValueError):
         return
-    assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle") else "c") or name == "where"
+    assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle", "irfftn") else "c") or name == "where"
     assert gradcheck(f, inputs)
     if op.test.smooth:
         assert gradgradcheck(f, inputs)
@@ -145,6 +145,10 @@ def test_the_rest_refuse_complex_input_as_not_supported_yet():
     z = mg.tensor(np.array([1 + 1j, 2 - 1j]), requires_grad=True)
     with pytest.raises(TypeError, match=r"sigmoid: not supported for complex input yet"):
         mg.sigmoid(z)
+    with pytest.raises(TypeError, match=r"rfftn: the input is complex; rfftn transforms real values; use fftn"):
+        mg.fft.rfft(z)
+    with pytest.raises(TypeError, match=r"rfftn: the input is complex"):
+        apply(REGISTRY["rfftn"], (z,), {"axes": (-1,), "norm": "backward"})
     with pytest.raises(TypeError, match=r"sigmoid: not supported for complex input yet"):
         mg.func.vmap(lambda x: mg.sigmoid(x * z))(mg.tensor([1.0, 2.0]))
     with pytest.raises(RuntimeError, match=r"real scalar output.*complex128"):

@@ -13,7 +13,7 @@ LAYERS = {
     "_tensor": 1, "_methods": 1, "serialization": 2,  # _methods.pyi: the types of what api.py installs on Tensor
     "engine": 2,
     "function": 3, "api": 3,
-    "creation": 4, "graph": 4, "checkpoint": 4, "split": 4, "linalg": 4, "func": 4, "compiler": 4,
+    "creation": 4, "graph": 4, "checkpoint": 4, "split": 4, "linalg": 4, "fft": 4, "func": 4, "compiler": 4,
     "nn": 5, "optim": 5, "viz": 5, "testing": 5, "data": 5, "distributed": 5,
     "__init__": 6,
     # The workloads are written as a user's program is, against ``import microgradnp as mg``.

@@ -98,8 +98,14 @@ KNOWN_GAPS: dict = {
              "its indexing takes integer arrays only with every axis indexed",
              (UnsupportedOnBackend, IndexError))),
         "embedding": ("the standard indexes with an integer array only when every axis is indexed", IndexError),
+        **dict.fromkeys(("fftn", "ifftn", "rfftn", "irfftn"), (
+            "the standard's fft takes complex input only (and rfftn makes complex output), and complex tensors "
+            "are supported on NumPy only so far", TypeError)),
     },
     "torch": {
+        **dict.fromkeys(("fftn", "ifftn", "rfftn", "irfftn"), (
+            "their results (irfftn's: its gradient's) are complex, and complex tensors are supported on NumPy "
+            "only so far", TypeError)),
         **dict.fromkeys(("getitem", "index_put"), (
             "torch tensors have no negative-step slices (x[::-1]); mg.flip does the same", ValueError)),
     },

@@ -243,6 +243,20 @@ class ArrayAPINamespace:
             return self._cx.atan2(self._cx.imag(x), self._cx.real(x))
         return self._cx.atan2(self._cx.zeros_like(x), x)  # 0, or pi for a negative number (as np.angle)
 
+    # -- the Fourier transforms (the standard's fft extension; their complex results stay on NumPy for now) --
+
+    def fftn(self, a, axes, norm):
+        return self._cx.fft.fftn(a, axes=axes, norm=norm)
+
+    def ifftn(self, a, axes, norm):
+        return self._cx.fft.ifftn(a, axes=axes, norm=norm)
+
+    def rfftn(self, a, axes, norm):
+        return self._cx.fft.rfftn(a, axes=axes, norm=norm)
+
+    def irfftn(self, a, axes, n, norm):
+        return self._cx.fft.irfftn(a, s=[a.shape[ax] for ax in axes[:-1]] + [n], axes=axes, norm=norm)
+
     # -- elementwise -------------------------------------------------------------
 
     def exp2(self, x):

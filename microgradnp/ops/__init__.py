@@ -7,7 +7,7 @@ into the public functions and the Tensor's methods and operators.
 
 from __future__ import annotations
 
-from . import arithmetic, complex, contract, elementwise, linalg, loss, matrix, reduce, scan, shape, trig  # noqa: F401  (each fills the registry)
+from . import arithmetic, complex, contract, elementwise, fft, linalg, loss, matrix, reduce, scan, shape, trig  # noqa: F401  (each fills the registry)
 from . import xp
 from .registry import REGISTRY, Op, OpTest, defop
 

@@ -214,7 +214,11 @@ ORDERED = (
 
 #: The ops whose own rules hold on complex inputs (recorded as they are), with every op outside the registry:
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
-OWN_RULES = ("real", "imag", "conj", "angle")
+OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn")  # (the transforms: ops/fft.py)
+
+#: Ops of real input only, though they make complex values: a complex input is refused by name.
+REAL_INPUT = {"rfftn": "rfftn transforms real values; use fftn for complex ones (or mg.real(z) first where that "
+                       "is what you mean)"}
 
 #: Ops without a gradient that mean the same for complex values (equality, truth: nonzero): run as they are.
 NO_GRADIENT = ("equal", "not_equal", "all", "any", "logical_and", "logical_or", "logical_not")
@@ -247,6 +251,8 @@ def twin_of(op: Op) -> Op:
     elif name in HOLOMORPHIC and REGISTRY.get(name) is op:
         twin = _twin(op, vjps=tuple(_conjugated(r, i) for i, r in enumerate(op.vjps)) if op.vjps else None,
                      vjp_all=_conjugated_all(op.vjp_all) if op.vjp_all else None, jvp=op.jvp)
+    elif name in REAL_INPUT:
+        raise TypeError(f"{name}: the input is complex; {REAL_INPUT[name]}")
     elif name in ORDERED:
         raise TypeError(f"{name}: complex numbers are not ordered, so {name} has no meaning for complex input; "
                         f"apply it to mg.real(z), mg.imag(z) or mg.abs(z)")

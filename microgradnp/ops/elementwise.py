@@ -560,13 +560,19 @@ def _numpy_name(dtype):
     return str(dtype).rsplit(".", 1)[-1]  # torch.float64, array_api_strict.float64
 
 
+def _astype_vjp(ns, g, out, a, dtype):
+    if getattr(g.dtype, "kind", None) == "c" and getattr(a.dtype, "kind", None) != "c":
+        g = ns.real(g)  # a real input made complex: dL/dx is the real part of the complex gradient
+    return ns.astype(g, a.dtype)
+
+
 @defop(
     forward=lambda xp, a, dtype: xp.astype(a, dtype),
-    vjp=lambda ns, g, out, a, dtype: ns.astype(g, a.dtype),
+    vjp=_astype_vjp,
     jvp="elementwise",
-    formula="a converted to dtype;  da = g converted back",
+    formula="a converted to dtype;  da = g converted back (its real part for a real a)",
     test=OpTest("astype", ref=lambda a, dtype: np.asarray(a, dtype=dtype)),
-    method=True,
+    method=True, makes_complex=True,
 )
 def astype(x, dtype):
     """Convert to ``dtype``.  VJP: ``g`` converted back.
@@ -582,7 +588,7 @@ def astype(x, dtype):
     dtype('float32')
     """
     dtype = np.dtype(_numpy_name(dtype))
-    if dtype.kind != "f" and hasattr(x, "detach"):
+    if dtype.kind not in "fc" and hasattr(x, "detach"):
         x = x.detach()  # integer results never require grad
     return (x,), {"dtype": dtype}
 

@@ -154,13 +154,13 @@ class Op:
     __slots__ = (
         "name", "forward", "vjps", "vjp_all", "jvp", "batch", "numpy_vjps", "numpy_vjp_all", "formula", "test", "adapter",
         "methods", "properties", "operators", "ufuncs", "aliases", "public", "namespace", "unpack", "differentiable",
-        "indices", "jvp_rule", "batch_rule", "run",
+        "indices", "makes_complex", "jvp_rule", "batch_rule", "run",
         "__weakref__",
     )
 
     def __init__(self, name, forward, *, vjps=None, vjp_all=None, jvp=None, batch=None, numpy_vjps=None, numpy_vjp_all=None,
                  formula="", test=None, adapter=None, methods=(), properties=(), operators=(), ufuncs=(), aliases=(),
-                 public=True, namespace=None, unpack=None, differentiable=True, indices=()):
+                 public=True, namespace=None, unpack=None, differentiable=True, indices=(), makes_complex=False):
         self.name = name
         self.forward = forward
         self.vjps = vjps
@@ -189,6 +189,7 @@ class Op:
         self.unpack = unpack
         self.differentiable = differentiable
         self.indices = tuple(indices)
+        self.makes_complex = makes_complex
         # The rules the interpreters call, built once from the kinds above.
         self.jvp_rule = rules.jvp_rule(self)
         self.batch_rule = rules.batch_rule(self)
@@ -234,7 +235,7 @@ def _names(x) -> tuple:
 def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=None, numpy_vjp_all=None, formula: str, test: OpTest,
           name: str | None = None, method=False, properties=(), operators=(), ufunc=(), aliases=(),
           public: bool = True, namespace: str | None = None, unpack=None, differentiable: bool = True,
-          indices: tuple = ()):
+          indices: tuple = (), makes_complex: bool = False):
     """Register an op; used as a decorator on its adapter, the public function's signature.
 
     The decorated function takes the user's arguments and returns
@@ -299,6 +300,10 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=No
         Positions of inputs that are integer indices or boolean masks: they
         get no gradient and no tangent, and a linear op's JVP passes them as
         they are.
+    makes_complex
+        The op may return complex values from real inputs (``fftn``,
+        ``astype(complex)``): the engine notes the first such result, after
+        which every op looks for complex inputs (see ``ops/complex.py``).
     """
     if (vjp is None) == (vjp_all is None) and differentiable:
         raise ValueError("defop: give either vjp (one per input) or vjp_all")
@@ -314,6 +319,7 @@ def defop(*, forward, vjp=None, vjp_all=None, jvp=None, batch=None, numpy_vjp=No
             formula=formula, test=test, adapter=adapter, methods=methods, properties=_names(properties),
             operators=_names(operators), ufuncs=_names(ufunc), aliases=_names(aliases), public=public,
             namespace=namespace, unpack=unpack, differentiable=differentiable, indices=indices,
+            makes_complex=makes_complex,
         )
         REGISTRY[op_name] = op
         return op

@@ -24,7 +24,7 @@ VJP_VOCABULARY = (
     "broadcast_to", "index_put", "astype", "matmul", "zeros_like", "sinh", "cosh",
     "prod", "cumsum", "cumprod", "flip", "take_along_axis", "tri", "max_reduce", "min_reduce", "argsort",
     "einsum", "roll", "rot90", "concatenate", "inv", "solve", "det", "svd", "pinv", "eps", "arange",
-    "masked", "all",
+    "masked", "all", "fftn", "ifftn", "rfftn", "irfftn",
 )
 
 # The further names the JVP and batching rules may use (ops/rules.py); ``call``,
@@ -402,3 +402,22 @@ def vector_norm(x, ord=2, axis=None, keepdims=False):
     if keepdims:
         r = r.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
     return r
+
+
+# The discrete Fourier transforms (ops/fft.py), over ``axes`` at the input's own sizes (the public
+# functions in microgradnp/fft.py crop or pad first); ``irfftn`` names the length of its last axis.
+def fftn(a, axes, norm):
+    return np.fft.fftn(a, axes=axes, norm=norm)
+
+
+def ifftn(a, axes, norm):
+    return np.fft.ifftn(a, axes=axes, norm=norm)
+
+
+def rfftn(a, axes, norm):
+    return np.fft.rfftn(a, axes=axes, norm=norm)
+
+
+def irfftn(a, axes, n, norm):
+    out = np.fft.irfftn(a, s=[a.shape[ax] for ax in axes[:-1]] + [n], axes=axes, norm=norm)
+    return out.astype(np.float16) if a.dtype == np.float16 else out  # (computed in float32 by NumPy)

@@ -334,7 +334,8 @@ def packed_op(op, inputs, attrs):
 
     The inputs without gradient (masks, labels) are held fixed; a result
     fixed only up to sign (eigenvectors) gets the sign its test's gauge
-    chooses at the given inputs, held constant nearby.
+    chooses at the given inputs, held constant nearby; a complex result is
+    given as its real parts, then its imaginary parts.
 
     Examples
     --------
@@ -361,7 +362,12 @@ def packed_op(op, inputs, attrs):
             args[i] = x[start:start + size].reshape(shape)
             start += size
         out = apply(op, tuple(args), attrs)
-        return (out if gauge is None else out * gauge).reshape(-1)
+        out = (out if gauge is None else out * gauge).reshape(-1)
+        if out.dtype.kind == "c":  # a complex result (the Fourier transforms): its real and imaginary parts
+            from ..api import concatenate, imag, real
+
+            out = concatenate([real(out), imag(out)])
+        return out
 
     return g, x0
 

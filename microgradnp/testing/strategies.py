@@ -964,8 +964,29 @@ def _sig_vector_norm(draw, meta, dtype):
     return [x], REGISTRY["vector_norm"].adapter(x, ord_, axis, draw(st.booleans()))[1]
 
 
+def _fft_case(draw):
+    shape = list(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    order = draw(st.permutations(range(-len(shape), 0)))
+    axes = tuple(order[: draw(st.integers(1, len(shape)))])
+    return shape, axes, draw(st.sampled_from(["backward", "ortho", "forward"]))
+
+
+def _sig_fft(draw, meta, dtype):
+    shape, axes, norm = _fft_case(draw)
+    return [_plain(draw, meta, dtype, tuple(shape))], {"axes": axes, "norm": norm}
+
+
+def _sig_irfft(draw, meta, dtype):
+    shape, axes, norm = _fft_case(draw)
+    n = draw(st.integers(1, 8))  # the output's length: odd and even, the input's last axis n // 2 + 1
+    shape[axes[-1]] = n // 2 + 1
+    return [_plain(draw, meta, dtype, tuple(shape))], {"axes": axes, "n": n, "norm": norm}
+
+
 _SIGNATURES = {
     "unary": _sig_unary,
+    "fft": _sig_fft,
+    "irfft": _sig_irfft,
     "binary": _sig_binary,
     "reduce": _sig_reduce,
     "var": _sig_var,

@@ -109,9 +109,10 @@ def _gradient_matters(name, attrs, inputs):
     mistake in it cannot show)."""
     diff = [i for i, x in enumerate(inputs) if x.requires_grad]
     out = apply(REGISTRY[name], inputs, attrs)
-    if out.size == 0 or out.dtype.kind != "f":
+    if out.size == 0 or out.dtype.kind not in "fc":
         return False
-    grad = np.random.default_rng(0).standard_normal(out.shape)
+    rng = np.random.default_rng(0)
+    grad = rng.standard_normal(out.shape) + (1j * rng.standard_normal(out.shape) if out.dtype.kind == "c" else 0)
     return all(np.max(np.abs(g), initial=0) > 1e-2 for g in _correct(REGISTRY[name], attrs,
                                                                        [x.data for x in inputs], grad, diff))
 
