@@ -8,7 +8,14 @@ from microgradnp.testing import compositions
 
 
 def _values(x):
-    return _np.asarray(x.detach().numpy() if isinstance(x, _mg.Tensor) else x, dtype=float)
+    values = _np.asarray(x.detach().numpy() if isinstance(x, _mg.Tensor) else x)
+    return values if values.dtype.kind == "c" else values.astype(float)
+
+
+def _as_real(values):
+    """A complex array as its real parts then its imaginary parts (autograd's vector space of a complex array)."""
+    return _np.concatenate([values.real.reshape(-1), values.imag.reshape(-1)]) if values.dtype.kind == "c" \
+        else values.reshape(-1)
 
 
 def check_equivalent(x, y):
@@ -32,16 +39,26 @@ def check_grads(f, modes=("fwd", "rev"), order=2, argnum=None):
 
         leaves, spec = flatten(tuple(args[k] for k in nums))
         shapes = [_np.shape(_values(x)) for x in leaves]
+        complex_ = [_values(x).dtype.kind == "c" for x in leaves]
         sizes = [int(_np.prod(s)) for s in shapes]
-        x0 = _np.concatenate([_values(x).reshape(-1) for x in leaves]) if leaves else _np.zeros(0)
+        x0 = _np.concatenate([_as_real(_values(x)) for x in leaves]) if leaves else _np.zeros(0)
 
         def g(vec):
+            # A function of real vectors: each complex input is its real and imaginary parts, each complex
+            # output too, so the checks perturb and compare both parts (as autograd's do).
             parts, start = [], 0
-            for shape, size in zip(shapes, sizes):
-                parts.append(vec[start:start + size].reshape(shape))
-                start += size
+            for shape, size, c in zip(shapes, sizes, complex_):
+                if c:
+                    parts.append(_mg.complex(vec[start:start + size], vec[start + size:start + 2 * size]).reshape(shape))
+                    start += 2 * size
+                else:
+                    parts.append(vec[start:start + size].reshape(shape))
+                    start += size
             outs = [o if isinstance(o, _mg.Tensor) else _mg.tensor(o) for o in flatten(f_of(*unflatten(spec, parts)))[0]]
-            return _mg.concatenate([o.reshape(-1) for o in outs])
+            flat = []
+            for o in outs:
+                flat += [_mg.real(o).reshape(-1), _mg.imag(o).reshape(-1)] if o.dtype.kind == "c" else [o.reshape(-1)]
+            return _mg.concatenate(flat)
 
         chains = [("jvp",)] * ("fwd" in modes) + [("vjp",)] * ("rev" in modes)
         if order > 1:
