@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Run HIPS autograd's own tests of its transforms, of complex numbers and of the Fourier transforms against
-microgradnp, through a stand-in of autograd's API.
+"""Run HIPS autograd's own tests of its transforms, of complex numbers, of the Fourier transforms and of NumPy's
+functions against microgradnp, through a stand-in of autograd's API.
 
 The tests are taken from autograd's source distribution on the package registry at run time (nothing of
 autograd is committed); ``.ci/peers/autograd`` maps autograd's names onto microgradnp's.  Every test must pass
@@ -22,10 +22,11 @@ import xml.etree.ElementTree as ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = "1.9.1"
-#: autograd's test files about its transforms (grad, jacobian, hessian, vjp, jvp, containers), and its tests of
-#: complex numbers and of the Fourier transforms.
+#: autograd's test files about its transforms (grad, jacobian, hessian, vjp, jvp, containers), its tests of
+#: complex numbers and of the Fourier transforms, and its systematic tests of NumPy's functions (each on real
+#: and complex inputs), with the helpers they import.
 FILES = ("test_wrappers.py", "test_jacobian.py", "test_dict.py", "test_tuple.py", "test_list.py", "test_direct.py",
-         "test_complex.py", "test_fft.py")
+         "test_complex.py", "test_fft.py", "test_numpy.py", "test_systematic.py", "numpy_utils.py")
 
 
 def _expected() -> dict:
@@ -61,7 +62,7 @@ def main() -> int:
     unexpected = sorted(t for t, o in outcome.items() if o == "failed" and t not in expected)
     stale = sorted(t for t in expected if outcome.get(t, "passed") == "passed")  # passes now, or is gone
     passed = sum(o == "passed" for o in outcome.values())
-    print(f"autograd {VERSION}'s tests of transforms, complex numbers and np.fft against microgradnp: {passed} passed, "
+    print(f"autograd {VERSION}'s tests of transforms, complex numbers, np.fft and NumPy functions against microgradnp: {passed} passed, "
           f"{sum(o == 'failed' for o in outcome.values())} failed ({len(expected)} listed as not claimed), "
           f"of {len(outcome)}")
     for t in stale:

@@ -204,6 +204,7 @@ HOLOMORPHIC = (
     "diagonal", "where", "pow", "log1p", "expm1", "exp2", "log2", "log10", "arcsin", "arccos", "arccosh",
     "arctanh", "sinc", "prod", "cumprod", "nansum", "nanmean", "average", "diff", "tril", "triu", "diag", "take",
     "take_along_axis", "repeat", "pad", "rot90", "select", "embedding", "linear", "inv", "solve", "det",
+    "arctan", "arcsinh",
 )
 
 #: Ops that order their inputs: no meaning for complex numbers.
@@ -214,7 +215,8 @@ ORDERED = (
 
 #: The ops whose own rules hold on complex inputs (recorded as they are), with every op outside the registry:
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
-OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn")  # (the transforms: ops/fft.py)
+OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn",  # (the transforms: ops/fft.py)
+             "var", "std")  # (mean |a - mean|^2: the gradient 2 (a - mean) / (n - ddof) as written)
 
 #: Ops of real input only, though they make complex values: a complex input is refused by name.
 REAL_INPUT = {"rfftn": "rfftn transforms real values; use fftn for complex ones (or mg.real(z) first where that "

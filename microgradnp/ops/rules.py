@@ -95,7 +95,12 @@ def _reduction_jvp(op):
     """Each output element reduces its own slice: the VJP of ones are the weights of the tangent's sum."""
     def rule(ns, tangents, out, *inputs, **attrs):
         weights = op.vjps[0](ns, ns.zeros_like(out) + 1, out, *inputs, **attrs)  # ones of out's library
-        return ns.sum(weights * tangents[0], axis=attrs.get("axis"), keepdims=attrs.get("keepdims", False))
+        product = weights * tangents[0]
+        if getattr(weights.dtype, "kind", None) == "c" and getattr(out.dtype, "kind", None) != "c":
+            # a real reduction of complex values (var): its VJP gives the gradient in PyTorch's convention,
+            # w = dL/dx + i dL/dy, so the change along t is Re(conj(w) t)
+            product = ns.real(ns.conj(weights) * tangents[0])
+        return ns.sum(product, axis=attrs.get("axis"), keepdims=attrs.get("keepdims", False))
 
     return rule
 

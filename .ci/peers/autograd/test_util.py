@@ -25,7 +25,7 @@ def check_equivalent(x, y):
         _np.testing.assert_allclose(_values(a), _values(b), rtol=1e-6, atol=1e-6)
 
 
-def check_grads(f, modes=("fwd", "rev"), order=2, argnum=None):
+def check_grads(f, argnum=None, modes=("fwd", "rev"), order=2):
     """Check f's derivatives as autograd's check_grads does: fwd and rev, to ``order``, against differences."""
 
     def checked(*args, **kwargs):
@@ -68,3 +68,16 @@ def check_grads(f, modes=("fwd", "rev"), order=2, argnum=None):
             compositions.check(g, x0, chain)
 
     return checked
+
+
+def combo_check(fun, *args, **kwargs):
+    """check_grads of ``fun`` at every combination of the given arguments and keyword values, as autograd's."""
+    from itertools import product
+
+    def check(*arg_lists, **kwarg_lists):
+        pairs = [[(k, v) for v in values] for k, values in kwarg_lists.items()]
+        for combo in product(*arg_lists):
+            for kw in product(*pairs):
+                check_grads(fun, *args, **kwargs)(*combo, **dict(kw))  # (args: autograd's argnum, modes, order)
+
+    return check
