@@ -14,7 +14,10 @@ from microgradnp.ops.complex import HOLOMORPHIC, ORDERED, OWN_RULES
 from microgradnp.testing import GradcheckError, gradcheck, gradgradcheck
 from microgradnp.testing import strategies as mst
 
-COMPLEX_OPS = sorted(set(HOLOMORPHIC) | {"abs"} | set(OWN_RULES))
+#: Ops whose results are fixed only up to a phase (complex eigenvectors): tested apart, with losses that do
+#: not depend on the phase (test_hermitian_decompositions_...).
+PHASED = {"eigh"}
+COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs"} | set(OWN_RULES)) - PHASED)
 FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 
 
@@ -463,3 +466,68 @@ def test_jvpcheck_catches_a_conjugated_forward_rule():
     assert gradcheck(lambda z: WrongJVP.apply(z), z)
     with pytest.raises(GradcheckError, match=r"real and imaginary parts.*Jacobian-vector product"):
         mg.testing.jvpcheck(lambda z: WrongJVP.apply(z), z)
+
+
+# ---------------------------------------------------------------------------
+# Hermitian matrices: cholesky and eigh
+# ---------------------------------------------------------------------------
+
+
+def _hermitian(rng, n, definite=True):
+    M = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    return M @ M.conj().T + n * np.eye(n) if definite else M + M.conj().T
+
+
+def _with_unread_garbage(rng, A, upper):
+    """``A`` with numbers in the triangle LAPACK does not read and an imaginary part on its diagonal (ignored)."""
+    n = A.shape[-1]
+    junk = np.triu(rng.standard_normal((n, n)), 1) + 0.3j * np.diag(rng.standard_normal(n))
+    return (A.conj().T + junk.T if upper else A + junk)
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4), upper=st.booleans())
+def test_hermitian_decompositions_pass_gradcheck(seed, n, upper):
+    rng = np.random.default_rng(seed)
+    A = mg.tensor(_with_unread_garbage(rng, _hermitian(rng, n), upper), requires_grad=True)
+    c = rng.standard_normal(n)
+    uplo = "U" if upper else "L"
+    checks = [
+        lambda a: mg.linalg.cholesky(a, upper=upper),
+        lambda a: mg.linalg.eigh(a, uplo)[0],
+        lambda a: mg.abs(mg.linalg.eigh(a, uplo)[1]) ** 2,  # |v|^2 and v v^H do not depend on the phase of v
+        lambda a: (lambda w, V: (V * c) @ V.conj().T)(*mg.linalg.eigh(a, uplo)),
+    ]
+    for f in checks:
+        assert gradcheck(f, A) and gradgradcheck(f, A) and mg.testing.jvpcheck(f, A, n_directions=2)
+    np.testing.assert_allclose(mg.linalg.eigh(A, uplo)[0].data, np.linalg.eigvalsh(A.data, uplo), rtol=1e-10)
+    assert mg.linalg.eigh(A, uplo)[0].dtype == np.float64  # real eigenvalues, as NumPy's
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4))
+def test_hermitian_decompositions_agree_with_pytorch(seed, n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    M0 = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    W, c = rng.standard_normal((n, n)), rng.standard_normal(n)
+
+    def loss(M, lib):
+        A = M @ (M.conj().T if lib is mg else M.mH) + n * (np.eye(n) if lib is mg else torch.eye(n))
+        L = lib.linalg.cholesky(A)
+        w, V = lib.linalg.eigh(A)
+        W_, c_ = (W, c) if lib is mg else (torch.asarray(W), torch.asarray(c))
+        return (lib.abs(L) ** 2 * W_).sum() + (L.real * W_).sum() + (w * c_).sum() + (lib.abs(V) ** 2 * W_).sum()
+
+    M = mg.tensor(M0, requires_grad=True)
+    loss(M, mg).backward()
+    Mt = torch.asarray(M0.copy()).requires_grad_()
+    loss(Mt, torch).backward()
+    np.testing.assert_allclose(M.grad, Mt.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-9)
+
+
+def test_a_loss_that_depends_on_an_eigenvectors_phase_is_refused():
+    A = mg.tensor(_hermitian(np.random.default_rng(0), 3, definite=False), requires_grad=True)
+    w, V = mg.linalg.eigh(A)
+    with pytest.raises(ValueError, match=r"eigh: the loss depends on the phases of complex eigenvectors"):
+        mg.real(V).sum().backward()

@@ -216,7 +216,8 @@ ORDERED = (
 #: The ops whose own rules hold on complex inputs (recorded as they are), with every op outside the registry:
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
 OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn",  # (the transforms: ops/fft.py)
-             "var", "std")  # (mean |a - mean|^2: the gradient 2 (a - mean) / (n - ddof) as written)
+             "var", "std",  # (mean |a - mean|^2: the gradient 2 (a - mean) / (n - ddof) as written)
+             "cholesky", "eigh")  # (written with conjugate transposes: ops/linalg.py)
 
 #: Ops of real input only, though they make complex values: a complex input is refused by name.
 REAL_INPUT = {"rfftn": "rfftn transforms real values; use fftn for complex ones (or mg.real(z) first where that "
@@ -270,8 +271,9 @@ def _twin(op: Op, vjps=None, vjp_all=None, jvp=None) -> Op:
     twin = Op(op.name, op.forward, vjps=vjps, vjp_all=vjp_all, jvp=jvp, batch=op.batch,
               formula=op.formula + "  (complex: the VJP conjugated)", test=op.test, adapter=op.adapter,
               public=False, unpack=op.unpack, indices=op.indices)
-    if jvp is op.jvp:
+    if jvp is op.jvp and jvp is not None:
         twin.jvp_rule = op.jvp_rule  # a holomorphic op's tangent rule holds as it is: df = f'(z) dz
+    # (without one, the twin's own conjugated VJP is transposed: ops/rules.py, transposed_jvp)
     return twin
 
 

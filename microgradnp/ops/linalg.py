@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .complex import _holds_complex
 from .reduce import _eye, _kept_shape, _others_generic, axis_arg, checked_axis
 from .registry import OpTest, concrete_value, defop
 from .rules import batch_aligned, ndim_of
@@ -35,6 +36,11 @@ def _mT(ns, x):
     """Swap the last two axes (the matrix transpose of a stack of matrices)."""
     nd = x.ndim
     return ns.transpose(x, None if nd == 2 else tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _mH(ns, x):
+    """The conjugate transpose of a stack of matrices (the transpose, for real ones)."""
+    return _mT(ns, ns.conj(x)) if _holds_complex(x) else _mT(ns, x)
 
 
 def _col(x):
@@ -328,10 +334,13 @@ def _from_triangle(ns, m, upper: bool):
 
     The op sees ``S = tril(a) + tril(a, -1)^T``; a gradient ``m`` with respect
     to ``S`` gives ``m_ij + m_ji`` below the diagonal, ``m_ii`` on it, 0 above.
+    A complex matrix is read as the Hermitian ``tril(a) + tril(a, -1)^H`` with
+    the real part of its diagonal (as LAPACK reads it): ``m_ij + conj(m_ji)``
+    below the diagonal, ``Re m_ii`` on it.
     """
     n = m.shape[-1]
     mask = ns.tri(n, n, 0, dtype=m.dtype) * (1.0 - 0.5 * _eye(ns, n, m.dtype))
-    return (m + _mT(ns, m)) * (mask.T if upper else mask)
+    return (m + _mH(ns, m)) * (mask.T if upper else mask)
 
 
 def _primes(k: int) -> list:
@@ -569,28 +578,28 @@ def _cholesky_forward(xp, a, upper=False):
 
 
 def _cholesky_jvp(ns, ts, out, a, upper=False):
-    # dL = L Phi(L^-1 dS L^-T), dS the symmetric matrix of the triangle read,
+    # dL = L Phi(L^-1 dS L^-H), dS the symmetric (Hermitian) matrix of the triangle read,
     # Phi the lower triangle with its diagonal halved.
-    low = _mT(ns, out) if upper else out
-    t = _mT(ns, ts[0]) if upper else ts[0]
+    low = _mH(ns, out) if upper else out
+    t = _mH(ns, ts[0]) if upper else ts[0]
     n = a.shape[-1]
     strict = ns.tri(n, n, -1, dtype=out.dtype)
     diag = ns.tri(n, n, 0, dtype=out.dtype) - strict
-    sym = t * (strict + diag) + _mT(ns, t * strict)
+    sym = t * strict + _mH(ns, t * strict) + (ns.real(t) if _holds_complex(t) else t) * diag
     linv = ns.inv(low)
-    dl = ns.matmul(low, ns.matmul(ns.matmul(linv, sym), _mT(ns, linv)) * (strict + 0.5 * diag))
-    return _mT(ns, dl) if upper else dl
+    dl = ns.matmul(low, ns.matmul(ns.matmul(linv, sym), _mH(ns, linv)) * (strict + 0.5 * diag))
+    return _mH(ns, dl) if upper else dl
 
 
 def _cholesky_vjp(ns, g, out, a, upper=False):
-    # Murray (2016): with P = Phi(L^T gL) (lower triangle, diagonal halved), the
-    # gradient with respect to the symmetric matrix is L^-T P L^-1.
-    L, gL = (_mT(ns, out), _mT(ns, g)) if upper else (out, g)
+    # Murray (2016): with P = Phi(L^H gL) (lower triangle, diagonal halved), the
+    # gradient with respect to the symmetric (Hermitian) matrix is L^-H P L^-1.
+    L, gL = (_mH(ns, out), _mH(ns, g)) if upper else (out, g)
     n = L.shape[-1]
     low = ns.tri(n, n, 0, dtype=L.dtype)
-    P = ns.matmul(_mT(ns, L), gL * low) * (low * (1.0 - 0.5 * _eye(ns, n, L.dtype)))
+    P = ns.matmul(_mH(ns, L), gL * low) * (low * (1.0 - 0.5 * _eye(ns, n, L.dtype)))
     Linv = ns.inv(L)
-    return _from_triangle(ns, ns.matmul(ns.matmul(_mT(ns, Linv), P), Linv), upper)
+    return _from_triangle(ns, ns.matmul(ns.matmul(_mH(ns, Linv), P), Linv), upper)
 
 
 def _cholesky_ref(a, upper=False):
@@ -639,13 +648,36 @@ def _eigh_forward(xp, a, UPLO="L", layout=None):
 
 
 def _eigh_vjp(ns, g, out, a, UPLO="L", layout=None):
-    # Giles (2008): dw = diag(V^T dS V), dV = V (F o (V^T dS V)), F_ij = 1/(w_j - w_i).
+    # Giles (2008): dw = diag(V^H dS V), dV = V (F o (V^H dS V)), F_ij = 1/(w_j - w_i).
     gw, gV = _parts(ns, g, layout)
     w, V = _parts(ns, out, layout)
+    if _holds_complex(V):
+        w = ns.real(w)  # (packed with the complex eigenvectors: real values, in a complex array)
+        gw = ns.real(gw)
+        _phase_free("eigh", ns, V, gV)
     F = _reciprocal_or_zero(ns, _row(w) - _col(w), _rounding(ns, w))
-    Vt = _mT(ns, V)
-    inner = _diag_embed(ns, gw) + F * ns.matmul(Vt, gV)
-    return _from_triangle(ns, ns.matmul(ns.matmul(V, inner), Vt), UPLO == "U")
+    Vh = _mH(ns, V)
+    inner = _diag_embed(ns, gw) + F * ns.matmul(Vh, gV)
+    return _from_triangle(ns, ns.matmul(ns.matmul(V, inner), Vh), UPLO == "U")
+
+
+def _phase_free(name: str, ns, V, gV) -> None:
+    """Complex eigenvectors (singular vectors) are fixed only up to a phase each, ``v e^{i phi}``: a loss
+    that depends on the phase has no gradient, which shows as ``Im(v^H g_v) != 0``.  Raised by name (as
+    PyTorch does) where the values are at hand; inside vmap or mg.compile the check is left out."""
+    d = ns.value(ns.imag(ns.sum(ns.conj(V) * gV, axis=-2)))
+    if hasattr(d, "requires_grad"):  # a traced value (vmap, mg.compile): no concrete number to check
+        return
+    size = ns.value(ns.sum(ns.real(ns.conj(gV) * gV)))
+    if not bool(ns.all(d * ns.sign(d) <= 1e-8 * (1.0 + size ** 0.5))):
+        raise ValueError(f"{name}: the loss depends on the phases of complex eigenvectors, which are arbitrary "
+                         "(each v may be v e^(i phi)), so it has no gradient; use a loss that does not (the "
+                         "eigenvalues, |v|^2, or v v^H)")
+
+
+def _eigh_unpack(out, attrs):
+    w, V = _parts(_ON_TENSORS, out, attrs["layout"])
+    return EighResult(w.real if w.dtype.kind == "c" else w, V)  # real eigenvalues of a Hermitian matrix
 
 
 def _eigh_gauge(out, UPLO="L", layout=None):
@@ -661,7 +693,7 @@ def _eigh_gauge(out, UPLO="L", layout=None):
         "eigh", ref=lambda a, UPLO, layout: _pack(_NumPy, layout, *np.linalg.eigh(a, UPLO=UPLO)),
         rtol=1e-9, gauge=_eigh_gauge,
     ),
-    namespace="linalg", unpack=_unpacker(EighResult),
+    namespace="linalg", unpack=_eigh_unpack,
 )
 def eigh(a, UPLO="L"):
     """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix: ``(eigenvalues, eigenvectors)``.

@@ -117,9 +117,9 @@ def transposed_jvp(op):
 
     The VJP is linear in its upstream gradient ``u``, ``u -> J^T u``, so
     ``s(u) = sum_i <J_i^T u, t_i>`` is linear in ``u`` and its gradient is ``J t``.
-    On complex values (an op's complex twin records the rule unconjugated: ``J`` holomorphic), ``s`` is
-    holomorphic in ``u`` with derivative ``J t``, which is the conjugate of the gradient of ``Re(s)`` in
-    PyTorch's convention (ops/complex.py).
+    On complex values the VJP gives ``J^H u`` (PyTorch's convention, ops/complex.py), and with the real inner
+    product ``s(u) = sum_i Re(conj(J_i^H u) t_i) = Re <u, J t>``, whose gradient in that convention is
+    ``J t`` again.
     """
     def rule(ns, tangents, out, *inputs, **attrs):
         u = ns.leaf(ns.zeros_like(out))
@@ -128,13 +128,11 @@ def transposed_jvp(op):
         for gi, t, x in zip(transposed_vjp(ns, op, u, out, inputs, attrs, needs), tangents, inputs):
             if t is None or gi is None:
                 continue
-            term = ns.sum(ns.sum_to(gi, x.shape) * t)
+            gi = ns.sum_to(gi, x.shape)
+            term = ns.sum(ns.real(ns.conj(gi) * t) if getattr(gi.dtype, "kind", None) == "c" else gi * t)
             total = term if total is None else total + term
         if total is None or not total.requires_grad:
             return None
-        if getattr(total.dtype, "kind", None) == "c":
-            (jv,) = ns.grad(ns.real(total), u, create_graph=True, allow_unused=True)
-            return None if jv is None else ns.conj(jv)
         (jv,) = ns.grad(total, u, create_graph=True, allow_unused=True)
         return jv
 
