@@ -798,6 +798,8 @@ def _fit(ns, gi, p: Tensor, op_name: str, index: int, record: bool):
     if gi.shape != pd.shape:
         gi = _sum_to(ns, gi, pd.shape, op_name, index)
     if gi.dtype != pd.dtype:
+        if _modes.complex_ and is_complex(gi) and not is_complex(pd):
+            gi = ns.real(gi)  # a real input beside complex ones: dL/dx is the real part (ops/complex.py)
         gi = ns.astype(gi, pd.dtype)
     return gi
 

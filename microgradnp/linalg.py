@@ -31,14 +31,14 @@ from .ops.reduce import checked_axis
 LinAlgError = np.linalg.LinAlgError
 
 # The registry's ops of this namespace, by name (a test checks that none is missing).
-inv, det, slogdet, solve, cholesky, eigh, svd, qr, pinv, vector_norm = (
+inv, det, slogdet, solve, cholesky, eigh, eig, svd, qr, pinv, vector_norm = (
     api.NAMESPACES["linalg"][name]
-    for name in ("inv", "det", "slogdet", "solve", "cholesky", "eigh", "svd", "qr", "pinv", "vector_norm")
+    for name in ("inv", "det", "slogdet", "solve", "cholesky", "eigh", "eig", "svd", "qr", "pinv", "vector_norm")
 )
 
 __all__ = [
-    "inv", "det", "slogdet", "solve", "cholesky", "eigh", "svd", "qr", "pinv", "vector_norm",
-    "norm", "matrix_norm", "matrix_power", "lstsq", "eigvalsh", "svdvals", "LinAlgError",
+    "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eig", "svd", "qr", "pinv", "vector_norm",
+    "norm", "matrix_norm", "matrix_power", "lstsq", "eigvalsh", "eigvals", "svdvals", "LinAlgError",
 ]
 
 _MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
@@ -226,6 +226,20 @@ def eigvalsh(a, UPLO="L"):
     tensor([1., 3.])
     """
     return eigh(a, UPLO).eigenvalues
+
+
+@implements(np.linalg.eigvals)
+def eigvals(a):
+    """The eigenvalues of a general square matrix, complex: ``eig(a).eigenvalues`` (their gradient needs no
+    phase of an eigenvector: any loss of them has one).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> mg.linalg.eigvals(mg.tensor([[0.0, -1.0], [1.0, 0.0]]))  # a rotation: e^{+-i pi/2}
+    tensor([0.+1.j, 0.-1.j], dtype=complex128)
+    """
+    return eig(a).eigenvalues
 
 
 @implements(np.linalg.svdvals) if hasattr(np.linalg, "svdvals") else (lambda f: f)

@@ -14,19 +14,22 @@ from microgradnp.ops.complex import HOLOMORPHIC, ORDERED, OWN_RULES
 from microgradnp.testing import GradcheckError, gradcheck, gradgradcheck
 from microgradnp.testing import strategies as mst
 
-#: Ops whose results are fixed only up to a phase (complex eigenvectors): tested apart, with losses that do
-#: not depend on the phase (test_hermitian_decompositions_...).
-PHASED = {"eigh"}
-COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs"} | set(OWN_RULES)) - PHASED)
+#: Ops whose results are fixed only up to a phase (complex eigenvectors, singular vectors) or a sign chosen by
+#: LAPACK (QR): tested apart, with losses that do not depend on the phase, at generic points.
+PHASED = {"eigh", "svd", "qr", "eig"}
+COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot"} | set(OWN_RULES)) - PHASED - {"astype"})  # (astype: apart)
 FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 
 
 #: Where an op's principal branch jumps (a branch cut): drawn points near one are left out, since finite
 #: differences across it would see the jump (the rule holds on either side).
-BRANCH_CUTS = {
-    "arctan": lambda z: (np.abs(z.real) < 1e-3) & (np.abs(z.imag) > 1 - 1e-3),  # i [1, inf) and -i [1, inf)
-    "arcsinh": lambda z: (np.abs(z.real) < 1e-3) & (np.abs(z.imag) > 1 - 1e-3),
-}
+def _near_the_cuts_from_plus_minus_i(z):
+    """On or near i [1, inf) and -i [1, inf), or near the branch points +-i themselves (where the derivative
+    has a pole and finite differences lose their digits)."""
+    return ((np.abs(z.real) < 1e-3) & (np.abs(z.imag) > 1 - 1e-3)) | (np.abs(z - 1j) < 0.2) | (np.abs(z + 1j) < 0.2)
+
+
+BRANCH_CUTS = {"arctan": _near_the_cuts_from_plus_minus_i, "arcsinh": _near_the_cuts_from_plus_minus_i}
 
 
 def _off_branch_cuts(name, inputs):
@@ -53,7 +56,8 @@ def test_every_complex_op_passes_gradcheck_on_real_and_imaginary_parts(name, dat
         out = f(*inputs)
     except (np.linalg.LinAlgError, ValueError):
         return
-    assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle", "irfftn", "var", "std") else "c") \
+    assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle", "irfftn", "var", "std", "vector_norm")
+                              else "c") \
         or name == "where"
     assert gradcheck(f, inputs)
     if op.test.smooth:
@@ -474,8 +478,11 @@ def test_jvpcheck_catches_a_conjugated_forward_rule():
 
 
 def _hermitian(rng, n, definite=True):
-    M = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
-    return M @ M.conj().T + n * np.eye(n) if definite else M + M.conj().T
+    """A Hermitian matrix with eigenvalues at least 0.5 apart (positive ones if ``definite``): close ones make
+    the eigenvectors' derivatives large and finite differences lose their digits."""
+    U = np.linalg.qr(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n)))[0]
+    w = (1.0 if definite else -1.0) + np.cumsum(rng.uniform(0.5, 1.0, n))
+    return (U * w) @ U.conj().T
 
 
 def _with_unread_garbage(rng, A, upper):
@@ -530,4 +537,129 @@ def test_a_loss_that_depends_on_an_eigenvectors_phase_is_refused():
     A = mg.tensor(_hermitian(np.random.default_rng(0), 3, definite=False), requires_grad=True)
     w, V = mg.linalg.eigh(A)
     with pytest.raises(ValueError, match=r"eigh: the loss depends on the phases of complex eigenvectors"):
+        mg.real(V).sum().backward()
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4), n=st.integers(1, 4), full=st.booleans())
+def test_complex_svd_passes_gradcheck_on_phase_free_losses(seed, m, n, full):
+    rng = np.random.default_rng(seed)
+    A = mg.tensor(rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n)), requires_grad=True)
+    k = min(m, n)
+    c = rng.standard_normal(k)
+    U, s, Vh = mg.linalg.svd(A, full_matrices=full)
+    assert s.dtype == np.float64
+    np.testing.assert_allclose(s.data, np.linalg.svd(A.data, compute_uv=False), rtol=1e-10, atol=1e-12)
+    checks = [
+        lambda a: mg.linalg.svd(a, full_matrices=full)[1],
+        lambda a: mg.linalg.svd(a, compute_uv=False),
+        lambda a: (lambda U, s, Vh: (U[..., :k] * c) @ Vh[..., :k, :])(*mg.linalg.svd(a, full_matrices=full)),
+        lambda a: mg.abs(mg.linalg.svd(a, full_matrices=False)[0]) ** 2,
+        lambda a: mg.abs(mg.linalg.svd(a, full_matrices=False)[2]) ** 2,
+    ]
+    for f in checks:
+        assert gradcheck(f, A) and gradgradcheck(f, A) and mg.testing.jvpcheck(f, A, n_directions=2)
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4), n=st.integers(1, 4))
+def test_complex_svd_agrees_with_pytorch(seed, m, n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    A0 = rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))
+    k = min(m, n)
+    c, W = rng.standard_normal(k), rng.standard_normal((m, k))
+
+    def loss(U, s, Vh, lib):
+        c_, W_ = (c, W) if lib is mg else (torch.asarray(c), torch.asarray(W))
+        return (s * c_).sum() + (lib.abs(U) ** 2 * W_).sum() + lib.real((U * c_) @ Vh).sum()
+
+    A = mg.tensor(A0, requires_grad=True)
+    loss(*mg.linalg.svd(A, full_matrices=False), mg).backward()
+    At = torch.asarray(A0.copy()).requires_grad_()
+    loss(*torch.linalg.svd(At, full_matrices=False), torch).backward()
+    np.testing.assert_allclose(A.grad, At.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-9)
+
+
+def test_a_loss_that_depends_on_a_singular_vectors_phase_is_refused():
+    A = mg.tensor(np.array([[1 + 2j, 0.5], [-1j, 3.0]]), requires_grad=True)
+    U, s, Vh = mg.linalg.svd(A)
+    with pytest.raises(ValueError, match=r"svd: the loss depends on the phases of complex singular vectors"):
+        mg.real(U).sum().backward()
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 4), n=st.integers(1, 4))
+def test_complex_qr_passes_gradcheck_and_agrees_with_pytorch(seed, m, n):
+    rng = np.random.default_rng(seed)
+    A0 = rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))
+    A = mg.tensor(A0, requires_grad=True)
+    Q, R = mg.linalg.qr(A)
+    np.testing.assert_allclose((Q @ R).data, A0, atol=1e-12)
+    for f in (lambda a: mg.linalg.qr(a)[0], lambda a: mg.linalg.qr(a)[1], lambda a: mg.linalg.qr(a, mode="r")):
+        assert gradcheck(f, A) and gradgradcheck(f, A) and mg.testing.jvpcheck(f, A, n_directions=2)
+    torch = pytest.importorskip("torch")
+    W = rng.standard_normal((m, min(m, n))) + 1j * rng.standard_normal((m, min(m, n)))
+    V = rng.standard_normal((min(m, n), n))
+    (mg.real(mg.conj(mg.tensor(W)) * Q).sum() + (mg.abs(R) ** 2 * V).sum()).backward()
+    At = torch.asarray(A0.copy()).requires_grad_()
+    Qt, Rt = torch.linalg.qr(At)
+    ((torch.asarray(W).conj() * Qt).real.sum() + (Rt.abs() ** 2 * torch.asarray(V)).sum()).backward()
+    np.testing.assert_allclose(A.grad, At.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-9)
+
+
+def test_astype_between_real_and_complex():
+    # To complex: differentiable (PyTorch's x.to(torch.cdouble)), x.grad the real part; to real: NumPy's
+    # warning that the imaginary part is dropped, and a gradient with zero imaginary part.
+    x = mg.tensor([0.5, -2.0], requires_grad=True)
+    z = x.astype(np.complex128)
+    (mg.abs(z * (1 - 2j)) ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * 5 * x.data)
+    z = mg.tensor([1 + 1j], requires_grad=True)
+    mg.real(z.astype(np.complex64) * 2j).sum().backward()
+    assert z.grad.dtype == np.complex128 and z.grad[0] == -2j  # L = Re(2i z) = -2y
+    w = mg.tensor([1.0 + 2.0j], requires_grad=True)
+    with pytest.warns(np.exceptions.ComplexWarning):
+        r = w.astype(np.float64)
+    (r * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0 + 0.0j])
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4), complex_input=st.booleans())
+def test_general_eigenvalues_and_vectors(seed, n, complex_input):
+    # Real matrices of random (mostly complex) spectra, and complex ones; the losses do not depend on the phases.
+    rng = np.random.default_rng(seed)
+    A0 = rng.standard_normal((n, n)) + (1j * rng.standard_normal((n, n)) if complex_input else 0)
+    w0, V0 = np.linalg.eig(A0)
+    gaps = np.abs(w0[:, None] - w0[None, :]) + np.eye(n)
+    # well-separated eigenvalues and a well-conditioned basis: near a double eigenvalue the derivatives are
+    # large and finite differences lose their digits
+    assume(gaps.min() > 0.3 and np.linalg.cond(V0) < 30)
+    A = mg.tensor(A0, requires_grad=True)
+    w, V = mg.linalg.eig(A)
+    assert w.dtype == np.complex128 and V.dtype == np.complex128  # whatever the spectrum
+    np.testing.assert_allclose(np.sort_complex(mg.linalg.eigvals(A).data), np.sort_complex(np.linalg.eigvals(A0)),
+                               rtol=1e-10, atol=1e-12)
+    c = rng.standard_normal(n)
+    checks = [
+        lambda a: mg.linalg.eigvals(a),
+        lambda a: mg.abs(mg.linalg.eig(a)[1]) ** 2,
+        lambda a: (lambda w, V: (V * c) @ mg.linalg.inv(V))(*mg.linalg.eig(a)),  # a matrix function of A
+    ]
+    for f in checks:
+        assert gradcheck(f, A) and gradgradcheck(f, A) and mg.testing.jvpcheck(f, A, n_directions=2)
+    torch = pytest.importorskip("torch")
+    W = rng.standard_normal((n, n))
+    (mg.real(w * c).sum() + mg.imag(w).sum() + (mg.abs(V) ** 2 * W).sum()).backward()
+    At = torch.asarray(A0.copy()).requires_grad_()
+    wt, Vt = torch.linalg.eig(At)
+    ((wt * torch.asarray(c)).real.sum() + wt.imag.sum() + (Vt.abs() ** 2 * torch.asarray(W)).sum()).backward()
+    np.testing.assert_allclose(A.grad, At.grad.resolve_conj().numpy(), rtol=1e-7, atol=1e-8)
+
+
+def test_a_loss_that_depends_on_an_eigenvectors_phase_of_eig_is_refused():
+    A = mg.tensor(np.array([[0.0, -1.0], [1.0, 0.5]]), requires_grad=True)  # complex eigenvalues
+    w, V = mg.linalg.eig(A)
+    with pytest.raises(ValueError, match=r"eig: the loss depends on the phases of complex eigenvectors"):
         mg.real(V).sum().backward()

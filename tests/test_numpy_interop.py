@@ -101,8 +101,8 @@ def test_unsupported_numpy_functions_are_refused_by_name():
     t = T([1.0, 2.0, 2.0])
     with pytest.raises(TypeError, match=r"np\.unique is not differentiable"):
         np.unique(t)
-    with pytest.raises(TypeError, match=r"np\.linalg\.eig is not differentiable"):
-        np.linalg.eig(T(np.eye(2)))
+    with pytest.raises(TypeError, match=r"np\.linalg\.cond is not differentiable"):
+        np.linalg.cond(T(np.eye(2)))
 
 
 def test_numpy_arguments_we_lack_are_dropped_at_their_defaults_and_refused_otherwise():

@@ -98,12 +98,14 @@ KNOWN_GAPS: dict = {
              "its indexing takes integer arrays only with every axis indexed",
              (UnsupportedOnBackend, IndexError))),
         "embedding": ("the standard indexes with an integer array only when every axis is indexed", IndexError),
+        "eig": ("the standard has no eig (general eigenvalues), and its results are complex, which stay on NumPy "
+                "so far", (UnsupportedOnBackend, TypeError)),
         **dict.fromkeys(("fftn", "ifftn", "rfftn", "irfftn"), (
             "the standard's fft takes complex input only (and rfftn makes complex output), and complex tensors "
             "are supported on NumPy only so far", TypeError)),
     },
     "torch": {
-        **dict.fromkeys(("fftn", "ifftn", "rfftn", "irfftn"), (
+        **dict.fromkeys(("fftn", "ifftn", "rfftn", "irfftn", "eig"), (
             "their results (irfftn's: its gradient's) are complex, and complex tensors are supported on NumPy "
             "only so far", TypeError)),
         **dict.fromkeys(("getitem", "index_put"), (

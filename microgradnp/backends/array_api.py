@@ -631,6 +631,12 @@ class ArrayAPINamespace:
             a = self._cx.matrix_transpose(a)
         return tuple(self._cx.linalg.eigh(a))
 
+    def eig(self, a):
+        eig = getattr(self._cx.linalg, "eig", None)  # (not in the standard; torch and CuPy have one)
+        if eig is None:
+            return self._extra("eig")(a)
+        return tuple(eig(a))
+
     def svd(self, a, full_matrices=True, compute_uv=True):
         if not compute_uv:
             return self._cx.linalg.svdvals(a)

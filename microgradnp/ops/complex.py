@@ -217,7 +217,9 @@ ORDERED = (
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
 OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn",  # (the transforms: ops/fft.py)
              "var", "std",  # (mean |a - mean|^2: the gradient 2 (a - mean) / (n - ddof) as written)
-             "cholesky", "eigh")  # (written with conjugate transposes: ops/linalg.py)
+             "cholesky", "eigh", "svd", "qr", "pinv", "lstsq_solution", "eig",
+             "astype",  # (its rule takes the real part for a real input made complex)
+             "vector_norm")  # (sign(z) = z / |z|: the gradient g z |z|^(p-2) / norm^(p-1) as written)  # (written with conjugate transposes: ops/linalg.py)
 
 #: Ops of real input only, though they make complex values: a complex input is refused by name.
 REAL_INPUT = {"rfftn": "rfftn transforms real values; use fftn for complex ones (or mg.real(z) first where that "
@@ -237,6 +239,23 @@ def _abs_jvp(ns, ts, out, a):
     return None if t is None else ns.real(ns.conj(a) * t) / ns.where(out == 0, 1.0, out)
 
 
+def _vdot_vjp_a(ns, g, out, a, b, **attrs):
+    return ns.reshape(b, a.shape) * ns.conj(g)
+
+
+def _vdot_vjp_b(ns, g, out, a, b, **attrs):
+    return ns.reshape(a, b.shape) * g
+
+
+def _vdot_jvp(ns, ts, out, a, b, **attrs):
+    ta, tb = ts
+    res = None if ta is None else ns.sum(ns.conj(ta) * ns.reshape(b, a.shape))
+    if tb is not None:
+        term = ns.sum(ns.conj(ns.reshape(a, b.shape)) * tb)
+        res = term if res is None else res + term
+    return res
+
+
 _TWINS: dict = {}
 
 
@@ -251,6 +270,9 @@ def twin_of(op: Op) -> Op:
         twin = op
     elif name == "abs":
         twin = _twin(op, vjps=(_abs_vjp,), jvp=_abs_jvp)
+    elif name == "vdot":  # sum(conj(a) b): holomorphic in b, conjugate-holomorphic in a; batched by a loop
+        twin = Op(op.name, op.forward, vjps=(_vdot_vjp_a, _vdot_vjp_b), jvp=_vdot_jvp,
+                  formula="sum(conj(a) b);  da = b conj(g), db = a g", test=op.test, adapter=op.adapter, public=False)
     elif name in HOLOMORPHIC and REGISTRY.get(name) is op:
         twin = _twin(op, vjps=tuple(_conjugated(r, i) for i, r in enumerate(op.vjps)) if op.vjps else None,
                      vjp_all=_conjugated_all(op.vjp_all) if op.vjp_all else None, jvp=op.jvp)

@@ -304,6 +304,13 @@ _ON_TENSORS = SimpleNamespace(reshape=lambda x, shape: x.reshape(shape))
 _NumPy = SimpleNamespace(reshape=np.reshape, concatenate=np.concatenate)
 
 
+def _NumPy_eig(a):
+    """NumPy's eig with complex results always (the reference of the ``eig`` op)."""
+    w, V = np.linalg.eig(a)
+    c = np.result_type(a.dtype, np.complex64)
+    return w.astype(c), V.astype(c)
+
+
 def _diag_embed(ns, v):
     """``(..., n) -> (..., n, n)``: ``v`` on the diagonal."""
     return _col(v) * _eye(ns, v.shape[-1], v.dtype)
@@ -654,30 +661,31 @@ def _eigh_vjp(ns, g, out, a, UPLO="L", layout=None):
     if _holds_complex(V):
         w = ns.real(w)  # (packed with the complex eigenvectors: real values, in a complex array)
         gw = ns.real(gw)
-        _phase_free("eigh", ns, V, gV)
+        _phase_free("eigh", ns, ns.imag(ns.sum(ns.conj(V) * gV, axis=-2)), gV)
     F = _reciprocal_or_zero(ns, _row(w) - _col(w), _rounding(ns, w))
     Vh = _mH(ns, V)
     inner = _diag_embed(ns, gw) + F * ns.matmul(Vh, gV)
     return _from_triangle(ns, ns.matmul(ns.matmul(V, inner), Vh), UPLO == "U")
 
 
-def _phase_free(name: str, ns, V, gV) -> None:
+def _phase_free(name: str, ns, d, gV) -> None:
     """Complex eigenvectors (singular vectors) are fixed only up to a phase each, ``v e^{i phi}``: a loss
-    that depends on the phase has no gradient, which shows as ``Im(v^H g_v) != 0``.  Raised by name (as
+    that depends on the phase has no gradient, which shows as ``d = Im(v^H g_v) != 0``.  Raised by name (as
     PyTorch does) where the values are at hand; inside vmap or mg.compile the check is left out."""
-    d = ns.value(ns.imag(ns.sum(ns.conj(V) * gV, axis=-2)))
+    d = ns.value(d)
     if hasattr(d, "requires_grad"):  # a traced value (vmap, mg.compile): no concrete number to check
         return
     size = ns.value(ns.sum(ns.real(ns.conj(gV) * gV)))
     if not bool(ns.all(d * ns.sign(d) <= 1e-8 * (1.0 + size ** 0.5))):
-        raise ValueError(f"{name}: the loss depends on the phases of complex eigenvectors, which are arbitrary "
+        what = "singular vectors" if name == "svd" else "eigenvectors"
+        raise ValueError(f"{name}: the loss depends on the phases of complex {what}, which are arbitrary "
                          "(each v may be v e^(i phi)), so it has no gradient; use a loss that does not (the "
-                         "eigenvalues, |v|^2, or v v^H)")
+                         "values, |v|^2, or products such as v v^H)")
 
 
 def _eigh_unpack(out, attrs):
     w, V = _parts(_ON_TENSORS, out, attrs["layout"])
-    return EighResult(w.real if w.dtype.kind == "c" else w, V)  # real eigenvalues of a Hermitian matrix
+    return EighResult(w.real if _holds_complex(w) else w, V)  # real eigenvalues of a Hermitian matrix
 
 
 def _eigh_gauge(out, UPLO="L", layout=None):
@@ -725,10 +733,89 @@ def eigh(a, UPLO="L"):
     return (a,), {"UPLO": UPLO, "layout": _layout(shape[:-2], (n,), (n, n))}
 
 
+EigResult = namedtuple("EigResult", "eigenvalues eigenvectors")
+
+
+def _eig_forward(xp, a, layout=None):
+    return _pack(xp, layout, *xp.eig(a))
+
+
+def _modulus(ns, z):
+    return ns.real(z * ns.conj(z)) ** 0.5
+
+
+def _eig_vjp(ns, g, out, a, layout=None):
+    # A = V diag(w) V^-1, V's columns of unit norm, each up to a phase (PyTorch's linalg_eig_backward):
+    # gA = V^-H (diag(gw) + (V^H gV - V^H V diag(Re diag(V^H gV))) / conj(E)) V^H, E_ij = w_j - w_i.
+    gw, gV = _parts(ns, g, layout)
+    w, V = _parts(ns, out, layout)
+    if not _holds_complex(a) and _all_real(ns, w):
+        # A real matrix with real eigenvalues has real eigenvectors, which stay real under real changes of
+        # A: only the real parts of the gradients count (the imaginary ones move nothing, no phase included).
+        gw, gV = ns.real(gw), ns.real(gV)
+    Vh = _mH(ns, V)
+    VhgV = ns.matmul(Vh, gV)
+    diag = ns.sum(ns.conj(V) * gV, axis=-2)  # diag(V^H gV)
+    _phase_free("eig", ns, ns.imag(diag), gV)
+    inner = VhgV - ns.matmul(Vh, V) * _row(ns.real(diag))
+    E = _row(w) - _col(w)
+    size = _rounding(ns, _modulus(ns, ns.value(w)))
+    F2 = _reciprocal_or_zero(ns, ns.real(E * ns.conj(E)), size * size)  # 1/|E|^2, 0 at repeated eigenvalues
+    core = _diag_embed(ns, gw) + inner * E * F2  # inner / conj(E) = inner E / |E|^2
+    return ns.solve(Vh, ns.matmul(core, Vh))
+
+
+def _all_real(ns, w) -> bool:
+    """Whether every value of ``w`` (complex) has a zero imaginary part; ``False`` for a traced value."""
+    v = ns.value(ns.imag(w))
+    return not hasattr(v, "requires_grad") and bool(ns.all(v == 0))
+
+
+def _eig_gauge(out, layout=None):
+    w, V = _parts(_NumPy, out, layout)
+    return _pack(_NumPy, layout, np.ones(w.shape), np.broadcast_to(_gauge_signs(V.real), V.shape))
+
+
+@defop(
+    forward=_eig_forward,
+    vjp=_eig_vjp,
+    formula="w, V with A V = V diag(w), |v_i| = 1;  dA = V^-H (diag(g_w) + (V^H g_V - V^H V diag(Re(V^H g_V))) / "
+            "conj(E)) V^H, E_ij = w_j - w_i",
+    test=OpTest("eig", ref=lambda a, layout: _pack(_NumPy, layout, *_NumPy_eig(a)), rtol=1e-8, gauge=_eig_gauge),
+    namespace="linalg", unpack=_unpacker(EigResult), makes_complex=True,
+)
+def eig(a):
+    """Eigenvalues and right eigenvectors (columns, unit norm) of a general square matrix, as ``np.linalg.eig``:
+    ``(eigenvalues, eigenvectors)``, always complex.
+
+    NumPy returns real arrays when every eigenvalue is real; these are complex
+    whatever the values (as PyTorch's), so the dtype does not depend on them.
+    Each eigenvector is fixed only up to a phase: a loss that depends on it
+    has no gradient and is refused by name; at a repeated eigenvalue the
+    eigenvectors have no derivative (their terms are left out, as for ``eigh``).
+
+    Examples
+    --------
+    >>> import microgradnp as mg
+    >>> A = mg.tensor([[2.0, 1.0], [0.0, 3.0]], requires_grad=True)
+    >>> w, V = mg.linalg.eig(A)
+    >>> w
+    tensor([2.+0.j, 3.+0.j], dtype=complex128, op=reshape)
+    >>> mg.real(w[1]).backward()  # d w / d A = u v^T / (u^T v), u and v the left and right eigenvectors
+    >>> A.grad
+    array([[0., 0.],
+           [1., 1.]])
+    """
+    shape = _matrices("eig", a)
+    n = shape[-1]
+    return (a,), {"layout": _layout(shape[:-2], (n,), (n, n))}
+
+
 def _svd_unpack(out, attrs):
     if attrs.get("compute_uv", True) is False:
         return out
-    return _unpacker(SVDResult)(out, attrs)
+    U, s, Vh = _parts(_ON_TENSORS, out, attrs["layout"])
+    return SVDResult(U, s.real if _holds_complex(s) else s, Vh)  # real singular values
 
 
 def _svd_forward(xp, a, full_matrices=True, compute_uv=True, layout=None):
@@ -745,21 +832,31 @@ def _svd_vjp(ns, g, out, a, full_matrices=True, compute_uv=True, layout=None):
         return ns.matmul(U * _row(g), Vh)
     U, s, Vh = _parts(ns, out, layout)
     gU, gS, gVh = _parts(ns, g, layout)
+    cplx = _holds_complex(U)
+    if cplx:  # (the real singular values, packed with the complex vectors in a complex array)
+        s, gS = ns.real(s), ns.real(gS)
     if full_matrices and m != n:  # the extra columns are not unique: their gradient is left out
         U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
-    # Townsend (2016), real case, F_ij = 1/(s_j^2 - s_i^2).
+    # Townsend (2016), F_ij = 1/(s_j^2 - s_i^2); complex: conjugate transposes, and the phase term below.
     s2 = s * s
     F = _reciprocal_or_zero(ns, _row(s2) - _col(s2), 2 * _rounding(ns, s2))
-    UtgU = ns.matmul(_mT(ns, U), gU)
-    VtgV = ns.matmul(Vh, _mT(ns, gVh))
-    inner = _diag_embed(ns, gS) + (F * (UtgU - _mT(ns, UtgU))) * _row(s) + _col(s) * (F * (VtgV - _mT(ns, VtgV)))
+    UhgU = ns.matmul(_mH(ns, U), gU)
+    VhgV = ns.matmul(Vh, _mH(ns, gVh))
+    inner = _diag_embed(ns, gS) + (F * (UhgU - _mH(ns, UhgU))) * _row(s) + _col(s) * (F * (VhgV - _mH(ns, VhgV)))
+    if cplx:
+        # U e^{i phi} and V e^{i phi} give the same A: a loss that tells them apart has no gradient; for the
+        # others the phase of u_i moves with A as i Im(u_i^H gU_i) / s_i (PyTorch's svd_backward).
+        diag_u = ns.sum(ns.conj(U) * gU, axis=-2)
+        _phase_free("svd", ns, ns.imag(diag_u + ns.sum(Vh * ns.conj(gVh), axis=-1)), gU)  # (V^H gV = Vh gVh^H)
+        sinv = _reciprocal_or_zero(ns, s, _rounding(ns, s)[..., 0])
+        inner = inner + _diag_embed(ns, ns.imag(diag_u) * sinv * 1j)
     ga = ns.matmul(ns.matmul(U, inner), Vh)
     if m > k or n > k:
         sinv = _reciprocal_or_zero(ns, s, _rounding(ns, s)[..., 0])
         if m > k:
-            ga = ga + ns.matmul((gU - ns.matmul(U, UtgU)) * _row(sinv), Vh)
+            ga = ga + ns.matmul((gU - ns.matmul(U, UhgU)) * _row(sinv), Vh)
         if n > k:
-            ga = ga + ns.matmul(U, (gVh - ns.matmul(_mT(ns, VtgV), Vh)) * _col(sinv))
+            ga = ga + ns.matmul(U, (gVh - ns.matmul(_mH(ns, VhgV), Vh)) * _col(sinv))
     return ga
 
 
@@ -851,14 +948,17 @@ def _qr_vjp(ns, g, out, a, mode="reduced", layout=None):
         Q = ns.matmul(a[..., :k], Uinv)
     if n > k:
         Y, gV = a[..., k:], gR[..., k:]
-        gYQ = ns.matmul(Y, _mT(ns, gV))
+        gYQ = ns.matmul(Y, _mH(ns, gV))
         gQ = gYQ if gQ is None else gQ + gYQ
-    M = ns.matmul(U, _mT(ns, gU))
+    M = ns.matmul(U, _mH(ns, gU))
     if gQ is not None:
-        M = M - ns.matmul(_mT(ns, gQ), Q)
-    copyltu = M * ns.tri(k, k, 0, dtype=M.dtype) + _mT(ns, M * ns.tri(k, k, -1, dtype=M.dtype))
+        M = M - ns.matmul(_mH(ns, gQ), Q)
+    strict = M * ns.tri(k, k, -1, dtype=M.dtype)
+    # copyltu(M): the lower triangle mirrored; on complex values the diagonal's real part (R's diagonal is
+    # real: its phase is fixed, and Q^H dQ is skew-Hermitian)
+    copyltu = strict + _mH(ns, strict) + (ns.real(M) if _holds_complex(M) else M) * _eye(ns, k, M.dtype)
     b = ns.matmul(Q, copyltu) if gQ is None else gQ + ns.matmul(Q, copyltu)
-    gX = ns.matmul(b, _mT(ns, Uinv))
+    gX = ns.matmul(b, _mH(ns, Uinv))
     if n > k:
         return ns.concatenate([gX, ns.matmul(Q, gV)], axis=-1)
     return gX
@@ -927,11 +1027,11 @@ def qr(a, mode="reduced"):
 def _pinv_adjoint(ns, gX, X, A):
     """The gradient with respect to ``A`` of ``X = pinv(A)`` (Golub and Pereyra 1973; constant rank).
 
-    ``-X^T gX X^T + (I - A X) gX^T X X^T + X^T X gX^T (I - X A)``.
+    ``-X^T gX X^T + (I - A X) gX^T X X^T + X^T X gX^T (I - X A)`` (conjugate transposes on complex values).
     """
-    Xt = _mT(ns, X)
-    T = ns.matmul(_mT(ns, gX), ns.matmul(X, Xt))
-    W = ns.matmul(ns.matmul(Xt, X), _mT(ns, gX))
+    Xt = _mH(ns, X)
+    T = ns.matmul(_mH(ns, gX), ns.matmul(X, Xt))
+    W = ns.matmul(ns.matmul(Xt, X), _mH(ns, gX))
     return -ns.matmul(ns.matmul(Xt, gX), Xt) + (T - ns.matmul(A, ns.matmul(X, T))) + (W - ns.matmul(ns.matmul(W, X), A))
 
 
@@ -973,10 +1073,11 @@ def _lstsq_vjp_all(ns, g, out, inputs, attrs, needs):
     # x = pinv(a) b: db = pinv(a)^T g, and pinv's rule with upstream g b^T.
     a, b = inputs
     X = ns.pinv(a, rcond=attrs["rcond"])
-    gb = ns.matmul(_mT(ns, X), g) if needs[1] else None
+    gb = ns.matmul(_mH(ns, X), g) if needs[1] else None
     if not needs[0]:
         return None, gb
-    gX = _col(g) * b if b.ndim == 1 else ns.matmul(g, _mT(ns, b))
+    bh = ns.conj(b) if _holds_complex(b) else b
+    gX = _col(g) * bh if b.ndim == 1 else ns.matmul(g, _mT(ns, bh))
     return _pinv_adjoint(ns, gX, X, a), gb
 
 
@@ -1017,9 +1118,17 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
     if ord == 0:  # a count of non-zeros: piecewise constant
         return ns.zeros_like(x)
     vx = ns.value(x)
-    sign = ns.sign(vx)
+    if _holds_complex(vx):
+        # the direction of steepest ascent of |z|, z / |z|, which (unlike a real sign) changes with z: recorded
+        modulus = ns.abs(vx)  # (as the forward computes |z|: exactly, for the comparisons below)
+        x0 = modulus == 0
+        size = ns.abs(x)
+        sign = ns.where(x0, 0.0, x / ns.where(x0, 1.0, size))
+    else:
+        sign = ns.sign(vx)
+        modulus, x0, size = vx * sign, vx == 0, x * sign
     if ord in (math.inf, -math.inf):  # |x| at the extreme element(s); ties share it evenly
-        hit = ns.astype(vx * sign == ns.reshape(ns.value(out), kept), vx.dtype)
+        hit = ns.astype(modulus == ns.reshape(ns.value(out), kept), modulus.dtype)
         return g * sign * (hit / ns.sum(hit, axis=axis, keepdims=True))
     if ord == 1:
         return g * sign
@@ -1028,8 +1137,7 @@ def _vector_norm_vjp(ns, g, out, x, ord=2.0, axis=None, keepdims=False):
     if ord == 2:
         return g * ns.where(zero, 0.0, x / ns.where(zero, 1.0, r))
     # d/dx_i (sum |x|^p)^(1/p) = sign(x_i) |x_i|^(p-1) / r^(p-1); 0 at x_i = 0 for p < 1
-    x0 = vx == 0
-    ax = ns.where(x0, 1.0, x * sign)
+    ax = ns.where(x0, 1.0, size)
     return g * ns.where(x0 | zero, 0.0, sign * ax ** (ord - 1) / ns.where(zero, 1.0, r) ** (ord - 1))
 
 

@@ -925,6 +925,20 @@ def _sig_eigh(draw, meta, dtype):
     return [a], REGISTRY["eigh"].adapter(a, UPLO)[1]
 
 
+def _sig_eig(draw, meta, dtype):
+    # A = Q T Q^T (a real Schur form): distinct real eigenvalues on T's diagonal, T upper triangular so that
+    # A is not normal (its eigenvectors are not orthogonal), Q orthonormal.
+    n = draw(st.integers(1, 4))
+    batch = _batch(draw)
+    # (times a fixed generic rotation: A is never triangular, where LAPACK's order of the eigenvalues can
+    # change under a perturbation, which finite differences would see as a jump)
+    Q = _orthonormal(draw, batch, n, n) @ np.linalg.qr(np.sin(np.arange(1.0, 1.0 + n * n)).reshape(n, n))[0]
+    w = _spread(draw, n, draw(st.floats(-2.0, 0.0)), 0.5)
+    T = np.triu(draw(interval(-0.5, 0.5).arrays(batch + (n, n), np.float64)), 1) + np.eye(n) * w
+    a = (Q @ T @ np.swapaxes(Q, -1, -2)).astype(dtype)
+    return [a], REGISTRY["eig"].adapter(a)[1]
+
+
 def _sig_svd(draw, meta, dtype):
     m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     k = min(m, n)
@@ -1042,6 +1056,7 @@ _SIGNATURES = {
     "solve": _sig_solve,
     "spd": _sig_spd,
     "eigh": _sig_eigh,
+    "eig": _sig_eig,
     "svd": _sig_svd,
     "qr": _sig_qr,
     "full_rank": _sig_full_rank,
