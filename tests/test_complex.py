@@ -431,9 +431,9 @@ def test_what_the_transforms_refuse_on_complex_numbers():
     z = mg.tensor(np.array([1 + 1j, 2 - 1j]))
     x = mg.tensor(np.array([1.0, 2.0]))
     refused = [
-        (lambda: mg.func.grad(lambda z: mg.sin(z).sum())(z), r"grad: the function returned a complex128 value.*holomorphic=True"),
+        (lambda: mg.func.grad(lambda z: mg.sin(z).sum())(z), r"grad: the function returned complex128 values.*holomorphic=True"),
         (lambda: mg.func.grad(lambda x: mg.sin(x).sum(), holomorphic=True)(x), r"grad: holomorphic=True needs complex inputs"),
-        (lambda: mg.func.grad(lambda z: mg.abs(z).sum(), holomorphic=True)(z), r"grad: with holomorphic=True.*complex value"),
+        (lambda: mg.func.grad(lambda z: mg.abs(z).sum(), holomorphic=True)(z), r"grad: with holomorphic=True.*complex values"),
         (lambda: mg.func.jacrev(mg.exp)(z), r"jacrev: the function returned complex128 values.*holomorphic=True"),
         (lambda: mg.func.jacrev(mg.abs, holomorphic=True)(z), r"jacrev: with holomorphic=True.*complex values"),
         (lambda: mg.func.jacfwd(mg.exp)(z), r"jacfwd: a complex input .*holomorphic=True"),
@@ -663,3 +663,20 @@ def test_a_loss_that_depends_on_an_eigenvectors_phase_of_eig_is_refused():
     w, V = mg.linalg.eig(A)
     with pytest.raises(ValueError, match=r"eig: the loss depends on the phases of complex eigenvectors"):
         mg.real(V).sum().backward()
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4))
+def test_complex_slogdet_agrees_with_pytorch(seed, n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    A0 = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    w = complex(rng.standard_normal(), rng.standard_normal())
+    A = mg.tensor(A0, requires_grad=True)
+    sign, logabsdet = mg.linalg.slogdet(A)
+    assert logabsdet.dtype == np.float64 and sign.dtype == np.complex128
+    (mg.real(sign * w) + 1.3 * logabsdet).backward()
+    At = torch.asarray(A0.copy()).requires_grad_()
+    st_, lt = torch.linalg.slogdet(At)
+    ((st_ * torch.tensor(w, dtype=torch.complex128)).real + 1.3 * lt).backward()
+    np.testing.assert_allclose(A.grad, At.grad.resolve_conj().numpy(), rtol=1e-9, atol=1e-10)

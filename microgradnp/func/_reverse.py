@@ -130,15 +130,20 @@ def _scalar_output(out, who: str, holomorphic: bool = False) -> Tensor:
             f"{who}: the function must return a scalar (one-element) output to differentiate, got shape "
             f"{out.shape}; use jacrev/jacfwd for a vector output, or vjp with a cotangent"
         )
-    kind = kind_of(out._data)
-    if holomorphic and kind != "c":
-        raise TypeError(f"{who}: with holomorphic=True the function must return a complex value, got {out.dtype}")
-    if kind == "c" and not holomorphic:
-        raise TypeError(f"{who}: the function returned a {out.dtype} value; a gradient is that of a real output "
-                        "(take mg.abs(z) ** 2 or mg.real(z)), or pass holomorphic=True for the complex "
-                        "derivative f'(z) of a holomorphic function")
-    if kind not in "fc":
+    if kind_of(out._data) not in "fc":
         raise TypeError(f"{who}: the function returned a {out.dtype} value; it must be floating point")
+    return _real_unless_holomorphic(out, who, holomorphic)
+
+
+def _real_unless_holomorphic(out: Tensor, who: str, holomorphic: bool) -> Tensor:
+    """A reverse-mode transform's output: real, or complex with ``holomorphic=True`` (JAX's convention)."""
+    complex_ = kind_of(out._data) == "c"
+    if holomorphic and not complex_:
+        raise TypeError(f"{who}: with holomorphic=True the function must return complex values, got {out.dtype}")
+    if complex_ and not holomorphic:
+        raise TypeError(f"{who}: the function returned {out.dtype} values; reverse mode differentiates real outputs "
+                        "(take mg.abs(z) ** 2, mg.real(z), mg.imag(z)), or pass holomorphic=True for the complex "
+                        "derivative f'(z) of a holomorphic function")
     return out
 
 
@@ -402,7 +407,7 @@ def jacrev(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
             result = f(*inputs.args, **kwargs)
         out, aux = split_aux(result, has_aux, "jacrev")
         out_leaves, out_spec = flatten(out)
-        out_leaves = [_jacobian_output(o, holomorphic) for o in out_leaves]
+        out_leaves = [_real_unless_holomorphic(_as_output(o, "jacrev"), "jacrev", holomorphic) for o in out_leaves]
         sources = inputs.sources
         record = needs_graph(out_leaves, sources)
         blocks = []
@@ -422,18 +427,6 @@ def jacrev(f, argnums=0, has_aux: bool = False, holomorphic: bool = False):
         return (jac, _finished_aux(aux, record)) if has_aux else jac
 
     return jac_f
-
-
-def _jacobian_output(o, holomorphic: bool) -> Tensor:
-    o = _as_output(o, "jacrev")
-    kind = kind_of(o._data)
-    if holomorphic and kind != "c":
-        raise TypeError(f"jacrev: with holomorphic=True the function must return complex values, got {o.dtype}")
-    if kind == "c" and not holomorphic:
-        raise TypeError(f"jacrev: the function returned {o.dtype} values; reverse mode differentiates real outputs "
-                        "(split them: mg.real(w), mg.imag(w)), or pass holomorphic=True for the complex "
-                        "Jacobian of a holomorphic function")
-    return o
 
 
 def _assemble(rows, out: Tensor, source: Tensor, record: bool) -> Tensor:

@@ -217,7 +217,7 @@ ORDERED = (
 #: a user's ``mg.Function``, whose backward is written in the convention of the module docstring.
 OWN_RULES = ("real", "imag", "conj", "angle", "fftn", "ifftn", "irfftn",  # (the transforms: ops/fft.py)
              "var", "std",  # (mean |a - mean|^2: the gradient 2 (a - mean) / (n - ddof) as written)
-             "cholesky", "eigh", "svd", "qr", "pinv", "lstsq_solution", "eig",
+             "cholesky", "eigh", "svd", "qr", "pinv", "lstsq_solution", "eig", "slogdet",
              "astype",  # (its rule takes the real part for a real input made complex)
              "vector_norm")  # (sign(z) = z / |z|: the gradient g z |z|^(p-2) / norm^(p-1) as written)  # (written with conjugate transposes: ops/linalg.py)
 

@@ -464,22 +464,37 @@ def _slogdet_forward(xp, a, layout):
 
 
 def _slogdet_jvp(ns, ts, out, a, layout):
-    dlog = ns.sum(_mT(ns, ns.inv(a)) * ts[0], axis=(-2, -1))  # d log|det A| = tr(A^-1 dA)
-    return _pack(ns, layout, ns.zeros_like(ns.value(dlog)), dlog)
+    tau = ns.sum(_mT(ns, ns.inv(a)) * ts[0], axis=(-2, -1))  # d log det A = tr(A^-1 dA)
+    if not _holds_complex(tau):
+        return _pack(ns, layout, ns.zeros_like(ns.value(tau)), tau)  # d log|det A|; the sign is constant
+    sign, _ = _parts(ns, out, layout)
+    # log det = log|det| + i theta, sign = e^(i theta): d log|det| = Re tau, d sign = i sign Im tau
+    return _pack(ns, layout, sign * ns.imag(tau) * 1j, ns.real(tau))
 
 
 def _slogdet_vjp(ns, g, out, a, layout):
-    _, glog = _parts(ns, g, layout)
+    gsign, glog = _parts(ns, g, layout)
+    if _holds_complex(out):
+        # dL = Re(conj(k) tr(A^-1 dA)) with k = g_log - i Im(conj(g_sign) sign): the gradient k A^-H
+        sign, _ = _parts(ns, out, layout)
+        k = ns.real(glog) - ns.imag(ns.conj(gsign) * sign) * 1j
+        return _col(_col(k)) * _mH(ns, ns.inv(a))
     return _col(_col(glog)) * _mT(ns, ns.inv(a))
+
+
+def _slogdet_unpack(out, attrs):
+    sign, logabsdet = _parts(_ON_TENSORS, out, attrs["layout"])
+    return SlogdetResult(sign, logabsdet.real if _holds_complex(logabsdet) else logabsdet)  # a real logarithm
 
 
 @defop(
     forward=_slogdet_forward,
     vjp=_slogdet_vjp,
     jvp=_slogdet_jvp,
-    formula="(sign, log|det A|);  dA = g_log A^-T  (the sign is piecewise constant: no gradient)",
+    formula="(sign, log|det A|);  dA = g_log A^-T  (the sign is piecewise constant: no gradient; complex: "
+            "dA = (g_log - i Im(conj(g_sign) sign)) A^-H)",
     test=OpTest("slogdet", ref=lambda a, layout: _pack(_NumPy, layout, *np.linalg.slogdet(a)), rtol=1e-10),
-    namespace="linalg", unpack=_unpacker(SlogdetResult),
+    namespace="linalg", unpack=_slogdet_unpack,
 )
 def slogdet(a):
     """Sign and natural log of the absolute determinant: ``(sign, logabsdet)``, as NumPy returns them.
