@@ -17,7 +17,7 @@ from microgradnp.testing import strategies as mst
 #: Ops whose results are fixed only up to a phase (complex eigenvectors, singular vectors) or a sign chosen by
 #: LAPACK (QR): tested apart, with losses that do not depend on the phase, at generic points.
 PHASED = {"eigh", "svd", "qr", "eig"}
-COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot"} | set(OWN_RULES)) - PHASED - {"astype"})  # (astype: apart)
+COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot", "sign"} | set(OWN_RULES)) - PHASED - {"astype"})  # (astype: apart)
 FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 
 
@@ -148,7 +148,7 @@ _ORDERED_CALLS = {
     "sort": lambda z: mg.sort(z), "argsort": lambda z: mg.argsort(z), "argmax": lambda z: mg.argmax(z),
     "argmin": lambda z: mg.argmin(z), "clip": lambda z: mg.clip(z, -1.0, 1.0), "relu": lambda z: mg.relu(z),
     "greater": lambda z: z > z, "greater_equal": lambda z: z >= z, "less": lambda z: z < z,
-    "less_equal": lambda z: z <= z, "ptp": lambda z: mg.ptp(z), "sign": lambda z: mg.sign(z),
+    "less_equal": lambda z: z <= z, "ptp": lambda z: mg.ptp(z),
     "remainder": lambda z: z % 2.0,
 }
 

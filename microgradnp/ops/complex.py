@@ -210,7 +210,7 @@ HOLOMORPHIC = (
 #: Ops that order their inputs: no meaning for complex numbers.
 ORDERED = (
     "max", "min", "maximum", "minimum", "fmax", "fmin", "sort", "argsort", "argmax", "argmin", "clip", "relu",
-    "greater", "greater_equal", "less", "less_equal", "ptp", "sign", "remainder",
+    "greater", "greater_equal", "less", "less_equal", "ptp", "remainder",
 )
 
 #: The ops whose own rules hold on complex inputs (recorded as they are), with every op outside the registry:
@@ -237,6 +237,26 @@ def _abs_vjp(ns, g, out, a):
 def _abs_jvp(ns, ts, out, a):
     t = ts[0]
     return None if t is None else ns.real(ns.conj(a) * t) / ns.where(out == 0, 1.0, out)
+
+
+def _sign_parts(ns, a):
+    size = ns.abs(a)
+    zero = ns.value(size) == 0
+    return zero, ns.where(zero, 0.0, a / ns.where(zero, 1.0, size)), ns.where(zero, 1.0, size)
+
+
+def _sign_vjp(ns, g, out, a):
+    # w = z / |z|: dw/dz = 1 / (2|z|), dw/dconj(z) = -w^2 / (2|z|), so grad_z = (g - w^2 conj(g)) / (2|z|)
+    zero, w, size = _sign_parts(ns, a)
+    return ns.where(zero, 0.0, (g - w * w * ns.conj(g)) / (2.0 * size))
+
+
+def _sign_jvp(ns, ts, out, a):
+    t = ts[0]
+    if t is None:
+        return None
+    zero, w, size = _sign_parts(ns, a)
+    return ns.where(zero, 0.0, (t - w * w * ns.conj(t)) / (2.0 * size))
 
 
 def _vdot_vjp_a(ns, g, out, a, b, **attrs):
@@ -270,6 +290,8 @@ def twin_of(op: Op) -> Op:
         twin = op
     elif name == "abs":
         twin = _twin(op, vjps=(_abs_vjp,), jvp=_abs_jvp)
+    elif name == "sign":  # NumPy 2's (and torch.sgn's) z / |z|, 0 at 0: not piecewise constant on complex values
+        twin = _twin(op, vjps=(_sign_vjp,), jvp=_sign_jvp)
     elif name == "vdot":  # sum(conj(a) b): holomorphic in b, conjugate-holomorphic in a; batched by a loop
         twin = Op(op.name, op.forward, vjps=(_vdot_vjp_a, _vdot_vjp_b), jvp=_vdot_jvp,
                   formula="sum(conj(a) b);  da = b conj(g), db = a g", test=op.test, adapter=op.adapter, public=False)
