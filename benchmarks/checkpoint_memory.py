@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     net = mg.nn.MLP([args.width] * 25 + [1], activation="tanh", rng=0)
     x = mg.randn(args.batch, args.width, rng=0)
-    choices = {"plain": None, **{f"checkpoint_sequential, {s} segments": s for s in (3, 5, 7)}}
+    choices = {"plain": None, **{f"checkpoint_sequential, {s} segments": s for s in (3, 5, 6, 7)}}
     grads = {}
     for name, segments in choices.items():
         step(net, x, segments)

@@ -148,8 +148,10 @@ def _size(nbytes: int) -> str:
 def checkpoint_sequential(functions, segments: int, input):  # noqa: A002 - PyTorch's name
     """Run ``functions`` (modules or callables) in order on ``input``, in ``segments`` checkpointed parts.
 
-    Each part but the last is a :func:`checkpoint` (the last one's activations
-    are needed at once by the backward pass, as in PyTorch).
+    As PyTorch's: the first ``segments - 1`` parts hold ``len(functions) //
+    segments`` functions each and are each a :func:`checkpoint`; the last
+    part runs the rest as it is (its activations are needed at once by the
+    backward pass).
 
     Examples
     --------
@@ -163,8 +165,8 @@ def checkpoint_sequential(functions, segments: int, input):  # noqa: A002 - PyTo
     functions = list(functions)
     if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= max(len(functions), 1):
         raise ValueError(f"checkpoint_sequential: segments must be an int from 1 to {len(functions)}, got {segments!r}")
-    size = -(-len(functions) // segments)
-    parts = [functions[i:i + size] for i in range(0, len(functions), size)]
+    size = len(functions) // segments
+    parts = [functions[i * size:(i + 1) * size] for i in range(segments - 1)] + [functions[(segments - 1) * size:]]
 
     def run(part):
         def forward(x):

@@ -104,7 +104,7 @@ def test_the_checkpoint_benchmark_compares_gradients_bit_for_bit_and_memory_fall
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in (tmp_path / "checkpoint_memory.md").read_text().splitlines() if line.startswith("| ")]
     peaks = [float(row.split("|")[2].split()[0]) for row in rows[1:]]
-    assert len(peaks) == 4 and all(row.endswith("| bit for bit |") for row in rows[1:])
+    assert len(peaks) == 5 and all(row.endswith("| bit for bit |") for row in rows[1:])
     assert peaks[0] > peaks[1] > peaks[2]  # plain, then 3 and 5 segments
 
 

@@ -21,15 +21,36 @@ COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot", "sign"} | set(OWN_RULES
 FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 
 
-#: Where an op's principal branch jumps (a branch cut): drawn points near one are left out, since finite
-#: differences across it would see the jump (the rule holds on either side).
+#: Where an op's principal branch jumps (a branch cut) or its derivative blows up: drawn points near one are
+#: left out, since finite differences there would see the jump or lose their digits (the rule holds nearby).
+def _near_zero(z):
+    """Near 0, where the derivatives of angle, abs and sign (1 / |z|, z / |z|) change too fast for finite
+    differences."""
+    return np.abs(z) < 0.1
+
+
 def _near_the_cuts_from_plus_minus_i(z):
     """On or near i [1, inf) and -i [1, inf), or near the branch points +-i themselves (where the derivative
     has a pole and finite differences lose their digits)."""
     return ((np.abs(z.real) < 1e-3) & (np.abs(z.imag) > 1 - 1e-3)) | (np.abs(z - 1j) < 0.2) | (np.abs(z + 1j) < 0.2)
 
 
-BRANCH_CUTS = {"arctan": _near_the_cuts_from_plus_minus_i, "arcsinh": _near_the_cuts_from_plus_minus_i}
+def _near_a_pole_of_tanh(z):
+    """Within 0.1 of i (pi/2 + k pi), where tanh (and, turned a quarter, tan) has its poles."""
+    turned = (z.imag - np.pi / 2) / np.pi
+    return (np.abs(z.real) < 0.1) & (np.abs(turned - np.round(turned)) * np.pi < 0.1)
+
+
+def _two_near_zero(z):
+    """Two elements near 0 in a product: its derivative there is 0 (or tiny), while finite differences see
+    h^2 times the product of the rest, which can be large."""
+    return np.full(z.shape, np.count_nonzero(np.abs(z) < 0.1) >= 2)
+
+
+BRANCH_CUTS = {"arctan": _near_the_cuts_from_plus_minus_i, "arcsinh": _near_the_cuts_from_plus_minus_i,
+               **dict.fromkeys(("angle", "abs", "sign", "vector_norm"), _near_zero),
+               "tanh": _near_a_pole_of_tanh, "tan": lambda z: _near_a_pole_of_tanh(z * 1j),
+               **dict.fromkeys(("prod", "cumprod"), _two_near_zero)}
 
 
 def _off_branch_cuts(name, inputs):
@@ -84,7 +105,7 @@ def test_a_real_input_beside_a_complex_one_gets_a_real_gradient(name, data):
     inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
     mixed = [mg.tensor(x.data.real.copy(), requires_grad=True) if i == 0 else x for i, x in enumerate(inputs)]
     f = _on_complex(op, mixed, attrs)
-    f(*mixed).abs().sum().backward()
+    mg.real(f(*mixed) * (0.3 - 0.7j)).sum().backward()  # (a loss without abs: no division at subnormal values)
     assert mixed[0].grad.dtype == np.float64
     assert gradcheck(f, mixed)
 
@@ -243,22 +264,23 @@ def test_random_programs_agree_with_pytorchs_complex_autograd(program, values, l
     z = mg.tensor(values, requires_grad=True)
     zt = torch.asarray(values.copy()).requires_grad_()
     h, ht = z, zt
-    for name in program:
-        h, ht = _PROGRAM_OPS[name][0](h), _torch_equivalent(name, ht)
+    with np.errstate(all="ignore"):  # (a chain of exp and squares overflows: such programs are left out below)
+        for name in program:
+            h, ht = _PROGRAM_OPS[name][0](h), _torch_equivalent(name, ht)
+            size = np.abs(h.data)
+            if not np.all(np.isfinite(size)) or size.max() > 1e6 or size.min() < 1e-6:
+                # left the region where the program is tame (a pole of 1 / (z + 3), exp of exp): there the
+                # two libraries' roundings differ more than their rules do (PyTorch's angle gradient,
+                # i z / |z|^2, overflows or underflows where ours, i / conj(z), is finite)
+                return
     ours = {"abs2": lambda h: (mg.abs(h) ** 2).sum(), "real": lambda h: mg.real(h).sum(),
             "imag": lambda h: mg.imag(h).sum(), "angle": lambda h: mg.angle(h).sum()}[loss](h)
     theirs = {"abs2": lambda h: (h.abs() ** 2).sum(), "real": lambda h: h.real.sum(),
               "imag": lambda h: h.imag.sum(), "angle": lambda h: h.angle().sum()}[loss](ht)
-    if not np.isfinite(ours.item()) or abs(ours.item()) > 1e8:
-        return  # left the region where the program is tame (a pole of 1 / (z + 3), a large tanh)
     ours.backward()
     theirs.backward()
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-10, atol=1e-12)
-    want = zt.grad.resolve_conj().numpy()
-    # PyTorch's angle gradient, i z / |z|^2, is nan below |z| ~ 1e-154 (|z|^2 underflows) where ours,
-    # i / conj(z), is finite: compared where PyTorch's is a number.
-    known = np.isfinite(want)
-    np.testing.assert_allclose(z.grad[known], want[known], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(z.grad, zt.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-10)
 
 
 def test_scipys_optimizers_refuse_complex_parameters():
@@ -340,7 +362,10 @@ def test_every_complex_op_under_jvp_vmap_and_grad(name, data):
         out = f(*primals)
     except (np.linalg.LinAlgError, ValueError):
         return
-    assert mg.testing.jvpcheck(f, primals, n_directions=2)
+    try:
+        assert mg.testing.jvpcheck(f, primals, n_directions=2, atol=1e-7)  # (prod of values near 0: tangents ~1e-8)
+    except np.linalg.LinAlgError:
+        return  # a step of the finite differences left the op's domain (a matrix at the edge of definiteness)
     batch = [np.stack([x.data * (1.0 + 0.05 * k) for k in range(2)]) for x in primals]
     try:
         loop = np.stack([f(*[mg.tensor(b[k]) for b in batch]).data for k in range(2)])
@@ -635,7 +660,7 @@ def test_general_eigenvalues_and_vectors(seed, n, complex_input):
     gaps = np.abs(w0[:, None] - w0[None, :]) + np.eye(n)
     # well-separated eigenvalues and a well-conditioned basis: near a double eigenvalue the derivatives are
     # large and finite differences lose their digits
-    assume(gaps.min() > 0.3 and np.linalg.cond(V0) < 30)
+    assume(gaps.min() > 0.5 and np.linalg.cond(V0) < 10)
     A = mg.tensor(A0, requires_grad=True)
     w, V = mg.linalg.eig(A)
     assert w.dtype == np.complex128 and V.dtype == np.complex128  # whatever the spectrum
