@@ -17,7 +17,8 @@ from microgradnp.testing import strategies as mst
 #: Ops whose results are fixed only up to a phase (complex eigenvectors, singular vectors) or a sign chosen by
 #: LAPACK (QR): tested apart, with losses that do not depend on the phase, at generic points.
 PHASED = {"eigh", "svd", "qr", "eig"}
-COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot", "sign"} | set(OWN_RULES)) - PHASED - {"astype"})  # (astype: apart)
+COMPLEX_OPS = sorted((set(HOLOMORPHIC) | {"abs", "vdot", "sign", "nan_to_num"} | set(OWN_RULES)) - PHASED
+                     - {"astype"})  # (astype: tested apart)
 FEW = settings(max_examples=max(5, settings().max_examples // 4), deadline=None)
 
 
@@ -705,3 +706,12 @@ def test_complex_slogdet_agrees_with_pytorch(seed, n):
     st_, lt = torch.linalg.slogdet(At)
     ((st_ * torch.tensor(w, dtype=torch.complex128)).real + 1.3 * lt).backward()
     np.testing.assert_allclose(A.grad, At.grad.resolve_conj().numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_nan_to_num_replaces_the_parts_apart_as_numpy():
+    z = mg.tensor(np.array([complex(np.nan, 1.0), complex(2.0, np.inf), 3 - 1j]), requires_grad=True)
+    out = mg.nan_to_num(z, nan=0.5, posinf=9.0)
+    np.testing.assert_array_equal(out.data, np.nan_to_num(z.data, nan=0.5, posinf=9.0))
+    mg.real(out * np.array([1 + 2j, 3 - 1j, 2 + 2j])).sum().backward()
+    # L = Re(c out) = Re(c) Re(out) - Im(c) Im(out): z.grad = conj(c), but a replaced part passes nothing back
+    np.testing.assert_array_equal(z.grad, [0 - 2j, 3 + 0j, 2 - 2j])

@@ -30,6 +30,7 @@ supported yet.
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -259,6 +260,22 @@ def _sign_jvp(ns, ts, out, a):
     return ns.where(zero, 0.0, (t - w * w * ns.conj(t)) / (2.0 * size))
 
 
+def _finite_parts(ns, a):
+    """Where the real and where the imaginary parts of ``a`` are finite numbers (NumPy's nan_to_num keeps those)."""
+    re, im = ns.real(ns.value(a)), ns.imag(ns.value(a))
+    return (re < math.inf) & (re > -math.inf), (im < math.inf) & (im > -math.inf)
+
+
+def _nan_to_num_vjp(ns, g, out, a, **attrs):
+    keep_re, keep_im = _finite_parts(ns, a)
+    return ns.masked(ns.real(g), keep_re) + ns.masked(ns.imag(g), keep_im) * 1j
+
+
+def _nan_to_num_jvp(ns, ts, out, a, **attrs):
+    t = ts[0]
+    return None if t is None else _nan_to_num_vjp(ns, t, out, a)  # (the same projection, on the tangent)
+
+
 def _vdot_vjp_a(ns, g, out, a, b, **attrs):
     return ns.reshape(b, a.shape) * ns.conj(g)
 
@@ -292,6 +309,8 @@ def twin_of(op: Op) -> Op:
         twin = _twin(op, vjps=(_abs_vjp,), jvp=_abs_jvp)
     elif name == "sign":  # NumPy 2's (and torch.sgn's) z / |z|, 0 at 0: not piecewise constant on complex values
         twin = _twin(op, vjps=(_sign_vjp,), jvp=_sign_jvp)
+    elif name == "nan_to_num":  # NumPy replaces the real and the imaginary parts apart
+        twin = _twin(op, vjps=(_nan_to_num_vjp,), jvp=_nan_to_num_jvp)
     elif name == "vdot":  # sum(conj(a) b): holomorphic in b, conjugate-holomorphic in a; batched by a loop
         twin = Op(op.name, op.forward, vjps=(_vdot_vjp_a, _vdot_vjp_b), jvp=_vdot_jvp,
                   formula="sum(conj(a) b);  da = b conj(g), db = a g", test=op.test, adapter=op.adapter, public=False)
