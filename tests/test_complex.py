@@ -66,18 +66,35 @@ def _on_complex(op, inputs, attrs):
     return f
 
 
+def _complex_case(name, data):
+    """Op ``name`` on drawn complex inputs, as a function of those that require grad (the others, masks and
+    indices, held): ``(op, f, primals, out)``, or ``None`` where the draw left the op's domain."""
+    op = REGISTRY[name]
+    inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
+    _off_branch_cuts(name, inputs)
+    where = [i for i, x in enumerate(inputs) if x.requires_grad]
+
+    def f(*xs):
+        args = list(inputs)
+        for i, x in zip(where, xs):
+            args[i] = x
+        return apply(op, tuple(args), attrs)
+
+    primals = tuple(inputs[i] for i in where)
+    try:
+        return op, f, primals, f(*primals)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+
+
 @pytest.mark.parametrize("name", COMPLEX_OPS)
 @FEW
 @given(data=st.data())
 def test_every_complex_op_passes_gradcheck_on_real_and_imaginary_parts(name, data):
-    op = REGISTRY[name]
-    inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
-    _off_branch_cuts(name, inputs)
-    f = _on_complex(op, inputs, attrs)
-    try:
-        out = f(*inputs)
-    except (np.linalg.LinAlgError, ValueError):
+    case = _complex_case(name, data)
+    if case is None:
         return
+    op, f, inputs, out = case
     assert out.dtype.kind == ("f" if name in ("abs", "real", "imag", "angle", "irfftn", "var", "std", "vector_norm")
                               else "c") \
         or name == "where"
@@ -336,33 +353,16 @@ def test_optimizers_on_a_complex_parameter_equal_pytorchs(name, kw):
 # ---------------------------------------------------------------------------
 
 
-def _of_drawn(op, inputs, attrs):
-    """The op as a function of its inputs that require grad (the others held), and those inputs."""
-    where = [i for i, x in enumerate(inputs) if x.requires_grad]
-
-    def f(*xs):
-        args = list(inputs)
-        for i, x in zip(where, xs):
-            args[i] = x
-        return apply(op, tuple(args), attrs)
-
-    return f, tuple(inputs[i] for i in where)
-
-
 @pytest.mark.parametrize("name", COMPLEX_OPS)
 @FEW
 @given(data=st.data())
 def test_every_complex_op_under_jvp_vmap_and_grad(name, data):
     # jvp along random directions of the real and imaginary parts against central differences (jvpcheck),
     # vmap == the loop over examples, func.grad == backward().
-    op = REGISTRY[name]
-    inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
-    _off_branch_cuts(name, inputs)
-    f, primals = _of_drawn(op, inputs, attrs)
-    try:
-        out = f(*primals)
-    except (np.linalg.LinAlgError, ValueError):
+    case = _complex_case(name, data)
+    if case is None:
         return
+    _, f, primals, out = case
     try:
         assert mg.testing.jvpcheck(f, primals, n_directions=2, atol=1e-7)  # (prod of values near 0: tangents ~1e-8)
     except np.linalg.LinAlgError:
