@@ -28,7 +28,10 @@ seconds it took (or took to load) are ``step.program.stats
 
 With ``unroll=False``, a loop the trace holds (``loops.py``) is written as a
 ``for`` in the kernel (:class:`_LoopPlan`): the seeds' per-example SGD as one
-call instead of one per example.
+call instead of one per example.  A long kernel's repeated stretches of ops
+(a chain of layers, a recurrent network's steps, forward and backward) are
+rolled back into loops (``roll_repeats``, :class:`_Rolled`), which is what
+lets a 20,000-op chain compile at all.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -66,7 +70,7 @@ from .ir import (
     scalars,
     source,
 )
-from .loops import find_loop
+from .loops import find_loop, find_runs
 
 __all__ = ["available", "generate", "Unsupported", "CACHE"]
 
@@ -76,7 +80,13 @@ CACHE = os.path.join(os.environ.get("MICROGRADNP_CACHE") or os.path.join(os.path
 
 #: A kernel longer than this stays on the NumPy backend: Numba's compile time grows faster than the function
 #: (a chain of tanh and products, forward and backward, measured: 200 ops 2.4 s, 1,000 ops 12 s, 2,000 ops 34 s).
+#: Counted after ``roll_repeats``: the ops written, a loop's body once.
 MAX_OPS = 1000
+
+#: ``roll_repeats`` rolls the repeated stretches of a kernel of more ops than this back into loops (loops.py
+#: finds them): a 20,000-op chain is then a kernel of a few dozen lines.  Below it the kernel is written
+#: straight, where Numba's compile time is a few seconds at most and nothing is lost to a loop's boundaries.
+ROLL_ABOVE = 200
 
 
 class Unsupported(Exception):
@@ -132,6 +142,44 @@ def _extreme_rows(a, largest):
     out = np.empty(a.shape[0], dtype=a.dtype)
     for i in range(a.shape[0]):
         out[i] = a[i].max() if largest else a[i].min()
+    return out
+
+
+@njit(cache=True)
+def _dot_vv(a, b):
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k] * b[k]
+    return s
+
+
+@njit(cache=True)
+def _dot_mv(a, b):
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        s = 0.0
+        for k in range(a.shape[1]):
+            s += a[i, k] * b[k]
+        out[i] = s
+    return out
+
+
+@njit(cache=True)
+def _dot_vm(a, b):
+    out = np.zeros(b.shape[1])
+    for k in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            out[j] += a[k] * b[k, j]
+    return out
+
+
+@njit(cache=True)
+def _dot_mm(a, b):
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            for j in range(b.shape[1]):
+                out[i, j] += a[i, k] * b[k, j]
     return out
 
 
@@ -206,14 +254,30 @@ def _loss(node: Op, terms: str, values_shape: tuple, scale: float) -> str | None
     return f"np.sum({terms}) * {scale / divisor!r}"
 
 
-def _matmul(node: Op, a: list, attrs: dict) -> str | None:
-    return f"np.dot({a[0]}, {a[1]})" if len(a) == 2 and all(1 <= _ndim(v) <= 2 for v in node.values) else None
+#: ``small_products``: a float64 matrix product of at most this many multiply-adds is written as loops (a helper
+#: below), a larger one stays a BLAS call.  Measured in a kernel (1000 calls, this page's machine): 2x2 @ 2x2
+#: 54 ns as loops against 135 ns through BLAS, 4x4 @ 4 44 against 139, 16x16 @ 16 108 against 154; 8x8 @ 8x8
+#: (512) ties, 64x2 @ 2x5 (640) 448 against 232.
+SMALL_PRODUCT = 256
 
 
-def _linear(node: Op, a: list, attrs: dict) -> str | None:
-    if not 1 <= _ndim(node.values[0]) <= 2:
+def _dot(a: str, b: str, left, right, small: bool) -> str:
+    """``a @ b`` for operands of 1 or 2 dimensions (their traced values ``left`` and ``right``); ``small``: the
+    ``small_products`` pass."""
+    dims = (_ndim(left), _ndim(right))
+    size = math.prod(np.shape(left)) * (np.shape(right)[-1] if dims[1] == 2 else 1)
+    if small and size <= SMALL_PRODUCT and all(getattr(v, "dtype", None) == np.float64 for v in (left, right)):
+        return f"_dot_{'vm'[dims[0] - 1]}{'vm'[dims[1] - 1]}({a}, {b})"
+    return f"np.dot({a}, {b})"
+
+
+def _product(node: Op, a: list, small: bool) -> str | None:
+    """``matmul``, ``dot`` and ``linear`` (``x @ W.T + b``) on operands of 1 or 2 dimensions."""
+    if not all(1 <= _ndim(v) <= 2 for v in node.values[:2]):
         return None
-    out = f"np.dot({a[0]}, {a[1]}.T)"
+    if node.op != "linear":
+        return _dot(a[0], a[1], node.values[0], node.values[1], small) if len(a) == 2 else None
+    out = _dot(a[0], f"{a[1]}.T", node.values[0], np.transpose(node.values[1]), small)
     return out if len(a) == 2 else f"({out} + {a[2]})"
 
 
@@ -290,9 +354,6 @@ FORMS = {
     **dict.fromkeys(("reshape", "ravel", "flatten", "expand_dims", "squeeze"), _reshaped),
     "broadcast_to": lambda node, a, attrs: f"np.broadcast_to({a[0]}, {node.shape!r})",
     "astype": _astype,
-    "matmul": _matmul,
-    "dot": _matmul,
-    "linear": _linear,
     "getitem": _getitem,
     "clip": _clip,
     "squared_error": _squared_error,
@@ -308,9 +369,12 @@ FORMS = {
 }
 
 
-def form(node: Op, a: list) -> str | None:
-    """The Numba source of ``node`` on operand sources ``a``, or None where it has none."""
+def form(node: Op, a: list, small: bool = True) -> str | None:
+    """The Numba source of ``node`` on operand sources ``a``, or None where it has none (``small``: the
+    ``small_products`` pass)."""
     op = node.op
+    if op in ("matmul", "dot", "linear"):
+        return _product(node, a, small)
     if op in _UNARY and len(a) == 1:
         return f"({_UNARY[op]}({a[0]}))" if not _UNARY[op].endswith(" ") else f"({_UNARY[op]}{a[0]})"
     if op in _BINARY and len(a) == 2:
@@ -326,6 +390,19 @@ def form(node: Op, a: list) -> str | None:
 _KERNEL = (Op, Accumulate, UpdateInPlace)
 
 
+@dataclass
+class _Block:
+    """Kernel nodes written straight (``count`` 0) or as the body of ``for _w in range(1, count + 1)``; ``pre``:
+    lines before the loop, ``post``: lines at the end of each iteration, ``stash``: body local -> the array that
+    keeps its value of every iteration (``roll_repeats``)."""
+
+    count: int
+    nodes: list
+    pre: list = field(default_factory=list)
+    post: list = field(default_factory=list)
+    stash: dict = field(default_factory=dict)
+
+
 def _is_literal(src: str) -> bool:
     try:
         ast.literal_eval(src)
@@ -338,12 +415,14 @@ class _Plan:
     """The nodes before, in and after the kernel, with the kernel's parameters (what it reads from outside) and
     results (what is read after it)."""
 
-    #: ``.grad`` reads resolved inside the kernel (local -> source) and the rows a loop reads (local -> offset):
-    #: none on a step without a loop (see :class:`_LoopPlan`).
+    #: ``.grad`` reads resolved inside the kernel and values read from a loop's stash (local -> source), and the
+    #: rows a loop reads (local -> (offset, step): ``x[offset + step * _w]``): none on straight-line code.
     resolved: dict = {}
     rows: dict = {}
+    #: the ``small_products`` pass: tiny matrix products written as loops
+    small: bool = True
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, roll: bool = True):
         self.before, self.kernel, self.after = [], [], []
         read: set = set()  # the .grad the step has read so far
         set_after: set = set()  # the .grad set after the kernel: reading one again would need its new value
@@ -382,8 +461,33 @@ class _Plan:
                 raise Unsupported(f"the step calls {node.callee}() (a replayed Python call)")
             else:  # pragma: no cover - a new node kind needs its place here
                 raise Unsupported(f"no place for a {kind.__name__} node")
-        self.blocks = [(0, self.kernel)]  # (trip count, nodes): 0 for straight-line code
+        self.blocks = [_Block(0, self.kernel)]
+        if roll and sum(isinstance(n, Op) for n in self.kernel) > ROLL_ABOVE:
+            self._roll(graph.names.namespace)
         self._wire()
+
+    def _roll(self, namespace: dict) -> None:
+        """``roll_repeats``: the runs of the kernel (loops.py) written as loops (see :class:`_Rolled`)."""
+        runs = find_runs(self.kernel, namespace)
+        if not runs:
+            return
+        self.resolved, self.rows = dict(self.resolved), dict(self.rows)
+        rolled = _Rolled(self.kernel, runs, self.resolved)
+        for node in self.after:
+            for x in operands(node):
+                if isinstance(x, Local) and not rolled.last(x.name):
+                    raise Unsupported("the step returns or stores a value of a repeated stretch of ops other than "
+                                      "its last")
+        self.after = [rolled.outside(n) for n in self.after]
+        written, done = [], 0
+        for r, run in enumerate(runs):
+            written.append(_Block(0, [rolled.outside(n) for n in self.kernel[done:run.start]]))
+            written.append(rolled.body(r, self.rows))
+            done = run.start + run.count * run.period
+        written.append(_Block(0, [rolled.outside(n) for n in self.kernel[done:]]))
+        rolled.allocate()
+        self.blocks = [b for b in written if b.nodes]
+        self.kernel = [n for b in self.blocks for n in b.nodes]
 
     def _check_reads(self, node, written: set) -> None:
         for x in operands(node):
@@ -412,6 +516,74 @@ class _Plan:
                                           and n.out.name in used_after))
 
 
+class _Rolled:
+    """The runs of a kernel (loops.py) as loops: ``roll_repeats``.
+
+    A run's body is its iteration 1.  What an iteration carries from the one before goes through a copy
+    (``c<run>_<position>``: set before the loop from iteration 0, and at the end of each iteration); what it
+    reads of an earlier run's iterations comes from that run's stash (``S<run>_<position>``: an array of that
+    value in every iteration, filled by the loop).  Code after a loop reads its last iteration by the body's
+    names, an earlier one from the stash."""
+
+    def __init__(self, kernel: list, runs: list, resolved: dict):
+        self.kernel, self.runs, self.resolved = kernel, runs, resolved
+        self.where: dict = {}  # local of a looped iteration -> (run number, iteration, position)
+        for r, run in enumerate(runs):
+            for w in range(1, run.count + 1):
+                for j in range(run.period):
+                    self.where[kernel[run.start + (w - 1) * run.period + j].out.name] = (r, w, j)
+        self.blocks = [_Block(run.count, []) for run in runs]
+
+    def last(self, name: str) -> bool:
+        """Whether ``name`` is not of a looped iteration other than its run's last."""
+        r, w, _ = self.where.get(name, (0, 0, 0))
+        return w == 0 or w == self.runs[r].count
+
+    def stash(self, r: int, j: int) -> str:
+        """The array keeping position ``j``'s value of each iteration of run ``r``."""
+        return self.blocks[r].stash.setdefault(self.kernel[self.runs[r].start + j].out.name, f"S{r}_{j}")
+
+    def outside(self, node):
+        """``node``, after the runs it reads, reading their last iteration by name and the others' stash."""
+        rename = {}
+        for x in operands(node):
+            if isinstance(x, Local) and x.name in self.where:
+                r, w, j = self.where[x.name]
+                if w == self.runs[r].count:
+                    rename[x.name] = self.kernel[self.runs[r].start + j].out
+                else:
+                    rename[x.name] = self._read(f"_{self.stash(r, j)}_{w}", f"{self.stash(r, j)}[{w - 1}]")
+        return renamed(node, rename)
+
+    def body(self, r: int, rows: dict) -> _Block:
+        """Run ``r``'s loop: its iteration 1 reading its carried copies and the stashes (``rows``: filled with
+        its getitems whose key moves)."""
+        run, block, rename = self.runs[r], self.blocks[r], {}
+        for name, position in run.carried.items():
+            copy = f"c{r}_{position}"
+            rename[name] = self._read(copy, copy)
+            block.pre.append(f"{copy} = {name}")
+            block.post.append(f"{copy} = {self.kernel[run.start + position].out.name}")
+        for name, (earlier, position, index, step) in run.stashed.items():
+            array = self.stash(earlier, position)
+            rename[name] = self._read(f"_{array}_{r}_{index}_{step}", f"{array}[{index - 1 - step} + {step} * _w]")
+        for j, (offset, step) in run.rows.items():
+            rows[self.kernel[run.start + j].out.name] = (offset - step, step)
+        block.nodes = [renamed(n, rename) for n in self.kernel[run.start:run.start + run.period]]
+        return block
+
+    def allocate(self) -> None:
+        """Each stash allocated before its loop."""
+        for run, block in zip(self.runs, self.blocks):
+            shapes = {n.out.name: n for n in block.nodes}
+            block.pre += [f"{array} = np.empty({(run.count,) + shapes[name].shape!r}, dtype=np.{shapes[name].dtype})"
+                          for name, array in block.stash.items()]
+
+    def _read(self, name: str, source: str) -> Local:
+        self.resolved[name] = source
+        return Local(name)
+
+
 class _LoopPlan(_Plan):
     """A step whose trace holds a loop (``unroll=False``, loops.py): the first iteration and what comes before it
     in straight-line code, the iterations found equal as one machine-code ``for``, the rest after it.
@@ -434,7 +606,7 @@ class _LoopPlan(_Plan):
             raise Unsupported("the step reads a value of an iteration of its loop other than the last")
         after_loop = [renamed(n, rename) for n in nodes[end:]]
         self.before, self.after, self.resolved = [], [], {}
-        self.rows = {body[j].out.name: offset for j, offset in loop.rows.items()}
+        self.rows = {body[j].out.name: (offset, 1) for j, offset in loop.rows.items()}
         state: dict = {}  # target -> "initial" | "none" | the local of the gradient stored
         head = self._walk(nodes[:loop.start], state)
         entry = dict(state)
@@ -446,7 +618,7 @@ class _LoopPlan(_Plan):
             self.after.append(ClearGrad(target) if held == "none" else StoreGrad(target, Local(held)))
         self.after += [n for n in after_loop if isinstance(n, Return)]
         self.kernel = head + loop_body + tail
-        self.blocks = [(0, head), (loop.count, loop_body), (0, tail)]
+        self.blocks = [_Block(0, head), _Block(loop.count, loop_body), _Block(0, tail)]
         self._wire()
 
     def _walk(self, nodes, state: dict) -> list:
@@ -494,8 +666,8 @@ def _statement(node, plan, src, emit, flush, pending: dict, depth: list, fusable
             raise Unsupported(f"{node.op} computes in {node.dtype} (machine code is float64 for now)")
         depth[0] = 0
         args = [src(x) for x in node.args]
-        offset = plan.rows.get(node.out.name)
-        expr = f"{args[0]}[{offset} + _w]" if offset is not None else form(node, args)
+        row = plan.rows.get(node.out.name)
+        expr = f"{args[0]}[{row[0]} + {row[1]} * _w]" if row is not None else form(node, args, plan.small)
         if expr is None:
             raise Unsupported(f"op {node.op!r} has no machine-code form")
         if fusable and node.op in ELEMENTWISE and uses.get(node.out.name) == 1 and depth[0] < MAX_FUSED:
@@ -518,16 +690,25 @@ def _statement(node, plan, src, emit, flush, pending: dict, depth: list, fusable
         emit(f"{node.own.name} {node.operator}= {other}")
 
 
-def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
-    """The kernel's source.  ``fuse``: an elementwise result read once is written into its reader's expression,
-    so that Numba compiles the chain as one loop over the elements, with no array in between (see
-    docs/compile.md for what it buys); an in-place update first writes out what is pending, so that no
-    expression moves past a write of what it reads."""
+def _uses(plan: _Plan) -> dict:
+    """How many times each local is read: a value a loop copies or stashes counts twice more (written out)."""
     uses: dict = {}
     for node in plan.kernel + plan.after:
         for x in operands(node):
             if isinstance(x, Local):
                 uses[x.name] = uses.get(x.name, 0) + 1
+    for block in plan.blocks:
+        for name in [line.split(" = ")[1] for line in block.pre + block.post] + list(block.stash):
+            uses[name] = uses.get(name, 0) + 2
+    return uses
+
+
+def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
+    """The kernel's source.  ``fuse``: an elementwise result read once is written into its reader's expression,
+    so that Numba compiles the chain as one loop over the elements, with no array in between (see
+    docs/compile.md for what it buys); an in-place update first writes out what is pending, so that no
+    expression moves past a write of what it reads."""
+    uses = _uses(plan)
     pending: dict = {}  # local -> (its expression, not written yet; how many ops it holds in a chain)
     body: list = []
     depth = [0]  # the longest chain inlined into the expression being written
@@ -552,15 +733,21 @@ def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
             emit(f"{name} = {expr}")
         pending.clear()
 
-    for count, nodes in plan.blocks:
+    for block in plan.blocks:
         flush()
-        if count:
-            emit(f"for _w in range(1, {count + 1}):")
+        for line in block.pre:
+            emit(line)
+        if block.count:
+            emit(f"for _w in range(1, {block.count + 1}):")
             indent[0] = "    "
-        for node in nodes:
+        for node in block.nodes:
             _statement(node, plan, src, emit, flush, pending, depth, fuse and node.out.name not in plan.results
                        if getattr(node, "out", None) is not None else False, uses)
+            if getattr(node, "out", None) is not None and node.out.name in block.stash:
+                emit(f"{block.stash[node.out.name]}[_w - 1] = {node.out.name}")
         flush()
+        for line in block.post:
+            emit(line)
         indent[0] = ""
     results = ", ".join(plan.results)
     body.append(f"return ({results},)" if plan.results else "return 0")
@@ -637,6 +824,11 @@ def _scalar_constants(plan: _Plan, namespace: dict) -> None:
             number = f"{src}_number"
             namespace[number] = value.item()
             plan.params[i] = (name, number)
+        elif isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+            # a constant that is a view (a broadcast, a transpose): a contiguous copy, which np.dot reads faster
+            # and Numba compiles for one layout
+            namespace[f"{src}_contiguous"] = np.ascontiguousarray(value)
+            plan.params[i] = (name, f"{src}_contiguous")
 
 
 def _grad_array(held):
@@ -653,14 +845,15 @@ def _on_numpy(graph: Graph) -> None:
 
 
 def generate(graph: Graph, filename: str, flat: bool = False, stats: dict | None = None,
-             fuse: bool = True, unroll: bool = True) -> Program:
+             fuse: bool = True, unroll: bool = True, roll: bool = True, loops: bool = True) -> Program:
     """The program of ``graph`` with its arithmetic in one Numba kernel; raises :class:`Unsupported`.
 
-    ``fuse``: the ``fuse_elementwise`` pass (see :func:`_kernel_source`); ``unroll=False``: a loop the trace
-    holds (loops.py) is written as a loop."""
+    ``fuse``: the ``fuse_elementwise`` pass (see :func:`_kernel_source`); ``roll``: the ``roll_repeats`` pass
+    (see :meth:`_Plan._roll`); ``loops``: the ``small_products`` pass (:data:`SMALL_PRODUCT`); ``unroll=False``: a loop the trace holds (loops.py) is written as a loop."""
     _on_numpy(graph)
     loop = None if unroll else find_loop(graph.nodes, graph.names.namespace)
-    plan = _Plan(graph) if loop is None else _LoopPlan(graph, loop)
+    plan = _Plan(graph, roll) if loop is None else _LoopPlan(graph, loop)
+    plan.small = loops
     _scalar_constants(plan, graph.names.namespace)
     kernel_code = _kernel_source(plan, fuse)
     kernel, path = _load_kernel(kernel_code)
@@ -670,6 +863,9 @@ def generate(graph: Graph, filename: str, flat: bool = False, stats: dict | None
     stats.update(backend="numba", kernel=path)
     if loop is not None:
         stats["loop"] = {"iterations_in_loop": loop.count, "nodes_each": loop.period}
+    rolled = [{"iterations": b.count, "ops_each": len(b.nodes)} for b in plan.blocks if b.count and loop is None]
+    if rolled:
+        stats["rolled"] = rolled
     _compiled(kernel, plan, stats)
     header, functions = _guard_lines(graph)
     body = []

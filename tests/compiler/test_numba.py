@@ -277,3 +277,188 @@ def test_random_programs_in_a_loop_over_examples_equal_eager(program, optimizer,
         np.testing.assert_allclose(p.data, q.data, rtol=1e-11, atol=1e-12)
     backend = step.program.stats["backend"]
     assert backend == "numba" or any("runs on the NumPy backend, not numba" in str(w.message) for w in caught)
+
+
+# -- roll_repeats: repeated stretches of ops rolled back into loops ----------------------------------------------
+
+def _chain(n):
+    def f(x):
+        y = x
+        for i in range(n):
+            y = mg.tanh(y) if i % 2 == 0 else y * 1.1
+        y.sum().backward()
+        return y
+    return f
+
+
+def test_a_chain_too_long_to_compile_straight_is_rolled_into_loops_and_equals_eager():
+    # 400 ops forward, about 1,200 with the backward pass: over the 1,000 ops a straight kernel may hold.
+    from microgradnp.compiler import PASSES
+
+    x = mg.tensor(np.linspace(-1.0, 1.0, 16), requires_grad=True)
+    step = mg.compile(_chain(400), backend="numba")
+    for _ in range(2):
+        x.grad = None
+        out = step(x)
+    grad = x.grad.copy()
+    x.grad = None
+    expected = _chain(400)(x)
+    assert step.program.stats["backend"] == "numba"
+    # the forward's (tanh, * 1.1) and the backward's four ops, each a loop; the backward reads the forward's
+    # tanh values in reverse from the array the forward's loop kept them in
+    assert step.program.stats["rolled"] == [{"iterations": 199, "ops_each": 2}, {"iterations": 197, "ops_each": 4}]
+    assert "S0_0[_w - 1] = " in step.code and "S0_0[197 + -1 * _w]" in step.code
+    np.testing.assert_allclose(out.data, expected.data, rtol=1e-12)
+    np.testing.assert_allclose(grad, x.grad, rtol=1e-12)
+    # without the pass the kernel is too long for Numba: the NumPy backend, named
+    plain = mg.compile(_chain(400), backend="numba", passes=list(PASSES) + ["fuse_elementwise"])
+    with pytest.warns(RuntimeWarning, match=r"not numba: 1199 ops, more than 1000"):
+        plain(x)
+
+
+def test_a_recurrent_network_is_rolled_over_its_time_steps_and_equals_eager():
+    # h = tanh(W h + U x_k): the rows of X move with the iteration, h and the loss are carried, and the
+    # backward pass sums W's and U's gradients over the steps, reading the forward's values in reverse.
+    rng = np.random.default_rng(0)
+    W0, U0 = rng.standard_normal((4, 4)) * 0.5, rng.standard_normal((4, 3)) * 0.5
+
+    def make():
+        W, U = mg.tensor(W0, requires_grad=True), mg.tensor(U0, requires_grad=True)
+
+        def f(X):
+            h, total = mg.zeros(4), 0.0
+            for k in range(X.shape[0]):
+                h = mg.tanh(W @ h + U @ X[k])
+                total = total + (h * h).sum()
+            total.backward()
+            return total
+
+        return f, (W, U)
+
+    (f, params), (eager, eager_params) = make(), make()
+    step = mg.compile(f, backend="numba")
+    for _ in range(3):  # a trace, then replays on other sequences
+        X = rng.standard_normal((60, 3))
+        for p, q in zip(params, eager_params):
+            p.grad = q.grad = None
+        np.testing.assert_allclose(step(X).item(), eager(mg.tensor(X)).item(), rtol=1e-12)
+        for p, q in zip(params, eager_params):
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12, atol=1e-14)
+    assert step.program.stats["backend"] == "numba"
+    assert [r["iterations"] for r in step.program.stats["rolled"]] == [58, 55]
+    assert "a0[1 + 1 * _w]" in step.code  # X[k], k moving with the loop
+
+
+def _repeated(op, y, k, c, w, W, X):
+    if op == "tanh":
+        return mg.tanh(y)
+    if op == "sin":
+        return mg.sin(y)
+    if op == "scale":
+        return y * c
+    if op == "shift":
+        return y + 0.1
+    if op == "weight":
+        return y * w
+    if op == "matvec":
+        return W @ y
+    return y + X[k]  # "row"
+
+
+# at least one op whose backward pass reads the forward (else constant folding leaves a short kernel)
+_BODY = st.lists(st.sampled_from(["tanh", "sin", "scale", "shift", "weight", "matvec", "row"]), min_size=1,
+                 max_size=3).filter(lambda body: {"tanh", "sin", "weight", "matvec"} & set(body))
+
+
+@settings(max_examples=max(3, settings().max_examples // 8), deadline=None)
+@given(body=_BODY, n=st.integers(110, 160), carried=st.booleans(), kept=st.integers(0, 100),
+       size=st.sampled_from([1, 3]), seed=st.integers(0, 2 ** 16))
+def test_random_repeated_programs_are_rolled_and_equal_eager(body, n, carried, kept, size, seed):
+    # A body of elementwise ops, a weight, a matrix product, a row of an argument, repeated n times; a loss
+    # carried over the iterations or not; one value of an iteration in the middle read after the loop.
+    rng = np.random.default_rng(seed)
+    c, w0, W0 = rng.uniform(0.6, 1.1), rng.uniform(-1, 1, size), rng.uniform(-0.4, 0.4, (size, size))
+
+    def make():
+        w, W = mg.tensor(w0, requires_grad=True), mg.tensor(W0, requires_grad=True)
+
+        def f(x, X):
+            y, total, middle = x, 0.0, None
+            for k in range(n):
+                for op in body:
+                    y = _repeated(op, y, k, c, w, W, X)
+                if carried:
+                    total = total + (y * y).mean()
+                if k == kept:
+                    middle = y
+            loss = total + y.sum() + (middle * middle).sum()
+            loss.backward()
+            return loss
+
+        return f, (w, W)
+
+    (f, params), (eager, eager_params) = make(), make()
+    x = mg.tensor(rng.uniform(-1, 1, size), requires_grad=True)
+    step = mg.compile(f, backend="numba")
+    for _ in range(2):  # a trace, then a replay on other values
+        X = rng.uniform(-0.5, 0.5, (n, size))
+        for p in (x,) + params + eager_params:
+            p.grad = None
+        out = step(x, X)
+        grads = [np.copy(p.grad) for p in (x,) + params]
+        x.grad = None
+        np.testing.assert_allclose(out.item(), eager(x, mg.tensor(X)).item(), rtol=1e-12)
+        for g, p in zip(grads, (x,) + eager_params):
+            if p.grad is None:
+                assert not g.shape
+            else:
+                np.testing.assert_allclose(g, p.grad, rtol=1e-11, atol=1e-13)
+    assert step.program.stats["backend"] == "numba"
+    assert step.program.stats["rolled"]
+
+
+def test_a_step_returning_every_iterations_value_stays_on_numpy_by_name():
+    x = mg.tensor(np.linspace(-1.0, 1.0, 4), requires_grad=True)
+
+    def f(x):
+        ys = [x]
+        for _ in range(250):
+            ys.append(mg.tanh(ys[-1]) * 1.1)
+        return ys
+
+    step = mg.compile(f, backend="numba")
+    with pytest.warns(RuntimeWarning, match="returns or stores a value of a repeated stretch of ops other than"):
+        out = step(x)
+    expected = f(x)
+    for a, b in zip(out, expected):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+
+
+def test_small_matrix_products_are_written_as_loops_large_ones_stay_blas_and_no_number_changes():
+    from microgradnp.compiler import MACHINE_PASSES, PASSES
+
+    rng = np.random.default_rng(5)
+    for n_in, batch, small in ((2, 1, True), (20, 30, False)):  # 2x2 products; 30x20 @ 20x20
+        W0 = rng.standard_normal((n_in, n_in)) * 0.5
+        x = rng.standard_normal((batch, n_in)) if batch > 1 else rng.standard_normal(n_in)
+        results = []
+        for passes in (None, list(PASSES) + [p for p in MACHINE_PASSES if p != "small_products"]):
+            W = mg.tensor(W0, requires_grad=True)
+
+            def f(x, W=W, batch=batch):
+                loss = (mg.sigmoid(x @ W) @ W).sum() if batch > 1 else (mg.sigmoid(W @ x) @ W).sum()
+                loss.backward()
+                return loss
+
+            step = mg.compile(f, backend="numba", passes=passes)
+            for _ in range(2):
+                W.grad = None
+                out = step(x)
+            assert step.program.stats["backend"] == "numba"
+            kernel = step.code.split("def kernel(")[1]
+            assert ("_dot_" in kernel) == (small and passes is None), kernel
+            results.append((out.item(), W.grad.copy()))
+            W.grad = None
+            np.testing.assert_allclose(out.item(), f(mg.tensor(x)).item(), rtol=1e-12)
+            np.testing.assert_allclose(results[-1][1], W.grad, rtol=1e-12)
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
