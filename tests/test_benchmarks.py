@@ -118,3 +118,22 @@ def test_the_backends_benchmark_checks_each_library_against_numpy(tmp_path):
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "backends.md").read_text()
     assert "| microgradnp on NumPy (CPU) |" in table and "| microgradnp on torch (CPU) |" in table
+
+
+def test_each_round_runs_every_row_once_in_a_new_order_the_same_in_every_run(monkeypatch):
+    # A fixed rotation kept each row right behind the same other row, whose after-effects it then paid.
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+    import run
+
+    ran: list = []
+    runners = {key: (lambda key=key: ran.append(key)) for key in [("w", f"framework {i}") for i in range(6)]}
+    orders = []
+    for _ in range(2):
+        ran.clear()
+        run.time_all(runners, rounds=4, progress=False)
+        rounds = [ran[i:i + 6] for i in range(0, 24, 6)]
+        assert all(sorted(r) == sorted(runners) for r in rounds)
+        orders.append(rounds)
+    assert orders[0] == orders[1]  # seeded
+    followers = {r[r.index(("w", "framework 1")) + 1] for r in orders[0] if r[-1] != ("w", "framework 1")}
+    assert len({tuple(r) for r in orders[0]}) == 4 and len(followers) > 1
