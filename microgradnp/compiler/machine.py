@@ -392,14 +392,15 @@ _KERNEL = (Op, Accumulate, UpdateInPlace)
 
 @dataclass
 class _Block:
-    """Kernel nodes written straight (``count`` 0) or as the body of ``for _w in range(1, count + 1)``; ``pre``:
-    lines before the loop, ``post``: lines at the end of each iteration, ``stash``: body local -> the array that
-    keeps its value of every iteration (``roll_repeats``)."""
+    """Kernel nodes written straight (``count`` 0) or as the body of ``for _w in range(1, count + 1)``, with what
+    ``roll_repeats`` adds to a loop: ``pre``, lines before it; ``carried``, copy -> (the local it starts from, the
+    body's local it takes at the end of each iteration); ``stash``, body local -> the array that keeps its value
+    of every iteration."""
 
     count: int
     nodes: list
     pre: list = field(default_factory=list)
-    post: list = field(default_factory=list)
+    carried: dict = field(default_factory=dict)
     stash: dict = field(default_factory=dict)
 
 
@@ -562,8 +563,7 @@ class _Rolled:
         for name, position in run.carried.items():
             copy = f"c{r}_{position}"
             rename[name] = self._read(copy, copy)
-            block.pre.append(f"{copy} = {name}")
-            block.post.append(f"{copy} = {self.kernel[run.start + position].out.name}")
+            block.carried[copy] = (name, self.kernel[run.start + position].out.name)
         for name, (earlier, position, index, step) in run.stashed.items():
             array = self.stash(earlier, position)
             rename[name] = self._read(f"_{array}_{r}_{index}_{step}", f"{array}[{index - 1 - step} + {step} * _w]")
@@ -698,7 +698,7 @@ def _uses(plan: _Plan) -> dict:
             if isinstance(x, Local):
                 uses[x.name] = uses.get(x.name, 0) + 1
     for block in plan.blocks:
-        for name in [line.split(" = ")[1] for line in block.pre + block.post] + list(block.stash):
+        for name in [n for pair in block.carried.values() for n in pair] + list(block.stash):
             uses[name] = uses.get(name, 0) + 2
     return uses
 
@@ -735,7 +735,7 @@ def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
 
     for block in plan.blocks:
         flush()
-        for line in block.pre:
+        for line in block.pre + [f"{copy} = {first}" for copy, (first, _) in block.carried.items()]:
             emit(line)
         if block.count:
             emit(f"for _w in range(1, {block.count + 1}):")
@@ -746,8 +746,8 @@ def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
             if getattr(node, "out", None) is not None and node.out.name in block.stash:
                 emit(f"{block.stash[node.out.name]}[_w - 1] = {node.out.name}")
         flush()
-        for line in block.post:
-            emit(line)
+        for copy, (_, last) in block.carried.items():
+            emit(f"{copy} = {last}")
         indent[0] = ""
     results = ", ".join(plan.results)
     body.append(f"return ({results},)" if plan.results else "return 0")
