@@ -71,7 +71,7 @@ __all__ = ["compile", "CompileError", "Compiled", "PASSES", "MACHINE_PASSES", "P
 #: The passes that shape code for a NumPy replay (buffers, operators, inlined forwards): not run for machine code.
 NUMPY_ONLY = ("buffer_reuse", "operator_forms", "inline")
 #: The passes of the numba backend, run as it writes the kernel (machine.py).
-MACHINE_PASSES = ("fuse_elementwise", "roll_repeats", "small_products")
+MACHINE_PASSES = ("fuse_elementwise", "roll_repeats", "small_products", "fuse_reductions")
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +138,8 @@ def _built(trace, leaves, sources, outputs, out_spec, grad_enabled, fn, flat, pa
 
         try:
             return machine.generate(graph, name, flat, stats, fuse="fuse_elementwise" in passes, unroll=unroll,
-                                    roll="roll_repeats" in passes, loops="small_products" in passes)
+                                    roll="roll_repeats" in passes, loops="small_products" in passes,
+                                    reductions="fuse_reductions" in passes)
         except machine.Unsupported as why:  # the NumPy backend, saying why: never a wrong number
             warnings.warn(f"compile: {getattr(fn, '__name__', 'the function')} runs on the NumPy backend, not "
                           f"numba: {why}", RuntimeWarning, stacklevel=5)

@@ -420,8 +420,10 @@ class _Plan:
     #: rows a loop reads (local -> (offset, step): ``x[offset + step * _w]``): none on straight-line code.
     resolved: dict = {}
     rows: dict = {}
-    #: the ``small_products`` pass: tiny matrix products written as loops
+    #: the ``small_products`` pass: tiny matrix products written as loops; ``fuse_reductions``: a sum of an
+    #: elementwise expression written as one loop
     small: bool = True
+    reductions: bool = True
 
     def __init__(self, graph: Graph, roll: bool = True):
         self.before, self.kernel, self.after = [], [], []
@@ -659,19 +661,80 @@ ELEMENTWISE = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_BINARY_CALLS) 
     "neg", "positive", "sigmoid", "relu", "softplus"}
 
 
+def _terms(node: Op, e: list) -> tuple | None:
+    """A reduction of every element of one shape (``sum``, ``mean``, a loss): its terms written on its operands'
+    elements ``e``, and what then divides or multiplies their sum; None for any other op."""
+    attrs = dict(node.attr_values)
+    shape = np.shape(node.values[0])
+    if node.op in ("sum", "mean"):
+        axis = attrs.get("axis")
+        if attrs.get("keepdims") or axis is not None and len({a % len(shape) for a in np.atleast_1d(axis)}) < len(shape):
+            return None
+        return e[0], (f" / {float(math.prod(shape))!r}" if node.op == "mean" else "")
+    reduction = attrs.get("reduction", "mean")
+    if node.op not in ("squared_error", "bce_with_logits") or reduction == "none" or np.shape(node.values[1]) != shape:
+        return None
+    divisor = {"mean": math.prod(shape), "batchmean": shape[0]}.get(reduction, 1)
+    if node.op == "squared_error":
+        return f"({e[0]} - {e[1]}) * ({e[0]} - {e[1]})", f" * {float(attrs.get('scale', 1.0)) / divisor!r}"
+    return f"np.logaddexp(0.0, {e[0]}) - {e[1]} * {e[0]}", f" * {1.0 / divisor!r}"
+
+
+def _element(x, value, shape: tuple, plan, pending: dict) -> str | None:
+    """``x``'s element at the index ``_e0, _e1, ...`` of ``shape``: a number as it is, an array of that shape
+    indexed, a pending elementwise expression by its element form; None where it is broadcast."""
+    if isinstance(x, Local) and x.name in pending:
+        _, _, element, its_shape = pending[x.name]
+        return f"({element})" if element is not None and its_shape == shape else None
+    source = plan.resolved.get(x.name, x.name) if isinstance(x, Local) else plan.sources.get(x.src, x.src)
+    if np.ndim(value) == 0:
+        return source
+    return f"{source}[{', '.join(f'_e{k}' for k in range(len(shape)))}]" if np.shape(value) == shape else None
+
+
+def _reduced_in_a_loop(node: Op, plan, emit, pending: dict) -> str | None:
+    """``fuse_reductions``: a float64 reduction of every element of an elementwise expression (the one its
+    pending operand holds, or a loss's terms) summed in one loop over the elements, with no array of terms made;
+    its source, or None where it is not such a reduction.  The loop adds in the order Numba's ``np.sum`` does."""
+    shape = np.shape(node.values[0])
+    if not shape or node.dtype != np.float64 or node.op not in ("sum", "mean", "squared_error", "bce_with_logits"):
+        return None
+    elements = [_element(x, v, shape, plan, pending) for x, v in zip(node.args, node.values)]
+    terms = None if None in elements else _terms(node, [f"_t{k}" for k in range(len(elements))])
+    if terms is None or node.op in ("sum", "mean") and not (isinstance(node.args[0], Local)
+                                                            and node.args[0].name in pending):
+        return None  # the sum of an array already made: np.sum, no temporary to save
+    for x in node.args:
+        if isinstance(x, Local):
+            pending.pop(x.name, None)
+    total = f"_sum_{node.out.name}"
+    emit(f"{total} = 0.0")
+    for k, n in enumerate(shape):
+        emit(f"{'    ' * k}for _e{k} in range({n}):")
+    inner = "    " * len(shape)
+    for k, element in enumerate(elements):
+        emit(f"{inner}_t{k} = {element}")
+    emit(f"{inner}{total} += {terms[0]}")
+    return f"({total}{terms[1]})"
+
+
 def _statement(node, plan, src, emit, flush, pending: dict, depth: list, fusable: bool, uses: dict) -> None:
-    """Write ``node``'s line (or keep its expression pending, for its one reader)."""
+    """Write ``node``'s line (or keep its expression pending, for its one reader, with its element form)."""
     if isinstance(node, Op):
         if node.dtype.kind not in "fiub" or node.dtype.kind == "f" and node.dtype != np.float64:
             raise Unsupported(f"{node.op} computes in {node.dtype} (machine code is float64 for now)")
         depth[0] = 0
+        reduced = _reduced_in_a_loop(node, plan, emit, pending) if plan.reductions else None
+        elements = [_element(x, v, node.shape, plan, pending) for x, v in zip(node.args, node.values)]
         args = [src(x) for x in node.args]
         row = plan.rows.get(node.out.name)
-        expr = f"{args[0]}[{row[0]} + {row[1]} * _w]" if row is not None else form(node, args, plan.small)
+        expr = reduced or (f"{args[0]}[{row[0]} + {row[1]} * _w]" if row is not None
+                           else form(node, args, plan.small))
         if expr is None:
             raise Unsupported(f"op {node.op!r} has no machine-code form")
         if fusable and node.op in ELEMENTWISE and uses.get(node.out.name) == 1 and depth[0] < MAX_FUSED:
-            pending[node.out.name] = (expr, depth[0] + 1)
+            element = form(node, elements, plan.small) if node.shape and None not in elements else None
+            pending[node.out.name] = (expr, depth[0] + 1, element, node.shape)
         else:
             emit(f"{node.out.name} = {expr}")
     elif isinstance(node, Accumulate):
@@ -720,7 +783,7 @@ def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
                 return plan.resolved[x.name]
             if x.name not in pending:
                 return x.name
-            expr, d = pending.pop(x.name)
+            expr, d, _, _ = pending.pop(x.name)
             depth[0] = max(depth[0], d)
             return f"({expr})"
         return plan.sources.get(x.src, x.src)
@@ -729,7 +792,7 @@ def _kernel_source(plan: _Plan, fuse: bool = True) -> str:
         body.append(indent[0] + line)
 
     def flush() -> None:
-        for name, (expr, _) in pending.items():
+        for name, (expr, *_) in pending.items():
             emit(f"{name} = {expr}")
         pending.clear()
 
@@ -845,15 +908,17 @@ def _on_numpy(graph: Graph) -> None:
 
 
 def generate(graph: Graph, filename: str, flat: bool = False, stats: dict | None = None,
-             fuse: bool = True, unroll: bool = True, roll: bool = True, loops: bool = True) -> Program:
+             fuse: bool = True, unroll: bool = True, roll: bool = True, loops: bool = True,
+             reductions: bool = True) -> Program:
     """The program of ``graph`` with its arithmetic in one Numba kernel; raises :class:`Unsupported`.
 
     ``fuse``: the ``fuse_elementwise`` pass (see :func:`_kernel_source`); ``roll``: the ``roll_repeats`` pass
-    (see :meth:`_Plan._roll`); ``loops``: the ``small_products`` pass (:data:`SMALL_PRODUCT`); ``unroll=False``: a loop the trace holds (loops.py) is written as a loop."""
+    (see :meth:`_Plan._roll`); ``loops``: the ``small_products`` pass (:data:`SMALL_PRODUCT`); ``reductions``: the ``fuse_reductions``
+    pass (:func:`_reduced_in_a_loop`); ``unroll=False``: a loop the trace holds (loops.py) is written as a loop."""
     _on_numpy(graph)
     loop = None if unroll else find_loop(graph.nodes, graph.names.namespace)
     plan = _Plan(graph, roll) if loop is None else _LoopPlan(graph, loop)
-    plan.small = loops
+    plan.small, plan.reductions = loops, reductions
     _scalar_constants(plan, graph.names.namespace)
     kernel_code = _kernel_source(plan, fuse)
     kernel, path = _load_kernel(kernel_code)

@@ -464,3 +464,38 @@ def test_small_matrix_products_are_written_as_loops_large_ones_stay_blas_and_no_
             np.testing.assert_allclose(out.item(), f(mg.tensor(x)).item(), rtol=1e-12)
             np.testing.assert_allclose(results[-1][1], W.grad, rtol=1e-12)
         np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+def test_reductions_of_elementwise_expressions_are_one_loop_and_change_no_number_beyond_the_sum_order():
+    # sum and mean of an elementwise expression, the losses' terms: one loop over the elements, no array of terms;
+    # a sum along an axis, or of an array already made, stays np.sum.
+    from microgradnp.compiler import MACHINE_PASSES, PASSES
+
+    F = mg.nn.functional
+    rng = np.random.default_rng(6)
+    W0, X, Y = rng.standard_normal((3, 4)), rng.standard_normal((50, 3)), rng.random((50, 4))
+    without = list(PASSES) + [p for p in MACHINE_PASSES if p != "fuse_reductions"]
+    results = []
+    for passes in (None, without):
+        W = mg.tensor(W0, requires_grad=True)
+
+        def f(x, y, W=W):
+            z = x @ W
+            loss = (F.mse_loss(z, y) + F.binary_cross_entropy_with_logits(z, y) + (mg.tanh(z) * 2.0).mean()
+                    + (W * W).sum() + z.sum() + (z * z).sum(axis=0).sum())
+            loss.backward()
+            return loss
+
+        step = mg.compile(f, backend="numba", passes=passes)
+        for _ in range(2):
+            W.grad = None
+            out = step(X, Y)
+        assert step.program.stats["backend"] == "numba"
+        kernel = step.code.split("def kernel(")[1]
+        # the two losses, the mean of tanh and the sum of squares; z.sum() and the sum along an axis: np.sum
+        assert kernel.count(" = 0.0\n") == (4 if passes is None else 0), kernel
+        results.append((out.item(), W.grad.copy()))
+        W.grad = None
+        np.testing.assert_allclose(out.item(), f(mg.tensor(X), Y).item(), rtol=1e-12)
+        np.testing.assert_allclose(results[-1][1], W.grad, rtol=1e-12)
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
