@@ -14,6 +14,8 @@ from microgradnp.ops.complex import HOLOMORPHIC, ORDERED, OWN_RULES
 from microgradnp.testing import GradcheckError, gradcheck, gradgradcheck
 from microgradnp.testing import strategies as mst
 
+from .ops.test_properties import of_differentiable
+
 #: Ops whose results are fixed only up to a phase (complex eigenvectors, singular vectors) or a sign chosen by
 #: LAPACK (QR): tested apart, with losses that do not depend on the phase, at generic points.
 PHASED = {"eigh", "svd", "qr", "eig"}
@@ -72,15 +74,7 @@ def _complex_case(name, data):
     op = REGISTRY[name]
     inputs, attrs = data.draw(mst.op_inputs(op, dtype=np.complex128), label="inputs")
     _off_branch_cuts(name, inputs)
-    where = [i for i, x in enumerate(inputs) if x.requires_grad]
-
-    def f(*xs):
-        args = list(inputs)
-        for i, x in zip(where, xs):
-            args[i] = x
-        return apply(op, tuple(args), attrs)
-
-    primals = tuple(inputs[i] for i in where)
+    f, primals = of_differentiable(lambda *xs: apply(op, xs, attrs), inputs)
     try:
         return op, f, primals, f(*primals)
     except (np.linalg.LinAlgError, ValueError):

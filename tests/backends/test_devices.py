@@ -18,6 +18,7 @@ from microgradnp.engine import apply
 from microgradnp.ops import REGISTRY
 from microgradnp.testing import strategies as mst
 
+from ..ops.test_properties import of_differentiable
 from .test_registry_on_libraries import gap_errors as _listed
 from .test_tensors_on_libraries import _gauged, _run
 
@@ -95,15 +96,7 @@ def test_every_jvp_and_per_example_gradient_stays_on_its_device(name, data):
     which = [i for i, x in enumerate(inputs) if x.requires_grad]
     if not which:
         return
-    theirs = [_there(x) for x in inputs]
-
-    def f(*ds):
-        full = list(theirs)
-        for i, d in zip(which, ds):
-            full[i] = d
-        return apply(op, tuple(full), attrs)
-
-    primals = tuple(theirs[i] for i in which)
+    f, primals = of_differentiable(lambda *ds: apply(op, ds, attrs), [_there(x) for x in inputs], which)
     try:  # (gauged for jvp; under vmap no gauge, which reads values: each example's signs come out the same)
         _, tangent = func.jvp(lambda *ds: _gauged(op, f(*ds), attrs), primals, tuple(mg.ones_like(p) for p in primals))
         batch = tuple(mg.stack([p, p], axis=0) for p in primals)

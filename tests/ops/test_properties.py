@@ -103,18 +103,24 @@ def test_second_derivatives_match_finite_differences(name, data):
     assert gradgradcheck(_call(op, attrs), inputs, name=name)
 
 
-def _of_differentiable(op, inputs, attrs):
-    """The op as a function of its inputs that require grad (the others, masks, held fixed), and those inputs."""
-    call = _call(op, attrs)
-    where = [i for i, x in enumerate(inputs) if x.requires_grad]
+def of_differentiable(call, inputs, which=None):
+    """``call`` as a function of ``inputs[i]`` for ``i`` in ``which`` (by default those that require grad; the
+    others, masks and indices, held fixed), and those inputs: ``(f, primals)``.  Shared by the registry tests
+    here, on complex numbers and on other array libraries."""
+    which = [i for i, x in enumerate(inputs) if x.requires_grad] if which is None else which
 
     def f(*xs):
         args = list(inputs)
-        for i, x in zip(where, xs):
+        for i, x in zip(which, xs):
             args[i] = x
         return call(*args)
 
-    return f, tuple(inputs[i] for i in where)
+    return f, tuple(inputs[i] for i in which)
+
+
+def _of_differentiable(op, inputs, attrs):
+    """The op (gauged) as a function of its inputs that require grad, and those inputs."""
+    return of_differentiable(_call(op, attrs), inputs)
 
 
 def _dot_product_sides(op, inputs, attrs, rng):
